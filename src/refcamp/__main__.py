@@ -1,0 +1,3 @@
+from refcamp.cli import main
+
+main()

@@ -1,0 +1,253 @@
+"""Loading a campaign directory: TOML files -> a validated, frozen Catalog.
+
+Every problem in every file is collected and raised at once (CampaignFileError), each naming its file,
+rule and key; a request never runs on a directory that does not validate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from refcamp.errors import CampaignFileError, InputError
+from refcamp.models import CAMPAIGN_STATES, Campaign, Catalog, CodeSettings, LoyaltyProgram, Rule
+from refcamp.tables import TableReader, did_you_mean
+
+ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+FEATURES = ("referrals", "loyalty", "coupons", "giveaways", "strikethrough")
+TOP_LEVEL = ("campaign", "rules", "loyalty_program")
+
+
+def shown(path: Path) -> str:
+    """A path as a user would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def campaign_files(directory: Path) -> list[Path]:
+    if directory.is_file():
+        return [directory]
+    if not directory.is_dir():
+        raise InputError(f"campaign directory {shown(directory)} does not exist")
+    return sorted(directory.glob("*.toml"))
+
+
+def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    where = shown(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        problems.append(f"{where}: not UTF-8 text (byte {error.start})")
+        return None
+    except OSError as error:
+        problems.append(f"{where}: cannot read: {error.strerror}")
+        return None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        problems.append(f"{where}: TOML syntax error: {error}")
+        return None
+
+
+def read_time(reader: TableReader, key: str) -> datetime | None:
+    value = reader.get(key, datetime, None)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        reader.problem(key, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        return None
+    return value
+
+
+def read_code_settings(table: Any, where: str, problems: list[str]) -> CodeSettings:
+    if not isinstance(table, dict):
+        problems.append(f"{where}: expected a table")
+        return CodeSettings()
+    from refcamp.engine.effects import read_duration
+
+    reader = TableReader(table, where, problems)
+    default = CodeSettings()
+    pattern = reader.text("pattern", default.pattern)
+    characters = reader.text("characters", default.characters)
+    usage_limit = reader.integer("usage_limit", default.usage_limit, minimum=0)
+    valid_for = read_duration(reader, "valid_for", None, "unlimited")
+    reader.done()
+    if isinstance(pattern, str) and "#" not in pattern:
+        reader.problem("pattern", f"{pattern!r} has no '#' to draw characters into")
+    return CodeSettings(
+        pattern if isinstance(pattern, str) else default.pattern,
+        characters if isinstance(characters, str) and characters else default.characters,
+        usage_limit if isinstance(usage_limit, int) else 0,
+        valid_for,
+    )
+
+
+def read_rules(raw: Any, where: str, problems: list[str]) -> tuple[Rule, ...]:
+    from refcamp.engine.conditions import read_condition
+    from refcamp.engine.effects import read_effect
+
+    if not isinstance(raw, list):
+        problems.append(f"{where}: rules: expected an array of tables ([[rules]])")
+        return ()
+    rules = []
+    for index, table in enumerate(raw):
+        place = f"{where}: rule {index + 1}"
+        if not isinstance(table, dict):
+            problems.append(f"{place}: expected a table")
+            continue
+        reader = TableReader(table, place, problems)
+        name = reader.text("name")
+        if isinstance(name, str):
+            place = f"{place} {name!r}"
+            reader.where = place
+        when = reader.get("when", list, [])
+        then = reader.get("then", list, [])
+        reader.get("description", str, "")
+        reader.done()
+        if not then and isinstance(then, list):
+            reader.problem("then", "a rule needs at least one effect")
+        conditions = [read_condition(c, f"{place}: condition {i + 1}", problems)
+                      for i, c in enumerate(when or [])]
+        effects = [read_effect(e, f"{place}: effect {i + 1}", problems)
+                   for i, e in enumerate(then or [])]
+        rules.append(
+            Rule(index, name or "", tuple(c for c in conditions if c is not None),
+                 tuple(e for e in effects if e is not None))
+        )
+    return tuple(rules)
+
+
+def read_program(table: Any, where: str, problems: list[str]) -> LoyaltyProgram | None:
+    from refcamp.engine.effects import read_duration
+
+    if not isinstance(table, dict):
+        problems.append(f"{where}: expected a table")
+        return None
+    reader = TableReader(table, where, problems)
+    program_id = reader.text("id")
+    name = reader.text("name", program_id)
+    pending = read_duration(reader, "pending", "immediate", "immediate")
+    validity = read_duration(reader, "validity", "unlimited", "unlimited")
+    reader.done()
+    if isinstance(program_id, str) and not ID.match(program_id):
+        reader.problem("id", f"{program_id!r} must be lower-case letters, digits and dashes")
+        return None
+    if not isinstance(program_id, str):
+        return None
+    return LoyaltyProgram(program_id, name or program_id, where.split(":")[0],
+                          pending or "immediate", validity or "unlimited")
+
+
+def read_campaign(data: dict[str, Any], path: Path, problems: list[str]) -> Campaign | None:
+    where = shown(path)
+    table = data["campaign"]
+    if not isinstance(table, dict):
+        problems.append(f"{where}: campaign: expected a table ([campaign])")
+        return None
+    reader = TableReader(table, f"{where}: [campaign]", problems)
+    campaign_id = reader.text("id")
+    name = reader.text("name", campaign_id)
+    state = reader.choice("state", CAMPAIGN_STATES, "disabled")
+    features = reader.get("features", list, [])
+    priority = reader.integer("priority", 0)
+    description = reader.get("description", str, "")
+    start = read_time(reader, "start")
+    end = read_time(reader, "end")
+    referrals = read_code_settings(
+        reader.get("referrals", dict, {}), f"{where}: [campaign.referrals]", problems
+    )
+    reader.done()
+    for feature in features or []:
+        if feature not in FEATURES:
+            hint = did_you_mean(str(feature), FEATURES)
+            reader.problem("features", f"unknown feature {feature!r}{hint}; one of: "
+                           f"{', '.join(FEATURES)}")
+    if isinstance(campaign_id, str) and not ID.match(campaign_id):
+        reader.problem("id", f"{campaign_id!r} must be lower-case letters, digits and dashes")
+    if start and end and end <= start:
+        reader.problem("end", "must be after start")
+    rule_where = where if not isinstance(campaign_id, str) else where
+    rules = read_rules(data.get("rules", []), rule_where, problems)
+    if not isinstance(campaign_id, str):
+        return None
+    # The ruleset id changes whenever the rules change, like a Talon.One ruleset version.
+    digest = hashlib.sha256(
+        json.dumps(data.get("rules", []), sort_keys=True, default=str).encode()
+    ).hexdigest()[:8]
+    return Campaign(
+        id=campaign_id,
+        name=name or campaign_id,
+        state=state or "disabled",
+        features=tuple(f for f in features or [] if isinstance(f, str)),
+        rules=rules,
+        source=where,
+        ruleset_id=f"{campaign_id}@{digest}",
+        priority=priority or 0,
+        description=description or "",
+        start=start,
+        end=end,
+        referrals=referrals,
+    )
+
+
+def load(directory: Path) -> Catalog:
+    """Read and validate every campaign file of a directory (or a single file)."""
+    problems: list[str] = []
+    campaigns: list[Campaign] = []
+    programs: dict[str, LoyaltyProgram] = {}
+    rules_at: list[tuple[Campaign, str]] = []
+    for path in campaign_files(directory):
+        data = read_toml(path, problems)
+        if data is None:
+            continue
+        where = shown(path)
+        for key in data:
+            if key not in TOP_LEVEL:
+                problems.append(
+                    f"{where}: unknown key '{key}'{did_you_mean(key, TOP_LEVEL)}; "
+                    f"a campaign file holds {', '.join(TOP_LEVEL)}"
+                )
+        raw_programs = data.get("loyalty_program", [])
+        if not isinstance(raw_programs, list):
+            problems.append(f"{where}: loyalty_program: expected an array of tables "
+                            "([[loyalty_program]])")
+            raw_programs = []
+        for index, table in enumerate(raw_programs):
+            program = read_program(table, f"{where}: loyalty program {index + 1}", problems)
+            if program is None:
+                continue
+            if program.id in programs:
+                problems.append(f"{where}: loyalty program {index + 1}: id: duplicate id "
+                                f"{program.id!r}, also in {programs[program.id].source}")
+                continue
+            programs[program.id] = program
+        if "campaign" in data:
+            campaign = read_campaign(data, path, problems)
+            if campaign is None:
+                continue
+            twin = next((c for c in campaigns if c.id == campaign.id), None)
+            if twin is not None:
+                problems.append(f"{where}: [campaign]: id: duplicate id {campaign.id!r}, "
+                                f"also in {twin.source}")
+                continue
+            campaigns.append(campaign)
+            rules_at.append((campaign, where))
+        elif "rules" in data:
+            problems.append(f"{where}: rules need a [campaign] table in the same file")
+    catalog = Catalog(str(directory), tuple(campaigns), programs)
+    for campaign, where in rules_at:
+        for rule in campaign.rules:
+            for number, spec in enumerate(rule.then, start=1):
+                for key, message in spec.problems(catalog):
+                    problems.append(
+                        f"{where}: rule {rule.index + 1} {rule.name!r}: effect {number}: "
+                        f"{key}: {message}"
+                    )
+    if problems:
+        raise CampaignFileError(problems)
+    return catalog

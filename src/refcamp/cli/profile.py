@@ -1,0 +1,85 @@
+"""refcamp profile: customer profiles (PUT /v2/customer_profiles/{integrationId})."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from refcamp.cli import guarded, respond, workspace
+from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
+
+app = typer.Typer(help="Customer profiles: update (register) and show.", no_args_is_help=True)
+
+
+@app.command("update")
+@guarded
+def update(
+    ctx: typer.Context,
+    profile_id: Annotated[str, typer.Argument(metavar="ID", help="The profile's integration id.")],
+    attr: Attrs = None,
+    no_rules: Annotated[
+        bool, typer.Option("--no-rules", help="Save without running the rule engine "
+                           "(runRuleEngine=false): no event, no effects.")
+    ] = False,
+    payload: Payload = None,
+    dry_run: DryRun = False,
+    explain: Explain = False,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Create or update a customer profile and run the rules.
+
+    A new ID fires talon_profile_created (Customer Profile Registration), a known one
+    talon_profile_updated. With -q, prints only the referral codes created.
+    """
+    from refcamp import service
+    from refcamp.payloads import ProfileInput, read_attrs, read_json, read_profile_body
+
+    request = read_profile_body(read_json(payload)) if payload else ProfileInput()
+    if attr:
+        request = ProfileInput(
+            {**request.attributes, **read_attrs(attr)}, request.audiences_add,
+            request.audiences_remove, request.response_content, request.notes,
+        )
+    ws = workspace(ctx)
+    resp = service.update_profile(ws, profile_id, request, run_rules=not no_rules, dry_run=dry_run)
+    respond(ctx, resp, as_json, quiet, explain, [r.code for r in resp.created_referrals])
+
+
+@app.command("show")
+@guarded
+def show(
+    ctx: typer.Context,
+    profile_id: Annotated[str, typer.Argument(metavar="ID", help="The profile's integration id.")],
+    as_json: Json = False,
+) -> None:
+    """Show a customer profile: attributes, sessions, balances and referral codes."""
+    from refcamp import render, service, talon
+
+    ws = workspace(ctx)
+    profile, stats = service.profile_with_stats(ws, profile_id)
+    balances = service.balances(ws, profile_id)
+    codes = service.referrals(ws, advocate=profile_id)
+    if as_json:
+        data = talon.profile(profile, stats)
+        names = {p.id: p.name for p in ws.catalog.programs.values()}
+        data["loyalty"] = talon.balances(profile_id, balances, names)["programs"]
+        data["referralCodes"] = [r.code for r in codes]
+        render.print_json(data)
+        return
+    closed, sales, last = stats
+    render.table(
+        f"Customer profile {profile.id}",
+        ["Field", "Value"],
+        [
+            ("created", talon.iso(profile.created)),
+            ("last activity", last or talon.iso(profile.updated)),
+            ("closed sessions", closed),
+            ("total sales", f"{sales:g}"),
+            *((f"attributes.{k}", v) for k, v in profile.attributes.items()),
+            *((f"{p} balance", f"{b.current} current, {b.pending} pending")
+              for p, b in balances.items()),
+            ("referral codes", ", ".join(r.code for r in codes) or "none"),
+        ],
+    )

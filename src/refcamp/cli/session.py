@@ -1,0 +1,162 @@
+"""refcamp session: customer sessions (PUT /v2/customer_sessions/{customerSessionId})."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from refcamp.cli import guarded, respond, workspace
+from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
+
+app = typer.Typer(help="Customer sessions: update, close, show.", no_args_is_help=True)
+
+SessionId = Annotated[
+    str | None,
+    typer.Argument(metavar="[ID]", help="The session's integration id; omitted: a new one is made.",
+                   show_default=False),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option("--profile", help="The customer; omitted: a new customer with a generated id.",
+                 show_default=False),
+]
+Anonymous = Annotated[bool, typer.Option("--anonymous", help="A session without a customer.")]
+ReferralOption = Annotated[
+    str | None, typer.Option("--referral", help="The referral code the session carries.",
+                             show_default=False)
+]
+Items = Annotated[
+    list[str] | None,
+    typer.Option("--item", help="A cart item: sku=S,name=N,price=P,quantity=Q,category=C "
+                 "(repeatable; replaces the cart).", show_default=False),
+]
+
+
+def _request(payload, profile, anonymous, state, referral, items, attr):  # type: ignore[no-untyped-def]
+    from refcamp.errors import InputError
+    from refcamp.payloads import (
+        SessionInput, check_id, read_attrs, read_item, read_json, read_session_body,
+    )
+
+    request = read_session_body(read_json(payload)) if payload else SessionInput()
+    changes: dict = {}
+    if anonymous and profile:
+        raise InputError("--profile and --anonymous contradict each other; give one")
+    if anonymous:
+        changes["profile_id"] = None
+    elif profile is not None:
+        changes["profile_id"] = check_id(profile, "--profile")
+    if state is not None:
+        changes["state"] = state
+    if referral is not None:
+        changes["referral_code"] = check_id(referral, "--referral") if referral else None
+    if items:
+        changes["cart_items"] = tuple(read_item(spec, i) for i, spec in enumerate(items))
+    if attr:
+        changes["attributes"] = {**request.attributes, **read_attrs(attr)}
+    return SessionInput(**{**request.__dict__, **changes})
+
+
+def _update(ctx, session_id, request, dry_run, explain, as_json, quiet):  # type: ignore[no-untyped-def]
+    from refcamp import service
+
+    ws = workspace(ctx)
+    resp = service.update_session(ws, session_id, request, dry_run=dry_run)
+    respond(ctx, resp, as_json, quiet, explain, [resp.session.id] if resp.session else [])
+
+
+@app.command("update")
+@guarded
+def update(
+    ctx: typer.Context,
+    session_id: SessionId = None,
+    profile: ProfileOption = None,
+    anonymous: Anonymous = False,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="open (default), closed or cancelled.", show_default=False),
+    ] = None,
+    referral: ReferralOption = None,
+    item: Items = None,
+    attr: Attrs = None,
+    payload: Payload = None,
+    dry_run: DryRun = False,
+    explain: Explain = False,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Create or update a customer session and run the rules.
+
+    Points and code uses are booked only when the session closes; an open session shows what
+    would happen. With -q, prints only the session id.
+    """
+    from refcamp.errors import InputError
+    from refcamp.models import SESSION_STATES
+
+    if state is not None and state not in SESSION_STATES:
+        raise InputError(f"--state: unknown state {state!r}; one of: {', '.join(SESSION_STATES)}")
+    request = _request(payload, profile, anonymous, state, referral, item, attr)
+    _update(ctx, session_id, request, dry_run, explain, as_json, quiet)
+
+
+@app.command("close")
+@guarded
+def close(
+    ctx: typer.Context,
+    session_id: SessionId = None,
+    profile: ProfileOption = None,
+    anonymous: Anonymous = False,
+    referral: ReferralOption = None,
+    item: Items = None,
+    attr: Attrs = None,
+    payload: Payload = None,
+    dry_run: DryRun = False,
+    explain: Explain = False,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Close a customer session (Customer Session Closing): codes are redeemed, points booked.
+
+    Closing a session that is already closed awards nothing again.
+    """
+    request = _request(payload, profile, anonymous, "closed", referral, item, attr)
+    _update(ctx, session_id, request, dry_run, explain, as_json, quiet)
+
+
+@app.command("show")
+@guarded
+def show(
+    ctx: typer.Context,
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session's integration id.")],
+    as_json: Json = False,
+) -> None:
+    """Show a customer session: state, customer, cart, codes."""
+    from refcamp import render, service, talon
+
+    session = service.get_session(workspace(ctx), session_id)
+    data = talon.session(session)
+    if as_json:
+        render.print_json(data)
+        return
+    render.table(
+        f"Customer session {session.id}",
+        ["Field", "Value"],
+        [
+            ("state", session.state),
+            ("customer", session.profile_id or "(anonymous)"),
+            ("referral code", session.referral_code or ""),
+            ("coupon codes", ", ".join(session.coupon_codes)),
+            ("total", f"{session.total:g}"),
+            ("created", data["created"]),
+            ("updated", data["updated"]),
+            *((f"attributes.{k}", v) for k, v in session.attributes.items()),
+        ],
+    )
+    if session.cart_items:
+        render.table(
+            "Cart",
+            ["#", "SKU", "Name", "Category", "Price", "Quantity"],
+            [(i.position, i.sku, i.name, i.category, f"{i.price:g}", i.quantity)
+             for i in session.cart_items],
+        )

@@ -1,0 +1,86 @@
+"""The clock: real time, or the simulated "now" given with --now / REFCAMP_NOW.
+
+All times inside refcamp are timezone-aware UTC datetimes; they are stored and printed as ISO 8601
+strings ending in "Z" so that text order is time order in SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta
+
+from refcamp.errors import InputError
+
+
+def parse_time(text: str, what: str = "time") -> datetime:
+    """Parse an ISO 8601 time that carries a zone (a date alone means midnight UTC)."""
+    value = text.strip()
+    if value.endswith(("z", "Z")):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"{what}: {text!r} is not an ISO 8601 time (e.g. 2026-11-25T09:30:00Z)"
+        ) from None
+    if len(value) == 10:  # a plain date
+        parsed = parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        raise InputError(f"{what}: {text!r} has no time zone (add Z or +01:00)")
+    return parsed.astimezone(UTC)
+
+
+def now(override: str | None = None) -> datetime:
+    """The current time: the override, else REFCAMP_NOW, else the system clock."""
+    text = override or os.environ.get("REFCAMP_NOW")
+    if text:
+        return parse_time(text, "--now" if override else "REFCAMP_NOW")
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """The stored and printed form of a time: UTC, milliseconds, "Z"."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+_DURATION = re.compile(r"^(\d+)([hHDWMY])$")
+
+
+def parse_duration(text: str) -> tuple[int, str]:
+    """Parse a Talon.One duration such as 30D, 12M, 1Y, 2W or 12h into (count, unit).
+
+    Raises ValueError with a sentence when the text is not a duration.
+    """
+    match = _DURATION.match(text.strip())
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a duration (a positive number then h, D, W, M or Y)")
+    return int(match.group(1)), match.group(2)
+
+
+def add_duration(start: datetime, duration: str) -> datetime:
+    """The time `duration` after `start`; months and years keep the day of month where they can."""
+    count, unit = parse_duration(duration)
+    if unit == "h":
+        return start + timedelta(hours=count)
+    if unit == "D":
+        return start + timedelta(days=count)
+    if unit == "W":
+        return start + timedelta(weeks=count)
+    months = count if unit == "M" else 12 * count
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    day = start.day
+    while True:
+        try:
+            return start.replace(year=year, month=month, day=day)
+        except ValueError:  # 31 January + 1M: the last day of February
+            day -= 1

@@ -1,0 +1,65 @@
+"""Code generation: referral codes, coupon codes and generated ids.
+
+Codes come from `secrets` unless REFCAMP_SEED is set, in which case a seeded generator makes them
+reproducible (for demos, docs and tests) and the CLI says that they are predictable.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+from collections.abc import Callable
+
+from refcamp.errors import RefcampError
+
+DEFAULT_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+ID_PATTERN = "##########"
+ID_CHARACTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+MAX_DRAWS = 100  # a full code space must fail with a message, never loop
+
+_seeded: random.Random | None = None
+
+
+def seed() -> str | None:
+    return os.environ.get("REFCAMP_SEED") or None
+
+
+def _choice(characters: str) -> str:
+    global _seeded
+    value = seed()
+    if value is None:
+        return secrets.choice(characters)
+    if _seeded is None:
+        _seeded = random.Random(value)
+    return _seeded.choice(characters)
+
+
+def reset_seed() -> None:
+    """Start the seeded sequence again (each command, and each test, starts from the seed)."""
+    global _seeded
+    _seeded = None
+
+
+def space(pattern: str, characters: str) -> int:
+    """How many distinct codes a pattern can make."""
+    return len(set(characters)) ** pattern.count("#")
+
+
+def draw(pattern: str, characters: str) -> str:
+    return "".join(_choice(characters) if c == "#" else c for c in pattern)
+
+
+def generate(pattern: str, characters: str, taken: Callable[[str], bool]) -> str:
+    """A code from the pattern that `taken` says is free; a collision draws again.
+
+    Raises RefcampError when MAX_DRAWS draws all collide: the code space is (nearly) exhausted.
+    """
+    for _ in range(MAX_DRAWS):
+        code = draw(pattern, characters)
+        if not taken(code):
+            return code
+    raise RefcampError(
+        f"could not find a free code for pattern {pattern!r} after {MAX_DRAWS} draws "
+        f"({space(pattern, characters)} possible codes): use a longer pattern or more characters"
+    )

@@ -1,0 +1,153 @@
+"""The engine: pure evaluation of campaigns against the facts of one request.
+
+`evaluate(catalog, facts)` never reads the database or the clock: the service loads the facts
+(profile, session, the referral behind a code, campaign states, "now") before calling it, and carries
+out the effects it returns. Dry runs, explanations and replays therefore share one code path.
+
+Invariants: campaigns run in (priority, id) order, rules top to bottom, effects in the order written;
+a session's referral code gets exactly one verdict per evaluation (accept or reject).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from refcamp.clock import iso
+from refcamp.models import Campaign, Catalog, Effect, Profile, Referral, Session
+
+if TYPE_CHECKING:
+    from refcamp.engine.referrals import Verdict
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything a request's evaluation may look at."""
+
+    now: datetime
+    events: tuple[str, ...]
+    profile: Profile | None  # the current customer; None in an anonymous session
+    session: Session | None = None
+    referral: Referral | None = None  # the record behind session.referral_code, if it exists
+    campaign_states: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def referral_code(self) -> str | None:
+        return self.session.referral_code if self.session else None
+
+
+@dataclass(frozen=True)
+class Check:
+    """A condition's outcome, with what was seen and what was needed (for --explain)."""
+
+    passed: bool
+    seen: str
+    needed: str
+
+
+@dataclass(frozen=True)
+class ConditionResult:
+    index: int
+    words: str
+    check: Check
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    campaign_id: str
+    rule_index: int
+    rule_name: str
+    fired: bool
+    conditions: tuple[ConditionResult, ...]
+
+    @property
+    def failed_condition(self) -> ConditionResult | None:
+        return next((c for c in self.conditions if not c.check.passed), None)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    effects: tuple[Effect, ...]
+    rules: tuple[RuleResult, ...]  # every rule of every running campaign
+    not_running: Mapping[str, str]  # campaign id -> why it did not run
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a condition or effect sees: the facts, its campaign, and the referral verdict."""
+
+    facts: Facts
+    catalog: Catalog
+    campaign: Campaign
+    referral: Verdict
+
+
+def not_running_reason(campaign: Campaign, state: str, now: datetime) -> str | None:
+    """Why a campaign does not run now, or None when it does."""
+    if state != "enabled":
+        return f"{campaign.id} is {state}"
+    if campaign.start is not None and now < campaign.start:
+        return f"{campaign.id} starts at {iso(campaign.start)}"
+    if campaign.end is not None and now >= campaign.end:
+        return f"{campaign.id} ended at {iso(campaign.end)}"
+    return None
+
+
+def campaign_state(facts: Facts, campaign: Campaign) -> str:
+    return facts.campaign_states.get(campaign.id, campaign.state)
+
+
+def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
+    from refcamp.engine.conditions import ReferralCondition
+    from refcamp.engine.referrals import verdict
+
+    not_running: dict[str, str] = {}
+    for campaign in catalog.campaigns:
+        reason = not_running_reason(campaign, campaign_state(facts, campaign), facts.now)
+        if reason:
+            not_running[campaign.id] = reason
+    referral = verdict(catalog, facts, not_running)
+
+    effects: list[Effect] = []
+    rules: list[RuleResult] = []
+    accepted = False
+    for campaign in sorted(catalog.campaigns, key=lambda c: (c.priority, c.id)):
+        if campaign.id in not_running:
+            continue
+        context = Context(facts, catalog, campaign, referral)
+        for rule in campaign.rules:
+            results = tuple(
+                ConditionResult(i, condition.words(), condition.check(context))
+                for i, condition in enumerate(rule.when)
+            )
+            fired = all(r.check.passed for r in results)
+            rules.append(RuleResult(campaign.id, rule.index, rule.name, fired, results))
+            if not fired:
+                continue
+
+            def effect(effect_type: str, props: Mapping[str, Any], params: Any = None) -> Effect:
+                return Effect(
+                    campaign_id=campaign.id,
+                    ruleset_id=campaign.ruleset_id,
+                    rule_index=rule.index,
+                    rule_name=rule.name,
+                    effect_type=effect_type,
+                    props=props,
+                    params=params or {},
+                )
+
+            checks_referral = any(isinstance(c, ReferralCondition) for c in rule.when)
+            if checks_referral and not accepted:
+                accepted = True
+                effects.append(effect("acceptReferral", {"value": referral.code}))
+            for spec in rule.then:
+                planned = spec.plan(context)
+                if planned is not None:
+                    props, params = planned
+                    effects.append(effect(spec.effect_type, props, params))
+
+    if referral.code is not None and not accepted:
+        effects.append(referral.rejection(catalog, rules))
+    return Evaluation(tuple(effects), tuple(rules), not_running)

@@ -1,0 +1,105 @@
+"""The verdict on a session's referral code: valid for one campaign, or rejected with a reason.
+
+Reasons are Talon.One's, checked in this order so the most fundamental one is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from refcamp.engine.core import Facts, RuleResult
+from refcamp.models import Catalog, Effect
+
+REASONS: dict[str, str] = {
+    "ProfileRequired": "the session has no customer profile",
+    "ReferralNotFound": "no such referral code",
+    "ReferralPartOfNotRunningCampaign": "the code's campaign is not running",
+    "ReferralRecipientIdSameAsAdvocate": "the customer is the code's advocate",
+    "ReferralRejectedByCondition": "the code is valid but the rule's other conditions failed",
+    "ReferralPartOfNotTriggeredCampaign": "no rule of the code's campaign checks referral codes",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: str | None  # the code the session carries
+    campaign_id: str | None  # the campaign answering for it: the code's own, when it exists
+    reason: str | None  # None: valid for campaign_id
+    details: str = ""
+
+    def valid_for(self, campaign_id: str) -> bool:
+        return self.code is not None and self.reason is None and self.campaign_id == campaign_id
+
+    def rejection(self, catalog: Catalog, rules: Sequence[RuleResult]) -> Effect:
+        """The rejectReferral effect for a code that no fired rule accepted."""
+        from refcamp.engine.conditions import ReferralCondition
+
+        campaign = catalog.campaign(self.campaign_id) if self.campaign_id else None
+        checking = [
+            rule
+            for rule in (campaign.rules if campaign else ())
+            if any(isinstance(c, ReferralCondition) for c in rule.when)
+        ]
+        reason, details = self.reason, self.details
+        props: dict[str, object] = {"value": self.code}
+        if reason is None:
+            evaluated = [r for r in rules if r.campaign_id == self.campaign_id]
+            failed = next((r for r in evaluated if not r.fired and r.rule_index in
+                           {c.index for c in checking}), None)
+            if failed is not None and failed.failed_condition is not None:
+                reason = "ReferralRejectedByCondition"
+                condition = failed.failed_condition
+                props["conditionIndex"] = condition.index
+                details = f"rule '{failed.rule_name}': {condition.words} (seen {condition.check.seen})"
+            else:
+                reason = "ReferralPartOfNotTriggeredCampaign"
+                details = REASONS[reason]
+        props["rejectionReason"] = reason
+        props["details"] = details or REASONS.get(reason, "")
+        rule = checking[0] if checking else None
+        return Effect(
+            campaign_id=self.campaign_id or "",
+            ruleset_id=campaign.ruleset_id if campaign else "",
+            rule_index=rule.index if rule else 0,
+            rule_name=rule.name if rule else "",
+            effect_type="rejectReferral",
+            props=props,
+        )
+
+
+def _checking_campaign(catalog: Catalog, not_running: Mapping[str, str]) -> str | None:
+    """For a code that does not exist: the first running campaign that checks referral codes."""
+    from refcamp.engine.conditions import ReferralCondition
+
+    candidates = [
+        c
+        for c in sorted(catalog.campaigns, key=lambda c: (c.priority, c.id))
+        if any(isinstance(cond, ReferralCondition) for rule in c.rules for cond in rule.when)
+    ]
+    running = [c for c in candidates if c.id not in not_running]
+    chosen = (running or candidates or [None])[0]
+    return chosen.id if chosen else None
+
+
+def verdict(catalog: Catalog, facts: Facts, not_running: Mapping[str, str]) -> Verdict:
+    code = facts.referral_code
+    if code is None:
+        return Verdict(None, None, None)
+    referral = facts.referral
+    campaign_id = referral.campaign_id if referral else _checking_campaign(catalog, not_running)
+    if facts.profile is None:
+        return Verdict(code, campaign_id, "ProfileRequired",
+                       "an anonymous session cannot redeem a referral code")
+    if referral is None:
+        return Verdict(code, campaign_id, "ReferralNotFound", f"no referral code {code!r} exists")
+    if catalog.campaign(campaign_id) is None:
+        return Verdict(code, campaign_id, "ReferralPartOfNotRunningCampaign",
+                       f"campaign {campaign_id} is not in the campaign directory")
+    if campaign_id in not_running:
+        return Verdict(code, campaign_id, "ReferralPartOfNotRunningCampaign",
+                       not_running[campaign_id])
+    if facts.profile.id == referral.advocate_id:
+        return Verdict(code, campaign_id, "ReferralRecipientIdSameAsAdvocate",
+                       f"{facts.profile.id} is the advocate of {code}; a friend must redeem it")
+    return Verdict(code, campaign_id, None)

@@ -1,0 +1,38 @@
+"""refcamp's exceptions. The core raises them with sentences a user can act on; only the CLI turns
+them into a message on stderr and an exit code (0 success, 1 cannot be done, 2 invalid input)."""
+
+from __future__ import annotations
+
+
+class RefcampError(Exception):
+    """Something the user asked for cannot be done now (exit 1)."""
+
+    exit_code = 1
+
+
+class NotFoundError(RefcampError):
+    """A thing asked for does not exist (exit 1)."""
+
+
+class ConflictError(RefcampError):
+    """The request contradicts the current state, e.g. a code that already exists (exit 1)."""
+
+
+class InputError(RefcampError):
+    """Invalid input: arguments, payloads, files (exit 2)."""
+
+    exit_code = 2
+
+
+class CampaignFileError(InputError):
+    """One or more campaign files are invalid; every problem is listed, each naming its place."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        count = len(problems)
+        head = "1 problem" if count == 1 else f"{count} problems"
+        super().__init__(f"invalid campaigns ({head}):\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class StateFileError(InputError):
+    """The state file cannot be used: not SQLite, not refcamp's, too new, or not writable."""

@@ -1,0 +1,188 @@
+"""Frozen values shared by every layer: campaigns as loaded, state as stored, effects as output.
+
+Nothing here does I/O. Times are aware UTC datetimes; attributes are plain JSON-able mappings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from refcamp.engine.conditions import Condition
+    from refcamp.engine.effects import EffectSpec
+
+# Built-in events, with the Rule Builder's labels (see the Talon.One reference).
+EVENTS: dict[str, str] = {
+    "talon_profile_created": "Customer Profile Registration",
+    "talon_profile_updated": "Customer Profile Update",
+    "talon_session_created": "Customer Session Creation",
+    "talon_session_updated": "Customer Session Update",
+    "talon_session_closed": "Customer Session Closing",
+    "talon_session_cancelled": "Customer Session Cancellation",
+    "talon_session_revoked": "Customer Session Revocation",
+    "talon_session_partially_returned": "Customer Session Partial Return",
+}
+
+CAMPAIGN_STATES = ("enabled", "disabled", "archived")
+SESSION_STATES = ("open", "closed", "cancelled")
+
+
+# --- campaigns, as loaded from TOML -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeSettings:
+    """How a campaign makes codes: each # of the pattern is drawn from `characters`."""
+
+    pattern: str = "####-####"
+    characters: str = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    usage_limit: int = 0  # redemptions per code, 0 = unlimited
+    valid_for: str | None = None  # a duration such as 30D; None = never expires
+
+
+@dataclass(frozen=True)
+class LoyaltyProgram:
+    id: str
+    name: str
+    source: str  # the file it was read from
+    pending: str = "immediate"  # or a duration: points become active after it
+    validity: str = "unlimited"  # or a duration: points expire after it
+
+
+@dataclass(frozen=True)
+class Rule:
+    index: int
+    name: str
+    when: tuple[Condition, ...]
+    then: tuple[EffectSpec, ...]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    name: str
+    state: str  # the initial state; the database holds the current one
+    features: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    source: str
+    ruleset_id: str  # changes whenever the rules change
+    priority: int = 0
+    description: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+    referrals: CodeSettings = field(default_factory=CodeSettings)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every campaign and loyalty program of a campaign directory, validated."""
+
+    directory: str
+    campaigns: tuple[Campaign, ...]
+    programs: Mapping[str, LoyaltyProgram]
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        return next((c for c in self.campaigns if c.id == campaign_id), None)
+
+
+# --- state, as stored ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    attributes: Mapping[str, Any]
+    created: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class CartItem:
+    sku: str
+    quantity: int
+    name: str = ""
+    price: float = 0.0
+    category: str = ""
+    weight: float = 0.0
+    position: int = 0
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    profile_id: str | None
+    state: str
+    cart_items: tuple[CartItem, ...] = ()
+    coupon_codes: tuple[str, ...] = ()
+    referral_code: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    additional_costs: Mapping[str, float] = field(default_factory=dict)
+    identifiers: tuple[str, ...] = ()
+    created: datetime | None = None
+    updated: datetime | None = None
+
+    @property
+    def cart_item_total(self) -> float:
+        return sum(item.price * item.quantity for item in self.cart_items)
+
+    @property
+    def additional_cost_total(self) -> float:
+        return sum(self.additional_costs.values())
+
+    @property
+    def total(self) -> float:
+        return self.cart_item_total + self.additional_cost_total
+
+
+@dataclass(frozen=True)
+class Referral:
+    code: str
+    campaign_id: str
+    advocate_id: str
+    friend_id: str | None
+    usage_limit: int
+    usage_counter: int
+    start_date: datetime | None
+    expiry_date: datetime | None
+    created: datetime
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    transaction_uuid: str
+    program_id: str
+    profile_id: str
+    type: str  # addition, subtraction
+    amount: int  # always positive; `type` gives the sign
+    name: str  # the reason
+    created: datetime
+    start_date: datetime
+    expiry_date: datetime | None = None
+    session_id: str | None = None
+    campaign_id: str | None = None
+    rule_index: int | None = None
+    rule_name: str | None = None
+    reverses: str | None = None  # the transaction this entry undoes
+
+
+# --- what a request did --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One effect, shaped like Talon.One's: the engine plans it, the service completes its props."""
+
+    campaign_id: str
+    ruleset_id: str
+    rule_index: int
+    rule_name: str
+    effect_type: str
+    props: Mapping[str, Any]
+    # What the service needs to carry the effect out (e.g. the advocate of a code to create);
+    # never printed.
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

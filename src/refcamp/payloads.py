@@ -1,0 +1,388 @@
+"""Request bodies and command-line specs -> validated inputs, with errors that name the field.
+
+Bodies are Talon.One's Integration API JSON. Real payloads vary in key case (the seed sends
+"Category"), so known keys match case-insensitively; unknown keys are reported as notes, not errors,
+because a recorded request may carry fields refcamp does not model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from refcamp.errors import InputError
+from refcamp.models import SESSION_STATES, CartItem
+
+MAX_ID = 1000
+MAX_TEXT = 1000
+MAX_ITEMS = 1000
+MAX_DEPTH = 20
+
+RESPONSE_CONTENT = (
+    "customerSession", "customerProfile", "coupons", "triggeredCampaigns", "referral", "loyalty",
+    "event", "awardedGiveaways", "ruleFailureReasons", "previousReturns",
+)
+
+UNSET: Any = object()  # a field the request did not mention: keep what is stored
+
+
+def check_id(value: Any, what: str) -> str:
+    """An identifier: 1 to 1000 characters, no control characters; any other Unicode is kept."""
+    if not isinstance(value, str):
+        raise InputError(f"{what}: expected a string, got {json.dumps(value)}")
+    if not value or len(value) > MAX_ID:
+        raise InputError(f"{what}: must be 1 to {MAX_ID} characters, got {len(value)}")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise InputError(f"{what}: must not contain control characters")
+    return value
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Fields:
+    """One JSON object's fields, matched case-insensitively; `path` names it in errors."""
+
+    def __init__(self, obj: Any, path: str, notes: list[str]) -> None:
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}: expected an object, got {_show(obj)}")
+        self.path = path
+        self.notes = notes
+        self.by_lower: dict[str, tuple[str, Any]] = {}
+        for key, value in obj.items():
+            self.by_lower[key.lower()] = (key, value)
+        self.used: set[str] = set()
+
+    def has(self, name: str) -> bool:
+        return name.lower() in self.by_lower
+
+    def raw(self, name: str) -> Any:
+        self.used.add(name.lower())
+        entry = self.by_lower.get(name.lower())
+        return UNSET if entry is None else entry[1]
+
+    def where(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def string(self, name: str, default: Any = UNSET, limit: int = MAX_TEXT) -> Any:
+        value = self.raw(name)
+        if value is UNSET or value is None:
+            return default
+        if not isinstance(value, str):
+            raise InputError(f"{self.where(name)}: expected a string, got {_show(value)}")
+        if len(value) > limit:
+            raise InputError(f"{self.where(name)}: longer than {limit} characters")
+        return value
+
+    def number(self, name: str, default: Any = UNSET) -> Any:
+        value = self.raw(name)
+        if value is UNSET or value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InputError(f"{self.where(name)}: expected a number, got {_show(value)}")
+        return value
+
+    def obj(self, name: str, default: Any = UNSET) -> Any:
+        value = self.raw(name)
+        if value is UNSET or value is None:
+            return default
+        if not isinstance(value, dict):
+            raise InputError(f"{self.where(name)}: expected an object, got {_show(value)}")
+        check_depth(value, self.where(name))
+        return value
+
+    def array(self, name: str, default: Any = UNSET) -> Any:
+        value = self.raw(name)
+        if value is UNSET or value is None:
+            return default
+        if not isinstance(value, list):
+            raise InputError(f"{self.where(name)}: expected a list, got {_show(value)}")
+        return value
+
+    def strings(self, name: str, default: Any = UNSET) -> Any:
+        values = self.array(name, default)
+        if values is default:
+            return default
+        for index, value in enumerate(values):
+            if not isinstance(value, str):
+                raise InputError(
+                    f"{self.where(name)}[{index}]: expected a string, got {_show(value)}"
+                )
+        return tuple(values)
+
+    def finish(self) -> None:
+        for lower, (key, _) in self.by_lower.items():
+            if lower not in self.used:
+                self.notes.append(f"ignored unknown field {self.where(key)}")
+
+
+def check_depth(value: Any, path: str, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise InputError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for child in value.values():
+            check_depth(child, path, depth + 1)
+    elif isinstance(value, list):
+        for child in value:
+            check_depth(child, path, depth + 1)
+
+
+def read_cart_item(obj: Any, path: str, position: int, notes: list[str]) -> CartItem:
+    fields = Fields(obj, path, notes)
+    sku = fields.string("sku")
+    if sku is UNSET:
+        raise InputError(f"{path}.sku: required")
+    quantity = fields.raw("quantity")
+    if quantity is UNSET:
+        raise InputError(f"{path}.quantity: required")
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise InputError(f"{path}.quantity: expected a whole number, got {_show(quantity)}")
+    if quantity < 1:
+        raise InputError(f"{path}.quantity: must be at least 1, got {quantity}")
+    price = fields.number("price", 0.0)
+    if price < 0:
+        raise InputError(f"{path}.price: must not be negative, got {price}")
+    item = CartItem(
+        sku=sku,
+        quantity=quantity,
+        name=fields.string("name", ""),
+        price=price,
+        category=fields.string("category", ""),
+        weight=fields.number("weight", 0.0),
+        position=position,
+        attributes=fields.obj("attributes", {}),
+    )
+    fields.raw("position")  # set by refcamp, as by Talon.One
+    fields.finish()
+    return item
+
+
+@dataclass(frozen=True)
+class SessionInput:
+    """A session update as asked; UNSET fields keep what the stored session has."""
+
+    profile_id: Any = UNSET  # str, None (anonymous) or UNSET
+    state: Any = UNSET
+    cart_items: Any = UNSET  # tuple[CartItem, ...]
+    coupon_codes: Any = UNSET
+    referral_code: Any = UNSET  # str, None (remove) or UNSET
+    attributes: Mapping[str, Any] = field(default_factory=dict)  # merged into the stored ones
+    additional_costs: Any = UNSET
+    identifiers: Any = UNSET
+    response_content: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def read_response_content(fields: Fields) -> tuple[str, ...]:
+    values = fields.strings("responseContent", ())
+    for index, value in enumerate(values):
+        if value not in RESPONSE_CONTENT:
+            raise InputError(
+                f"{fields.where('responseContent')}[{index}]: unknown value {value!r}; one of: "
+                f"{', '.join(RESPONSE_CONTENT)}"
+            )
+    return values
+
+
+def read_session_body(body: Any) -> SessionInput:
+    notes: list[str] = []
+    top = Fields(body, "", notes)
+    session = Fields(top.obj("customerSession", {}), "customerSession", notes)
+    response_content = read_response_content(top)
+    top.finish()
+
+    profile_id = session.raw("profileId")
+    if profile_id == "":
+        profile_id = None  # Talon.One: an empty profileId is an anonymous session
+    elif profile_id is not UNSET and profile_id is not None:
+        profile_id = check_id(profile_id, "customerSession.profileId")
+
+    state = session.string("state")
+    if state is not UNSET and state not in SESSION_STATES:
+        raise InputError(
+            f"customerSession.state: unknown state {state!r}; one of: {', '.join(SESSION_STATES)}"
+        )
+
+    cart_items = session.array("cartItems")
+    if cart_items is not UNSET:
+        if len(cart_items) > MAX_ITEMS:
+            raise InputError(f"customerSession.cartItems: more than {MAX_ITEMS} items")
+        cart_items = tuple(
+            read_cart_item(item, f"customerSession.cartItems[{i}]", i, notes)
+            for i, item in enumerate(cart_items)
+        )
+
+    coupon_codes = session.strings("couponCodes")
+    if coupon_codes is not UNSET:
+        for i, code in enumerate(coupon_codes):
+            check_id(code, f"customerSession.couponCodes[{i}]")
+
+    referral_code = session.raw("referralCode")
+    if referral_code == "" or referral_code is None:
+        referral_code = None if referral_code is not UNSET else UNSET
+    elif referral_code is not UNSET:
+        referral_code = check_id(referral_code, "customerSession.referralCode")
+
+    costs = session.obj("additionalCosts")
+    if costs is not UNSET:
+        parsed = {}
+        for name, cost in costs.items():
+            cost_fields = Fields(cost, f"customerSession.additionalCosts.{name}", notes)
+            price = cost_fields.number("price")
+            if price is UNSET:
+                raise InputError(f"customerSession.additionalCosts.{name}.price: required")
+            cost_fields.finish()
+            parsed[name] = price
+        costs = parsed
+
+    result = SessionInput(
+        profile_id=profile_id,
+        state=state,
+        cart_items=cart_items,
+        coupon_codes=coupon_codes,
+        referral_code=referral_code,
+        attributes=session.obj("attributes", {}),
+        additional_costs=costs,
+        identifiers=session.strings("identifiers"),
+        response_content=response_content,
+    )
+    session.raw("loyaltyCards")  # accepted; refcamp has no loyalty cards
+    session.finish()
+    return SessionInput(**{**result.__dict__, "notes": tuple(notes)})
+
+
+@dataclass(frozen=True)
+class ProfileInput:
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    audiences_add: tuple[str, ...] = ()
+    audiences_remove: tuple[str, ...] = ()
+    response_content: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def read_profile_body(body: Any) -> ProfileInput:
+    notes: list[str] = []
+    top = Fields(body, "", notes)
+    attributes = top.obj("attributes", {})
+    changes = Fields(top.obj("audiencesChanges", {}), "audiencesChanges", notes)
+    adds = changes.strings("adds", ())
+    deletes = changes.strings("deletes", ())
+    changes.finish()
+    response_content = read_response_content(top)
+    top.finish()
+    return ProfileInput(attributes, adds, deletes, response_content, tuple(notes))
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+def read_json(source: str) -> Any:
+    """The JSON document in a file, or on stdin when `source` is '-'."""
+    if source == "-":
+        data = sys.stdin.buffer.read()
+        name = "stdin"
+    else:
+        path = Path(source)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise InputError(f"--payload {source}: {error.strerror}") from None
+        name = source
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"payload {name}: not UTF-8 (byte {error.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"payload {name}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+        ) from None
+
+
+def typed_value(text: str) -> Any:
+    """A command-line value typed sensibly: integers, decimals, true/false, else the string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            break
+        return value
+    return text
+
+
+def read_attrs(specs: list[str], option: str = "--attr") -> dict[str, Any]:
+    """K=V pairs (V typed sensibly) and K:=JSON pairs."""
+    result: dict[str, Any] = {}
+    for spec in specs:
+        if ":=" in spec and spec.index(":=") < spec.index("=") + 1:
+            key, raw = spec.split(":=", 1)
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as error:
+                raise InputError(f"{option} {spec}: invalid JSON: {error.msg}") from None
+        elif "=" in spec:
+            key, raw = spec.split("=", 1)
+            value = typed_value(raw)
+        else:
+            raise InputError(f"{option} {spec!r}: expected KEY=VALUE or KEY:=JSON")
+        if not key:
+            raise InputError(f"{option} {spec!r}: the key is empty")
+        result[key] = value
+    return result
+
+
+ITEM_KEYS = ("sku", "name", "price", "quantity", "category", "weight")
+
+
+def read_item(spec: str, position: int) -> CartItem:
+    """--item sku=sku-00004,name=ProductC,price=100,quantity=1,category=Accessories"""
+    values: dict[str, str] = {}
+    for part in spec.split(","):
+        if "=" not in part:
+            raise InputError(f"--item {spec!r}: {part!r} is not key=value")
+        key, value = part.split("=", 1)
+        key = key.strip().lower()
+        if key not in ITEM_KEYS:
+            from refcamp.tables import did_you_mean
+
+            raise InputError(
+                f"--item {spec!r}: unknown key {key!r}{did_you_mean(key, ITEM_KEYS)}; "
+                f"keys: {', '.join(ITEM_KEYS)}"
+            )
+        values[key] = value.strip()
+    body: dict[str, Any] = {"quantity": 1}
+    for key, value in values.items():
+        if key in ("price", "weight"):
+            number = typed_value(value)
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise InputError(f"--item {spec!r}: {key} must be a number, got {value!r}")
+            body[key] = number
+        elif key == "quantity":
+            try:
+                body[key] = int(value)
+            except ValueError:
+                raise InputError(
+                    f"--item {spec!r}: quantity must be a whole number, got {value!r}"
+                ) from None
+        else:
+            body[key] = value
+    if "sku" not in body:
+        raise InputError(f"--item {spec!r}: sku is required")
+    try:
+        return read_cart_item(body, "item", position, [])
+    except InputError as error:
+        raise InputError(f"--item {spec!r}: {str(error).removeprefix('item.')}") from None

@@ -1,0 +1,142 @@
+"""Output: JSON for scripts (json.dumps, never through Rich), Rich tables for people, and notes
+and errors on stderr. Rich is imported only when a table is drawn."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from refcamp.models import EVENTS, Effect
+
+_consoles: dict[bool, Any] = {}
+
+
+def console(stderr: bool = False) -> Any:
+    if stderr not in _consoles:
+        from rich.console import Console
+
+        _consoles[stderr] = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return _consoles[stderr]
+
+
+def reset() -> None:
+    """Forget the consoles (tests swap sys.stdout between invocations)."""
+    _consoles.clear()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def note(text: str) -> None:
+    """A hint or progress line for people, on stderr."""
+    sys.stderr.write(text + "\n")
+
+
+def line(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.table import Table
+
+    grid = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*("" if cell is None else str(cell) for cell in row))
+    console().print(grid)
+
+
+def event_label(event: str) -> str:
+    return EVENTS.get(event, event)
+
+
+def effect_words(e: Effect) -> str:
+    """An effect in words, for the effects table."""
+    p = e.props
+    kind = e.effect_type
+    if kind == "referralCreated":
+        return f"referral code {p.get('value')} created"
+    if kind == "acceptReferral":
+        return f"referral code {p.get('value')} accepted"
+    if kind == "rejectReferral":
+        return f"referral code {p.get('value')} rejected: {p.get('rejectionReason')} ({p.get('details')})"
+    if kind == "rollbackReferral":
+        return f"use of referral code {p.get('value')} given back"
+    if kind in ("addLoyaltyPoints", "rollbackAddedLoyaltyPoints", "rollbackDeductedLoyaltyPoints"):
+        sign = "-" if kind == "rollbackAddedLoyaltyPoints" else "+"
+        words = f"{sign}{p.get('value')} points for {p.get('recipientIntegrationId')} in {p.get('programId')}"
+        if p.get("name"):
+            words += f" ({p['name']})"
+        if kind == "addLoyaltyPoints" and p.get("transactionUUID") is None:
+            words += ", not booked until the session closes"
+        if p.get("startDate"):
+            words += f", pending until {p['startDate']}"
+        if p.get("expiryDate"):
+            words += f", expire {p['expiryDate']}"
+        return words
+    return ", ".join(f"{k}={v}" for k, v in p.items())
+
+
+def effects_table(effects: Sequence[Effect], title: str = "Effects") -> None:
+    table(
+        title,
+        ["Campaign", "Rule", "Effect", "Details"],
+        [(e.campaign_id, e.rule_name, e.effect_type, effect_words(e)) for e in effects],
+    )
+
+
+def response(resp: Any, explain: bool = False) -> None:
+    """A request's outcome for people: what happened, the effects, and why nothing happened."""
+    for text in resp.notes:
+        note(f"note: {text}")
+    if "profile" in resp.generated:
+        note(f"New customer {resp.generated['profile']} (no --profile given)")
+    if "session" in resp.generated:
+        note(f"New session {resp.generated['session']}")
+    if resp.events:
+        note("Event: " + ", ".join(f"{event_label(e)} ({e})" for e in resp.events))
+    if resp.effects:
+        effects_table(resp.effects)
+    else:
+        line("No effects.")
+    evaluation = resp.evaluation
+    if evaluation is not None and not any(r.fired for r in evaluation.rules):
+        if evaluation.not_running:
+            reasons = "; ".join(
+                f"{why} (refcamp campaign activate {cid})" if "is disabled" in why else why
+                for cid, why in evaluation.not_running.items()
+            )
+            note(f"No running campaign reacted — {reasons}")
+        elif not evaluation.rules:
+            note("No campaign to run.")
+    if explain and evaluation is not None:
+        explanation(evaluation)
+    elif evaluation is not None and not resp.effects:
+        unfired = [r for r in evaluation.rules if not r.fired and r.failed_condition]
+        for rule in unfired:
+            failed = rule.failed_condition
+            note(
+                f"Rule '{rule.rule_name}' ({rule.campaign_id}) did not fire: {failed.words} "
+                f"— saw {failed.check.seen}"
+            )
+    if resp.dry_run:
+        note("Dry run: nothing was saved.")
+
+
+def explanation(evaluation: Any) -> None:
+    rows = []
+    for rule in evaluation.rules:
+        for c in rule.conditions:
+            rows.append((
+                rule.campaign_id, rule.rule_name, "fired" if rule.fired else "did not fire",
+                c.words, c.check.seen, c.check.needed, "yes" if c.check.passed else "no",
+            ))
+        if not rule.conditions:
+            rows.append((rule.campaign_id, rule.rule_name, "fired", "(no conditions)", "", "", ""))
+    table("Why", ["Campaign", "Rule", "Outcome", "Condition", "Seen", "Needed", "Holds"], rows)
+    for cid, why in evaluation.not_running.items():
+        note(f"Campaign {cid} was not evaluated: {why}")

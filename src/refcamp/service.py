@@ -1,0 +1,480 @@
+"""Use cases: one function per request. Each opens one transaction (BEGIN IMMEDIATE), loads the
+facts, calls the pure engine, carries out the effects it planned and returns a Response.
+
+A dry run is the same code path ending in ROLLBACK, so it shows exactly what a real run would do.
+Points and code uses are booked only when a session closes (or by a profile update); an open
+session's effects are tentative, as in Talon.One.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from refcamp import clock, codes
+from refcamp.engine import Evaluation, Facts, evaluate
+from refcamp.errors import ConflictError, NotFoundError
+from refcamp.models import Campaign, Catalog, Effect, LedgerEntry, Profile, Referral, Session
+from refcamp.payloads import UNSET, ProfileInput, SessionInput, check_id
+from refcamp.store import queries
+from refcamp.store.db import connect, transaction
+
+
+@dataclass
+class Workspace:
+    """Where a command's state lives; the database and the campaigns are opened on first use."""
+
+    db_option: Path | None = None
+    campaigns_option: Path | None = None
+    now_option: str | None = None
+
+    @cached_property
+    def now(self) -> datetime:
+        return clock.now(self.now_option)
+
+    @cached_property
+    def db_path(self) -> Path:
+        from refcamp.paths import db_path
+
+        return db_path(self.db_option)
+
+    @cached_property
+    def campaigns_dir(self) -> Path:
+        from refcamp.paths import campaigns_dir
+
+        return campaigns_dir(self.campaigns_option)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        from refcamp.campaigns import load
+
+        return load(self.campaigns_dir)
+
+    @cached_property
+    def conn(self) -> sqlite3.Connection:
+        return connect(self.db_path)
+
+    def close(self) -> None:
+        if "conn" in self.__dict__:
+            self.conn.close()
+            del self.__dict__["conn"]
+
+
+@dataclass
+class Response:
+    """What one request did, before it is shaped for people or for scripts."""
+
+    effects: list[Effect] = field(default_factory=list)
+    created_referrals: list[Referral] = field(default_factory=list)
+    profile: Profile | None = None
+    session: Session | None = None
+    evaluation: Evaluation | None = None
+    events: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+    generated: dict[str, str] = field(default_factory=dict)  # kind -> id made up for the request
+    response_content: tuple[str, ...] = ()
+    dry_run: bool = False
+    loyalty: dict[str, Any] | None = None  # program id -> Balance, when asked for
+    profile_stats: tuple[int, float, str | None] | None = None  # closed sessions, sales, activity
+
+
+# --- campaigns -----------------------------------------------------------------------------------
+
+
+def campaigns(ws: Workspace) -> list[tuple[Campaign, str]]:
+    """Every campaign with its current state."""
+    catalog = ws.catalog
+    with transaction(ws.conn):
+        queries.see_campaigns(ws.conn, catalog, ws.now)
+        states = queries.campaign_states(ws.conn)
+    return [(c, states.get(c.id, c.state)) for c in catalog.campaigns]
+
+
+def find_campaign(catalog: Catalog, campaign_id: str) -> Campaign:
+    campaign = catalog.campaign(campaign_id)
+    if campaign is None:
+        from refcamp.tables import did_you_mean
+
+        known = [c.id for c in catalog.campaigns]
+        raise NotFoundError(
+            f"no campaign {campaign_id!r}{did_you_mean(campaign_id, known)} in "
+            f"{catalog.directory} (known: {', '.join(known) or 'none'})"
+        )
+    return campaign
+
+
+def set_campaign_state(ws: Workspace, campaign_id: str, state: str) -> tuple[Campaign, str]:
+    """Set a campaign's state; returns the campaign and its previous state."""
+    campaign = find_campaign(ws.catalog, campaign_id)
+    with transaction(ws.conn):
+        queries.see_campaigns(ws.conn, ws.catalog, ws.now)
+        before = queries.campaign_states(ws.conn)[campaign.id]
+        queries.set_campaign_state(ws.conn, campaign.id, state, ws.now)
+    return campaign, before
+
+
+# --- carrying out effects ------------------------------------------------------------------------
+
+
+@dataclass
+class Booking:
+    """How the effects of one evaluation are carried out."""
+
+    ws: Workspace
+    session_id: str | None
+    profile_id: str | None
+    final: bool  # book points and code uses (a session closing, or a profile update)
+    response: Response
+
+    def carry_out(self, effects: tuple[Effect, ...]) -> None:
+        for effect in effects:
+            handler = HANDLERS.get(effect.effect_type)
+            self.response.effects.append(handler(self, effect) if handler else effect)
+
+
+def _create_referral(booking: Booking, effect: Effect) -> Effect:
+    ws, params = booking.ws, effect.params
+    code = codes.generate(
+        params["pattern"], params["characters"],
+        lambda c: queries.exists(ws.conn, "referrals", "code", c),
+    )
+    referral = Referral(
+        code=code,
+        campaign_id=effect.campaign_id,
+        advocate_id=params["advocate"],
+        friend_id=None,
+        usage_limit=params["usage_limit"],
+        usage_counter=0,
+        start_date=None,
+        expiry_date=params["expiry_date"],
+        created=ws.now,
+    )
+    queries.insert_referral(ws.conn, referral, booking.session_id)
+    booking.response.created_referrals.append(referral)
+    return replace(effect, props={**effect.props, "value": code})
+
+
+def _add_points(booking: Booking, effect: Effect) -> Effect:
+    if not booking.final:
+        return effect  # tentative until the session closes
+    ws, props = booking.ws, effect.props
+    recipient = props["recipientIntegrationId"]
+    _ensure_profile(ws, recipient)
+    entry = LedgerEntry(
+        transaction_uuid=str(uuid.uuid4()),
+        program_id=props["programId"],
+        profile_id=recipient,
+        type="addition",
+        amount=props["value"],
+        name=props["name"],
+        created=ws.now,
+        start_date=effect.params["start_date"],
+        expiry_date=effect.params["expiry_date"],
+        session_id=booking.session_id,
+        campaign_id=effect.campaign_id,
+        rule_index=effect.rule_index,
+        rule_name=effect.rule_name,
+    )
+    queries.insert_entry(ws.conn, entry)
+    return replace(effect, props={**props, "transactionUUID": entry.transaction_uuid})
+
+
+def _accept_referral(booking: Booking, effect: Effect) -> Effect:
+    if booking.final and booking.session_id is not None:
+        queries.redeem(booking.ws.conn, "referral", effect.props["value"], effect,
+                       booking.session_id, booking.profile_id, booking.ws.now)
+    return effect
+
+
+HANDLERS = {
+    "referralCreated": _create_referral,
+    "addLoyaltyPoints": _add_points,
+    "acceptReferral": _accept_referral,
+}
+
+
+def _ensure_profile(ws: Workspace, profile_id: str) -> Profile:
+    """The profile, created silently (no registration event) when it does not exist yet."""
+    profile = queries.get_profile(ws.conn, profile_id)
+    if profile is None:
+        profile = Profile(profile_id, {}, ws.now, ws.now)
+        queries.save_profile(ws.conn, profile)
+    return profile
+
+
+def _run(ws: Workspace, facts: Facts, booking: Booking) -> None:
+    evaluation = evaluate(ws.catalog, facts)
+    booking.response.evaluation = evaluation
+    booking.carry_out(evaluation.effects)
+
+
+# --- profiles ------------------------------------------------------------------------------------
+
+
+def update_profile(
+    ws: Workspace, profile_id: str, request: ProfileInput, run_rules: bool = True,
+    dry_run: bool = False,
+) -> Response:
+    """PUT /v2/customer_profiles/{id}: a new id fires talon_profile_created, a known one
+    talon_profile_updated (only when the rule engine runs)."""
+    check_id(profile_id, "profile id")
+    catalog = ws.catalog if run_rules else None
+    response = Response(notes=list(request.notes), response_content=request.response_content,
+                        dry_run=dry_run)
+    if request.audiences_add or request.audiences_remove:
+        response.notes.append("refcamp does not keep audiences yet: audiencesChanges ignored")
+    with transaction(ws.conn, commit=not dry_run):
+        existing = queries.get_profile(ws.conn, profile_id)
+        profile = Profile(
+            profile_id,
+            {**(existing.attributes if existing else {}), **request.attributes},
+            existing.created if existing else ws.now,
+            ws.now,
+        )
+        queries.save_profile(ws.conn, profile)
+        response.profile = profile
+        if catalog is not None:
+            queries.see_campaigns(ws.conn, catalog, ws.now)
+            event = "talon_profile_updated" if existing else "talon_profile_created"
+            response.events = (event,)
+            facts = Facts(ws.now, response.events, profile,
+                          campaign_states=queries.campaign_states(ws.conn))
+            _run(ws, facts, Booking(ws, None, profile_id, True, response))
+        _attach_views(ws, response)
+    return response
+
+
+def get_profile(ws: Workspace, profile_id: str) -> Profile:
+    profile = queries.get_profile(ws.conn, profile_id)
+    if profile is None:
+        raise NotFoundError(f"no customer profile {profile_id!r}")
+    return profile
+
+
+def profile_with_stats(ws: Workspace, profile_id: str) -> tuple[Profile, tuple[int, float, str | None]]:
+    """A profile and its (closed sessions, total sales, last activity)."""
+    return get_profile(ws, profile_id), queries.profile_stats(ws.conn, profile_id)
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+def _transition(before: str | None, after: str) -> tuple[str, ...]:
+    """The events a session state change fires (see the reference's transition table)."""
+    if before is None:
+        return {
+            "open": ("talon_session_created",),
+            "closed": ("talon_session_created", "talon_session_closed"),
+            "cancelled": ("talon_session_created", "talon_session_cancelled"),
+        }[after]
+    if before == "open":
+        return {
+            "open": ("talon_session_updated",),
+            "closed": ("talon_session_closed",),
+            "cancelled": ("talon_session_cancelled",),
+        }[after]
+    if before == "closed" and after == "cancelled":
+        return ("talon_session_revoked",)
+    return ()
+
+
+def update_session(
+    ws: Workspace, session_id: str | None, request: SessionInput, dry_run: bool = False
+) -> Response:
+    """PUT /v2/customer_sessions/{id}."""
+    catalog = ws.catalog
+    response = Response(notes=list(request.notes), response_content=request.response_content,
+                        dry_run=dry_run)
+    with transaction(ws.conn, commit=not dry_run):
+        conn = ws.conn
+        if session_id is None:
+            session_id = codes.generate(
+                codes.ID_PATTERN, codes.ID_CHARACTERS,
+                lambda s: queries.exists(conn, "sessions", "id", s),
+            )
+            response.generated["session"] = session_id
+        check_id(session_id, "session id")
+        stored = queries.get_session(conn, session_id)
+        before = stored.state if stored else None
+        after = (before or "open") if request.state is UNSET else request.state
+
+        if before == "cancelled":
+            if after == "cancelled":
+                response.session = stored
+                response.notes.append(f"session {session_id} is already cancelled: nothing to do")
+                _attach_views(ws, response)
+                return response
+            raise ConflictError(
+                f"session {session_id} was cancelled; it cannot be {'closed' if after == 'closed' else 'reopened'}"
+            )
+        if before == "closed" and after == "closed":
+            response.session = stored
+            response.notes.append(
+                f"session {session_id} is already closed: nothing was awarded again"
+            )
+            _attach_views(ws, response)
+            return response
+        if before == "closed" and after == "open":
+            raise ConflictError(
+                f"session {session_id} is closed; it cannot be reopened "
+                f"(cancel it to roll back what it booked)"
+            )
+
+        profile_id = request.profile_id
+        if profile_id is UNSET:
+            if stored is not None:
+                profile_id = stored.profile_id
+            else:
+                profile_id = codes.generate(
+                    codes.ID_PATTERN, codes.ID_CHARACTERS,
+                    lambda p: queries.exists(conn, "profiles", "id", p),
+                )
+                response.generated["profile"] = profile_id
+        profile = _ensure_profile(ws, profile_id) if profile_id is not None else None
+
+        def keep(value: Any, old: Any, default: Any) -> Any:
+            if value is not UNSET:
+                return value
+            return old if stored is not None else default
+
+        session = Session(
+            id=session_id,
+            profile_id=profile_id,
+            state=after,
+            cart_items=keep(request.cart_items, stored and stored.cart_items, ()),
+            coupon_codes=keep(request.coupon_codes, stored and stored.coupon_codes, ()),
+            referral_code=keep(request.referral_code, stored and stored.referral_code, None),
+            attributes={**(stored.attributes if stored else {}), **request.attributes},
+            additional_costs=keep(request.additional_costs, stored and stored.additional_costs, {}),
+            identifiers=keep(request.identifiers, stored and stored.identifiers, ()),
+            created=stored.created if stored else ws.now,
+            updated=ws.now,
+        )
+        if before == "closed" and after == "cancelled":
+            # Revocation: roll back what the session booked; its rules see no code to redeem.
+            queries.save_session(conn, session)
+            _roll_back(ws, session, response)
+            session_for_rules = replace(session, referral_code=None)
+        else:
+            queries.save_session(conn, session)
+            session_for_rules = session
+        response.session = session
+        response.profile = profile
+        response.events = _transition(before, after)
+        queries.see_campaigns(conn, catalog, ws.now)
+        referral = (
+            queries.get_referral(conn, session_for_rules.referral_code)
+            if session_for_rules.referral_code
+            else None
+        )
+        facts = Facts(ws.now, response.events, profile, session_for_rules, referral,
+                      queries.campaign_states(conn))
+        final = after == "closed" and before != "closed"
+        _run(ws, facts, Booking(ws, session_id, profile_id, final, response))
+        _attach_views(ws, response)
+    return response
+
+
+def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
+    """Reverse every entry and code use a closed session booked (Talon.One's revocation)."""
+    conn = ws.conn
+    for entry in queries.session_entries(conn, session.id):
+        reversal = LedgerEntry(
+            transaction_uuid=str(uuid.uuid4()),
+            program_id=entry.program_id,
+            profile_id=entry.profile_id,
+            type="subtraction" if entry.type == "addition" else "addition",
+            amount=entry.amount,
+            name=f"Rollback: {entry.name}",
+            created=ws.now,
+            start_date=ws.now,
+            session_id=session.id,
+            campaign_id=entry.campaign_id,
+            rule_index=entry.rule_index,
+            rule_name=entry.rule_name,
+            reverses=entry.transaction_uuid,
+        )
+        queries.insert_entry(conn, reversal)
+        effect_type = (
+            "rollbackAddedLoyaltyPoints" if entry.type == "addition"
+            else "rollbackDeductedLoyaltyPoints"
+        )
+        response.effects.append(Effect(
+            campaign_id=entry.campaign_id or "",
+            ruleset_id="",
+            rule_index=entry.rule_index or 0,
+            rule_name=entry.rule_name or "",
+            effect_type=effect_type,
+            props={
+                "programId": entry.program_id,
+                "subLedgerId": "",
+                "value": entry.amount,
+                "recipientIntegrationId": entry.profile_id,
+                "transactionUUID": reversal.transaction_uuid,
+            },
+        ))
+    for row in queries.session_redemptions(conn, session.id):
+        queries.roll_back_redemption(conn, row, ws.now)
+        response.effects.append(Effect(
+            campaign_id=row["campaign_id"],
+            ruleset_id="",
+            rule_index=row["rule_index"],
+            rule_name=row["rule_name"],
+            effect_type="rollbackReferral",
+            props={"value": row["code"]},
+        ))
+
+
+def get_session(ws: Workspace, session_id: str) -> Session:
+    session = queries.get_session(ws.conn, session_id)
+    if session is None:
+        raise NotFoundError(f"no customer session {session_id!r}")
+    return session
+
+
+# --- referrals and loyalty ----------------------------------------------------------------------
+
+
+def referrals(ws: Workspace, advocate: str | None = None, campaign: str | None = None
+              ) -> list[Referral]:
+    return queries.list_referrals(ws.conn, advocate, campaign)
+
+
+def get_referral(ws: Workspace, code: str) -> Referral:
+    referral = queries.get_referral(ws.conn, code)
+    if referral is None:
+        raise NotFoundError(f"no referral code {code!r}")
+    return referral
+
+
+def ledger(ws: Workspace, profile_id: str, program: str | None = None) -> list[LedgerEntry]:
+    get_profile(ws, profile_id)
+    return queries.ledger(ws.conn, profile_id, program)
+
+
+def balances(ws: Workspace, profile_id: str, program: str | None = None) -> dict[str, Any]:
+    """Per program of the catalog (and any other the ledger names): the Balance as of now."""
+    from refcamp.loyalty import Balance
+    from refcamp.loyalty import balances as derive
+
+    catalog = ws.catalog
+    if program is not None and program not in catalog.programs:
+        raise NotFoundError(f"no loyalty program {program!r} (known: {', '.join(catalog.programs)})")
+    derived = derive(ledger(ws, profile_id, program), ws.now)
+    names = [program] if program else list(catalog.programs)
+    names += [p for p in derived if p not in names]
+    return {p: derived.get(p, Balance()) for p in names}
+
+
+def _attach_views(ws: Workspace, response: Response) -> None:
+    """What the response shows of the profile: its statistics, and balances when asked for."""
+    if response.profile is None:
+        return
+    response.profile_stats = queries.profile_stats(ws.conn, response.profile.id)
+    if "loyalty" in response.response_content:
+        response.loyalty = balances(ws, response.profile.id)

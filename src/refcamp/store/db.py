@@ -1,0 +1,121 @@
+"""Opening the state file and running one transaction per request.
+
+The file is created with mode 0600, in WAL mode, with a busy timeout long enough that shell scripts
+running refcamp in parallel wait for each other instead of failing. A file that is not SQLite, not
+refcamp's, or from a newer refcamp is refused before anything is written to it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from refcamp.errors import StateFileError
+from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_file(path: Path) -> None:
+    if path.is_dir():
+        raise StateFileError(f"state file {path} is a directory")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise StateFileError(f"cannot read state file {path}: {error.strerror}") from None
+    if header and header != SQLITE_HEADER:
+        raise StateFileError(f"state file {path} is not a SQLite database")
+
+
+def _create(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: never truncate a file another process created a moment ago.
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise StateFileError(f"cannot create state file {path}: {error.strerror}") from None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating and migrating if needed) the refcamp database at `path`."""
+    if path.exists():
+        _check_file(path)
+    else:
+        _create(path)
+    try:
+        # isolation_level=None: refcamp issues BEGIN IMMEDIATE itself, one per request.
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _check_owner(conn, path)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn)
+    except sqlite3.DatabaseError as error:
+        raise StateFileError(f"state file {path}: {error}") from None
+    return conn
+
+
+def _check_owner(conn: sqlite3.Connection, path: Path) -> None:
+    application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if application_id == 0:
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables:
+            raise StateFileError(f"state file {path} is a SQLite database, but not refcamp's")
+        return
+    if application_id != APPLICATION_ID:
+        raise StateFileError(f"state file {path} is a SQLite database, but not refcamp's")
+    if version > len(MIGRATIONS):
+        raise StateFileError(
+            f"state file {path} was written by a newer refcamp (schema {version}, this one "
+            f"knows {len(MIGRATIONS)}); upgrade refcamp"
+        )
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply the migrations not yet recorded; returns their names."""
+    applied = []
+    while True:
+        with transaction(conn):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= len(MIGRATIONS):
+                return applied
+            if version == 0:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS migrations "
+                    "(number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)"
+                )
+            step = MIGRATIONS[version]
+            step(conn)
+            conn.execute(
+                "INSERT INTO migrations (number, name, applied) "
+                "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                (version + 1, step.__name__),
+            )
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            applied.append(step.__name__)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, commit: bool = True) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT; rolled back on any error, or always when commit is False."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    if commit:
+        conn.execute("COMMIT")
+    else:
+        conn.execute("ROLLBACK")

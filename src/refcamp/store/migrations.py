@@ -1,0 +1,116 @@
+"""Numbered migrations, applied in order and recorded by name; never edited once shipped.
+
+Each migration and its record run in one transaction. PRAGMA application_id marks a refcamp
+database and PRAGMA user_version counts the migrations applied, so a file from a newer refcamp is
+recognised without reading any table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+APPLICATION_ID = 0x52454643  # "REFC"
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one: executescript() would COMMIT the migration's transaction."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:60]}")
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        CREATE TABLE campaigns (
+            id TEXT PRIMARY KEY,
+            state TEXT NOT NULL CHECK (state IN ('enabled', 'disabled', 'archived')),
+            updated TEXT NOT NULL
+        );
+        CREATE TABLE profiles (
+            id TEXT PRIMARY KEY,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        );
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            profile_id TEXT REFERENCES profiles (id),
+            state TEXT NOT NULL CHECK (state IN ('open', 'closed', 'cancelled')),
+            cart_items TEXT NOT NULL DEFAULT '[]',
+            coupon_codes TEXT NOT NULL DEFAULT '[]',
+            referral_code TEXT,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            additional_costs TEXT NOT NULL DEFAULT '{}',
+            identifiers TEXT NOT NULL DEFAULT '[]',
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        );
+        CREATE INDEX sessions_profile ON sessions (profile_id);
+        CREATE TABLE referrals (
+            code TEXT PRIMARY KEY,
+            campaign_id TEXT NOT NULL,
+            advocate_id TEXT NOT NULL REFERENCES profiles (id),
+            friend_id TEXT,
+            usage_limit INTEGER NOT NULL DEFAULT 0 CHECK (usage_limit >= 0),
+            usage_counter INTEGER NOT NULL DEFAULT 0 CHECK (usage_counter >= 0),
+            start_date TEXT,
+            expiry_date TEXT,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            session_id TEXT,
+            created TEXT NOT NULL
+        );
+        CREATE INDEX referrals_advocate ON referrals (advocate_id);
+        CREATE INDEX referrals_campaign ON referrals (campaign_id);
+        -- Each accepted use of a code; a rollback marks it, so counters can be re-derived.
+        CREATE TABLE redemptions (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('referral', 'coupon')),
+            code TEXT NOT NULL,
+            campaign_id TEXT NOT NULL,
+            session_id TEXT NOT NULL REFERENCES sessions (id),
+            profile_id TEXT REFERENCES profiles (id),
+            rule_index INTEGER NOT NULL DEFAULT 0,
+            rule_name TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL,
+            rolled_back TEXT
+        );
+        CREATE INDEX redemptions_code ON redemptions (kind, code);
+        CREATE INDEX redemptions_session ON redemptions (session_id);
+        CREATE INDEX redemptions_profile ON redemptions (profile_id, campaign_id);
+        -- The loyalty ledger: append-only; a correction is a reversing entry, a balance a sum.
+        CREATE TABLE ledger (
+            id INTEGER PRIMARY KEY,
+            transaction_uuid TEXT NOT NULL UNIQUE,
+            program_id TEXT NOT NULL,
+            profile_id TEXT NOT NULL REFERENCES profiles (id),
+            session_id TEXT,
+            campaign_id TEXT,
+            rule_index INTEGER,
+            rule_name TEXT,
+            type TEXT NOT NULL CHECK (type IN ('addition', 'subtraction')),
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            name TEXT NOT NULL,
+            start_date TEXT NOT NULL,
+            expiry_date TEXT,
+            reverses TEXT REFERENCES ledger (transaction_uuid),
+            created TEXT NOT NULL
+        );
+        CREATE INDEX ledger_profile ON ledger (profile_id, program_id);
+        CREATE INDEX ledger_session ON ledger (session_id);
+        CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+        CREATE TRIGGER ledger_append_only_delete BEFORE DELETE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]

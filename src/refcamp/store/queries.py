@@ -1,0 +1,272 @@
+"""Queries: rows in, models out. Every statement uses parameters; no SQL is built from user data."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from refcamp.clock import from_iso, iso
+from refcamp.models import CartItem, Catalog, Effect, LedgerEntry, Profile, Referral, Session
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+
+def campaign_states(conn: sqlite3.Connection) -> dict[str, str]:
+    return dict(conn.execute("SELECT id, state FROM campaigns").fetchall())
+
+
+def see_campaigns(conn: sqlite3.Connection, catalog: Catalog, now: datetime) -> None:
+    """Record campaigns seen for the first time with their initial (TOML) state."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO campaigns (id, state, updated) VALUES (?, ?, ?)",
+        [(c.id, c.state, iso(now)) for c in catalog.campaigns],
+    )
+
+
+def set_campaign_state(conn: sqlite3.Connection, campaign_id: str, state: str, now: datetime) -> None:
+    conn.execute(
+        "INSERT INTO campaigns (id, state, updated) VALUES (?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+        (campaign_id, state, iso(now)),
+    )
+
+
+# --- profiles ----------------------------------------------------------------------------------
+
+
+def get_profile(conn: sqlite3.Connection, profile_id: str) -> Profile | None:
+    row = conn.execute("SELECT * FROM profiles WHERE id = ?", (profile_id,)).fetchone()
+    if row is None:
+        return None
+    return Profile(row["id"], json.loads(row["attributes"]), from_iso(row["created"]),
+                   from_iso(row["updated"]))
+
+
+def save_profile(conn: sqlite3.Connection, profile: Profile) -> None:
+    conn.execute(
+        "INSERT INTO profiles (id, attributes, created, updated) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, "
+        "updated = excluded.updated",
+        (profile.id, dumps(dict(profile.attributes)), iso(profile.created), iso(profile.updated)),
+    )
+
+
+def profile_stats(conn: sqlite3.Connection, profile_id: str) -> tuple[int, float, str | None]:
+    """(closed sessions, total sales, last activity) as Talon.One's customerProfile reports them."""
+    closed = 0
+    sales = 0.0
+    last = None
+    for row in conn.execute(
+        "SELECT state, cart_items, additional_costs, updated FROM sessions WHERE profile_id = ?",
+        (profile_id,),
+    ):
+        last = max(last or row["updated"], row["updated"])
+        if row["state"] == "closed":
+            closed += 1
+            session = _session_totals(row)
+            sales += session
+    return closed, sales, last
+
+
+def _session_totals(row: sqlite3.Row) -> float:
+    items = json.loads(row["cart_items"])
+    costs = json.loads(row["additional_costs"])
+    return sum(i.get("price", 0) * i.get("quantity", 1) for i in items) + sum(costs.values())
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+def get_session(conn: sqlite3.Connection, session_id: str) -> Session | None:
+    row = conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    if row is None:
+        return None
+    return Session(
+        id=row["id"],
+        profile_id=row["profile_id"],
+        state=row["state"],
+        cart_items=tuple(CartItem(**item) for item in json.loads(row["cart_items"])),
+        coupon_codes=tuple(json.loads(row["coupon_codes"])),
+        referral_code=row["referral_code"],
+        attributes=json.loads(row["attributes"]),
+        additional_costs=json.loads(row["additional_costs"]),
+        identifiers=tuple(json.loads(row["identifiers"])),
+        created=from_iso(row["created"]),
+        updated=from_iso(row["updated"]),
+    )
+
+
+def save_session(conn: sqlite3.Connection, session: Session) -> None:
+    items = [
+        {
+            "sku": i.sku, "quantity": i.quantity, "name": i.name, "price": i.price,
+            "category": i.category, "weight": i.weight, "position": i.position,
+            "attributes": dict(i.attributes),
+        }
+        for i in session.cart_items
+    ]
+    conn.execute(
+        "INSERT INTO sessions (id, profile_id, state, cart_items, coupon_codes, referral_code, "
+        "attributes, additional_costs, identifiers, created, updated) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET profile_id = excluded.profile_id, state = excluded.state, "
+        "cart_items = excluded.cart_items, coupon_codes = excluded.coupon_codes, "
+        "referral_code = excluded.referral_code, attributes = excluded.attributes, "
+        "additional_costs = excluded.additional_costs, identifiers = excluded.identifiers, "
+        "updated = excluded.updated",
+        (
+            session.id, session.profile_id, session.state, dumps(items),
+            dumps(list(session.coupon_codes)), session.referral_code,
+            dumps(dict(session.attributes)), dumps(dict(session.additional_costs)),
+            dumps(list(session.identifiers)), iso(session.created), iso(session.updated),
+        ),
+    )
+
+
+def exists(conn: sqlite3.Connection, table: str, key: str, value: str) -> bool:
+    # table and key are refcamp's own constants, never user data.
+    assert table in {"profiles", "sessions", "referrals"} and key in {"id", "code"}
+    sql = f"SELECT 1 FROM {table} WHERE {key} = ?"
+    return conn.execute(sql, (value,)).fetchone() is not None
+
+
+# --- referrals ---------------------------------------------------------------------------------
+
+
+def _referral(row: sqlite3.Row) -> Referral:
+    return Referral(
+        code=row["code"],
+        campaign_id=row["campaign_id"],
+        advocate_id=row["advocate_id"],
+        friend_id=row["friend_id"],
+        usage_limit=row["usage_limit"],
+        usage_counter=row["usage_counter"],
+        start_date=from_iso(row["start_date"]),
+        expiry_date=from_iso(row["expiry_date"]),
+        created=from_iso(row["created"]),
+        attributes=json.loads(row["attributes"]),
+    )
+
+
+def get_referral(conn: sqlite3.Connection, code: str) -> Referral | None:
+    row = conn.execute("SELECT * FROM referrals WHERE code = ?", (code,)).fetchone()
+    return _referral(row) if row else None
+
+
+def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: str | None) -> None:
+    conn.execute(
+        "INSERT INTO referrals (code, campaign_id, advocate_id, friend_id, usage_limit, "
+        "usage_counter, start_date, expiry_date, attributes, session_id, created) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            referral.code, referral.campaign_id, referral.advocate_id, referral.friend_id,
+            referral.usage_limit, referral.usage_counter, iso(referral.start_date),
+            iso(referral.expiry_date), dumps(dict(referral.attributes)), session_id,
+            iso(referral.created),
+        ),
+    )
+
+
+def list_referrals(
+    conn: sqlite3.Connection, advocate: str | None = None, campaign: str | None = None
+) -> list[Referral]:
+    rows = conn.execute(
+        "SELECT * FROM referrals WHERE (?1 IS NULL OR advocate_id = ?1) "
+        "AND (?2 IS NULL OR campaign_id = ?2) ORDER BY created, code",
+        (advocate, campaign),
+    )
+    return [_referral(row) for row in rows]
+
+
+def redeem(
+    conn: sqlite3.Connection, kind: str, code: str, effect: Effect, session_id: str,
+    profile_id: str | None, now: datetime,
+) -> None:
+    """Count one use of a code: a redemption row, and the code's usage counter."""
+    conn.execute(
+        "INSERT INTO redemptions (kind, code, campaign_id, session_id, profile_id, rule_index, "
+        "rule_name, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (kind, code, effect.campaign_id, session_id, profile_id, effect.rule_index,
+         effect.rule_name, iso(now)),
+    )
+    conn.execute("UPDATE referrals SET usage_counter = usage_counter + 1 WHERE code = ?", (code,))
+
+
+# --- loyalty -----------------------------------------------------------------------------------
+
+
+def insert_entry(conn: sqlite3.Connection, entry: LedgerEntry) -> None:
+    conn.execute(
+        "INSERT INTO ledger (transaction_uuid, program_id, profile_id, session_id, campaign_id, "
+        "rule_index, rule_name, type, amount, name, start_date, expiry_date, reverses, created) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.transaction_uuid, entry.program_id, entry.profile_id, entry.session_id,
+            entry.campaign_id, entry.rule_index, entry.rule_name, entry.type, entry.amount,
+            entry.name, iso(entry.start_date), iso(entry.expiry_date), entry.reverses,
+            iso(entry.created),
+        ),
+    )
+
+
+def _entries(rows: Any) -> list[LedgerEntry]:
+    return [
+        LedgerEntry(
+            transaction_uuid=row["transaction_uuid"],
+            program_id=row["program_id"],
+            profile_id=row["profile_id"],
+            type=row["type"],
+            amount=row["amount"],
+            name=row["name"],
+            created=from_iso(row["created"]),
+            start_date=from_iso(row["start_date"]),
+            expiry_date=from_iso(row["expiry_date"]),
+            session_id=row["session_id"],
+            campaign_id=row["campaign_id"],
+            rule_index=row["rule_index"],
+            rule_name=row["rule_name"],
+            reverses=row["reverses"],
+        )
+        for row in rows
+    ]
+
+
+def ledger(
+    conn: sqlite3.Connection, profile_id: str, program_id: str | None = None
+) -> list[LedgerEntry]:
+    return _entries(conn.execute(
+        "SELECT * FROM ledger WHERE profile_id = ?1 AND (?2 IS NULL OR program_id = ?2) "
+        "ORDER BY id",
+        (profile_id, program_id),
+    ))
+
+
+def session_entries(conn: sqlite3.Connection, session_id: str) -> list[LedgerEntry]:
+    """The entries a session booked that no later entry has reversed."""
+    return _entries(conn.execute(
+        "SELECT * FROM ledger AS e WHERE session_id = ? AND reverses IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM ledger AS r WHERE r.reverses = e.transaction_uuid) ORDER BY id",
+        (session_id,),
+    ))
+
+
+def session_redemptions(conn: sqlite3.Connection, session_id: str) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM redemptions WHERE session_id = ? AND rolled_back IS NULL ORDER BY id",
+        (session_id,),
+    ).fetchall()
+
+
+def roll_back_redemption(conn: sqlite3.Connection, row: sqlite3.Row, now: datetime) -> None:
+    """Give a code's use back: mark the redemption and lower the code's counter."""
+    conn.execute("UPDATE redemptions SET rolled_back = ? WHERE id = ?", (iso(now), row["id"]))
+    conn.execute(
+        "UPDATE referrals SET usage_counter = usage_counter - 1 WHERE code = ?", (row["code"],)
+    )

@@ -1,0 +1,98 @@
+"""Reading TOML tables key by key, collecting every problem instead of stopping at the first.
+
+Each problem is one line that names its place ("campaigns/x.toml: rule 2 'Big carts': when[1]:
+unknown key 'valu' (did you mean value?)"), so a campaign file's mistakes are all reported at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+MISSING: Any = object()
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+class TableReader:
+    """Reads the keys of one table; `done()` reports the keys nobody asked for."""
+
+    def __init__(self, table: dict[str, Any], where: str, problems: list[str]) -> None:
+        self.table = table
+        self.where = where
+        self.problems = problems
+        self.known: set[str] = set()
+
+    def problem(self, key: str | None, message: str) -> None:
+        place = f"{self.where}: {key}" if key else self.where
+        self.problems.append(f"{place}: {message}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = MISSING) -> Any:
+        """The value of `key` if it has the type asked for; otherwise a problem and `default`."""
+        self.known.add(key)
+        if key not in self.table:
+            if default is MISSING:
+                self.problem(None, f"missing key '{key}'")
+                return None
+            return default
+        value = self.table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML booleans are ints to Python; a boolean is never accepted as a number.
+        if isinstance(value, bool) and bool not in kinds:
+            ok = False
+        else:
+            ok = isinstance(value, kinds) or (float in kinds and isinstance(value, int))
+        if not ok:
+            wanted = " or ".join(type_name(k()) for k in kinds if k is not type(None))
+            self.problem(key, f"expected {wanted}, got {type_name(value)} {value!r}")
+            return None if default is MISSING else default
+        return value
+
+    def text(self, key: str, default: Any = MISSING) -> Any:
+        value = self.get(key, str, default)
+        if isinstance(value, str) and key in self.table and not value.strip():
+            self.problem(key, "must not be empty")
+        return value
+
+    def choice(self, key: str, options: Iterable[str], default: Any = MISSING) -> Any:
+        options = list(options)
+        value = self.get(key, str, default)
+        if key in self.table and isinstance(value, str) and value not in options:
+            self.problem(
+                key,
+                f"unknown value {value!r}{did_you_mean(value, options)}; "
+                f"one of: {', '.join(options)}",
+            )
+            return None
+        return value
+
+    def integer(self, key: str, default: Any = MISSING, minimum: int | None = None) -> Any:
+        value = self.get(key, int, default)
+        if key in self.table and isinstance(value, int) and minimum is not None and value < minimum:
+            self.problem(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def done(self) -> None:
+        for key in self.table:
+            if key not in self.known:
+                self.problem(None, f"unknown key '{key}'{did_you_mean(key, self.known)}")
