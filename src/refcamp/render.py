@@ -39,12 +39,23 @@ def line(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    wide: str | None = None,
+    keep: Sequence[str] = (),
+) -> None:
+    """A table on stdout; the `wide` column takes the room left, `keep` columns never wrap."""
     from rich.table import Table
 
-    grid = Table(title=title, title_justify="left", show_lines=False)
+    grid = Table(title=title, title_justify="left", show_lines=False, expand=wide is not None)
     for column in columns:
-        grid.add_column(column, overflow="fold")
+        if column == wide:
+            grid.add_column(column, overflow="fold", ratio=3)
+        else:
+            grid.add_column(column, overflow="fold", no_wrap=column in keep,
+                            ratio=None if column in keep or wide is None else 1)
     for row in rows:
         grid.add_row(*("" if cell is None else str(cell) for cell in row))
     console().print(grid)
@@ -86,6 +97,8 @@ def effects_table(effects: Sequence[Effect], title: str = "Effects") -> None:
         title,
         ["Campaign", "Rule", "Effect", "Details"],
         [(e.campaign_id, e.rule_name, e.effect_type, effect_words(e)) for e in effects],
+        wide="Details",
+        keep=("Campaign", "Effect"),
     )
 
 

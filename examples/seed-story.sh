@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The seed tutorial's story in plain shell: a customer registers and gets a referral code, a friend
+# closes a session with it, the advocate gets 100 points and the friend 50.
+# Uses $REFCAMP_DB if set (point it at a scratch file to keep your own state clean).
+set -euo pipefail
+
+refcamp campaign activate medium-referral
+
+# The advocate registers; -q prints only the created referral code.
+CODE=$(refcamp profile update NEWCUSTOMER -q)
+echo "NEWCUSTOMER's referral code: $CODE"
+
+# A friend places an order carrying the code.
+refcamp session close --profile FRIEND1 --referral "$CODE"
+
+refcamp loyalty balance NEWCUSTOMER
+refcamp loyalty balance FRIEND1
