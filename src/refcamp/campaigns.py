@@ -12,11 +12,14 @@ import re
 import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from refcamp.errors import CampaignFileError, InputError
 from refcamp.models import CAMPAIGN_STATES, Campaign, Catalog, CodeSettings, LoyaltyProgram, Rule
 from refcamp.tables import TableReader, did_you_mean
+
+if TYPE_CHECKING:
+    from refcamp.engine.effects import EffectSpec
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 FEATURES = ("referrals", "loyalty", "coupons", "giveaways", "strikethrough")
@@ -87,7 +90,11 @@ def read_code_settings(table: Any, where: str, problems: list[str]) -> CodeSetti
     )
 
 
-def read_rules(raw: Any, where: str, problems: list[str]) -> tuple[Rule, ...]:
+Placed = list[tuple["EffectSpec", str]]  # an effect and where it is written
+
+
+def read_rules(raw: Any, where: str, problems: list[str], placed: Placed) -> tuple[Rule, ...]:
+    """The rules of a file; each effect read is also added to `placed` with its place."""
     from refcamp.engine.conditions import read_condition
     from refcamp.engine.effects import read_effect
 
@@ -113,8 +120,12 @@ def read_rules(raw: Any, where: str, problems: list[str]) -> tuple[Rule, ...]:
             reader.problem("then", "a rule needs at least one effect")
         conditions = [read_condition(c, f"{place}: condition {i + 1}", problems)
                       for i, c in enumerate(when or [])]
-        effects = [read_effect(e, f"{place}: effect {i + 1}", problems)
-                   for i, e in enumerate(then or [])]
+        effects = []
+        for i, table in enumerate(then or []):
+            spec = read_effect(table, f"{place}: effect {i + 1}", problems)
+            if spec is not None:
+                placed.append((spec, f"{place}: effect {i + 1}"))
+            effects.append(spec)
         rules.append(
             Rule(index, name or "", tuple(c for c in conditions if c is not None),
                  tuple(e for e in effects if e is not None))
@@ -143,7 +154,9 @@ def read_program(table: Any, where: str, problems: list[str]) -> LoyaltyProgram 
                           pending or "immediate", validity or "unlimited")
 
 
-def read_campaign(data: dict[str, Any], path: Path, problems: list[str]) -> Campaign | None:
+def read_campaign(
+    data: dict[str, Any], path: Path, problems: list[str], placed: Placed
+) -> Campaign | None:
     where = shown(path)
     table = data["campaign"]
     if not isinstance(table, dict):
@@ -171,8 +184,7 @@ def read_campaign(data: dict[str, Any], path: Path, problems: list[str]) -> Camp
         reader.problem("id", f"{campaign_id!r} must be lower-case letters, digits and dashes")
     if start and end and end <= start:
         reader.problem("end", "must be after start")
-    rule_where = where if not isinstance(campaign_id, str) else where
-    rules = read_rules(data.get("rules", []), rule_where, problems)
+    rules = read_rules(data.get("rules", []), where, problems, placed)
     if not isinstance(campaign_id, str):
         return None
     # The ruleset id changes whenever the rules change, like a Talon.One ruleset version.
@@ -200,7 +212,7 @@ def load(directory: Path) -> Catalog:
     problems: list[str] = []
     campaigns: list[Campaign] = []
     programs: dict[str, LoyaltyProgram] = {}
-    rules_at: list[tuple[Campaign, str]] = []
+    placed: Placed = []
     for path in campaign_files(directory):
         data = read_toml(path, problems)
         if data is None:
@@ -227,7 +239,7 @@ def load(directory: Path) -> Catalog:
                 continue
             programs[program.id] = program
         if "campaign" in data:
-            campaign = read_campaign(data, path, problems)
+            campaign = read_campaign(data, path, problems, placed)
             if campaign is None:
                 continue
             twin = next((c for c in campaigns if c.id == campaign.id), None)
@@ -236,18 +248,12 @@ def load(directory: Path) -> Catalog:
                                 f"also in {twin.source}")
                 continue
             campaigns.append(campaign)
-            rules_at.append((campaign, where))
         elif "rules" in data:
             problems.append(f"{where}: rules need a [campaign] table in the same file")
     catalog = Catalog(str(directory), tuple(campaigns), programs)
-    for campaign, where in rules_at:
-        for rule in campaign.rules:
-            for number, spec in enumerate(rule.then, start=1):
-                for key, message in spec.problems(catalog):
-                    problems.append(
-                        f"{where}: rule {rule.index + 1} {rule.name!r}: effect {number}: "
-                        f"{key}: {message}"
-                    )
+    for spec, place in placed:
+        for key, message in spec.problems(catalog):
+            problems.append(f"{place}: {key}: {message}")
     if problems:
         raise CampaignFileError(problems)
     return catalog
