@@ -34,7 +34,9 @@ def test_every_sample_validates() -> None:
     assert campaign.state == "disabled"
     assert campaign.referrals.pattern == "####-####"
     assert [r.name for r in campaign.rules] == [
-        "Generate a referral code", "Friend redeems referral code"]
+        "Generate a referral code",
+        "Friend redeems referral code",
+    ]
 
 
 def test_repository_campaigns_are_the_shipped_samples() -> None:
@@ -73,7 +75,10 @@ then = [
     assert all(p.startswith("shop.toml") or "shop.toml" in p for p in found)
     assert "unknown key 'feature' (did you mean features?)" in text
     assert "rule 1 'Big carts': condition 1: unknown condition 'evnt' (did you mean event?)" in text
-    assert "effect 1: effect: unknown effect 'add_loyalty_point' (did you mean add_loyalty_points?)" in text
+    assert (
+        "effect 1: effect: unknown effect 'add_loyalty_point' (did you mean add_loyalty_points?)"
+        in text
+    )
     assert "effect 2: unknown key 'reasn' (did you mean reason?)" in text
     assert "effect 2: program: unknown loyalty program 'walet' (did you mean wallet?)" in text
 
@@ -110,8 +115,10 @@ def test_campaign_table_checks(tmp_path: Path, snippet: str, expected: str) -> N
     [
         ('{ effect = "add_loyalty_points", program = "w", points = 0 }', "must be at least 1"),
         ('{ effect = "add_loyalty_points", program = "w", points = "5" }', "expected an integer"),
-        ('{ effect = "add_loyalty_points", program = "w", points = 5, recipient = "friend" }',
-         "unknown value 'friend'"),
+        (
+            '{ effect = "add_loyalty_points", program = "w", points = 5, recipient = "friend" }',
+            "unknown value 'friend'",
+        ),
         ('{ effect = "add_loyalty_points", points = 5 }', "missing key 'program'"),
     ],
 )

@@ -25,15 +25,20 @@ def profile(pid: str) -> Profile:
     return Profile(pid, {}, NOW, NOW)
 
 
-def referral(code: str = "JY9P-HYL8", advocate: str = "NEWCUSTOMER",
-             campaign: str = "medium-referral") -> Referral:
+def referral(
+    code: str = "JY9P-HYL8", advocate: str = "NEWCUSTOMER", campaign: str = "medium-referral"
+) -> Referral:
     return Referral(code, campaign, advocate, None, 0, 0, None, None, NOW)
 
 
 def closing(friend: str | None, code: str | None, known: Referral | None) -> Facts:
     session = Session("S1", friend, "closed", referral_code=code)
     return Facts(
-        NOW, ("talon_session_closed",), profile(friend) if friend else None, session, known,
+        NOW,
+        ("talon_session_closed",),
+        profile(friend) if friend else None,
+        session,
+        known,
         ENABLED,
     )
 
@@ -50,7 +55,10 @@ def test_registration_plans_one_referral_code(catalog: Catalog) -> None:
     assert effect.params["advocate"] == "NEWCUSTOMER"
     assert effect.params["pattern"] == "####-####"
     assert (effect.campaign_id, effect.rule_index, effect.rule_name) == (
-        "medium-referral", 0, "Generate a referral code")
+        "medium-referral",
+        0,
+        "Generate a referral code",
+    )
 
 
 def test_profile_update_plans_nothing(catalog: Catalog) -> None:
@@ -59,8 +67,12 @@ def test_profile_update_plans_nothing(catalog: Catalog) -> None:
 
 
 def test_disabled_campaign_does_not_run(catalog: Catalog) -> None:
-    facts = Facts(NOW, ("talon_profile_created",), profile("NEWCUSTOMER"),
-                  campaign_states={"medium-referral": "disabled"})
+    facts = Facts(
+        NOW,
+        ("talon_profile_created",),
+        profile("NEWCUSTOMER"),
+        campaign_states={"medium-referral": "disabled"},
+    )
     evaluation = evaluate(catalog, facts)
     assert evaluation.effects == ()
     assert evaluation.not_running == {"medium-referral": "medium-referral is disabled"}
@@ -102,17 +114,23 @@ def test_invalid_referral_is_rejected_with_its_reason(
 
 def test_referral_of_disabled_campaign_is_not_running(catalog: Catalog) -> None:
     facts = closing("FRIEND1", "JY9P-HYL8", referral())
-    facts = Facts(facts.now, facts.events, facts.profile, facts.session, facts.referral,
-                  {"medium-referral": "disabled"})
+    facts = Facts(
+        facts.now,
+        facts.events,
+        facts.profile,
+        facts.session,
+        facts.referral,
+        {"medium-referral": "disabled"},
+    )
     evaluation = evaluate(catalog, facts)
     assert [e.props["rejectionReason"] for e in evaluation.effects] == [
-        "ReferralPartOfNotRunningCampaign"]
+        "ReferralPartOfNotRunningCampaign"
+    ]
 
 
 def test_valid_code_on_open_session_is_rejected_by_condition(catalog: Catalog) -> None:
     session = Session("S1", "FRIEND1", "open", referral_code="JY9P-HYL8")
-    facts = Facts(NOW, ("talon_session_updated",), profile("FRIEND1"), session, referral(),
-                  ENABLED)
+    facts = Facts(NOW, ("talon_session_updated",), profile("FRIEND1"), session, referral(), ENABLED)
     evaluation = evaluate(catalog, facts)
     assert types(evaluation) == ["rejectReferral"]
     props = evaluation.effects[0].props

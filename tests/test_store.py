@@ -24,9 +24,7 @@ def test_fresh_database_gets_every_migration(tmp_path: Path) -> None:
     conn = connect(tmp_path / "new.db")
     assert tables(conn) == TABLES
     recorded = conn.execute("SELECT number, name FROM migrations ORDER BY number").fetchall()
-    assert [tuple(r) for r in recorded] == [
-        (i + 1, m.__name__) for i, m in enumerate(MIGRATIONS)
-    ]
+    assert [tuple(r) for r in recorded] == [(i + 1, m.__name__) for i, m in enumerate(MIGRATIONS)]
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -1,7 +1,7 @@
 """Loading a campaign directory: TOML files -> a validated, frozen Catalog.
 
-Every problem in every file is collected and raised at once (CampaignFileError), each naming its file,
-rule and key; a request never runs on a directory that does not validate.
+Every problem in every file is collected and raised at once (CampaignFileError), each naming its
+file, rule and key; a request never runs on a directory that does not validate.
 """
 
 from __future__ import annotations
@@ -118,8 +118,10 @@ def read_rules(raw: Any, where: str, problems: list[str], placed: Placed) -> tup
         reader.done()
         if not then and isinstance(then, list):
             reader.problem("then", "a rule needs at least one effect")
-        conditions = [read_condition(c, f"{place}: condition {i + 1}", problems)
-                      for i, c in enumerate(when or [])]
+        conditions = [
+            read_condition(c, f"{place}: condition {i + 1}", problems)
+            for i, c in enumerate(when or [])
+        ]
         effects = []
         for i, table in enumerate(then or []):
             spec = read_effect(table, f"{place}: effect {i + 1}", problems)
@@ -127,8 +129,12 @@ def read_rules(raw: Any, where: str, problems: list[str], placed: Placed) -> tup
                 placed.append((spec, f"{place}: effect {i + 1}"))
             effects.append(spec)
         rules.append(
-            Rule(index, name or "", tuple(c for c in conditions if c is not None),
-                 tuple(e for e in effects if e is not None))
+            Rule(
+                index,
+                name or "",
+                tuple(c for c in conditions if c is not None),
+                tuple(e for e in effects if e is not None),
+            )
         )
     return tuple(rules)
 
@@ -150,8 +156,13 @@ def read_program(table: Any, where: str, problems: list[str]) -> LoyaltyProgram 
         return None
     if not isinstance(program_id, str):
         return None
-    return LoyaltyProgram(program_id, name or program_id, where.split(":")[0],
-                          pending or "immediate", validity or "unlimited")
+    return LoyaltyProgram(
+        program_id,
+        name or program_id,
+        where.split(":")[0],
+        pending or "immediate",
+        validity or "unlimited",
+    )
 
 
 def read_campaign(
@@ -178,8 +189,9 @@ def read_campaign(
     for feature in features or []:
         if feature not in FEATURES:
             hint = did_you_mean(str(feature), FEATURES)
-            reader.problem("features", f"unknown feature {feature!r}{hint}; one of: "
-                           f"{', '.join(FEATURES)}")
+            reader.problem(
+                "features", f"unknown feature {feature!r}{hint}; one of: {', '.join(FEATURES)}"
+            )
     if isinstance(campaign_id, str) and not ID.match(campaign_id):
         reader.problem("id", f"{campaign_id!r} must be lower-case letters, digits and dashes")
     if start and end and end <= start:
@@ -226,16 +238,19 @@ def load(directory: Path) -> Catalog:
                 )
         raw_programs = data.get("loyalty_program", [])
         if not isinstance(raw_programs, list):
-            problems.append(f"{where}: loyalty_program: expected an array of tables "
-                            "([[loyalty_program]])")
+            problems.append(
+                f"{where}: loyalty_program: expected an array of tables ([[loyalty_program]])"
+            )
             raw_programs = []
         for index, table in enumerate(raw_programs):
             program = read_program(table, f"{where}: loyalty program {index + 1}", problems)
             if program is None:
                 continue
             if program.id in programs:
-                problems.append(f"{where}: loyalty program {index + 1}: id: duplicate id "
-                                f"{program.id!r}, also in {programs[program.id].source}")
+                problems.append(
+                    f"{where}: loyalty program {index + 1}: id: duplicate id "
+                    f"{program.id!r}, also in {programs[program.id].source}"
+                )
                 continue
             programs[program.id] = program
         if "campaign" in data:
@@ -244,8 +259,9 @@ def load(directory: Path) -> Catalog:
                 continue
             twin = next((c for c in campaigns if c.id == campaign.id), None)
             if twin is not None:
-                problems.append(f"{where}: [campaign]: id: duplicate id {campaign.id!r}, "
-                                f"also in {twin.source}")
+                problems.append(
+                    f"{where}: [campaign]: id: duplicate id {campaign.id!r}, also in {twin.source}"
+                )
                 continue
             campaigns.append(campaign)
         elif "rules" in data:

@@ -25,8 +25,16 @@ MAX_ITEMS = 1000
 MAX_DEPTH = 20
 
 RESPONSE_CONTENT = (
-    "customerSession", "customerProfile", "coupons", "triggeredCampaigns", "referral", "loyalty",
-    "event", "awardedGiveaways", "ruleFailureReasons", "previousReturns",
+    "customerSession",
+    "customerProfile",
+    "coupons",
+    "triggeredCampaigns",
+    "referral",
+    "loyalty",
+    "event",
+    "awardedGiveaways",
+    "ruleFailureReasons",
+    "previousReturns",
 )
 
 UNSET: Any = object()  # a field the request did not mention: keep what is stored
@@ -86,7 +94,11 @@ class Fields:
         value = self.raw(name)
         if value is UNSET or value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise InputError(f"{self.where(name)}: expected a number, got {_show(value)}")
         return value
 

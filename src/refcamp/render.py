@@ -54,8 +54,12 @@ def table(
         if column == wide:
             grid.add_column(column, overflow="fold", ratio=3)
         else:
-            grid.add_column(column, overflow="fold", no_wrap=column in keep,
-                            ratio=None if column in keep or wide is None else 1)
+            grid.add_column(
+                column,
+                overflow="fold",
+                no_wrap=column in keep,
+                ratio=None if column in keep or wide is None else 1,
+            )
     for row in rows:
         grid.add_row(*("" if cell is None else str(cell) for cell in row))
     console().print(grid)
@@ -74,12 +78,14 @@ def effect_words(e: Effect) -> str:
     if kind == "acceptReferral":
         return f"referral code {p.get('value')} accepted"
     if kind == "rejectReferral":
-        return f"referral code {p.get('value')} rejected: {p.get('rejectionReason')} ({p.get('details')})"
+        reason, details = p.get("rejectionReason"), p.get("details")
+        return f"referral code {p.get('value')} rejected: {reason} ({details})"
     if kind == "rollbackReferral":
         return f"use of referral code {p.get('value')} given back"
     if kind in ("addLoyaltyPoints", "rollbackAddedLoyaltyPoints", "rollbackDeductedLoyaltyPoints"):
         sign = "-" if kind == "rollbackAddedLoyaltyPoints" else "+"
-        words = f"{sign}{p.get('value')} points for {p.get('recipientIntegrationId')} in {p.get('programId')}"
+        who, program = p.get("recipientIntegrationId"), p.get("programId")
+        words = f"{sign}{p.get('value')} points for {who} in {program}"
         if p.get("name"):
             words += f" ({p['name']})"
         if kind == "addLoyaltyPoints" and p.get("transactionUUID") is None:
@@ -144,10 +150,17 @@ def explanation(evaluation: Any) -> None:
     rows = []
     for rule in evaluation.rules:
         for c in rule.conditions:
-            rows.append((
-                rule.campaign_id, rule.rule_name, "fired" if rule.fired else "did not fire",
-                c.words, c.check.seen, c.check.needed, "yes" if c.check.passed else "no",
-            ))
+            rows.append(
+                (
+                    rule.campaign_id,
+                    rule.rule_name,
+                    "fired" if rule.fired else "did not fire",
+                    c.words,
+                    c.check.seen,
+                    c.check.needed,
+                    "yes" if c.check.passed else "no",
+                )
+            )
         if not rule.conditions:
             rows.append((rule.campaign_id, rule.rule_name, "fired", "(no conditions)", "", "", ""))
     table("Why", ["Campaign", "Rule", "Outcome", "Condition", "Seen", "Needed", "Holds"], rows)

@@ -140,7 +140,8 @@ class Booking:
 def _create_referral(booking: Booking, effect: Effect) -> Effect:
     ws, params = booking.ws, effect.params
     code = codes.generate(
-        params["pattern"], params["characters"],
+        params["pattern"],
+        params["characters"],
         lambda c: queries.exists(ws.conn, "referrals", "code", c),
     )
     referral = Referral(
@@ -186,8 +187,15 @@ def _add_points(booking: Booking, effect: Effect) -> Effect:
 
 def _accept_referral(booking: Booking, effect: Effect) -> Effect:
     if booking.final and booking.session_id is not None:
-        queries.redeem(booking.ws.conn, "referral", effect.props["value"], effect,
-                       booking.session_id, booking.profile_id, booking.ws.now)
+        queries.redeem(
+            booking.ws.conn,
+            "referral",
+            effect.props["value"],
+            effect,
+            booking.session_id,
+            booking.profile_id,
+            booking.ws.now,
+        )
     return effect
 
 
@@ -217,15 +225,19 @@ def _run(ws: Workspace, facts: Facts, booking: Booking) -> None:
 
 
 def update_profile(
-    ws: Workspace, profile_id: str, request: ProfileInput, run_rules: bool = True,
+    ws: Workspace,
+    profile_id: str,
+    request: ProfileInput,
+    run_rules: bool = True,
     dry_run: bool = False,
 ) -> Response:
     """PUT /v2/customer_profiles/{id}: a new id fires talon_profile_created, a known one
     talon_profile_updated (only when the rule engine runs)."""
     check_id(profile_id, "profile id")
     catalog = ws.catalog if run_rules else None
-    response = Response(notes=list(request.notes), response_content=request.response_content,
-                        dry_run=dry_run)
+    response = Response(
+        notes=list(request.notes), response_content=request.response_content, dry_run=dry_run
+    )
     if request.audiences_add or request.audiences_remove:
         response.notes.append("refcamp does not keep audiences yet: audiencesChanges ignored")
     with transaction(ws.conn, commit=not dry_run):
@@ -242,8 +254,9 @@ def update_profile(
             queries.see_campaigns(ws.conn, catalog, ws.now)
             event = "talon_profile_updated" if existing else "talon_profile_created"
             response.events = (event,)
-            facts = Facts(ws.now, response.events, profile,
-                          campaign_states=queries.campaign_states(ws.conn))
+            facts = Facts(
+                ws.now, response.events, profile, campaign_states=queries.campaign_states(ws.conn)
+            )
             _run(ws, facts, Booking(ws, None, profile_id, True, response))
         _attach_views(ws, response)
     return response
@@ -256,7 +269,9 @@ def get_profile(ws: Workspace, profile_id: str) -> Profile:
     return profile
 
 
-def profile_with_stats(ws: Workspace, profile_id: str) -> tuple[Profile, tuple[int, float, str | None]]:
+def profile_with_stats(
+    ws: Workspace, profile_id: str
+) -> tuple[Profile, tuple[int, float, str | None]]:
     """A profile and its (closed sessions, total sales, last activity)."""
     return get_profile(ws, profile_id), queries.profile_stats(ws.conn, profile_id)
 
@@ -288,13 +303,15 @@ def update_session(
 ) -> Response:
     """PUT /v2/customer_sessions/{id}."""
     catalog = ws.catalog
-    response = Response(notes=list(request.notes), response_content=request.response_content,
-                        dry_run=dry_run)
+    response = Response(
+        notes=list(request.notes), response_content=request.response_content, dry_run=dry_run
+    )
     with transaction(ws.conn, commit=not dry_run):
         conn = ws.conn
         if session_id is None:
             session_id = codes.generate(
-                codes.ID_PATTERN, codes.ID_CHARACTERS,
+                codes.ID_PATTERN,
+                codes.ID_CHARACTERS,
                 lambda s: queries.exists(conn, "sessions", "id", s),
             )
             response.generated["session"] = session_id
@@ -309,9 +326,8 @@ def update_session(
                 response.notes.append(f"session {session_id} is already cancelled: nothing to do")
                 _attach_views(ws, response)
                 return response
-            raise ConflictError(
-                f"session {session_id} was cancelled; it cannot be {'closed' if after == 'closed' else 'reopened'}"
-            )
+            verb = "closed" if after == "closed" else "reopened"
+            raise ConflictError(f"session {session_id} was cancelled; it cannot be {verb}")
         if before == "closed" and after == "closed":
             response.session = stored
             response.notes.append(
@@ -331,7 +347,8 @@ def update_session(
                 profile_id = stored.profile_id
             else:
                 profile_id = codes.generate(
-                    codes.ID_PATTERN, codes.ID_CHARACTERS,
+                    codes.ID_PATTERN,
+                    codes.ID_CHARACTERS,
                     lambda p: queries.exists(conn, "profiles", "id", p),
                 )
                 response.generated["profile"] = profile_id
@@ -372,8 +389,14 @@ def update_session(
             if session_for_rules.referral_code
             else None
         )
-        facts = Facts(ws.now, response.events, profile, session_for_rules, referral,
-                      queries.campaign_states(conn))
+        facts = Facts(
+            ws.now,
+            response.events,
+            profile,
+            session_for_rules,
+            referral,
+            queries.campaign_states(conn),
+        )
         final = after == "closed" and before != "closed"
         _run(ws, facts, Booking(ws, session_id, profile_id, final, response))
         _attach_views(ws, response)
@@ -401,33 +424,38 @@ def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
         )
         queries.insert_entry(conn, reversal)
         effect_type = (
-            "rollbackAddedLoyaltyPoints" if entry.type == "addition"
+            "rollbackAddedLoyaltyPoints"
+            if entry.type == "addition"
             else "rollbackDeductedLoyaltyPoints"
         )
-        response.effects.append(Effect(
-            campaign_id=entry.campaign_id or "",
-            ruleset_id="",
-            rule_index=entry.rule_index or 0,
-            rule_name=entry.rule_name or "",
-            effect_type=effect_type,
-            props={
-                "programId": entry.program_id,
-                "subLedgerId": "",
-                "value": entry.amount,
-                "recipientIntegrationId": entry.profile_id,
-                "transactionUUID": reversal.transaction_uuid,
-            },
-        ))
+        response.effects.append(
+            Effect(
+                campaign_id=entry.campaign_id or "",
+                ruleset_id="",
+                rule_index=entry.rule_index or 0,
+                rule_name=entry.rule_name or "",
+                effect_type=effect_type,
+                props={
+                    "programId": entry.program_id,
+                    "subLedgerId": "",
+                    "value": entry.amount,
+                    "recipientIntegrationId": entry.profile_id,
+                    "transactionUUID": reversal.transaction_uuid,
+                },
+            )
+        )
     for row in queries.session_redemptions(conn, session.id):
         queries.roll_back_redemption(conn, row, ws.now)
-        response.effects.append(Effect(
-            campaign_id=row["campaign_id"],
-            ruleset_id="",
-            rule_index=row["rule_index"],
-            rule_name=row["rule_name"],
-            effect_type="rollbackReferral",
-            props={"value": row["code"]},
-        ))
+        response.effects.append(
+            Effect(
+                campaign_id=row["campaign_id"],
+                ruleset_id="",
+                rule_index=row["rule_index"],
+                rule_name=row["rule_name"],
+                effect_type="rollbackReferral",
+                props={"value": row["code"]},
+            )
+        )
 
 
 def get_session(ws: Workspace, session_id: str) -> Session:
@@ -440,8 +468,9 @@ def get_session(ws: Workspace, session_id: str) -> Session:
 # --- referrals and loyalty ----------------------------------------------------------------------
 
 
-def referrals(ws: Workspace, advocate: str | None = None, campaign: str | None = None
-              ) -> list[Referral]:
+def referrals(
+    ws: Workspace, advocate: str | None = None, campaign: str | None = None
+) -> list[Referral]:
     return queries.list_referrals(ws.conn, advocate, campaign)
 
 
@@ -464,7 +493,9 @@ def balances(ws: Workspace, profile_id: str, program: str | None = None) -> dict
 
     catalog = ws.catalog
     if program is not None and program not in catalog.programs:
-        raise NotFoundError(f"no loyalty program {program!r} (known: {', '.join(catalog.programs)})")
+        raise NotFoundError(
+            f"no loyalty program {program!r} (known: {', '.join(catalog.programs)})"
+        )
     derived = derive(ledger(ws, profile_id, program), ws.now)
     names = [program] if program else list(catalog.programs)
     names += [p for p in derived if p not in names]

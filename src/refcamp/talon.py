@@ -124,7 +124,8 @@ def rule_failure_reasons(response: Any, campaigns: dict[str, Campaign]) -> list[
             continue
         item: dict[str, Any] = {
             "campaignID": rule.campaign_id,
-            "campaignName": campaigns[rule.campaign_id].name if rule.campaign_id in campaigns
+            "campaignName": campaigns[rule.campaign_id].name
+            if rule.campaign_id in campaigns
             else "",
             "ruleIndex": rule.rule_index,
             "ruleName": rule.rule_name,
@@ -137,8 +138,9 @@ def rule_failure_reasons(response: Any, campaigns: dict[str, Campaign]) -> list[
     return reasons
 
 
-def integration_state(response: Any, campaigns: dict[str, Campaign],
-                      states: dict[str, str] | None = None) -> dict[str, Any]:
+def integration_state(
+    response: Any, campaigns: dict[str, Campaign], states: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The IntegrationStateV2 document for one request's Response."""
     out: dict[str, Any] = {
         "effects": [effect(e) for e in response.effects],

@@ -64,8 +64,11 @@ def guarded(fn: F) -> F:
         except Exception as error:
             if debug():
                 raise
-            fail(f"internal error: {type(error).__name__}: {error} "
-                 "(run with REFCAMP_DEBUG=1 for the traceback)", 1)
+            fail(
+                f"internal error: {type(error).__name__}: {error} "
+                "(run with REFCAMP_DEBUG=1 for the traceback)",
+                1,
+            )
 
     return wrapper  # type: ignore[return-value]
 
@@ -80,7 +83,11 @@ def workspace(ctx: typer.Context) -> Any:
 
 
 def respond(
-    ctx: typer.Context, resp: Any, as_json: bool, quiet: bool, explain: bool,
+    ctx: typer.Context,
+    resp: Any,
+    as_json: bool,
+    quiet: bool,
+    explain: bool,
     keys: list[str],
 ) -> None:
     """Print a request's Response: JSON (Talon.One's shape), the key values, or tables."""
@@ -117,22 +124,37 @@ def root(
     ctx: typer.Context,
     db: Annotated[
         Path | None,
-        typer.Option("--db", help="State file (else $REFCAMP_DB, else the user data dir).",
-                     show_default=False),
+        typer.Option(
+            "--db",
+            help="State file (else $REFCAMP_DB, else the user data dir).",
+            show_default=False,
+        ),
     ] = None,
     campaigns: Annotated[
         Path | None,
-        typer.Option("--campaigns", help="Campaign directory (else $REFCAMP_CAMPAIGNS, else "
-                     "./campaigns, else the shipped samples).", show_default=False),
+        typer.Option(
+            "--campaigns",
+            help="Campaign directory (else $REFCAMP_CAMPAIGNS, else "
+            "./campaigns, else the shipped samples).",
+            show_default=False,
+        ),
     ] = None,
     now: Annotated[
         str | None,
-        typer.Option("--now", help="Simulated time, ISO 8601 with a zone (else $REFCAMP_NOW).",
-                     show_default=False),
+        typer.Option(
+            "--now",
+            help="Simulated time, ISO 8601 with a zone (else $REFCAMP_NOW).",
+            show_default=False,
+        ),
     ] = None,
     version: Annotated[
-        bool, typer.Option("--version", callback=version_callback, is_eager=True,
-                           help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version",
+            callback=version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
     ] = False,
 ) -> None:
     from refcamp import codes, render

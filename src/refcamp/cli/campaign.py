@@ -10,8 +10,9 @@ import typer
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
 
-app = typer.Typer(help="Campaigns: list, show in words, activate, deactivate, validate.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Campaigns: list, show in words, activate, deactivate, validate.", no_args_is_help=True
+)
 
 CampaignId = Annotated[str, typer.Argument(metavar="ID", help="The campaign id.")]
 
@@ -54,8 +55,10 @@ def show(ctx: typer.Context, campaign_id: CampaignId, as_json: Json = False) -> 
         data.update(
             source=campaign.source,
             rulesetId=campaign.ruleset_id,
-            rules=[{"ruleIndex": r.index, "name": r.name, "words": rule_words(r)}
-                   for r in campaign.rules],
+            rules=[
+                {"ruleIndex": r.index, "name": r.name, "words": rule_words(r)}
+                for r in campaign.rules
+            ],
         )
         render.print_json(data)
         return
@@ -98,8 +101,10 @@ def validate(
     ctx: typer.Context,
     path: Annotated[
         Path | None,
-        typer.Argument(help="A campaign file or directory; omitted: the campaign directory.",
-                       show_default=False),
+        typer.Argument(
+            help="A campaign file or directory; omitted: the campaign directory.",
+            show_default=False,
+        ),
     ] = None,
     as_json: Json = False,
 ) -> None:
@@ -118,8 +123,15 @@ def validate(
             raise typer.Exit(2) from None
         raise
     if as_json:
-        render.print_json({"valid": True, "campaigns": [c.id for c in catalog.campaigns],
-                           "programs": list(catalog.programs)})
+        render.print_json(
+            {
+                "valid": True,
+                "campaigns": [c.id for c in catalog.campaigns],
+                "programs": list(catalog.programs),
+            }
+        )
         return
-    render.line(f"{target}: {len(catalog.campaigns)} campaign(s), "
-                f"{len(catalog.programs)} loyalty program(s), all valid.")
+    render.line(
+        f"{target}: {len(catalog.campaigns)} campaign(s), "
+        f"{len(catalog.programs)} loyalty program(s), all valid."
+    )

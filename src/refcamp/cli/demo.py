@@ -42,26 +42,38 @@ def demo(ctx: typer.Context, as_json: Json = False) -> None:
 
             say("2. A customer registers:  refcamp profile update NEWCUSTOMER")
             registered = service.update_profile(ws, "NEWCUSTOMER", ProfileInput())
-            steps.append({"command": "refcamp profile update NEWCUSTOMER",
-                          "response": talon.integration_state(registered, catalog)})
+            steps.append(
+                {
+                    "command": "refcamp profile update NEWCUSTOMER",
+                    "response": talon.integration_state(registered, catalog),
+                }
+            )
             code = registered.created_referrals[0].code
             if not as_json:
                 render.effects_table(registered.effects)
                 say(f"   NEWCUSTOMER is now an advocate with the referral code {code}.")
                 say("")
 
-            say(f"3. A friend closes a session with the code:  "
-                f"refcamp session close --profile FRIEND1 --referral {code}")
+            say(
+                f"3. A friend closes a session with the code:  "
+                f"refcamp session close --profile FRIEND1 --referral {code}"
+            )
             closed = service.update_session(
                 ws, None, SessionInput(profile_id="FRIEND1", state="closed", referral_code=code)
             )
-            steps.append({"command": f"refcamp session close --profile FRIEND1 --referral {code}",
-                          "response": talon.integration_state(closed, catalog)})
+            steps.append(
+                {
+                    "command": f"refcamp session close --profile FRIEND1 --referral {code}",
+                    "response": talon.integration_state(closed, catalog),
+                }
+            )
             if not as_json:
                 render.effects_table(closed.effects)
                 say("")
 
-            say("4. Balances:  refcamp loyalty balance NEWCUSTOMER; refcamp loyalty balance FRIEND1")
+            say(
+                "4. Balances:  refcamp loyalty balance NEWCUSTOMER; refcamp loyalty balance FRIEND1"
+            )
             rows = []
             balances = {}
             for customer in ("NEWCUSTOMER", "FRIEND1"):

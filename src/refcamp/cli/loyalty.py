@@ -12,8 +12,9 @@ from refcamp.cli.options import Json
 app = typer.Typer(help="Loyalty programs, balances and ledgers.", no_args_is_help=True)
 
 ProfileId = Annotated[str, typer.Argument(metavar="PROFILE", help="The customer's integration id.")]
-Program = Annotated[str | None, typer.Option("--program", help="Only this loyalty program.",
-                                             show_default=False)]
+Program = Annotated[
+    str | None, typer.Option("--program", help="Only this loyalty program.", show_default=False)
+]
 
 
 @app.command("programs")
@@ -25,20 +26,31 @@ def programs(ctx: typer.Context, as_json: Json = False) -> None:
     catalog = workspace(ctx).catalog
     rows = list(catalog.programs.values())
     if as_json:
-        render.print_json([
-            {"id": p.id, "name": p.name, "defaultPending": p.pending,
-             "defaultValidity": p.validity, "source": p.source}
-            for p in rows
-        ])
+        render.print_json(
+            [
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "defaultPending": p.pending,
+                    "defaultValidity": p.validity,
+                    "source": p.source,
+                }
+                for p in rows
+            ]
+        )
     else:
-        render.table("Loyalty programs", ["ID", "Name", "Pending", "Validity", "File"],
-                     [(p.id, p.name, p.pending, p.validity, p.source) for p in rows])
+        render.table(
+            "Loyalty programs",
+            ["ID", "Name", "Pending", "Validity", "File"],
+            [(p.id, p.name, p.pending, p.validity, p.source) for p in rows],
+        )
 
 
 @app.command("balance")
 @guarded
-def balance(ctx: typer.Context, profile_id: ProfileId, program: Program = None,
-            as_json: Json = False) -> None:
+def balance(
+    ctx: typer.Context, profile_id: ProfileId, program: Program = None, as_json: Json = False
+) -> None:
     """A customer's balances as of now: current, pending, expired, spent."""
     from refcamp import render, service, talon
 
@@ -51,15 +63,18 @@ def balance(ctx: typer.Context, profile_id: ProfileId, program: Program = None,
     render.table(
         f"Balances of {profile_id}",
         ["Program", "Name", "Current", "Pending", "Expired", "Spent"],
-        [(p, names.get(p, p), b.current, b.pending, b.expired, b.spent)
-         for p, b in balances.items()],
+        [
+            (p, names.get(p, p), b.current, b.pending, b.expired, b.spent)
+            for p, b in balances.items()
+        ],
     )
 
 
 @app.command("ledger")
 @guarded
-def ledger(ctx: typer.Context, profile_id: ProfileId, program: Program = None,
-           as_json: Json = False) -> None:
+def ledger(
+    ctx: typer.Context, profile_id: ProfileId, program: Program = None, as_json: Json = False
+) -> None:
     """Every ledger entry of a customer, oldest first."""
     from refcamp import render, service, talon
 
@@ -74,7 +89,19 @@ def ledger(ctx: typer.Context, profile_id: ProfileId, program: Program = None,
     for e in entries:
         data = talon.ledger_entry(e)
         sign = "+" if e.type == "addition" else "-"
-        rows.append((data["created"], e.program_id, f"{sign}{e.amount}", e.name,
-                     e.session_id or "", data["startDate"], data["expiryDate"]))
-    render.table(f"Ledger of {profile_id}",
-                 ["Created", "Program", "Points", "Reason", "Session", "Starts", "Expires"], rows)
+        rows.append(
+            (
+                data["created"],
+                e.program_id,
+                f"{sign}{e.amount}",
+                e.name,
+                e.session_id or "",
+                data["startDate"],
+                data["expiryDate"],
+            )
+        )
+    render.table(
+        f"Ledger of {profile_id}",
+        ["Created", "Program", "Points", "Reason", "Session", "Starts", "Expires"],
+        rows,
+    )

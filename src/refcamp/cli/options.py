@@ -7,18 +7,24 @@ from typing import Annotated
 import typer
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON (Talon.One's shapes) for scripts.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the key values, one per line.")]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only the key values, one per line.")
+]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Evaluate and show, but save nothing.")]
 Explain = Annotated[
     bool, typer.Option("--explain", help="Show every rule, condition by condition: seen vs needed.")
 ]
 Attrs = Annotated[
     list[str] | None,
-    typer.Option("--attr", help="Attribute K=V (typed: numbers, true/false, text) or K:=JSON.",
-                 show_default=False),
+    typer.Option(
+        "--attr",
+        help="Attribute K=V (typed: numbers, true/false, text) or K:=JSON.",
+        show_default=False,
+    ),
 ]
 Payload = Annotated[
     str | None,
-    typer.Option("--payload", help="Talon.One request body: a JSON file, or - for stdin.",
-                 show_default=False),
+    typer.Option(
+        "--payload", help="Talon.One request body: a JSON file, or - for stdin.", show_default=False
+    ),
 ]

@@ -19,8 +19,12 @@ def update(
     profile_id: Annotated[str, typer.Argument(metavar="ID", help="The profile's integration id.")],
     attr: Attrs = None,
     no_rules: Annotated[
-        bool, typer.Option("--no-rules", help="Save without running the rule engine "
-                           "(runRuleEngine=false): no event, no effects.")
+        bool,
+        typer.Option(
+            "--no-rules",
+            help="Save without running the rule engine "
+            "(runRuleEngine=false): no event, no effects.",
+        ),
     ] = False,
     payload: Payload = None,
     dry_run: DryRun = False,
@@ -39,8 +43,11 @@ def update(
     request = read_profile_body(read_json(payload)) if payload else ProfileInput()
     if attr:
         request = ProfileInput(
-            {**request.attributes, **read_attrs(attr)}, request.audiences_add,
-            request.audiences_remove, request.response_content, request.notes,
+            {**request.attributes, **read_attrs(attr)},
+            request.audiences_add,
+            request.audiences_remove,
+            request.response_content,
+            request.notes,
         )
     ws = workspace(ctx)
     resp = service.update_profile(ws, profile_id, request, run_rules=not no_rules, dry_run=dry_run)
@@ -78,8 +85,10 @@ def show(
             ("closed sessions", closed),
             ("total sales", f"{sales:g}"),
             *((f"attributes.{k}", v) for k, v in profile.attributes.items()),
-            *((f"{p} balance", f"{b.current} current, {b.pending} pending")
-              for p, b in balances.items()),
+            *(
+                (f"{p} balance", f"{b.current} current, {b.pending} pending")
+                for p, b in balances.items()
+            ),
             ("referral codes", ", ".join(r.code for r in codes) or "none"),
         ],
     )

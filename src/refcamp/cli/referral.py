@@ -17,9 +17,13 @@ def _rows(referrals):  # type: ignore[no-untyped-def]
 
     for r in referrals:
         yield (
-            r.code, r.campaign_id, r.advocate_id, r.friend_id or "",
+            r.code,
+            r.campaign_id,
+            r.advocate_id,
+            r.friend_id or "",
             f"{r.usage_counter}/{r.usage_limit or 'unlimited'}",
-            iso(r.expiry_date) or "never", iso(r.created),
+            iso(r.expiry_date) or "never",
+            iso(r.created),
         )
 
 
@@ -30,10 +34,14 @@ COLUMNS = ["Code", "Campaign", "Advocate", "Friend", "Used", "Expires", "Created
 @guarded
 def list_(
     ctx: typer.Context,
-    advocate: Annotated[str | None, typer.Option("--advocate", help="Only this advocate's codes.",
-                                                 show_default=False)] = None,
-    campaign: Annotated[str | None, typer.Option("--campaign", help="Only this campaign's codes.",
-                                                 show_default=False)] = None,
+    advocate: Annotated[
+        str | None,
+        typer.Option("--advocate", help="Only this advocate's codes.", show_default=False),
+    ] = None,
+    campaign: Annotated[
+        str | None,
+        typer.Option("--campaign", help="Only this campaign's codes.", show_default=False),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """List referral codes."""

@@ -13,30 +13,45 @@ app = typer.Typer(help="Customer sessions: update, close, show.", no_args_is_hel
 
 SessionId = Annotated[
     str | None,
-    typer.Argument(metavar="[ID]", help="The session's integration id; omitted: a new one is made.",
-                   show_default=False),
+    typer.Argument(
+        metavar="[ID]",
+        help="The session's integration id; omitted: a new one is made.",
+        show_default=False,
+    ),
 ]
 ProfileOption = Annotated[
     str | None,
-    typer.Option("--profile", help="The customer; omitted: a new customer with a generated id.",
-                 show_default=False),
+    typer.Option(
+        "--profile",
+        help="The customer; omitted: a new customer with a generated id.",
+        show_default=False,
+    ),
 ]
 Anonymous = Annotated[bool, typer.Option("--anonymous", help="A session without a customer.")]
 ReferralOption = Annotated[
-    str | None, typer.Option("--referral", help="The referral code the session carries.",
-                             show_default=False)
+    str | None,
+    typer.Option("--referral", help="The referral code the session carries.", show_default=False),
 ]
 Items = Annotated[
     list[str] | None,
-    typer.Option("--item", help="A cart item: sku=S,name=N,price=P,quantity=Q,category=C "
-                 "(repeatable; replaces the cart).", show_default=False),
+    typer.Option(
+        "--item",
+        help="A cart item: sku=S,name=N,price=P,quantity=Q,category=C "
+        "(repeatable; replaces the cart).",
+        show_default=False,
+    ),
 ]
 
 
 def _request(payload, profile, anonymous, state, referral, items, attr):  # type: ignore[no-untyped-def]
     from refcamp.errors import InputError
     from refcamp.payloads import (
-        SessionInput, check_id, read_attrs, read_item, read_json, read_session_body,
+        SessionInput,
+        check_id,
+        read_attrs,
+        read_item,
+        read_json,
+        read_session_body,
     )
 
     request = read_session_body(read_json(payload)) if payload else SessionInput()
@@ -157,6 +172,8 @@ def show(
         render.table(
             "Cart",
             ["#", "SKU", "Name", "Category", "Price", "Quantity"],
-            [(i.position, i.sku, i.name, i.category, f"{i.price:g}", i.quantity)
-             for i in session.cart_items],
+            [
+                (i.position, i.sku, i.name, i.category, f"{i.price:g}", i.quantity)
+                for i in session.cart_items
+            ],
         )

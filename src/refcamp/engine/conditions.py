@@ -95,7 +95,7 @@ class ReferralCondition(Condition):
 
 def read_condition(table: Any, where: str, problems: list[str]) -> Condition | None:
     if not isinstance(table, dict):
-        problems.append(f"{where}: a condition must be a table like {{ event = \"...\" }}")
+        problems.append(f'{where}: a condition must be a table like {{ event = "..." }}')
         return None
     kinds = [key for key in table if key in CONDITIONS]
     if len(kinds) != 1:

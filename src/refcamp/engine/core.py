@@ -1,11 +1,12 @@
 """The engine: pure evaluation of campaigns against the facts of one request.
 
 `evaluate(catalog, facts)` never reads the database or the clock: the service loads the facts
-(profile, session, the referral behind a code, campaign states, "now") before calling it, and carries
-out the effects it returns. Dry runs, explanations and replays therefore share one code path.
+(profile, session, the referral behind a code, campaign states, "now") before calling it, and
+carries out the effects it returns. Dry runs, explanations and replays therefore share one code
+path.
 
-Invariants: campaigns run in (priority, id) order, rules top to bottom, effects in the order written;
-a session's referral code gets exactly one verdict per evaluation (accept or reject).
+Invariants: campaigns run in (priority, id) order, rules top to bottom, effects in the order
+written; a session's referral code gets exactly one verdict per evaluation (accept or reject).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from refcamp.clock import iso
-from refcamp.models import Campaign, Catalog, Effect, Profile, Referral, Session
+from refcamp.models import Campaign, Catalog, Effect, Profile, Referral, Rule, Session
 
 if TYPE_CHECKING:
     from refcamp.engine.referrals import Verdict
@@ -99,6 +100,24 @@ def campaign_state(facts: Facts, campaign: Campaign) -> str:
     return facts.campaign_states.get(campaign.id, campaign.state)
 
 
+def _effect(
+    campaign: Campaign,
+    rule: Rule,
+    effect_type: str,
+    props: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+) -> Effect:
+    return Effect(
+        campaign_id=campaign.id,
+        ruleset_id=campaign.ruleset_id,
+        rule_index=rule.index,
+        rule_name=rule.name,
+        effect_type=effect_type,
+        props=props,
+        params=params or {},
+    )
+
+
 def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
     from refcamp.engine.conditions import ReferralCondition
     from refcamp.engine.referrals import verdict
@@ -127,26 +146,15 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
             if not fired:
                 continue
 
-            def effect(effect_type: str, props: Mapping[str, Any], params: Any = None) -> Effect:
-                return Effect(
-                    campaign_id=campaign.id,
-                    ruleset_id=campaign.ruleset_id,
-                    rule_index=rule.index,
-                    rule_name=rule.name,
-                    effect_type=effect_type,
-                    props=props,
-                    params=params or {},
-                )
-
             checks_referral = any(isinstance(c, ReferralCondition) for c in rule.when)
             if checks_referral and not accepted:
                 accepted = True
-                effects.append(effect("acceptReferral", {"value": referral.code}))
+                effects.append(_effect(campaign, rule, "acceptReferral", {"value": referral.code}))
             for spec in rule.then:
                 planned = spec.plan(context)
                 if planned is not None:
                     props, params = planned
-                    effects.append(effect(spec.effect_type, props, params))
+                    effects.append(_effect(campaign, rule, spec.effect_type, props, params))
 
     if referral.code is not None and not accepted:
         effects.append(referral.rejection(catalog, rules))

@@ -181,7 +181,7 @@ class AddLoyaltyPoints(EffectSpec):
 
 def read_effect(table: Any, where: str, problems: list[str]) -> EffectSpec | None:
     if not isinstance(table, dict):
-        problems.append(f"{where}: an effect must be a table like {{ effect = \"...\" }}")
+        problems.append(f'{where}: an effect must be a table like {{ effect = "..." }}')
         return None
     reader = TableReader(table, where, problems)
     name = reader.text("effect")

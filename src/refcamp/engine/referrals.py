@@ -45,13 +45,21 @@ class Verdict:
         props: dict[str, object] = {"value": self.code}
         if reason is None:
             evaluated = [r for r in rules if r.campaign_id == self.campaign_id]
-            failed = next((r for r in evaluated if not r.fired and r.rule_index in
-                           {c.index for c in checking}), None)
+            failed = next(
+                (
+                    r
+                    for r in evaluated
+                    if not r.fired and r.rule_index in {c.index for c in checking}
+                ),
+                None,
+            )
             if failed is not None and failed.failed_condition is not None:
                 reason = "ReferralRejectedByCondition"
                 condition = failed.failed_condition
                 props["conditionIndex"] = condition.index
-                details = f"rule '{failed.rule_name}': {condition.words} (seen {condition.check.seen})"
+                details = (
+                    f"rule '{failed.rule_name}': {condition.words} (seen {condition.check.seen})"
+                )
             else:
                 reason = "ReferralPartOfNotTriggeredCampaign"
                 details = REASONS[reason]
@@ -89,17 +97,30 @@ def verdict(catalog: Catalog, facts: Facts, not_running: Mapping[str, str]) -> V
     referral = facts.referral
     campaign_id = referral.campaign_id if referral else _checking_campaign(catalog, not_running)
     if facts.profile is None:
-        return Verdict(code, campaign_id, "ProfileRequired",
-                       "an anonymous session cannot redeem a referral code")
+        return Verdict(
+            code,
+            campaign_id,
+            "ProfileRequired",
+            "an anonymous session cannot redeem a referral code",
+        )
     if referral is None:
         return Verdict(code, campaign_id, "ReferralNotFound", f"no referral code {code!r} exists")
     if catalog.campaign(campaign_id) is None:
-        return Verdict(code, campaign_id, "ReferralPartOfNotRunningCampaign",
-                       f"campaign {campaign_id} is not in the campaign directory")
+        return Verdict(
+            code,
+            campaign_id,
+            "ReferralPartOfNotRunningCampaign",
+            f"campaign {campaign_id} is not in the campaign directory",
+        )
     if campaign_id in not_running:
-        return Verdict(code, campaign_id, "ReferralPartOfNotRunningCampaign",
-                       not_running[campaign_id])
+        return Verdict(
+            code, campaign_id, "ReferralPartOfNotRunningCampaign", not_running[campaign_id]
+        )
     if facts.profile.id == referral.advocate_id:
-        return Verdict(code, campaign_id, "ReferralRecipientIdSameAsAdvocate",
-                       f"{facts.profile.id} is the advocate of {code}; a friend must redeem it")
+        return Verdict(
+            code,
+            campaign_id,
+            "ReferralRecipientIdSameAsAdvocate",
+            f"{facts.profile.id} is the advocate of {code}; a friend must redeem it",
+        )
     return Verdict(code, campaign_id, None)

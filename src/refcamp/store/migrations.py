@@ -109,7 +109,7 @@ def m001_initial(conn: sqlite3.Connection) -> None:
         BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
         CREATE TRIGGER ledger_append_only_delete BEFORE DELETE ON ledger
         BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-        """
+        """,
     )
 
 

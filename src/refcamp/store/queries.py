@@ -30,7 +30,9 @@ def see_campaigns(conn: sqlite3.Connection, catalog: Catalog, now: datetime) -> 
     )
 
 
-def set_campaign_state(conn: sqlite3.Connection, campaign_id: str, state: str, now: datetime) -> None:
+def set_campaign_state(
+    conn: sqlite3.Connection, campaign_id: str, state: str, now: datetime
+) -> None:
     conn.execute(
         "INSERT INTO campaigns (id, state, updated) VALUES (?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated = excluded.updated",
@@ -45,8 +47,9 @@ def get_profile(conn: sqlite3.Connection, profile_id: str) -> Profile | None:
     row = conn.execute("SELECT * FROM profiles WHERE id = ?", (profile_id,)).fetchone()
     if row is None:
         return None
-    return Profile(row["id"], json.loads(row["attributes"]), from_iso(row["created"]),
-                   from_iso(row["updated"]))
+    return Profile(
+        row["id"], json.loads(row["attributes"]), from_iso(row["created"]), from_iso(row["updated"])
+    )
 
 
 def save_profile(conn: sqlite3.Connection, profile: Profile) -> None:
@@ -106,8 +109,13 @@ def get_session(conn: sqlite3.Connection, session_id: str) -> Session | None:
 def save_session(conn: sqlite3.Connection, session: Session) -> None:
     items = [
         {
-            "sku": i.sku, "quantity": i.quantity, "name": i.name, "price": i.price,
-            "category": i.category, "weight": i.weight, "position": i.position,
+            "sku": i.sku,
+            "quantity": i.quantity,
+            "name": i.name,
+            "price": i.price,
+            "category": i.category,
+            "weight": i.weight,
+            "position": i.position,
             "attributes": dict(i.attributes),
         }
         for i in session.cart_items
@@ -122,10 +130,17 @@ def save_session(conn: sqlite3.Connection, session: Session) -> None:
         "additional_costs = excluded.additional_costs, identifiers = excluded.identifiers, "
         "updated = excluded.updated",
         (
-            session.id, session.profile_id, session.state, dumps(items),
-            dumps(list(session.coupon_codes)), session.referral_code,
-            dumps(dict(session.attributes)), dumps(dict(session.additional_costs)),
-            dumps(list(session.identifiers)), iso(session.created), iso(session.updated),
+            session.id,
+            session.profile_id,
+            session.state,
+            dumps(items),
+            dumps(list(session.coupon_codes)),
+            session.referral_code,
+            dumps(dict(session.attributes)),
+            dumps(dict(session.additional_costs)),
+            dumps(list(session.identifiers)),
+            iso(session.created),
+            iso(session.updated),
         ),
     )
 
@@ -166,9 +181,16 @@ def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: st
         "usage_counter, start_date, expiry_date, attributes, session_id, created) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            referral.code, referral.campaign_id, referral.advocate_id, referral.friend_id,
-            referral.usage_limit, referral.usage_counter, iso(referral.start_date),
-            iso(referral.expiry_date), dumps(dict(referral.attributes)), session_id,
+            referral.code,
+            referral.campaign_id,
+            referral.advocate_id,
+            referral.friend_id,
+            referral.usage_limit,
+            referral.usage_counter,
+            iso(referral.start_date),
+            iso(referral.expiry_date),
+            dumps(dict(referral.attributes)),
+            session_id,
             iso(referral.created),
         ),
     )
@@ -186,15 +208,28 @@ def list_referrals(
 
 
 def redeem(
-    conn: sqlite3.Connection, kind: str, code: str, effect: Effect, session_id: str,
-    profile_id: str | None, now: datetime,
+    conn: sqlite3.Connection,
+    kind: str,
+    code: str,
+    effect: Effect,
+    session_id: str,
+    profile_id: str | None,
+    now: datetime,
 ) -> None:
     """Count one use of a code: a redemption row, and the code's usage counter."""
     conn.execute(
         "INSERT INTO redemptions (kind, code, campaign_id, session_id, profile_id, rule_index, "
         "rule_name, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (kind, code, effect.campaign_id, session_id, profile_id, effect.rule_index,
-         effect.rule_name, iso(now)),
+        (
+            kind,
+            code,
+            effect.campaign_id,
+            session_id,
+            profile_id,
+            effect.rule_index,
+            effect.rule_name,
+            iso(now),
+        ),
     )
     conn.execute("UPDATE referrals SET usage_counter = usage_counter + 1 WHERE code = ?", (code,))
 
@@ -208,9 +243,19 @@ def insert_entry(conn: sqlite3.Connection, entry: LedgerEntry) -> None:
         "rule_index, rule_name, type, amount, name, start_date, expiry_date, reverses, created) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            entry.transaction_uuid, entry.program_id, entry.profile_id, entry.session_id,
-            entry.campaign_id, entry.rule_index, entry.rule_name, entry.type, entry.amount,
-            entry.name, iso(entry.start_date), iso(entry.expiry_date), entry.reverses,
+            entry.transaction_uuid,
+            entry.program_id,
+            entry.profile_id,
+            entry.session_id,
+            entry.campaign_id,
+            entry.rule_index,
+            entry.rule_name,
+            entry.type,
+            entry.amount,
+            entry.name,
+            iso(entry.start_date),
+            iso(entry.expiry_date),
+            entry.reverses,
             iso(entry.created),
         ),
     )
@@ -241,20 +286,24 @@ def _entries(rows: Any) -> list[LedgerEntry]:
 def ledger(
     conn: sqlite3.Connection, profile_id: str, program_id: str | None = None
 ) -> list[LedgerEntry]:
-    return _entries(conn.execute(
-        "SELECT * FROM ledger WHERE profile_id = ?1 AND (?2 IS NULL OR program_id = ?2) "
-        "ORDER BY id",
-        (profile_id, program_id),
-    ))
+    return _entries(
+        conn.execute(
+            "SELECT * FROM ledger WHERE profile_id = ?1 AND (?2 IS NULL OR program_id = ?2) "
+            "ORDER BY id",
+            (profile_id, program_id),
+        )
+    )
 
 
 def session_entries(conn: sqlite3.Connection, session_id: str) -> list[LedgerEntry]:
     """The entries a session booked that no later entry has reversed."""
-    return _entries(conn.execute(
-        "SELECT * FROM ledger AS e WHERE session_id = ? AND reverses IS NULL AND NOT EXISTS "
-        "(SELECT 1 FROM ledger AS r WHERE r.reverses = e.transaction_uuid) ORDER BY id",
-        (session_id,),
-    ))
+    return _entries(
+        conn.execute(
+            "SELECT * FROM ledger AS e WHERE session_id = ? AND reverses IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM ledger AS r WHERE r.reverses = e.transaction_uuid) ORDER BY id",
+            (session_id,),
+        )
+    )
 
 
 def session_redemptions(conn: sqlite3.Connection, session_id: str) -> list[sqlite3.Row]:
