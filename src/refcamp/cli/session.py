@@ -14,7 +14,7 @@ app = typer.Typer(help="Customer sessions: update, close, show.", no_args_is_hel
 SessionId = Annotated[
     str | None,
     typer.Argument(
-        metavar="[ID]",
+        metavar="ID",
         help="The session's integration id; omitted: a new one is made.",
         show_default=False,
     ),
