@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from refcamp.errors import CampaignFileError, InputError
-from refcamp.models import CAMPAIGN_STATES, Campaign, Catalog, CodeSettings, LoyaltyProgram, Rule
+from refcamp.models import (
+    CAMPAIGN_STATES,
+    LIMIT_ACTIONS,
+    Campaign,
+    Catalog,
+    CodeSettings,
+    Limit,
+    LoyaltyProgram,
+    Rule,
+)
 from refcamp.tables import TableReader, did_you_mean
 
 if TYPE_CHECKING:
@@ -91,6 +100,30 @@ def read_code_settings(table: Any, where: str, problems: list[str]) -> CodeSetti
 
 
 Placed = list[tuple["EffectSpec", str]]  # an effect and where it is written
+
+
+def read_limits(raw: list[Any], where: str, problems: list[str]) -> tuple[Limit, ...]:
+    limits = []
+    for index, table in enumerate(raw or []):
+        place = f"{where} {index + 1}"
+        if not isinstance(table, dict):
+            problems.append(f"{place}: expected a table")
+            continue
+        reader = TableReader(table, place, problems)
+        action = reader.choice("action", LIMIT_ACTIONS)
+        limit = reader.integer("limit", minimum=1)
+        per = reader.choice("per", ("campaign", "profile", "code"), "campaign")
+        reader.done()
+        if action in LIMIT_ACTIONS and per and per not in LIMIT_ACTIONS[action]:
+            reader.problem(
+                "per",
+                f"{action} cannot be limited per {per}; per one of: "
+                f"{', '.join(LIMIT_ACTIONS[action])}",
+            )
+            continue
+        if isinstance(action, str) and isinstance(limit, int) and isinstance(per, str):
+            limits.append(Limit(action, limit, per))
+    return tuple(limits)
 
 
 def read_rules(raw: Any, where: str, problems: list[str], placed: Placed) -> tuple[Rule, ...]:
@@ -185,6 +218,7 @@ def read_campaign(
     referrals = read_code_settings(
         reader.get("referrals", dict, {}), f"{where}: [campaign.referrals]", problems
     )
+    limits = read_limits(reader.get("limits", list, []), f"{where}: [[campaign.limits]]", problems)
     reader.done()
     for feature in features or []:
         if feature not in FEATURES:
@@ -216,6 +250,7 @@ def read_campaign(
         start=start,
         end=end,
         referrals=referrals,
+        limits=limits,
     )
 
 

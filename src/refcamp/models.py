@@ -43,6 +43,30 @@ class CodeSettings:
     valid_for: str | None = None  # a duration such as 30D; None = never expires
 
 
+# Limit actions and what each may be counted per (Talon.One's campaign limits).
+LIMIT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "redeemReferral": ("campaign", "profile", "code"),
+    "createReferral": ("campaign", "profile"),
+    "addLoyaltyPoints": ("campaign", "profile"),
+}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `limit` of `action` per campaign, per customer profile, or per code.
+
+    For addLoyaltyPoints the limit counts points; for the other actions, occurrences.
+    """
+
+    action: str
+    limit: int
+    per: str = "campaign"
+
+    def words(self) -> str:
+        unit = "points" if self.action == "addLoyaltyPoints" else f"x {self.action}"
+        return f"{self.limit} {unit} per {self.per}"
+
+
 @dataclass(frozen=True)
 class LoyaltyProgram:
     id: str
@@ -74,6 +98,10 @@ class Campaign:
     start: datetime | None = None
     end: datetime | None = None
     referrals: CodeSettings = field(default_factory=CodeSettings)
+    limits: tuple[Limit, ...] = ()
+
+    def limits_for(self, action: str) -> tuple[Limit, ...]:
+        return tuple(limit for limit in self.limits if limit.action == action)
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,16 @@ def effect_words(e: Effect) -> str:
 
 
 def effects_table(effects: Sequence[Effect], title: str = "Effects") -> None:
+    campaigns = {e.campaign_id for e in effects}
+    if len(campaigns) == 1:  # the usual case: name the campaign once, leave room for details
+        table(
+            f"{title} of {campaigns.pop() or 'no campaign'}",
+            ["Rule", "Effect", "Details"],
+            [(e.rule_name, e.effect_type, effect_words(e)) for e in effects],
+            wide="Details",
+            keep=("Effect",),
+        )
+        return
     table(
         title,
         ["Campaign", "Rule", "Effect", "Details"],
@@ -106,6 +116,13 @@ def effects_table(effects: Sequence[Effect], title: str = "Effects") -> None:
         wide="Details",
         keep=("Campaign", "Effect"),
     )
+
+
+def short_time(moment: Any) -> str:
+    """A time for tables: minutes are enough for people; --json has the full value."""
+    if moment is None:
+        return ""
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def response(resp: Any, explain: bool = False) -> None:
@@ -123,6 +140,12 @@ def response(resp: Any, explain: bool = False) -> None:
     else:
         line("No effects.")
     evaluation = resp.evaluation
+    for blocked in evaluation.blocked if evaluation else ():
+        where = f"Rule '{blocked.rule_name}' ({blocked.campaign_id})"
+        note(
+            f"{where}: effect {blocked.effect_index + 1} ({blocked.effect_type}) blocked: "
+            f"{blocked.reason} — {blocked.details}"
+        )
     if evaluation is not None and not any(r.fired for r in evaluation.rules):
         if evaluation.not_running:
             reasons = "; ".join(

@@ -18,7 +18,7 @@ from typing import Any
 
 from refcamp import clock, codes
 from refcamp.engine import Evaluation, Facts, evaluate
-from refcamp.errors import ConflictError, NotFoundError
+from refcamp.errors import ConflictError, InputError, NotFoundError
 from refcamp.models import Campaign, Catalog, Effect, LedgerEntry, Profile, Referral, Session
 from refcamp.payloads import UNSET, ProfileInput, SessionInput, check_id
 from refcamp.store import queries
@@ -255,7 +255,11 @@ def update_profile(
             event = "talon_profile_updated" if existing else "talon_profile_created"
             response.events = (event,)
             facts = Facts(
-                ws.now, response.events, profile, campaign_states=queries.campaign_states(ws.conn)
+                ws.now,
+                response.events,
+                profile,
+                campaign_states=queries.campaign_states(ws.conn),
+                usage=queries.usage(ws.conn, catalog, [profile_id], None),
             )
             _run(ws, facts, Booking(ws, None, profile_id, True, response))
         _attach_views(ws, response)
@@ -389,6 +393,7 @@ def update_session(
             if session_for_rules.referral_code
             else None
         )
+        advocate = referral.advocate_id if referral else None
         facts = Facts(
             ws.now,
             response.events,
@@ -396,6 +401,7 @@ def update_session(
             session_for_rules,
             referral,
             queries.campaign_states(conn),
+            queries.usage(conn, catalog, [profile_id, advocate], session_for_rules.referral_code),
         )
         final = after == "closed" and before != "closed"
         _run(ws, facts, Booking(ws, session_id, profile_id, final, response))
@@ -458,6 +464,15 @@ def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
         )
 
 
+def cancel_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Response:
+    """Cancel a session: an open one books nothing; a closed one is revoked, rolling back the
+    points and code uses it booked. Cancelling twice changes nothing."""
+    get_session(ws, session_id)
+    from refcamp.payloads import SessionInput
+
+    return update_session(ws, session_id, SessionInput(state="cancelled"), dry_run=dry_run)
+
+
 def get_session(ws: Workspace, session_id: str) -> Session:
     session = queries.get_session(ws.conn, session_id)
     if session is None:
@@ -472,6 +487,58 @@ def referrals(
     ws: Workspace, advocate: str | None = None, campaign: str | None = None
 ) -> list[Referral]:
     return queries.list_referrals(ws.conn, advocate, campaign)
+
+
+def create_referral(
+    ws: Workspace,
+    campaign_id: str,
+    advocate: str,
+    code: str | None = None,
+    friend: str | None = None,
+    usage_limit: int | None = None,
+    starts: datetime | None = None,
+    expires: datetime | None = None,
+) -> Referral:
+    """Create (or import, with `code`) a referral code for an advocate, like Talon.One's
+    "create referral code for an advocate"; the advocate's profile is created if needed."""
+    campaign = find_campaign(ws.catalog, campaign_id)
+    check_id(advocate, "--advocate")
+    if friend is not None:
+        check_id(friend, "--friend")
+    if code is not None:
+        check_id(code, "--code")
+    if usage_limit is not None and usage_limit < 0:
+        raise InputError(f"--usage-limit: must be 0 (unlimited) or more, got {usage_limit}")
+    if starts and expires and expires <= starts:
+        raise InputError("--expires must be after --starts")
+    settings = campaign.referrals
+    if expires is None and settings.valid_for and settings.valid_for != "unlimited":
+        expires = clock.add_duration(starts or ws.now, settings.valid_for)
+    with transaction(ws.conn):
+        conn = ws.conn
+        queries.see_campaigns(conn, ws.catalog, ws.now)
+        if code is None:
+            code = codes.generate(
+                settings.pattern,
+                settings.characters,
+                lambda c: queries.exists(conn, "referrals", "code", c),
+            )
+        elif queries.exists(conn, "referrals", "code", code):
+            raise ConflictError(f"referral code {code!r} already exists")
+        _ensure_profile(ws, advocate)
+        referral = Referral(
+            code=code,
+            campaign_id=campaign.id,
+            advocate_id=advocate,
+            friend_id=friend,
+            usage_limit=settings.usage_limit if usage_limit is None else usage_limit,
+            usage_counter=0,
+            start_date=starts,
+            expiry_date=expires,
+            created=ws.now,
+        )
+        queries.insert_referral(conn, referral, None)
+    return referral
 
 
 def get_referral(ws: Workspace, code: str) -> Referral:
@@ -492,14 +559,81 @@ def balances(ws: Workspace, profile_id: str, program: str | None = None) -> dict
     from refcamp.loyalty import balances as derive
 
     catalog = ws.catalog
-    if program is not None and program not in catalog.programs:
-        raise NotFoundError(
-            f"no loyalty program {program!r} (known: {', '.join(catalog.programs)})"
-        )
+    if program is not None:
+        _program(ws, program)
     derived = derive(ledger(ws, profile_id, program), ws.now)
     names = [program] if program else list(catalog.programs)
     names += [p for p in derived if p not in names]
     return {p: derived.get(p, Balance()) for p in names}
+
+
+def _program(ws: Workspace, program: str) -> Any:
+    programs = ws.catalog.programs
+    if program not in programs:
+        from refcamp.tables import did_you_mean
+
+        raise NotFoundError(
+            f"no loyalty program {program!r}{did_you_mean(program, programs)} "
+            f"(known: {', '.join(programs) or 'none'})"
+        )
+    return programs[program]
+
+
+def adjust_points(
+    ws: Workspace,
+    profile_id: str,
+    program: str,
+    points: int,
+    reason: str,
+    deduct: bool = False,
+) -> tuple[LedgerEntry, Any]:
+    """A manual addition or deduction; returns the entry and the balance after it.
+
+    An addition follows the program's pending and validity settings. A deduction never takes the
+    current balance below zero (ConflictError)."""
+    from refcamp.loyalty import balance
+
+    settings = _program(ws, program)
+    check_id(profile_id, "profile id")
+    if points <= 0:
+        raise InputError(f"--points: must be at least 1, got {points}")
+    if not reason.strip():
+        raise InputError("--reason: must not be empty")
+    with transaction(ws.conn):
+        now = ws.now
+        if deduct:
+            get_profile(ws, profile_id)
+            available = balance(queries.ledger(ws.conn, profile_id, program), now).current
+            if points > available:
+                raise ConflictError(
+                    f"{profile_id} has {available} current points in {program}; "
+                    f"cannot deduct {points}"
+                )
+            start, expiry = now, None
+        else:
+            _ensure_profile(ws, profile_id)
+            start = (
+                now
+                if settings.pending == "immediate"
+                else clock.add_duration(now, settings.pending)
+            )
+            expiry = None
+            if settings.validity != "unlimited":
+                expiry = clock.add_duration(start, settings.validity)
+        entry = LedgerEntry(
+            transaction_uuid=str(uuid.uuid4()),
+            program_id=program,
+            profile_id=profile_id,
+            type="subtraction" if deduct else "addition",
+            amount=points,
+            name=reason,
+            created=now,
+            start_date=start,
+            expiry_date=expiry,
+        )
+        queries.insert_entry(ws.conn, entry)
+        after = balance(queries.ledger(ws.conn, profile_id, program), now)
+    return entry, after
 
 
 def _attach_views(ws: Workspace, response: Response) -> None:

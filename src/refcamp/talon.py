@@ -135,6 +135,19 @@ def rule_failure_reasons(response: Any, campaigns: dict[str, Campaign]) -> list[
         if response.session and response.session.referral_code:
             item["referralValue"] = response.session.referral_code
         reasons.append(item)
+    for blocked in evaluation.blocked if evaluation else ():
+        reasons.append(
+            {
+                "campaignID": blocked.campaign_id,
+                "campaignName": campaigns[blocked.campaign_id].name
+                if blocked.campaign_id in campaigns
+                else "",
+                "ruleIndex": blocked.rule_index,
+                "ruleName": blocked.rule_name,
+                "effectIndex": blocked.effect_index,
+                "details": f"{blocked.effect_type} blocked: {blocked.reason} ({blocked.details})",
+            }
+        )
     return reasons
 
 

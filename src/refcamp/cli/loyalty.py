@@ -9,7 +9,9 @@ import typer
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
 
-app = typer.Typer(help="Loyalty programs, balances and ledgers.", no_args_is_help=True)
+app = typer.Typer(
+    help="Loyalty programs, balances, ledgers and manual adjustments.", no_args_is_help=True
+)
 
 ProfileId = Annotated[str, typer.Argument(metavar="PROFILE", help="The customer's integration id.")]
 Program = Annotated[
@@ -87,17 +89,16 @@ def ledger(
         return
     rows = []
     for e in entries:
-        data = talon.ledger_entry(e)
         sign = "+" if e.type == "addition" else "-"
         rows.append(
             (
-                data["created"],
+                render.short_time(e.created),
                 e.program_id,
                 f"{sign}{e.amount}",
                 e.name,
                 e.session_id or "",
-                data["startDate"],
-                data["expiryDate"],
+                render.short_time(e.start_date),
+                render.short_time(e.expiry_date) or "never",
             )
         )
     render.table(
@@ -105,3 +106,64 @@ def ledger(
         ["Created", "Program", "Points", "Reason", "Session", "Starts", "Expires"],
         rows,
     )
+
+
+Points = Annotated[int, typer.Option("--points", help="How many points (at least 1).")]
+Reason = Annotated[str, typer.Option("--reason", help="Why: the ledger entry's name.")]
+RequiredProgram = Annotated[str, typer.Option("--program", help="The loyalty program.")]
+
+
+def _adjust(
+    ctx: typer.Context,
+    profile_id: str,
+    program: str,
+    points: int,
+    reason: str,
+    deduct: bool,
+    as_json: bool,
+) -> None:
+    from refcamp import render, service, talon
+
+    entry, after = service.adjust_points(
+        workspace(ctx), profile_id, program, points, reason, deduct=deduct
+    )
+    if as_json:
+        data = talon.ledger_entry(entry)
+        data["balance"] = talon.balances(profile_id, {program: after}, {})["programs"][program]
+        del data["balance"]["name"]
+        render.print_json(data)
+        return
+    sign = "-" if deduct else "+"
+    render.line(
+        f"{sign}{points} points for {profile_id} in {program} ({reason}); "
+        f"now {after.current} current, {after.pending} pending"
+    )
+
+
+@app.command("add")
+@guarded
+def add(
+    ctx: typer.Context,
+    profile_id: ProfileId,
+    program: RequiredProgram,
+    points: Points,
+    reason: Reason,
+    as_json: Json = False,
+) -> None:
+    """Add points by hand (the program's pending and validity apply)."""
+    _adjust(ctx, profile_id, program, points, reason, False, as_json)
+
+
+@app.command("deduct")
+@guarded
+def deduct(
+    ctx: typer.Context,
+    profile_id: ProfileId,
+    program: RequiredProgram,
+    points: Points,
+    reason: Reason,
+    as_json: Json = False,
+) -> None:
+    """Deduct points by hand: the active points that expire soonest are spent first. A deduction
+    larger than the current balance is refused (exit 1)."""
+    _adjust(ctx, profile_id, program, points, reason, True, as_json)

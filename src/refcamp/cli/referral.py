@@ -9,11 +9,11 @@ import typer
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
 
-app = typer.Typer(help="Referral codes: list and show.", no_args_is_help=True)
+app = typer.Typer(help="Referral codes: create, list, show.", no_args_is_help=True)
 
 
 def _rows(referrals):  # type: ignore[no-untyped-def]
-    from refcamp.clock import iso
+    from refcamp.render import short_time
 
     for r in referrals:
         yield (
@@ -21,13 +21,81 @@ def _rows(referrals):  # type: ignore[no-untyped-def]
             r.campaign_id,
             r.advocate_id,
             r.friend_id or "",
-            f"{r.usage_counter}/{r.usage_limit or 'unlimited'}",
-            iso(r.expiry_date) or "never",
-            iso(r.created),
+            f"{r.usage_counter}/{r.usage_limit or '∞'}",
+            short_time(r.start_date),
+            short_time(r.expiry_date) or "never",
+            short_time(r.created),
         )
 
 
-COLUMNS = ["Code", "Campaign", "Advocate", "Friend", "Used", "Expires", "Created"]
+COLUMNS = ["Code", "Campaign", "Advocate", "Friend", "Used", "Starts", "Expires", "Created"]
+
+
+def _time(value: str | None, option: str):  # type: ignore[no-untyped-def]
+    from refcamp.clock import parse_time
+
+    return parse_time(value, option) if value is not None else None
+
+
+@app.command("create")
+@guarded
+def create(
+    ctx: typer.Context,
+    campaign: Annotated[str, typer.Option("--campaign", help="The campaign the code belongs to.")],
+    advocate: Annotated[str, typer.Option("--advocate", help="The advocate's integration id.")],
+    code: Annotated[
+        str | None,
+        typer.Option(
+            "--code",
+            help="Import this code; omitted: one is drawn from the campaign's pattern.",
+            show_default=False,
+        ),
+    ] = None,
+    friend: Annotated[
+        str | None,
+        typer.Option("--friend", help="Only this friend may redeem it.", show_default=False),
+    ] = None,
+    usage_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--usage-limit",
+            help="Redemptions allowed, 0 = unlimited (default: the campaign's).",
+            show_default=False,
+        ),
+    ] = None,
+    starts: Annotated[
+        str | None, typer.Option("--starts", help="Valid from (ISO 8601).", show_default=False)
+    ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            "--expires",
+            help="Valid until (ISO 8601; default: the campaign's valid_for, else never).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Json = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the code.")] = False,
+) -> None:
+    """Create or import a referral code for an advocate (a code that exists already: exit 1)."""
+    from refcamp import render, service, talon
+
+    referral = service.create_referral(
+        workspace(ctx),
+        campaign,
+        advocate,
+        code,
+        friend,
+        usage_limit,
+        _time(starts, "--starts"),
+        _time(expires, "--expires"),
+    )
+    if as_json:
+        render.print_json(talon.referral(referral))
+    elif quiet:
+        render.line(referral.code)
+    else:
+        render.table(f"Referral code {referral.code} created", COLUMNS, _rows([referral]))
 
 
 @app.command("list")
@@ -51,7 +119,7 @@ def list_(
     if as_json:
         render.print_json([talon.referral(r) for r in referrals])
     elif referrals:
-        render.table("Referral codes", COLUMNS, _rows(referrals))
+        render.table("Referral codes", COLUMNS, _rows(referrals), keep=("Code",))
     else:
         render.line("No referral codes.")
 

@@ -9,7 +9,7 @@ import typer
 from refcamp.cli import guarded, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
 
-app = typer.Typer(help="Customer sessions: update, close, show.", no_args_is_help=True)
+app = typer.Typer(help="Customer sessions: update, close, cancel, show.", no_args_is_help=True)
 
 SessionId = Annotated[
     str | None,
@@ -137,6 +137,24 @@ def close(
     """
     request = _request(payload, profile, anonymous, "closed", referral, item, attr)
     _update(ctx, session_id, request, dry_run, explain, as_json, quiet)
+
+
+@app.command("cancel")
+@guarded
+def cancel(
+    ctx: typer.Context,
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session's integration id.")],
+    dry_run: DryRun = False,
+    explain: Explain = False,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Cancel a session. A closed one is revoked: every point it booked (the advocate's too) and
+    every code use is rolled back. An open one books nothing. Cancelling twice changes nothing."""
+    from refcamp import service
+
+    resp = service.cancel_session(workspace(ctx), session_id, dry_run=dry_run)
+    respond(ctx, resp, as_json, quiet, explain, [session_id])
 
 
 @app.command("show")

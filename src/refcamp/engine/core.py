@@ -20,6 +20,7 @@ from refcamp.clock import iso
 from refcamp.models import Campaign, Catalog, Effect, Profile, Referral, Rule, Session
 
 if TYPE_CHECKING:
+    from refcamp.engine.limits import Budget, UsageKey
     from refcamp.engine.referrals import Verdict
 
 
@@ -33,6 +34,7 @@ class Facts:
     session: Session | None = None
     referral: Referral | None = None  # the record behind session.referral_code, if it exists
     campaign_states: Mapping[str, str] = field(default_factory=dict)
+    usage: Mapping[UsageKey, int] = field(default_factory=dict)  # limit counters so far
 
     @property
     def referral_code(self) -> str | None:
@@ -69,10 +71,24 @@ class RuleResult:
 
 
 @dataclass(frozen=True)
+class Blocked:
+    """An effect of a fired rule that a campaign limit stopped."""
+
+    campaign_id: str
+    rule_index: int
+    rule_name: str
+    effect_index: int
+    effect_type: str
+    reason: str  # CampaignLimitReached, ProfileLimitReached
+    details: str
+
+
+@dataclass(frozen=True)
 class Evaluation:
     effects: tuple[Effect, ...]
     rules: tuple[RuleResult, ...]  # every rule of every running campaign
     not_running: Mapping[str, str]  # campaign id -> why it did not run
+    blocked: tuple[Blocked, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,7 @@ class Context:
     catalog: Catalog
     campaign: Campaign
     referral: Verdict
+    budget: Budget
 
 
 def not_running_reason(campaign: Campaign, state: str, now: datetime) -> str | None:
@@ -120,6 +137,8 @@ def _effect(
 
 def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
     from refcamp.engine.conditions import ReferralCondition
+    from refcamp.engine.limits import Budget
+    from refcamp.engine.limits import reason as limit_reason
     from refcamp.engine.referrals import verdict
 
     not_running: dict[str, str] = {}
@@ -127,15 +146,17 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
         reason = not_running_reason(campaign, campaign_state(facts, campaign), facts.now)
         if reason:
             not_running[campaign.id] = reason
-    referral = verdict(catalog, facts, not_running)
+    budget = Budget(facts.usage)
+    referral = verdict(catalog, facts, not_running, budget)
 
     effects: list[Effect] = []
     rules: list[RuleResult] = []
+    blocked: list[Blocked] = []
     accepted = False
     for campaign in sorted(catalog.campaigns, key=lambda c: (c.priority, c.id)):
         if campaign.id in not_running:
             continue
-        context = Context(facts, catalog, campaign, referral)
+        context = Context(facts, catalog, campaign, referral, budget)
         for rule in campaign.rules:
             results = tuple(
                 ConditionResult(i, condition.words(), condition.check(context))
@@ -149,13 +170,35 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
             checks_referral = any(isinstance(c, ReferralCondition) for c in rule.when)
             if checks_referral and not accepted:
                 accepted = True
+                profile_id = facts.profile.id if facts.profile else None
+                budget.spend(campaign, "redeemReferral", 1, profile_id, referral.code)
                 effects.append(_effect(campaign, rule, "acceptReferral", {"value": referral.code}))
-            for spec in rule.then:
+            for index, spec in enumerate(rule.then):
                 planned = spec.plan(context)
-                if planned is not None:
-                    props, params = planned
-                    effects.append(_effect(campaign, rule, spec.effect_type, props, params))
+                if planned is None:
+                    continue
+                props, params = planned
+                usage = spec.usage(props, params)
+                if usage is not None:
+                    action, amount, subject = usage
+                    stop = budget.blocking(campaign, action, amount, subject)
+                    if stop is not None:
+                        limit, used = stop
+                        blocked.append(
+                            Blocked(
+                                campaign.id,
+                                rule.index,
+                                rule.name,
+                                index,
+                                spec.effect_type,
+                                limit_reason(limit),
+                                f"limit {limit.words()}: {used} used, this needs {amount} more",
+                            )
+                        )
+                        continue
+                    budget.spend(campaign, action, amount, subject)
+                effects.append(_effect(campaign, rule, spec.effect_type, props, params))
 
     if referral.code is not None and not accepted:
         effects.append(referral.rejection(catalog, rules))
-    return Evaluation(tuple(effects), tuple(rules), not_running)
+    return Evaluation(tuple(effects), tuple(rules), not_running, tuple(blocked))

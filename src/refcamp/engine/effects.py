@@ -36,6 +36,12 @@ class EffectSpec:
         """(key, message) pairs for references that only the whole catalog can check."""
         return []
 
+    def usage(
+        self, props: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> tuple[str, int, str | None] | None:
+        """What the planned effect counts against campaign limits: (action, amount, profile)."""
+        return None
+
 
 EFFECTS: dict[str, type[EffectSpec]] = {}
 
@@ -91,6 +97,11 @@ class CreateReferralCode(EffectSpec):
             "expiry_date": expiry,
         }
         return {"value": None}, params
+
+    def usage(
+        self, props: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> tuple[str, int, str | None] | None:
+        return "createReferral", 1, params["advocate"]
 
     def words(self) -> str:
         extra = []
@@ -173,6 +184,11 @@ class AddLoyaltyPoints(EffectSpec):
         if expiry is not None:
             props["expiryDate"] = iso(expiry)
         return props, {"start_date": start, "expiry_date": expiry}
+
+    def usage(
+        self, props: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> tuple[str, int, str | None] | None:
+        return "addLoyaltyPoints", props["value"], props["recipientIntegrationId"]
 
     def words(self) -> str:
         who = "the advocate" if self.recipient == "advocate" else "the current customer"

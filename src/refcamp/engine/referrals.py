@@ -8,7 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from refcamp.clock import iso
 from refcamp.engine.core import Facts, RuleResult
+from refcamp.engine.limits import Budget
+from refcamp.engine.limits import reason as limit_reason
 from refcamp.models import Catalog, Effect
 
 REASONS: dict[str, str] = {
@@ -16,6 +19,12 @@ REASONS: dict[str, str] = {
     "ReferralNotFound": "no such referral code",
     "ReferralPartOfNotRunningCampaign": "the code's campaign is not running",
     "ReferralRecipientIdSameAsAdvocate": "the customer is the code's advocate",
+    "ReferralRecipientDoesNotMatch": "the code was made for another friend",
+    "ReferralStartDateInFuture": "the code is not valid yet",
+    "ReferralExpired": "the code has expired",
+    "ReferralLimitReached": "the code has been used as often as it may be",
+    "CampaignLimitReached": "the campaign's limit is reached",
+    "ProfileLimitReached": "the customer's limit in this campaign is reached",
     "ReferralRejectedByCondition": "the code is valid but the rule's other conditions failed",
     "ReferralPartOfNotTriggeredCampaign": "no rule of the code's campaign checks referral codes",
 }
@@ -90,37 +99,52 @@ def _checking_campaign(catalog: Catalog, not_running: Mapping[str, str]) -> str 
     return chosen.id if chosen else None
 
 
-def verdict(catalog: Catalog, facts: Facts, not_running: Mapping[str, str]) -> Verdict:
+def verdict(
+    catalog: Catalog, facts: Facts, not_running: Mapping[str, str], budget: Budget
+) -> Verdict:
+    """Check the session's code; the first failing check gives the reason."""
     code = facts.referral_code
     if code is None:
         return Verdict(None, None, None)
     referral = facts.referral
     campaign_id = referral.campaign_id if referral else _checking_campaign(catalog, not_running)
+
+    def reject(reason: str, details: str) -> Verdict:
+        return Verdict(code, campaign_id, reason, details)
+
     if facts.profile is None:
-        return Verdict(
-            code,
-            campaign_id,
-            "ProfileRequired",
-            "an anonymous session cannot redeem a referral code",
-        )
+        return reject("ProfileRequired", "an anonymous session cannot redeem a referral code")
     if referral is None:
-        return Verdict(code, campaign_id, "ReferralNotFound", f"no referral code {code!r} exists")
-    if catalog.campaign(campaign_id) is None:
-        return Verdict(
-            code,
-            campaign_id,
+        return reject("ReferralNotFound", f"no referral code {code!r} exists")
+    campaign = catalog.campaign(referral.campaign_id)
+    if campaign is None:
+        return reject(
             "ReferralPartOfNotRunningCampaign",
-            f"campaign {campaign_id} is not in the campaign directory",
+            f"campaign {referral.campaign_id} is not in the campaign directory",
         )
-    if campaign_id in not_running:
-        return Verdict(
-            code, campaign_id, "ReferralPartOfNotRunningCampaign", not_running[campaign_id]
-        )
-    if facts.profile.id == referral.advocate_id:
-        return Verdict(
-            code,
-            campaign_id,
+    if campaign.id in not_running:
+        return reject("ReferralPartOfNotRunningCampaign", not_running[campaign.id])
+    friend = facts.profile.id
+    if friend == referral.advocate_id:
+        return reject(
             "ReferralRecipientIdSameAsAdvocate",
-            f"{facts.profile.id} is the advocate of {code}; a friend must redeem it",
+            f"{friend} is the advocate of {code}; a friend must redeem it",
         )
+    if referral.friend_id is not None and referral.friend_id != friend:
+        return reject("ReferralRecipientDoesNotMatch", f"{code} was made for {referral.friend_id}")
+    if referral.start_date is not None and facts.now < referral.start_date:
+        return reject(
+            "ReferralStartDateInFuture", f"{code} is valid from {iso(referral.start_date)}"
+        )
+    if referral.expiry_date is not None and facts.now >= referral.expiry_date:
+        return reject("ReferralExpired", f"{code} expired at {iso(referral.expiry_date)}")
+    if referral.usage_limit and referral.usage_counter >= referral.usage_limit:
+        return reject(
+            "ReferralLimitReached",
+            f"{code} has been used {referral.usage_counter} of {referral.usage_limit} times",
+        )
+    stop = budget.blocking(campaign, "redeemReferral", 1, friend, code)
+    if stop is not None:
+        limit, used = stop
+        return reject(limit_reason(limit), f"limit {limit.words()}: {used} used")
     return Verdict(code, campaign_id, None)

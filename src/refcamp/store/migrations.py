@@ -85,6 +85,7 @@ def m001_initial(conn: sqlite3.Connection) -> None:
         CREATE INDEX redemptions_code ON redemptions (kind, code);
         CREATE INDEX redemptions_session ON redemptions (session_id);
         CREATE INDEX redemptions_profile ON redemptions (profile_id, campaign_id);
+        CREATE INDEX redemptions_campaign ON redemptions (campaign_id);
         -- The loyalty ledger: append-only; a correction is a reversing entry, a balance a sum.
         CREATE TABLE ledger (
             id INTEGER PRIMARY KEY,
@@ -105,6 +106,8 @@ def m001_initial(conn: sqlite3.Connection) -> None:
         );
         CREATE INDEX ledger_profile ON ledger (profile_id, program_id);
         CREATE INDEX ledger_session ON ledger (session_id);
+        CREATE INDEX ledger_campaign ON ledger (campaign_id, profile_id);
+        CREATE INDEX ledger_reverses ON ledger (reverses);
         CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger
         BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
         CREATE TRIGGER ledger_append_only_delete BEFORE DELETE ON ledger

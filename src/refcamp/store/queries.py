@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -319,3 +320,45 @@ def roll_back_redemption(conn: sqlite3.Connection, row: sqlite3.Row, now: dateti
     conn.execute(
         "UPDATE referrals SET usage_counter = usage_counter - 1 WHERE code = ?", (row["code"],)
     )
+
+
+# --- campaign limits -----------------------------------------------------------------------------
+
+_COUNTS = {
+    # (action, per): SQL counting what is booked and not rolled back; ?1 campaign, ?2 subject.
+    ("redeemReferral", "campaign"): "SELECT count(*) FROM redemptions WHERE kind = 'referral' "
+    "AND campaign_id = ?1 AND rolled_back IS NULL AND ?2 = ''",
+    ("redeemReferral", "profile"): "SELECT count(*) FROM redemptions WHERE kind = 'referral' "
+    "AND campaign_id = ?1 AND rolled_back IS NULL AND profile_id = ?2",
+    ("redeemReferral", "code"): "SELECT count(*) FROM redemptions WHERE kind = 'referral' "
+    "AND campaign_id = ?1 AND rolled_back IS NULL AND code = ?2",
+    ("createReferral", "campaign"): "SELECT count(*) FROM referrals WHERE campaign_id = ?1 "
+    "AND ?2 = ''",
+    ("createReferral", "profile"): "SELECT count(*) FROM referrals WHERE campaign_id = ?1 "
+    "AND advocate_id = ?2",
+    ("addLoyaltyPoints", "campaign"): "SELECT coalesce(sum(amount), 0) FROM ledger AS e "
+    "WHERE campaign_id = ?1 AND ?2 = '' AND type = 'addition' AND reverses IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM ledger AS r WHERE r.reverses = e.transaction_uuid)",
+    ("addLoyaltyPoints", "profile"): "SELECT coalesce(sum(amount), 0) FROM ledger AS e "
+    "WHERE campaign_id = ?1 AND profile_id = ?2 AND type = 'addition' AND reverses IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM ledger AS r WHERE r.reverses = e.transaction_uuid)",
+}
+
+
+def usage(
+    conn: sqlite3.Connection,
+    catalog: Catalog,
+    profile_ids: Iterable[str | None],
+    code: str | None,
+) -> dict[tuple[str, str, str, str], int]:
+    """The counters behind every campaign limit, for the profiles and code of one request."""
+    profiles = [p for p in dict.fromkeys(profile_ids) if p is not None]
+    counters: dict[tuple[str, str, str, str], int] = {}
+    for campaign in catalog.campaigns:
+        for limit in campaign.limits:
+            subjects = {"campaign": [""], "profile": profiles, "code": [code] if code else []}
+            for subject in subjects[limit.per]:
+                sql = _COUNTS[(limit.action, limit.per)]
+                value = conn.execute(sql, (campaign.id, subject)).fetchone()[0]
+                counters[(campaign.id, limit.action, limit.per, subject)] = value
+    return counters
