@@ -1,4 +1,4 @@
-"""The seed story (MEDIUM-REFERRAL: generate and redeem a referral code), end to end through the CLI.
+"""The seed story (MEDIUM-REFERRAL: generate and redeem a referral code) through the CLI.
 
 A customer who registers gets a referral code; a friend who closes a session with it earns the
 advocate 100 points and themselves 50. Every test starts from a fresh state file (conftest).
@@ -211,6 +211,16 @@ def test_friend_closing_with_the_code_gets_accept_and_points(active: Run) -> Non
     assert friend["transactionUUID"] != advocate["transactionUUID"]
 
 
+def test_redemption_in_words(active: Run) -> None:
+    code = register(active)
+    result = active("session", "close", "--profile", "FRIEND1", "--referral", code)
+    assert result.exit_code == 0, result
+    assert f"referral code {code} accepted" in result.stdout
+    assert "+100 points for NEWCUSTOMER in sample-wallet" in result.stdout
+    assert "+50 points for FRIEND1 in sample-wallet" in result.stdout
+    assert "Customer Session Closing" in result.stderr
+
+
 def test_redemption_books_balances(active: Run) -> None:
     code = register(active)
     close(active, "--profile", "FRIEND1", "--referral", code)
@@ -342,15 +352,44 @@ def test_dry_run_says_nothing_was_saved(active: Run) -> None:
 
 def test_open_session_books_nothing(active: Run) -> None:
     code = register(active)
-    result = active(
-        "session", "update", "S1", "--profile", "FRIEND1", "--referral", code, "--json"
-    )
+    result = active("session", "update", "S1", "--profile", "FRIEND1", "--referral", code, "--json")
     assert result.exit_code == 0, result
     assert "addLoyaltyPoints" not in types(result.json)
     assert result.json["customerSession"]["state"] == "open"
     assert points(active, "NEWCUSTOMER") == 0
     assert points(active, "FRIEND1") == 0
     assert usage_counter(active, code) == 0
+
+
+def test_open_session_says_the_rule_needs_the_session_to_close(active: Run) -> None:
+    code = register(active)
+    data = active(
+        "session", "update", "S1", "--profile", "FRIEND1", "--referral", code, "--json"
+    ).json
+    props = rejection(data)
+    assert props["value"] == code
+    assert props["rejectionReason"] == "ReferralRejectedByCondition"
+    reasons = [
+        r for r in data["ruleFailureReasons"] if r["ruleName"] == "Friend redeems referral code"
+    ]
+    assert len(reasons) == 1
+    assert "Customer Session Closing" in reasons[0]["details"]
+    assert reasons[0]["referralValue"] == code
+
+
+def test_dry_run_close_of_an_open_session_leaves_it_open(active: Run) -> None:
+    code = register(active)
+    assert (
+        active("session", "update", "S1", "--profile", "FRIEND1", "--referral", code).exit_code == 0
+    )
+    dry = active("session", "close", "S1", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry
+    assert types(dry.json) == ["acceptReferral", "addLoyaltyPoints", "addLoyaltyPoints"]
+    assert active("session", "show", "S1", "--json").json["state"] == "open"
+    assert points(active, "NEWCUSTOMER") == 0
+    assert usage_counter(active, code) == 0
+    assert types(close(active, "S1")) == ["acceptReferral", "addLoyaltyPoints", "addLoyaltyPoints"]
+    assert points(active, "NEWCUSTOMER") == 100
 
 
 def test_closing_an_open_session_keeps_its_profile_and_code_and_books(active: Run) -> None:
@@ -487,8 +526,14 @@ def test_session_close_with_the_open_seed_body_closes_and_books(active: Run) -> 
 def test_session_show_json(active: Run) -> None:
     code = register(active)
     close(
-        active, "S1", "--profile", "FRIEND1", "--referral", code,
-        "--item", "sku=sku-00004,name=ProductC,price=100,quantity=2,category=Accessories",
+        active,
+        "S1",
+        "--profile",
+        "FRIEND1",
+        "--referral",
+        code,
+        "--item",
+        "sku=sku-00004,name=ProductC,price=100,quantity=2,category=Accessories",
     )
     result = active("session", "show", "S1", "--json")
     assert result.exit_code == 0, result
@@ -613,8 +658,8 @@ def test_demo_tells_the_story_without_touching_the_state_file(run: Run, isolated
     assert result.exit_code == 0, result
     codes = re.findall(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}\b", result.stdout)
     assert codes, result.stdout
-    assert re.search(r"\b100\b", result.stdout)
-    assert re.search(r"\b50\b", result.stdout)
+    assert re.search(r"NEWCUSTOMER\W+sample-wallet\W+100\b", result.stdout), result.stdout
+    assert re.search(r"FRIEND1\W+sample-wallet\W+50\b", result.stdout), result.stdout
     assert not (isolated / "state.db").exists()
 
 
@@ -628,8 +673,9 @@ def test_demo_json_reports_the_balances(run: Run, isolated: Path) -> None:
 
 def test_explain_shows_the_failing_condition_and_what_was_seen(active: Run) -> None:
     register(active)
-    result = active("session", "close", "--profile", "FRIEND1", "--referral", "NOPE-NOPE",
-                    "--explain")
+    result = active(
+        "session", "close", "--profile", "FRIEND1", "--referral", "NOPE-NOPE", "--explain"
+    )
     assert result.exit_code == 0, result
     text = result.stdout
     assert "Why" in text
@@ -640,8 +686,9 @@ def test_explain_shows_the_failing_condition_and_what_was_seen(active: Run) -> N
 
 def test_explain_json_includes_the_trace(active: Run) -> None:
     register(active)
-    result = active("session", "close", "--profile", "FRIEND1", "--referral", "NOPE-NOPE",
-                    "--explain", "--json")
+    result = active(
+        "session", "close", "--profile", "FRIEND1", "--referral", "NOPE-NOPE", "--explain", "--json"
+    )
     assert result.exit_code == 0, result
     rules = result.json["explanation"]["rules"]
     redeem = next(r for r in rules if r["ruleName"] == "Friend redeems referral code")
@@ -675,7 +722,11 @@ def test_python_m_refcamp_version() -> None:
     env = {k: v for k, v in os.environ.items() if k != "REFCAMP_DEBUG"}
     proc = subprocess.run(
         [sys.executable, "-m", "refcamp", "--version"],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("refcamp ")

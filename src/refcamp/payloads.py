@@ -61,7 +61,7 @@ class Fields:
 
     def __init__(self, obj: Any, path: str, notes: list[str]) -> None:
         if not isinstance(obj, dict):
-            raise InputError(f"{path}: expected an object, got {_show(obj)}")
+            raise InputError(f"{path or 'request body'}: expected an object, got {_show(obj)}")
         self.path = path
         self.notes = notes
         self.by_lower: dict[str, tuple[str, Any]] = {}
@@ -313,11 +313,26 @@ def read_json(source: str) -> Any:
     except UnicodeDecodeError as error:
         raise InputError(f"payload {name}: not UTF-8 (byte {error.start})") from None
     try:
-        return json.loads(text)
+        return strict_json(text)
     except json.JSONDecodeError as error:
         raise InputError(
             f"payload {name}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
         ) from None
+    except ValueError as error:
+        raise InputError(f"payload {name}: {error}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def strict_json(text: str) -> Any:
+    """json.loads without Python's extensions (NaN, Infinity), which would make our own JSON
+    output invalid, and with a clear error instead of a RecursionError for absurd nesting."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
 
 
 def typed_value(text: str) -> Any:
@@ -343,9 +358,12 @@ def read_attrs(specs: list[str], option: str = "--attr") -> dict[str, Any]:
         if ":=" in spec and spec.index(":=") < spec.index("=") + 1:
             key, raw = spec.split(":=", 1)
             try:
-                value = json.loads(raw)
+                value = strict_json(raw)
             except json.JSONDecodeError as error:
                 raise InputError(f"{option} {spec}: invalid JSON: {error.msg}") from None
+            except ValueError as error:
+                raise InputError(f"{option} {spec}: {error}") from None
+            check_depth(value, f"{option} {key}")
         elif "=" in spec:
             key, raw = spec.split("=", 1)
             value = typed_value(raw)

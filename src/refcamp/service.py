@@ -8,6 +8,7 @@ session's effects are tentative, as in Talon.One.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import uuid
 from dataclasses import dataclass, field, replace
@@ -376,6 +377,8 @@ def update_session(
             created=stored.created if stored else ws.now,
             updated=ws.now,
         )
+        if not math.isfinite(session.total):
+            raise InputError(f"session {session_id}: the cart total is too large to compute")
         if before == "closed" and after == "cancelled":
             # Revocation: roll back what the session booked; its rules see no code to redeem.
             queries.save_session(conn, session)
@@ -634,6 +637,15 @@ def adjust_points(
         queries.insert_entry(ws.conn, entry)
         after = balance(queries.ledger(ws.conn, profile_id, program), now)
     return entry, after
+
+
+def check_state(ws: Workspace) -> list[str]:
+    """Every violated invariant of the state file (empty when sound)."""
+    from refcamp.store.check import check
+
+    programs = ws.catalog.programs if ws.campaigns_dir.exists() else {}
+    with transaction(ws.conn, commit=False):  # one consistent snapshot
+        return check(ws.conn, programs, ws.now)
 
 
 def _attach_views(ws: Workspace, response: Response) -> None:

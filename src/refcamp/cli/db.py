@@ -21,3 +21,24 @@ def path(ctx: typer.Context, as_json: Json = False) -> None:
         render.print_json({"path": str(where), "exists": where.exists()})
     else:
         render.line(str(where))
+
+
+@app.command("check")
+@guarded
+def check(ctx: typer.Context, as_json: Json = False) -> None:
+    """Check the state file: SQLite's integrity check and refcamp's invariants (balances add up,
+    code counters match their redemptions and limits, entries point to what exists). Exit 1 when
+    anything is wrong, listing each violation."""
+    from refcamp import render, service
+
+    ws = workspace(ctx)
+    problems = service.check_state(ws)
+    if as_json:
+        render.print_json({"path": str(ws.db_path), "ok": not problems, "problems": problems})
+    elif problems:
+        for problem in problems:
+            render.line(problem)
+    else:
+        render.line(f"{ws.db_path}: ok")
+    if problems:
+        raise typer.Exit(1)
