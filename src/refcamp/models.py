@@ -63,7 +63,7 @@ class Limit:
     per: str = "campaign"
 
     def words(self) -> str:
-        unit = "points" if self.action == "addLoyaltyPoints" else f"x {self.action}"
+        unit = "points" if self.action == "addLoyaltyPoints" else self.action
         return f"{self.limit} {unit} per {self.per}"
 
 
