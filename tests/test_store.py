@@ -12,7 +12,19 @@ from refcamp.errors import StateFileError
 from refcamp.store.db import connect, transaction
 from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
 
-TABLES = {"migrations", "campaigns", "profiles", "sessions", "referrals", "redemptions", "ledger"}
+TABLES = {
+    "migrations",
+    "campaigns",
+    "profiles",
+    "sessions",
+    "referrals",
+    "redemptions",
+    "ledger",
+    "coupons",
+    "audience_members",
+    "events",
+    "discounts",
+}
 
 
 def tables(conn: sqlite3.Connection) -> set[str]:

@@ -76,14 +76,16 @@ def read_time(reader: TableReader, key: str) -> datetime | None:
     return value
 
 
-def read_code_settings(table: Any, where: str, problems: list[str]) -> CodeSettings:
+def read_code_settings(
+    table: Any, where: str, problems: list[str], default: CodeSettings | None = None
+) -> CodeSettings:
+    default = default or CodeSettings()
     if not isinstance(table, dict):
         problems.append(f"{where}: expected a table")
-        return CodeSettings()
+        return default
     from refcamp.engine.effects import read_duration
 
     reader = TableReader(table, where, problems)
-    default = CodeSettings()
     pattern = reader.text("pattern", default.pattern)
     characters = reader.text("characters", default.characters)
     usage_limit = reader.integer("usage_limit", default.usage_limit, minimum=0)
@@ -94,7 +96,7 @@ def read_code_settings(table: Any, where: str, problems: list[str]) -> CodeSetti
     return CodeSettings(
         pattern if isinstance(pattern, str) else default.pattern,
         characters if isinstance(characters, str) and characters else default.characters,
-        usage_limit if isinstance(usage_limit, int) else 0,
+        usage_limit if isinstance(usage_limit, int) else default.usage_limit,
         valid_for,
     )
 
@@ -218,6 +220,12 @@ def read_campaign(
     referrals = read_code_settings(
         reader.get("referrals", dict, {}), f"{where}: [campaign.referrals]", problems
     )
+    coupons = read_code_settings(
+        reader.get("coupons", dict, {}),
+        f"{where}: [campaign.coupons]",
+        problems,
+        CodeSettings(pattern="SAVE-######", usage_limit=1),
+    )
     limits = read_limits(reader.get("limits", list, []), f"{where}: [[campaign.limits]]", problems)
     reader.done()
     for feature in features or []:
@@ -250,6 +258,7 @@ def read_campaign(
         start=start,
         end=end,
         referrals=referrals,
+        coupons=coupons,
         limits=limits,
     )
 

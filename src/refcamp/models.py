@@ -48,6 +48,9 @@ LIMIT_ACTIONS: dict[str, tuple[str, ...]] = {
     "redeemReferral": ("campaign", "profile", "code"),
     "createReferral": ("campaign", "profile"),
     "addLoyaltyPoints": ("campaign", "profile"),
+    "redeemCoupon": ("campaign", "profile", "code"),
+    "createCoupon": ("campaign", "profile"),
+    "setDiscount": ("campaign", "profile"),
 }
 
 
@@ -55,7 +58,8 @@ LIMIT_ACTIONS: dict[str, tuple[str, ...]] = {
 class Limit:
     """At most `limit` of `action` per campaign, per customer profile, or per code.
 
-    For addLoyaltyPoints the limit counts points; for the other actions, occurrences.
+    addLoyaltyPoints counts points and setDiscount the discount's value; the other actions
+    count occurrences.
     """
 
     action: str
@@ -63,7 +67,9 @@ class Limit:
     per: str = "campaign"
 
     def words(self) -> str:
-        unit = "points" if self.action == "addLoyaltyPoints" else self.action
+        unit = {"addLoyaltyPoints": "points", "setDiscount": "of discount"}.get(
+            self.action, self.action
+        )
         return f"{self.limit} {unit} per {self.per}"
 
 
@@ -98,6 +104,7 @@ class Campaign:
     start: datetime | None = None
     end: datetime | None = None
     referrals: CodeSettings = field(default_factory=CodeSettings)
+    coupons: CodeSettings = field(default_factory=lambda: CodeSettings(usage_limit=1))
     limits: tuple[Limit, ...] = ()
 
     def limits_for(self, action: str) -> tuple[Limit, ...]:
@@ -173,6 +180,19 @@ class Referral:
     advocate_id: str
     friend_id: str | None
     usage_limit: int
+    usage_counter: int
+    start_date: datetime | None
+    expiry_date: datetime | None
+    created: datetime
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Coupon:
+    code: str
+    campaign_id: str
+    recipient_id: str | None  # reserved for this customer; None = anyone
+    usage_limit: int  # 0 = unlimited
     usage_counter: int
     start_date: datetime | None
     expiry_date: datetime | None

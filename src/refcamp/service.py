@@ -260,7 +260,7 @@ def update_profile(
                 response.events,
                 profile,
                 campaign_states=queries.campaign_states(ws.conn),
-                usage=queries.usage(ws.conn, catalog, [profile_id], None),
+                usage=queries.usage(ws.conn, catalog, [profile_id], []),
             )
             _run(ws, facts, Booking(ws, None, profile_id, True, response))
         _attach_views(ws, response)
@@ -404,7 +404,12 @@ def update_session(
             session_for_rules,
             referral,
             queries.campaign_states(conn),
-            queries.usage(conn, catalog, [profile_id, advocate], session_for_rules.referral_code),
+            queries.usage(
+                conn,
+                catalog,
+                [profile_id, advocate],
+                [session_for_rules.referral_code, *session_for_rules.coupon_codes],
+            ),
         )
         final = after == "closed" and before != "closed"
         _run(ws, facts, Booking(ws, session_id, profile_id, final, response))

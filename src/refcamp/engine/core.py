@@ -17,9 +17,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from refcamp.clock import iso
-from refcamp.models import Campaign, Catalog, Effect, Profile, Referral, Rule, Session
+from refcamp.models import Campaign, Catalog, Coupon, Effect, Profile, Referral, Rule, Session
 
 if TYPE_CHECKING:
+    from refcamp.engine.coupons import CouponVerdict
     from refcamp.engine.limits import Budget, UsageKey
     from refcamp.engine.referrals import Verdict
 
@@ -35,6 +36,10 @@ class Facts:
     referral: Referral | None = None  # the record behind session.referral_code, if it exists
     campaign_states: Mapping[str, str] = field(default_factory=dict)
     usage: Mapping[UsageKey, int] = field(default_factory=dict)  # limit counters so far
+    audiences: frozenset[str] = frozenset()  # the current customer's audiences
+    event_attributes: Mapping[str, Any] | None = None  # a custom event's attributes
+    coupons: Mapping[str, Coupon | None] = field(default_factory=dict)  # session codes -> record
+    balances: Mapping[str, int] = field(default_factory=dict)  # program -> current points
 
     @property
     def referral_code(self) -> str | None:
@@ -100,6 +105,9 @@ class Context:
     campaign: Campaign
     referral: Verdict
     budget: Budget
+    coupons: Mapping[str, CouponVerdict] = field(default_factory=dict)
+    # Discounts planned so far in this request, so that the next one cannot exceed what is left.
+    discounted: list[float] = field(default_factory=list)
 
 
 def not_running_reason(campaign: Campaign, state: str, now: datetime) -> str | None:
@@ -136,7 +144,9 @@ def _effect(
 
 
 def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
-    from refcamp.engine.conditions import ReferralCondition
+    from refcamp.engine.conditions import CouponCondition, ReferralCondition, mentions
+    from refcamp.engine.coupons import rejection as coupon_rejection
+    from refcamp.engine.coupons import verdicts as coupon_verdicts
     from refcamp.engine.limits import Budget
     from refcamp.engine.limits import reason as limit_reason
     from refcamp.engine.referrals import verdict
@@ -148,15 +158,18 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
             not_running[campaign.id] = reason
     budget = Budget(facts.usage)
     referral = verdict(catalog, facts, not_running, budget)
+    coupons = coupon_verdicts(catalog, facts, not_running, budget)
+    discounted: list[float] = []
 
     effects: list[Effect] = []
     rules: list[RuleResult] = []
     blocked: list[Blocked] = []
     accepted = False
+    accepted_coupons: dict[str, str] = {}  # campaign id -> the code accepted
     for campaign in sorted(catalog.campaigns, key=lambda c: (c.priority, c.id)):
         if campaign.id in not_running:
             continue
-        context = Context(facts, catalog, campaign, referral, budget)
+        context = Context(facts, catalog, campaign, referral, budget, coupons, discounted)
         for rule in campaign.rules:
             results = tuple(
                 ConditionResult(i, condition.words(), condition.check(context))
@@ -167,10 +180,29 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
             if not fired:
                 continue
 
-            checks_referral = any(isinstance(c, ReferralCondition) for c in rule.when)
-            if checks_referral and not accepted:
+            profile_id = facts.profile.id if facts.profile else None
+            valid_coupon = next(
+                (
+                    v.code
+                    for v in coupons.values()
+                    if v.reason is None and v.campaign_id == campaign.id
+                ),
+                None,
+            )
+            if (
+                mentions(rule, CouponCondition)
+                and valid_coupon is not None
+                and campaign.id not in accepted_coupons
+            ):
+                accepted_coupons[campaign.id] = valid_coupon
+                budget.spend(campaign, "redeemCoupon", 1, profile_id, valid_coupon)
+                effects.append(_effect(campaign, rule, "acceptCoupon", {"value": valid_coupon}))
+            if (
+                mentions(rule, ReferralCondition)
+                and not accepted
+                and referral.valid_for(campaign.id)
+            ):
                 accepted = True
-                profile_id = facts.profile.id if facts.profile else None
                 budget.spend(campaign, "redeemReferral", 1, profile_id, referral.code)
                 effects.append(_effect(campaign, rule, "acceptReferral", {"value": referral.code}))
             for index, spec in enumerate(rule.then):
@@ -201,4 +233,8 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
 
     if referral.code is not None and not accepted:
         effects.append(referral.rejection(catalog, rules))
+    taken = set(accepted_coupons.values())
+    for code, coupon in coupons.items():
+        if code not in taken:
+            effects.append(coupon_rejection(coupon, catalog, rules, set(accepted_coupons)))
     return Evaluation(tuple(effects), tuple(rules), not_running, tuple(blocked))

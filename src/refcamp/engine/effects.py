@@ -7,6 +7,7 @@ apply to this request (e.g. no customer to give points to).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -112,9 +113,18 @@ class CreateReferralCode(EffectSpec):
         return "create a referral code" + (f" ({', '.join(extra)})" if extra else "")
 
 
+def program_problems(program: str, catalog: Catalog) -> list[tuple[str, str]]:
+    if program in catalog.programs:
+        return []
+    known = ", ".join(catalog.programs) or "none defined"
+    hint = did_you_mean(program, catalog.programs)
+    return [("program", f"unknown loyalty program {program!r}{hint}; known: {known}")]
+
+
 @register
 class AddLoyaltyPoints(EffectSpec):
-    """Add points to the current customer or to the advocate of the session's referral code."""
+    """Add points to the current customer or to the advocate of the session's referral code:
+    a fixed number (`points`), or `points_per` unit of a numeric value (`of`), rounded down."""
 
     name = "add_loyalty_points"
     effect_type = "addLoyaltyPoints"
@@ -123,11 +133,13 @@ class AddLoyaltyPoints(EffectSpec):
     def __init__(
         self,
         program: str,
-        points: int,
+        points: int | None,
         recipient: str,
         reason: str,
         pending: str | None,
         validity: str | None,
+        points_per: float | None = None,
+        of: str | None = None,
     ) -> None:
         self.program = program
         self.points = points
@@ -135,25 +147,55 @@ class AddLoyaltyPoints(EffectSpec):
         self.reason = reason
         self.pending = pending
         self.validity = validity
+        self.points_per = points_per
+        self.of = of
 
     @classmethod
     def read(cls, reader: TableReader) -> EffectSpec | None:
+        from refcamp.engine.conditions import NUMERIC_PATHS
+
         program = reader.text("program")
-        points = reader.integer("points", minimum=1)
+        points = reader.integer("points", None, minimum=1)
+        points_per = reader.get("points_per", (int, float), None)
+        of = reader.choice("of", NUMERIC_PATHS, None)
         recipient = reader.choice("recipient", cls.recipients, "current")
         reason = reader.text("reason", "")
         pending = read_duration(reader, "pending", None, "immediate")
         validity = read_duration(reader, "validity", None, "unlimited")
-        if None in (program, points, recipient):
+        if ("points" in reader.table) == ("points_per" in reader.table):
+            reader.problem(None, "give either points (a fixed number) or points_per with of")
             return None
-        return cls(program, points, recipient, reason or f"{points} points", pending, validity)
+        if "points_per" in reader.table:
+            if points_per is not None and points_per <= 0:
+                reader.problem("points_per", f"must be more than 0, got {points_per}")
+                return None
+            if "of" not in reader.table:
+                reader.problem(None, 'points_per needs of (e.g. of = "session.total")')
+                return None
+        elif "of" in reader.table:
+            reader.problem("of", "only goes with points_per")
+            return None
+        if program is None or recipient is None or (points is None and points_per is None):
+            return None
+        if points is not None and points < 1:
+            return None
+        if points_per is not None and of is None:
+            return None
+        default = f"{points} points" if points is not None else f"{points_per:g} points per {of}"
+        return cls(program, points, recipient, reason or default, pending, validity, points_per, of)
 
     def problems(self, catalog: Catalog) -> list[tuple[str, str]]:
-        if self.program in catalog.programs:
-            return []
-        known = ", ".join(catalog.programs) or "none defined"
-        hint = did_you_mean(self.program, catalog.programs)
-        return [("program", f"unknown loyalty program {self.program!r}{hint}; known: {known}")]
+        return program_problems(self.program, catalog)
+
+    def amount(self, context: Context) -> int:
+        if self.points is not None:
+            return self.points
+        from refcamp.engine.conditions import MISSING, resolve
+
+        value = resolve(self.of or "", context, None)
+        if value is MISSING:
+            return 0
+        return math.floor(value * (self.points_per or 0) + 1e-9)
 
     def plan(self, context: Context) -> Planned | None:
         facts = context.facts
@@ -166,6 +208,9 @@ class AddLoyaltyPoints(EffectSpec):
             if facts.profile is None:
                 return None
             recipient = facts.profile.id
+        points = self.amount(context)
+        if points <= 0:
+            return None  # e.g. 1 point per 10 on a total of 5
         program = context.catalog.programs[self.program]
         pending = self.pending or program.pending
         validity = self.validity or program.validity
@@ -175,7 +220,7 @@ class AddLoyaltyPoints(EffectSpec):
             "name": self.reason,
             "programId": self.program,
             "subLedgerId": "",
-            "value": self.points,
+            "value": points,
             "recipientIntegrationId": recipient,
             "transactionUUID": None,
         }
@@ -192,7 +237,358 @@ class AddLoyaltyPoints(EffectSpec):
 
     def words(self) -> str:
         who = "the advocate" if self.recipient == "advocate" else "the current customer"
-        return f"add {self.points} points to {who} in {self.program} ({self.reason!r})"
+        amount = (
+            f"{self.points}" if self.points is not None else f"{self.points_per:g} per {self.of}"
+        )
+        return f"add {amount} points to {who} in {self.program} ({self.reason!r})"
+
+
+@register
+class DeductLoyaltyPoints(EffectSpec):
+    """Deduct points from the current customer (never below zero: the effect is then left out)."""
+
+    name = "deduct_loyalty_points"
+    effect_type = "deductLoyaltyPoints"
+
+    def __init__(self, program: str, points: int, reason: str) -> None:
+        self.program = program
+        self.points = points
+        self.reason = reason
+
+    @classmethod
+    def read(cls, reader: TableReader) -> EffectSpec | None:
+        program = reader.text("program")
+        points = reader.integer("points", minimum=1)
+        reason = reader.text("reason", "")
+        if program is None or points is None:
+            return None
+        return cls(program, points, reason or f"{points} points")
+
+    def problems(self, catalog: Catalog) -> list[tuple[str, str]]:
+        return program_problems(self.program, catalog)
+
+    def plan(self, context: Context) -> Planned | None:
+        profile = context.facts.profile
+        if profile is None:
+            return None
+        props = {
+            "ruleTitle": "",
+            "programId": self.program,
+            "subLedgerId": "",
+            "value": self.points,
+            "recipientIntegrationId": profile.id,
+            "transactionUUID": None,
+            "name": self.reason,
+        }
+        return props, {"available": context.facts.balances.get(self.program, 0)}
+
+    def words(self) -> str:
+        return f"deduct {self.points} points in {self.program} ({self.reason!r})"
+
+
+@register
+class SetDiscount(EffectSpec):
+    """A discount: a fixed `amount` or a `percent` of the session total (or, with
+    scope = "items", of the cart items matching `items`), never more than what is left to pay."""
+
+    name = "set_discount"
+    effect_type = "setDiscount"
+
+    def __init__(
+        self, label: str, amount: float | None, percent: float | None, scope: str, items: list[Any]
+    ) -> None:
+        self.label = label
+        self.amount = amount
+        self.percent = percent
+        self.scope = scope
+        self.items = items
+
+    @classmethod
+    def read(cls, reader: TableReader) -> EffectSpec | None:
+        from refcamp.engine.conditions import read_conditions
+
+        label = reader.text("name")
+        amount = reader.get("amount", (int, float), None)
+        percent = reader.get("percent", (int, float), None)
+        scope = reader.choice("scope", ("session", "items"), "session")
+        raw_items = reader.get("items", list, None)
+        if ("amount" in reader.table) == ("percent" in reader.table):
+            reader.problem(None, "give either amount or percent")
+            return None
+        if amount is not None and amount <= 0:
+            reader.problem("amount", f"must be more than 0, got {amount}")
+            return None
+        if percent is not None and not 0 < percent <= 100:
+            reader.problem("percent", f"must be more than 0 and at most 100, got {percent}")
+            return None
+        items: list[Any] = []
+        if scope == "items":
+            if raw_items is None:
+                reader.problem(None, 'scope = "items" needs items = [item conditions]')
+                return None
+            found = read_conditions(raw_items, f"{reader.where}: items", reader.problems, "item")
+            if found is None:
+                return None
+            items = found
+        elif raw_items is not None:
+            reader.problem("items", 'only goes with scope = "items"')
+            return None
+        if label is None or scope is None:
+            return None
+        return cls(label, amount, percent, scope, items)
+
+    def plan(self, context: Context) -> Planned | None:
+        session = context.facts.session
+        if session is None:
+            return None  # a discount needs a cart
+        left = max(session.total - sum(context.discounted), 0.0)
+        if self.scope == "items":
+            base = sum(
+                i.price * i.quantity
+                for i in session.cart_items
+                if all(c.check(context, i).passed for c in self.items)
+            )
+        else:
+            base = session.total
+        value = self.amount if self.amount is not None else base * (self.percent or 0) / 100
+        if self.scope == "items" and self.amount is not None:
+            value = min(value, base)
+        value = round(min(value, left), 2)
+        if value <= 0:
+            return None
+        context.discounted.append(value)
+        scope = "cartItems" if self.scope == "items" else "sessionTotal"
+        return {"name": self.label, "value": value, "scope": scope}, {}
+
+    def usage(
+        self, props: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> tuple[str, int, str | None] | None:
+        return "setDiscount", props["value"], None
+
+    def words(self) -> str:
+        size = f"{self.amount:g} off" if self.amount is not None else f"{self.percent:g}% off"
+        where = "matching items" if self.scope == "items" else "the session total"
+        return f"discount {self.label!r}: {size} {where}"
+
+
+@register
+class CreateCoupon(EffectSpec):
+    """Create a coupon for the current customer, from the campaign's [campaign.coupons]."""
+
+    name = "create_coupon"
+    effect_type = "couponCreated"
+
+    def __init__(self, usage_limit: int | None, valid_for: str | None) -> None:
+        self.usage_limit = usage_limit
+        self.valid_for = valid_for
+
+    @classmethod
+    def read(cls, reader: TableReader) -> EffectSpec | None:
+        usage_limit = reader.integer("usage_limit", None, minimum=0)
+        valid_for = read_duration(reader, "valid_for", None, "unlimited")
+        return cls(usage_limit, valid_for)
+
+    def plan(self, context: Context) -> Planned | None:
+        profile = context.facts.profile
+        if profile is None:
+            return None
+        settings = context.campaign.coupons
+        valid_for = self.valid_for or settings.valid_for
+        expiry = None
+        if valid_for and valid_for != "unlimited":
+            expiry = add_duration(context.facts.now, valid_for)
+        params = {
+            "recipient": profile.id,
+            "pattern": settings.pattern,
+            "characters": settings.characters,
+            "usage_limit": settings.usage_limit if self.usage_limit is None else self.usage_limit,
+            "expiry_date": expiry,
+        }
+        return {"value": None, "profileId": profile.id}, params
+
+    def usage(
+        self, props: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> tuple[str, int, str | None] | None:
+        return "createCoupon", 1, params["recipient"]
+
+    def words(self) -> str:
+        return "create a coupon for the customer"
+
+
+@register
+class ReserveCoupon(EffectSpec):
+    """Reserve an existing coupon code for the current customer."""
+
+    name = "reserve_coupon"
+    effect_type = "reserveCoupon"
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    @classmethod
+    def read(cls, reader: TableReader) -> EffectSpec | None:
+        code = reader.text("code")
+        return cls(code) if isinstance(code, str) else None
+
+    def plan(self, context: Context) -> Planned | None:
+        profile = context.facts.profile
+        if profile is None:
+            return None
+        props = {
+            "couponValue": self.code,
+            "profileIntegrationId": profile.id,
+            "isNewReservation": True,
+        }
+        return props, {}
+
+    def words(self) -> str:
+        return f"reserve coupon {self.code} for the customer"
+
+
+@register
+class ShowNotification(EffectSpec):
+    """A message for the integration to show (nothing is stored)."""
+
+    name = "show_notification"
+    effect_type = "showNotification"
+
+    def __init__(self, kind: str, title: str, body: str) -> None:
+        self.kind = kind
+        self.title = title
+        self.body = body
+
+    @classmethod
+    def read(cls, reader: TableReader) -> EffectSpec | None:
+        kind = reader.text("type", "info")
+        title = reader.text("title")
+        body = reader.text("body", "")
+        if title is None:
+            return None
+        return cls(kind or "info", title, body or "")
+
+    def plan(self, context: Context) -> Planned | None:
+        return {"notificationType": self.kind, "title": self.title, "body": self.body}, {}
+
+    def words(self) -> str:
+        return f"show notification {self.title!r}"
+
+
+@register
+class UpdateAttribute(EffectSpec):
+    """Set a profile or session attribute; the new value stays even if the session is cancelled."""
+
+    name = "update_attribute"
+    effect_type = "updateAttribute"
+    prefixes = ("profile.attributes.", "session.attributes.")
+
+    def __init__(self, path: str, value: Any) -> None:
+        self.path = path
+        self.value = value
+
+    @classmethod
+    def read(cls, reader: TableReader) -> EffectSpec | None:
+        path = reader.text("path")
+        value = reader.get("value", (str, int, float, bool, list, dict))
+        if not isinstance(path, str) or value is None:
+            return None
+        if not path.startswith(cls.prefixes) or not path.split(".attributes.", 1)[1]:
+            reader.problem(
+                "path", f"{path!r} must be profile.attributes.NAME or session.attributes.NAME"
+            )
+            return None
+        return cls(path, value)
+
+    def plan(self, context: Context) -> Planned | None:
+        owner, name = self.path.split(".attributes.", 1)
+        facts = context.facts
+        if owner == "profile" and facts.profile is None:
+            return None
+        if owner == "session" and facts.session is None:
+            return None
+        owner_id = facts.profile.id if owner == "profile" else facts.session.id  # type: ignore[union-attr]
+        return {"path": self.path, "value": self.value}, {
+            "owner": owner,
+            "owner_id": owner_id,
+            "name": name,
+        }
+
+    def words(self) -> str:
+        return f"set {self.path} to {self.value!r}"
+
+
+class AudienceEffect(EffectSpec):
+    def __init__(self, audience: str) -> None:
+        self.audience = audience
+
+    @classmethod
+    def read(cls, reader: TableReader) -> EffectSpec | None:
+        audience = reader.text("audience")
+        return cls(audience) if isinstance(audience, str) else None
+
+    def plan(self, context: Context) -> Planned | None:
+        profile = context.facts.profile
+        if profile is None:
+            return None
+        return {"audienceName": self.audience, "profileIntegrationId": profile.id}, {}
+
+
+@register
+class AddToAudience(AudienceEffect):
+    """Add the current customer to an audience."""
+
+    name = "add_to_audience"
+    effect_type = "addToAudience"
+
+    def words(self) -> str:
+        return f"add the customer to audience {self.audience!r}"
+
+
+@register
+class RemoveFromAudience(AudienceEffect):
+    """Remove the current customer from an audience."""
+
+    name = "remove_from_audience"
+    effect_type = "removeFromAudience"
+
+    def words(self) -> str:
+        return f"remove the customer from audience {self.audience!r}"
+
+
+@register
+class CustomEffect(EffectSpec):
+    """An effect of your own, passed through to the integration: a name and a payload."""
+
+    name = "custom_effect"
+    effect_type = "customEffect"
+
+    def __init__(self, effect_name: str, payload: dict[str, Any]) -> None:
+        self.effect_name = effect_name
+        self.payload = payload
+
+    @classmethod
+    def read(cls, reader: TableReader) -> EffectSpec | None:
+        effect_name = reader.text("name")
+        payload = reader.get("payload", dict, {})
+        if not isinstance(effect_name, str):
+            return None
+        return cls(effect_name, payload or {})
+
+    def plan(self, context: Context) -> Planned | None:
+        return {"name": self.effect_name, "payload": _plain(self.payload)}, {}
+
+    def words(self) -> str:
+        return f"custom effect {self.effect_name!r}"
+
+
+def _plain(value: Any) -> Any:
+    """TOML values as JSON ones (TOML dates become ISO strings)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
 
 
 def read_effect(table: Any, where: str, problems: list[str]) -> EffectSpec | None:

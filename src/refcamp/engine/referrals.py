@@ -42,13 +42,11 @@ class Verdict:
 
     def rejection(self, catalog: Catalog, rules: Sequence[RuleResult]) -> Effect:
         """The rejectReferral effect for a code that no fired rule accepted."""
-        from refcamp.engine.conditions import ReferralCondition
+        from refcamp.engine.conditions import ReferralCondition, mentions
 
         campaign = catalog.campaign(self.campaign_id) if self.campaign_id else None
         checking = [
-            rule
-            for rule in (campaign.rules if campaign else ())
-            if any(isinstance(c, ReferralCondition) for c in rule.when)
+            r for r in (campaign.rules if campaign else ()) if mentions(r, ReferralCondition)
         ]
         reason, details = self.reason, self.details
         props: dict[str, object] = {"value": self.code}
@@ -87,12 +85,12 @@ class Verdict:
 
 def _checking_campaign(catalog: Catalog, not_running: Mapping[str, str]) -> str | None:
     """For a code that does not exist: the first running campaign that checks referral codes."""
-    from refcamp.engine.conditions import ReferralCondition
+    from refcamp.engine.conditions import ReferralCondition, mentions
 
     candidates = [
         c
         for c in sorted(catalog.campaigns, key=lambda c: (c.priority, c.id))
-        if any(isinstance(cond, ReferralCondition) for rule in c.rules for cond in rule.when)
+        if any(mentions(rule, ReferralCondition) for rule in c.rules)
     ]
     running = [c for c in candidates if c.id not in not_running]
     chosen = (running or candidates or [None])[0]

@@ -116,4 +116,57 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+def m002_rule_language(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        CREATE TABLE coupons (
+            code TEXT PRIMARY KEY,
+            campaign_id TEXT NOT NULL,
+            recipient_id TEXT REFERENCES profiles (id),
+            usage_limit INTEGER NOT NULL DEFAULT 1 CHECK (usage_limit >= 0),
+            usage_counter INTEGER NOT NULL DEFAULT 0 CHECK (usage_counter >= 0),
+            start_date TEXT,
+            expiry_date TEXT,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            session_id TEXT,
+            created TEXT NOT NULL
+        );
+        CREATE INDEX coupons_campaign ON coupons (campaign_id);
+        CREATE INDEX coupons_recipient ON coupons (recipient_id);
+        CREATE TABLE audience_members (
+            audience TEXT NOT NULL,
+            profile_id TEXT NOT NULL REFERENCES profiles (id),
+            created TEXT NOT NULL,
+            PRIMARY KEY (audience, profile_id)
+        );
+        CREATE INDEX audience_members_profile ON audience_members (profile_id);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            type TEXT NOT NULL,
+            profile_id TEXT REFERENCES profiles (id),
+            session_id TEXT,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            created TEXT NOT NULL
+        );
+        -- Discounts a closed session booked; a rollback marks them.
+        CREATE TABLE discounts (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions (id),
+            profile_id TEXT,
+            campaign_id TEXT NOT NULL,
+            rule_index INTEGER NOT NULL,
+            rule_name TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value REAL NOT NULL CHECK (value >= 0),
+            scope TEXT NOT NULL,
+            created TEXT NOT NULL,
+            rolled_back TEXT
+        );
+        CREATE INDEX discounts_session ON discounts (session_id);
+        CREATE INDEX discounts_campaign ON discounts (campaign_id, profile_id);
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_rule_language]

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from refcamp.clock import from_iso, iso
-from refcamp.models import CartItem, Catalog, Effect, LedgerEntry, Profile, Referral, Session
+from refcamp.models import (
+    CartItem,
+    Catalog,
+    Coupon,
+    Effect,
+    LedgerEntry,
+    Profile,
+    Referral,
+    Session,
+)
 
 
 def dumps(value: Any) -> str:
@@ -148,7 +157,7 @@ def save_session(conn: sqlite3.Connection, session: Session) -> None:
 
 def exists(conn: sqlite3.Connection, table: str, key: str, value: str) -> bool:
     # table and key are refcamp's own constants, never user data.
-    assert table in {"profiles", "sessions", "referrals"} and key in {"id", "code"}
+    assert table in {"profiles", "sessions", "referrals", "coupons"} and key in {"id", "code"}
     sql = f"SELECT 1 FROM {table} WHERE {key} = ?"
     return conn.execute(sql, (value,)).fetchone() is not None
 
@@ -208,6 +217,13 @@ def list_referrals(
     return [_referral(row) for row in rows]
 
 
+# Statement templates filled with refcamp's own constants only (the sign), never user data.
+_COUNTER = {
+    "referral": "UPDATE referrals SET usage_counter = usage_counter {sign} 1 WHERE code = ?",
+    "coupon": "UPDATE coupons SET usage_counter = usage_counter {sign} 1 WHERE code = ?",
+}
+
+
 def redeem(
     conn: sqlite3.Connection,
     kind: str,
@@ -232,7 +248,7 @@ def redeem(
             iso(now),
         ),
     )
-    conn.execute("UPDATE referrals SET usage_counter = usage_counter + 1 WHERE code = ?", (code,))
+    conn.execute(_COUNTER[kind].format(sign="+"), (code,))
 
 
 # --- loyalty -----------------------------------------------------------------------------------
@@ -317,9 +333,7 @@ def session_redemptions(conn: sqlite3.Connection, session_id: str) -> list[sqlit
 def roll_back_redemption(conn: sqlite3.Connection, row: sqlite3.Row, now: datetime) -> None:
     """Give a code's use back: mark the redemption and lower the code's counter."""
     conn.execute("UPDATE redemptions SET rolled_back = ? WHERE id = ?", (iso(now), row["id"]))
-    conn.execute(
-        "UPDATE referrals SET usage_counter = usage_counter - 1 WHERE code = ?", (row["code"],)
-    )
+    conn.execute(_COUNTER[row["kind"]].format(sign="-"), (row["code"],))
 
 
 # --- campaign limits -----------------------------------------------------------------------------
@@ -336,6 +350,19 @@ _COUNTS = {
     "AND ?2 = ''",
     ("createReferral", "profile"): "SELECT count(*) FROM referrals WHERE campaign_id = ?1 "
     "AND advocate_id = ?2",
+    ("redeemCoupon", "campaign"): "SELECT count(*) FROM redemptions WHERE kind = 'coupon' "
+    "AND campaign_id = ?1 AND rolled_back IS NULL AND ?2 = ''",
+    ("redeemCoupon", "profile"): "SELECT count(*) FROM redemptions WHERE kind = 'coupon' "
+    "AND campaign_id = ?1 AND rolled_back IS NULL AND profile_id = ?2",
+    ("redeemCoupon", "code"): "SELECT count(*) FROM redemptions WHERE kind = 'coupon' "
+    "AND campaign_id = ?1 AND rolled_back IS NULL AND code = ?2",
+    ("createCoupon", "campaign"): "SELECT count(*) FROM coupons WHERE campaign_id = ?1 AND ?2 = ''",
+    ("createCoupon", "profile"): "SELECT count(*) FROM coupons WHERE campaign_id = ?1 "
+    "AND recipient_id = ?2",
+    ("setDiscount", "campaign"): "SELECT coalesce(sum(value), 0) FROM discounts "
+    "WHERE campaign_id = ?1 AND ?2 = '' AND rolled_back IS NULL",
+    ("setDiscount", "profile"): "SELECT coalesce(sum(value), 0) FROM discounts "
+    "WHERE campaign_id = ?1 AND profile_id = ?2 AND rolled_back IS NULL",
     ("addLoyaltyPoints", "campaign"): "SELECT coalesce(sum(amount), 0) FROM ledger AS e "
     "WHERE campaign_id = ?1 AND ?2 = '' AND type = 'addition' AND reverses IS NULL "
     "AND NOT EXISTS (SELECT 1 FROM ledger AS r WHERE r.reverses = e.transaction_uuid)",
@@ -349,16 +376,163 @@ def usage(
     conn: sqlite3.Connection,
     catalog: Catalog,
     profile_ids: Iterable[str | None],
-    code: str | None,
-) -> dict[tuple[str, str, str, str], int]:
-    """The counters behind every campaign limit, for the profiles and code of one request."""
+    codes: Iterable[str | None],
+) -> dict[tuple[str, str, str, str], float]:
+    """The counters behind every campaign limit, for the profiles and codes of one request."""
     profiles = [p for p in dict.fromkeys(profile_ids) if p is not None]
+    codes = [c for c in dict.fromkeys(codes) if c is not None]
     counters: dict[tuple[str, str, str, str], int] = {}
     for campaign in catalog.campaigns:
         for limit in campaign.limits:
-            subjects = {"campaign": [""], "profile": profiles, "code": [code] if code else []}
+            subjects = {"campaign": [""], "profile": profiles, "code": codes}
             for subject in subjects[limit.per]:
                 sql = _COUNTS[(limit.action, limit.per)]
                 value = conn.execute(sql, (campaign.id, subject)).fetchone()[0]
                 counters[(campaign.id, limit.action, limit.per, subject)] = value
     return counters
+
+
+# --- coupons -------------------------------------------------------------------------------------
+
+
+def _coupon(row: sqlite3.Row) -> Coupon:
+    return Coupon(
+        code=row["code"],
+        campaign_id=row["campaign_id"],
+        recipient_id=row["recipient_id"],
+        usage_limit=row["usage_limit"],
+        usage_counter=row["usage_counter"],
+        start_date=from_iso(row["start_date"]),
+        expiry_date=from_iso(row["expiry_date"]),
+        created=from_iso(row["created"]),
+        attributes=json.loads(row["attributes"]),
+    )
+
+
+def get_coupon(conn: sqlite3.Connection, code: str) -> Coupon | None:
+    row = conn.execute("SELECT * FROM coupons WHERE code = ?", (code,)).fetchone()
+    return _coupon(row) if row else None
+
+
+def insert_coupon(conn: sqlite3.Connection, coupon: Coupon, session_id: str | None) -> None:
+    conn.execute(
+        "INSERT INTO coupons (code, campaign_id, recipient_id, usage_limit, usage_counter, "
+        "start_date, expiry_date, attributes, session_id, created) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            coupon.code,
+            coupon.campaign_id,
+            coupon.recipient_id,
+            coupon.usage_limit,
+            coupon.usage_counter,
+            iso(coupon.start_date),
+            iso(coupon.expiry_date),
+            dumps(dict(coupon.attributes)),
+            session_id,
+            iso(coupon.created),
+        ),
+    )
+
+
+def reserve_coupon(conn: sqlite3.Connection, code: str, profile_id: str) -> None:
+    conn.execute("UPDATE coupons SET recipient_id = ? WHERE code = ?", (profile_id, code))
+
+
+def list_coupons(
+    conn: sqlite3.Connection, campaign: str | None = None, recipient: str | None = None
+) -> list[Coupon]:
+    rows = conn.execute(
+        "SELECT * FROM coupons WHERE (?1 IS NULL OR campaign_id = ?1) "
+        "AND (?2 IS NULL OR recipient_id = ?2) ORDER BY created, code",
+        (campaign, recipient),
+    )
+    return [_coupon(row) for row in rows]
+
+
+# --- audiences, events, discounts, attributes ---------------------------------------------------
+
+
+def audiences(conn: sqlite3.Connection, profile_id: str) -> frozenset[str]:
+    rows = conn.execute("SELECT audience FROM audience_members WHERE profile_id = ?", (profile_id,))
+    return frozenset(row[0] for row in rows)
+
+
+def join_audience(conn: sqlite3.Connection, audience: str, profile_id: str, now: datetime) -> bool:
+    """Add a member; False when it already was one."""
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO audience_members (audience, profile_id, created) VALUES (?, ?, ?)",
+        (audience, profile_id, iso(now)),
+    )
+    return cursor.rowcount == 1
+
+
+def leave_audience(conn: sqlite3.Connection, audience: str, profile_id: str) -> bool:
+    cursor = conn.execute(
+        "DELETE FROM audience_members WHERE audience = ? AND profile_id = ?", (audience, profile_id)
+    )
+    return cursor.rowcount == 1
+
+
+def insert_event(
+    conn: sqlite3.Connection,
+    event_type: str,
+    profile_id: str | None,
+    session_id: str | None,
+    attributes: Mapping[str, Any],
+    now: datetime,
+) -> int:
+    cursor = conn.execute(
+        "INSERT INTO events (type, profile_id, session_id, attributes, created) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (event_type, profile_id, session_id, dumps(dict(attributes)), iso(now)),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def insert_discount(
+    conn: sqlite3.Connection,
+    effect: Effect,
+    session_id: str,
+    profile_id: str | None,
+    now: datetime,
+) -> None:
+    props = effect.props
+    conn.execute(
+        "INSERT INTO discounts (session_id, profile_id, campaign_id, rule_index, rule_name, name, "
+        "value, scope, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            session_id,
+            profile_id,
+            effect.campaign_id,
+            effect.rule_index,
+            effect.rule_name,
+            props["name"],
+            props["value"],
+            props.get("scope", "sessionTotal"),
+            iso(now),
+        ),
+    )
+
+
+def session_discounts(conn: sqlite3.Connection, session_id: str) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM discounts WHERE session_id = ? AND rolled_back IS NULL ORDER BY id",
+        (session_id,),
+    ).fetchall()
+
+
+def roll_back_discount(conn: sqlite3.Connection, row: sqlite3.Row, now: datetime) -> None:
+    conn.execute("UPDATE discounts SET rolled_back = ? WHERE id = ?", (iso(now), row["id"]))
+
+
+def set_attribute(
+    conn: sqlite3.Connection, owner: str, owner_id: str, name: str, value: Any, now: datetime
+) -> None:
+    """Set one attribute of a profile or a session (json_set keeps the others)."""
+    # owner is refcamp's own constant, never user data.
+    table = {"profile": "profiles", "session": "sessions"}[owner]
+    conn.execute(
+        f"UPDATE {table} SET attributes = json_set(attributes, ?, json(?)), updated = ? "
+        "WHERE id = ?",
+        ("$." + json.dumps(name), dumps(value), iso(now), owner_id),
+    )

@@ -1,0 +1,132 @@
+"""Verdicts on a session's coupon codes: each is valid for one campaign, or rejected with a reason.
+
+Like referral codes, each coupon code gets exactly one verdict per request: acceptCoupon when a
+fired rule of its campaign checked it (`{ coupon = "valid" }`; one coupon per campaign),
+rejectCoupon otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from refcamp.clock import iso
+from refcamp.engine.core import Facts, RuleResult
+from refcamp.engine.limits import Budget
+from refcamp.models import Catalog, Effect
+
+LIMIT_REASONS = {
+    "campaign": "CampaignLimitReached",
+    "profile": "ProfileLimitReached",
+    "code": "CouponLimitReached",
+}
+
+
+@dataclass(frozen=True)
+class CouponVerdict:
+    code: str
+    campaign_id: str | None
+    reason: str | None  # None: valid for campaign_id
+    details: str = ""
+
+
+def verdicts(
+    catalog: Catalog, facts: Facts, not_running: Mapping[str, str], budget: Budget
+) -> dict[str, CouponVerdict]:
+    session = facts.session
+    result: dict[str, CouponVerdict] = {}
+    for code in session.coupon_codes if session else ():
+        result[code] = _verdict(catalog, facts, not_running, budget, code)
+    return result
+
+
+def _verdict(
+    catalog: Catalog, facts: Facts, not_running: Mapping[str, str], budget: Budget, code: str
+) -> CouponVerdict:
+    coupon = facts.coupons.get(code)
+    if coupon is None:
+        return CouponVerdict(code, None, "CouponNotFound", f"no coupon code {code!r} exists")
+    campaign_id = coupon.campaign_id
+
+    def reject(reason: str, details: str) -> CouponVerdict:
+        return CouponVerdict(code, campaign_id, reason, details)
+
+    campaign = catalog.campaign(campaign_id)
+    if campaign is None:
+        return reject(
+            "CouponPartOfNotRunningCampaign", f"campaign {campaign_id} is not in the directory"
+        )
+    if campaign.id in not_running:
+        return reject("CouponPartOfNotRunningCampaign", not_running[campaign.id])
+    profile_id = facts.profile.id if facts.profile else None
+    if coupon.recipient_id is not None and coupon.recipient_id != profile_id:
+        return reject(
+            "CouponRecipientDoesNotMatch",
+            f"{code} is reserved for {coupon.recipient_id}"
+            + ("" if profile_id else "; the session has no customer"),
+        )
+    if coupon.start_date is not None and facts.now < coupon.start_date:
+        return reject("CouponStartDateInFuture", f"{code} is valid from {iso(coupon.start_date)}")
+    if coupon.expiry_date is not None and facts.now >= coupon.expiry_date:
+        return reject("CouponExpired", f"{code} expired at {iso(coupon.expiry_date)}")
+    if coupon.usage_limit and coupon.usage_counter >= coupon.usage_limit:
+        return reject(
+            "CouponLimitReached",
+            f"{code} has been used {coupon.usage_counter} of {coupon.usage_limit} times",
+        )
+    if profile_id is None and any(
+        limit.per == "profile" for limit in campaign.limits_for("redeemCoupon")
+    ):
+        return reject("ProfileRequired", "the campaign limits coupons per customer")
+    stop = budget.blocking(campaign, "redeemCoupon", 1, profile_id, code)
+    if stop is not None:
+        limit, used = stop
+        return reject(LIMIT_REASONS[limit.per], f"limit {limit.words()}: {used} used")
+    return CouponVerdict(code, campaign_id, None)
+
+
+def rejection(
+    verdict: CouponVerdict, catalog: Catalog, rules: Sequence[RuleResult], accepted: set[str]
+) -> Effect:
+    """The rejectCoupon effect for a code that no fired rule accepted."""
+    from refcamp.engine.conditions import CouponCondition, mentions
+
+    campaign = catalog.campaign(verdict.campaign_id) if verdict.campaign_id else None
+    checking = [r for r in (campaign.rules if campaign else ()) if mentions(r, CouponCondition)]
+    props: dict[str, object] = {"value": verdict.code}
+    reason, details = verdict.reason, verdict.details
+    if reason is None:
+        reason = "CouponRejectedByCondition"
+        if verdict.campaign_id in accepted:
+            details = "another coupon of this campaign was accepted in this session"
+        else:
+            indexes = {r.index for r in checking}
+            failed = next(
+                (
+                    r
+                    for r in rules
+                    if r.campaign_id == verdict.campaign_id
+                    and not r.fired
+                    and r.rule_index in indexes
+                ),
+                None,
+            )
+            if failed is not None and failed.failed_condition is not None:
+                condition = failed.failed_condition
+                props["conditionIndex"] = condition.index
+                details = (
+                    f"rule '{failed.rule_name}': {condition.words} (saw {condition.check.seen})"
+                )
+            else:
+                details = "no rule of the coupon's campaign checks coupon codes"
+    props["rejectionReason"] = reason
+    props["details"] = details
+    rule = checking[0] if checking else None
+    return Effect(
+        campaign_id=verdict.campaign_id or "",
+        ruleset_id=campaign.ruleset_id if campaign else "",
+        rule_index=rule.index if rule else 0,
+        rule_name=rule.name if rule else "",
+        effect_type="rejectCoupon",
+        props=props,
+    )
