@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
@@ -20,7 +21,16 @@ from typing import Any
 from refcamp import clock, codes
 from refcamp.engine import Evaluation, Facts, evaluate
 from refcamp.errors import ConflictError, InputError, NotFoundError
-from refcamp.models import Campaign, Catalog, Effect, LedgerEntry, Profile, Referral, Session
+from refcamp.models import (
+    Campaign,
+    Catalog,
+    Coupon,
+    Effect,
+    LedgerEntry,
+    Profile,
+    Referral,
+    Session,
+)
 from refcamp.payloads import UNSET, ProfileInput, SessionInput, check_id
 from refcamp.store import queries
 from refcamp.store.db import connect, transaction
@@ -72,6 +82,7 @@ class Response:
 
     effects: list[Effect] = field(default_factory=list)
     created_referrals: list[Referral] = field(default_factory=list)
+    created_coupons: list[Coupon] = field(default_factory=list)
     profile: Profile | None = None
     session: Session | None = None
     evaluation: Evaluation | None = None
@@ -82,6 +93,8 @@ class Response:
     dry_run: bool = False
     loyalty: dict[str, Any] | None = None  # program id -> Balance, when asked for
     profile_stats: tuple[int, float, str | None] | None = None  # closed sessions, sales, activity
+    audiences: list[str] = field(default_factory=list)  # the profile's, after the request
+    event: dict[str, Any] | None = None  # the custom event a request tracked
 
 
 # --- campaigns -----------------------------------------------------------------------------------
@@ -135,7 +148,9 @@ class Booking:
     def carry_out(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
             handler = HANDLERS.get(effect.effect_type)
-            self.response.effects.append(handler(self, effect) if handler else effect)
+            done = handler(self, effect) if handler else effect
+            if done is not None:  # None: the effect could not apply; the handler left a note
+                self.response.effects.append(done)
 
 
 def _create_referral(booking: Booking, effect: Effect) -> Effect:
@@ -186,24 +201,144 @@ def _add_points(booking: Booking, effect: Effect) -> Effect:
     return replace(effect, props={**props, "transactionUUID": entry.transaction_uuid})
 
 
-def _accept_referral(booking: Booking, effect: Effect) -> Effect:
+def _accept_code(kind: str) -> Handler:
+    def accept(booking: Booking, effect: Effect) -> Effect:
+        if booking.final and booking.session_id is not None:
+            queries.redeem(
+                booking.ws.conn,
+                kind,
+                effect.props["value"],
+                effect,
+                booking.session_id,
+                booking.profile_id,
+                booking.ws.now,
+            )
+        return effect
+
+    return accept
+
+
+def _create_coupon(booking: Booking, effect: Effect) -> Effect:
+    ws, params = booking.ws, effect.params
+    code = codes.generate(
+        params["pattern"],
+        params["characters"],
+        lambda c: queries.exists(ws.conn, "coupons", "code", c),
+    )
+    coupon = Coupon(
+        code=code,
+        campaign_id=effect.campaign_id,
+        recipient_id=params["recipient"],
+        usage_limit=params["usage_limit"],
+        usage_counter=0,
+        start_date=None,
+        expiry_date=params["expiry_date"],
+        created=ws.now,
+    )
+    queries.insert_coupon(ws.conn, coupon, booking.session_id)
+    booking.response.created_coupons.append(coupon)
+    return replace(effect, props={**effect.props, "value": code})
+
+
+def _reserve_coupon(booking: Booking, effect: Effect) -> Effect | None:
+    conn, props = booking.ws.conn, effect.props
+    code, profile_id = props["couponValue"], props["profileIntegrationId"]
+    coupon = queries.get_coupon(conn, code)
+    if coupon is None:
+        booking.response.notes.append(f"reserve_coupon: no coupon {code!r}; nothing reserved")
+        return None
+    if coupon.recipient_id not in (None, profile_id):
+        booking.response.notes.append(
+            f"reserve_coupon: {code} is reserved for {coupon.recipient_id}; not for {profile_id}"
+        )
+        return None
+    queries.reserve_coupon(conn, code, profile_id)
+    return replace(effect, props={**props, "isNewReservation": coupon.recipient_id is None})
+
+
+def _deduct_points(booking: Booking, effect: Effect) -> Effect | None:
+    from refcamp.loyalty import balance
+
+    ws, props = booking.ws, effect.props
+    profile_id, program = props["recipientIntegrationId"], props["programId"]
+    available = balance(queries.ledger(ws.conn, profile_id, program), ws.now).current
+    if props["value"] > available:
+        booking.response.notes.append(
+            f"deduct_loyalty_points: {profile_id} has {available} points in {program}, "
+            f"not {props['value']}; nothing deducted"
+        )
+        return None
+    if not booking.final:
+        return effect
+    entry = LedgerEntry(
+        transaction_uuid=str(uuid.uuid4()),
+        program_id=program,
+        profile_id=profile_id,
+        type="subtraction",
+        amount=props["value"],
+        name=props["name"],
+        created=ws.now,
+        start_date=ws.now,
+        session_id=booking.session_id,
+        campaign_id=effect.campaign_id,
+        rule_index=effect.rule_index,
+        rule_name=effect.rule_name,
+    )
+    queries.insert_entry(ws.conn, entry)
+    return replace(effect, props={**props, "transactionUUID": entry.transaction_uuid})
+
+
+def _set_discount(booking: Booking, effect: Effect) -> Effect:
     if booking.final and booking.session_id is not None:
-        queries.redeem(
-            booking.ws.conn,
-            "referral",
-            effect.props["value"],
-            effect,
-            booking.session_id,
-            booking.profile_id,
-            booking.ws.now,
+        queries.insert_discount(
+            booking.ws.conn, effect, booking.session_id, booking.profile_id, booking.ws.now
         )
     return effect
 
 
-HANDLERS = {
+def _update_attribute(booking: Booking, effect: Effect) -> Effect:
+    params, response = effect.params, booking.response
+    owner, name, value = params["owner"], params["name"], effect.props["value"]
+    queries.set_attribute(booking.ws.conn, owner, params["owner_id"], name, value, booking.ws.now)
+    if owner == "profile" and response.profile is not None:
+        response.profile = replace(
+            response.profile, attributes={**response.profile.attributes, name: value}
+        )
+    if owner == "session" and response.session is not None:
+        response.session = replace(
+            response.session, attributes={**response.session.attributes, name: value}
+        )
+    return effect
+
+
+def _audience(join: bool) -> Handler:
+    def change(booking: Booking, effect: Effect) -> Effect:
+        ws, props = booking.ws, effect.props
+        if join:
+            queries.join_audience(
+                ws.conn, props["audienceName"], props["profileIntegrationId"], ws.now
+            )
+        else:
+            queries.leave_audience(ws.conn, props["audienceName"], props["profileIntegrationId"])
+        return effect
+
+    return change
+
+
+Handler = Callable[[Booking, Effect], Effect | None]
+
+HANDLERS: dict[str, Handler] = {
     "referralCreated": _create_referral,
     "addLoyaltyPoints": _add_points,
-    "acceptReferral": _accept_referral,
+    "deductLoyaltyPoints": _deduct_points,
+    "acceptReferral": _accept_code("referral"),
+    "acceptCoupon": _accept_code("coupon"),
+    "couponCreated": _create_coupon,
+    "reserveCoupon": _reserve_coupon,
+    "setDiscount": _set_discount,
+    "updateAttribute": _update_attribute,
+    "addToAudience": _audience(join=True),
+    "removeFromAudience": _audience(join=False),
 }
 
 
@@ -214,6 +349,54 @@ def _ensure_profile(ws: Workspace, profile_id: str) -> Profile:
         profile = Profile(profile_id, {}, ws.now, ws.now)
         queries.save_profile(ws.conn, profile)
     return profile
+
+
+def _facts(
+    ws: Workspace,
+    events: tuple[str, ...],
+    profile: Profile | None,
+    session: Session | None = None,
+    event_attributes: Mapping[str, Any] | None = None,
+) -> Facts:
+    """Everything the engine may look at for one request, read inside its transaction."""
+    from refcamp.engine.effects import DeductLoyaltyPoints
+
+    conn, catalog = ws.conn, ws.catalog
+    queries.see_campaigns(conn, catalog, ws.now)
+    code = session.referral_code if session else None
+    referral = queries.get_referral(conn, code) if code else None
+    coupon_codes = session.coupon_codes if session else ()
+    profile_id = profile.id if profile else None
+    balances: dict[str, int] = {}
+    deducts = any(
+        isinstance(spec, DeductLoyaltyPoints)
+        for campaign in catalog.campaigns
+        for rule in campaign.rules
+        for spec in rule.then
+    )
+    if profile_id is not None and deducts:
+        from refcamp.loyalty import balances as derive
+
+        derived = derive(queries.ledger(conn, profile_id), ws.now)
+        balances = {program: b.current for program, b in derived.items()}
+    return Facts(
+        now=ws.now,
+        events=events,
+        profile=profile,
+        session=session,
+        referral=referral,
+        campaign_states=queries.campaign_states(conn),
+        usage=queries.usage(
+            conn,
+            catalog,
+            [profile_id, referral.advocate_id if referral else None],
+            [code, *coupon_codes],
+        ),
+        audiences=queries.audiences(conn, profile_id) if profile_id else frozenset(),
+        event_attributes=event_attributes,
+        coupons={c: queries.get_coupon(conn, c) for c in coupon_codes},
+        balances=balances,
+    )
 
 
 def _run(ws: Workspace, facts: Facts, booking: Booking) -> None:
@@ -239,8 +422,6 @@ def update_profile(
     response = Response(
         notes=list(request.notes), response_content=request.response_content, dry_run=dry_run
     )
-    if request.audiences_add or request.audiences_remove:
-        response.notes.append("refcamp does not keep audiences yet: audiencesChanges ignored")
     with transaction(ws.conn, commit=not dry_run):
         existing = queries.get_profile(ws.conn, profile_id)
         profile = Profile(
@@ -250,18 +431,15 @@ def update_profile(
             ws.now,
         )
         queries.save_profile(ws.conn, profile)
+        for audience in request.audiences_add:
+            queries.join_audience(ws.conn, audience, profile_id, ws.now)
+        for audience in request.audiences_remove:
+            queries.leave_audience(ws.conn, audience, profile_id)
         response.profile = profile
         if catalog is not None:
-            queries.see_campaigns(ws.conn, catalog, ws.now)
             event = "talon_profile_updated" if existing else "talon_profile_created"
             response.events = (event,)
-            facts = Facts(
-                ws.now,
-                response.events,
-                profile,
-                campaign_states=queries.campaign_states(ws.conn),
-                usage=queries.usage(ws.conn, catalog, [profile_id], []),
-            )
+            facts = _facts(ws, response.events, profile)
             _run(ws, facts, Booking(ws, None, profile_id, True, response))
         _attach_views(ws, response)
     return response
@@ -307,7 +485,7 @@ def update_session(
     ws: Workspace, session_id: str | None, request: SessionInput, dry_run: bool = False
 ) -> Response:
     """PUT /v2/customer_sessions/{id}."""
-    catalog = ws.catalog
+    _ = ws.catalog  # campaigns are validated before the state file is touched
     response = Response(
         notes=list(request.notes), response_content=request.response_content, dry_run=dry_run
     )
@@ -383,34 +561,14 @@ def update_session(
             # Revocation: roll back what the session booked; its rules see no code to redeem.
             queries.save_session(conn, session)
             _roll_back(ws, session, response)
-            session_for_rules = replace(session, referral_code=None)
+            session_for_rules = replace(session, referral_code=None, coupon_codes=())
         else:
             queries.save_session(conn, session)
             session_for_rules = session
         response.session = session
         response.profile = profile
         response.events = _transition(before, after)
-        queries.see_campaigns(conn, catalog, ws.now)
-        referral = (
-            queries.get_referral(conn, session_for_rules.referral_code)
-            if session_for_rules.referral_code
-            else None
-        )
-        advocate = referral.advocate_id if referral else None
-        facts = Facts(
-            ws.now,
-            response.events,
-            profile,
-            session_for_rules,
-            referral,
-            queries.campaign_states(conn),
-            queries.usage(
-                conn,
-                catalog,
-                [profile_id, advocate],
-                [session_for_rules.referral_code, *session_for_rules.coupon_codes],
-            ),
-        )
+        facts = _facts(ws, response.events, profile, session_for_rules)
         final = after == "closed" and before != "closed"
         _run(ws, facts, Booking(ws, session_id, profile_id, final, response))
         _attach_views(ws, response)
@@ -466,8 +624,20 @@ def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
                 ruleset_id="",
                 rule_index=row["rule_index"],
                 rule_name=row["rule_name"],
-                effect_type="rollbackReferral",
+                effect_type="rollbackReferral" if row["kind"] == "referral" else "rollbackCoupon",
                 props={"value": row["code"]},
+            )
+        )
+    for row in queries.session_discounts(conn, session.id):
+        queries.roll_back_discount(conn, row, ws.now)
+        response.effects.append(
+            Effect(
+                campaign_id=row["campaign_id"],
+                ruleset_id="",
+                rule_index=row["rule_index"],
+                rule_name=row["rule_name"],
+                effect_type="rollbackDiscount",
+                props={"name": row["name"], "value": row["value"]},
             )
         )
 
@@ -658,5 +828,6 @@ def _attach_views(ws: Workspace, response: Response) -> None:
     if response.profile is None:
         return
     response.profile_stats = queries.profile_stats(ws.conn, response.profile.id)
+    response.audiences = sorted(queries.audiences(ws.conn, response.profile.id))
     if "loyalty" in response.response_content:
         response.loyalty = balances(ws, response.profile.id)

@@ -162,9 +162,15 @@ def root(
 
     codes.reset_seed()
     render.reset()
+    from refcamp.errors import RefcampError
+
     ws = Workspace(db, campaigns, now)
     ctx.obj = ws
     ctx.call_on_close(ws.close)
+    try:
+        _ = ws.now  # a bad --now or REFCAMP_NOW is an error for every command, used or not
+    except RefcampError as error:
+        fail(str(error), error.exit_code)
 
 
 def _register() -> None:
