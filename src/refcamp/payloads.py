@@ -293,6 +293,35 @@ def read_profile_body(body: Any) -> ProfileInput:
     return ProfileInput(attributes, adds, deletes, response_content, tuple(notes))
 
 
+@dataclass(frozen=True)
+class EventInput:
+    type: str | None = None
+    profile_id: str | None = None
+    session_id: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    response_content: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def read_event_body(body: Any) -> EventInput:
+    """POST /v2/events: {profileId, sessionId?, type, attributes, responseContent?}."""
+    notes: list[str] = []
+    top = Fields(body, "", notes)
+    event_type = top.string("type", None, limit=255)
+    profile_id = top.string("profileId", None)
+    session_id = top.string("sessionId", None)
+    if profile_id is not None:
+        check_id(profile_id, "profileId")
+    if session_id is not None:
+        check_id(session_id, "sessionId")
+    attributes = top.obj("attributes", {})
+    response_content = read_response_content(top)
+    top.finish()
+    return EventInput(
+        event_type, profile_id, session_id, attributes, response_content, tuple(notes)
+    )
+
+
 # --- the command line ----------------------------------------------------------------------------
 
 

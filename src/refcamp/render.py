@@ -95,6 +95,37 @@ def effect_words(e: Effect) -> str:
         if p.get("expiryDate"):
             words += f", expire {p['expiryDate']}"
         return words
+    if kind == "acceptCoupon":
+        return f"coupon {p.get('value')} accepted"
+    if kind == "rejectCoupon":
+        reason, details = p.get("rejectionReason"), p.get("details")
+        return f"coupon {p.get('value')} rejected: {reason} ({details})"
+    if kind == "rollbackCoupon":
+        return f"use of coupon {p.get('value')} given back"
+    if kind == "couponCreated":
+        return f"coupon {p.get('value')} created for {p.get('profileId')}"
+    if kind == "reserveCoupon":
+        new = "reserved" if p.get("isNewReservation") else "was already reserved"
+        return f"coupon {p.get('couponValue')} {new} for {p.get('profileIntegrationId')}"
+    if kind == "deductLoyaltyPoints":
+        words = f"-{p.get('value')} points for {p.get('recipientIntegrationId')} in " + str(
+            p.get("programId")
+        )
+        return words + (f" ({p['name']})" if p.get("name") else "")
+    if kind == "setDiscount":
+        where = "on matching items" if p.get("scope") == "cartItems" else "off the total"
+        return f"discount {p.get('name')!r}: {p.get('value')} {where}"
+    if kind == "rollbackDiscount":
+        return f"discount {p.get('name')!r} of {p.get('value')} rolled back"
+    if kind == "showNotification":
+        return f"[{p.get('notificationType')}] {p.get('title')}: {p.get('body')}"
+    if kind == "updateAttribute":
+        return f"{p.get('path')} = {json.dumps(p.get('value'), ensure_ascii=False)}"
+    if kind in ("addToAudience", "removeFromAudience"):
+        verb = "joins" if kind == "addToAudience" else "leaves"
+        return f"{p.get('profileIntegrationId')} {verb} audience {p.get('audienceName')!r}"
+    if kind == "customEffect":
+        return f"{p.get('name')} {json.dumps(p.get('payload'), ensure_ascii=False)}"
     return ", ".join(f"{k}={v}" for k, v in p.items())
 
 

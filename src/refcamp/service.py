@@ -95,6 +95,7 @@ class Response:
     profile_stats: tuple[int, float, str | None] | None = None  # closed sessions, sales, activity
     audiences: list[str] = field(default_factory=list)  # the profile's, after the request
     event: dict[str, Any] | None = None  # the custom event a request tracked
+    coupons: list[Coupon] = field(default_factory=list)  # the session's known coupons, if asked
 
 
 # --- campaigns -----------------------------------------------------------------------------------
@@ -418,6 +419,8 @@ def update_profile(
     """PUT /v2/customer_profiles/{id}: a new id fires talon_profile_created, a known one
     talon_profile_updated (only when the rule engine runs)."""
     check_id(profile_id, "profile id")
+    for audience in (*request.audiences_add, *request.audiences_remove):
+        check_id(audience, "audience")
     catalog = ws.catalog if run_rules else None
     response = Response(
         notes=list(request.notes), response_content=request.response_content, dry_run=dry_run
@@ -642,6 +645,66 @@ def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
         )
 
 
+def track_event(
+    ws: Workspace,
+    event_type: str,
+    profile_id: str,
+    session_id: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    response_content: tuple[str, ...] = (),
+) -> Response:
+    """POST /v2/events: a custom event for a customer (and optionally one of their sessions).
+
+    Rules with `{ event = "TYPE" }` react to it; points it earns are booked at once."""
+    if (
+        not event_type
+        or len(event_type) > 255
+        or not event_type.replace("_", "").replace("-", "").replace(".", "").isalnum()
+    ):
+        raise InputError(
+            f"event type {event_type!r}: use letters, digits, '_', '-' and '.' (at most 255)"
+        )
+    if event_type.startswith("talon_"):
+        raise InputError(
+            f"event type {event_type!r}: talon_ events are built in; pick another name"
+        )
+    check_id(profile_id, "--profile")
+    attributes = dict(attributes or {})
+    _ = ws.catalog  # campaigns are validated before the state file is touched
+    response = Response(response_content=response_content, dry_run=dry_run)
+    with transaction(ws.conn, commit=not dry_run):
+        profile = _ensure_profile(ws, profile_id)
+        session = None
+        if session_id is not None:
+            session = get_session(ws, session_id)
+            if session.profile_id not in (None, profile_id):
+                raise ConflictError(
+                    f"session {session_id} belongs to {session.profile_id}, not {profile_id}"
+                )
+        event_id = queries.insert_event(
+            ws.conn, event_type, profile_id, session_id, attributes, ws.now
+        )
+        response.profile = profile
+        response.events = (event_type,)
+        response.event = {
+            "id": event_id,
+            "type": event_type,
+            "profileId": profile_id,
+            "sessionId": session_id or "",
+            "attributes": attributes,
+            "created": clock.iso(ws.now),
+        }
+        # An event is not a checkout: the session's codes are not redeemed by it.
+        facts_session = replace(session, referral_code=None, coupon_codes=()) if session else None
+        facts = _facts(ws, response.events, profile, facts_session, attributes)
+        # Points an event earns are the customer's, not the session's: cancelling the session
+        # does not take them back.
+        _run(ws, facts, Booking(ws, None, profile_id, True, response))
+        _attach_views(ws, response)
+    return response
+
+
 def cancel_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Response:
     """Cancel a session: an open one books nothing; a closed one is revoked, rolling back the
     points and code uses it booked. Cancelling twice changes nothing."""
@@ -717,6 +780,88 @@ def create_referral(
         )
         queries.insert_referral(conn, referral, None)
     return referral
+
+
+def create_coupons(
+    ws: Workspace,
+    campaign_id: str,
+    code: str | None = None,
+    count: int = 1,
+    recipient: str | None = None,
+    usage_limit: int | None = None,
+    starts: datetime | None = None,
+    expires: datetime | None = None,
+) -> list[Coupon]:
+    """Create `count` coupons from the campaign's [campaign.coupons], or import one `code`."""
+    campaign = find_campaign(ws.catalog, campaign_id)
+    if code is not None:
+        check_id(code, "--code")
+        if count != 1:
+            raise InputError("--code and --count contradict each other; give one")
+    if not 1 <= count <= 100_000:
+        raise InputError(f"--count: must be 1 to 100000, got {count}")
+    if recipient is not None:
+        check_id(recipient, "--recipient")
+    if usage_limit is not None and usage_limit < 0:
+        raise InputError(f"--usage-limit: must be 0 (unlimited) or more, got {usage_limit}")
+    if starts and expires and expires <= starts:
+        raise InputError("--expires must be after --starts")
+    settings = campaign.coupons
+    if expires is None and settings.valid_for and settings.valid_for != "unlimited":
+        expires = clock.add_duration(starts or ws.now, settings.valid_for)
+    created = []
+    with transaction(ws.conn):
+        conn = ws.conn
+        queries.see_campaigns(conn, ws.catalog, ws.now)
+        if code is not None and queries.exists(conn, "coupons", "code", code):
+            raise ConflictError(f"coupon code {code!r} already exists")
+        if recipient is not None:
+            _ensure_profile(ws, recipient)
+        for _ in range(count):
+            value = code or codes.generate(
+                settings.pattern,
+                settings.characters,
+                lambda c: queries.exists(conn, "coupons", "code", c),
+            )
+            coupon = Coupon(
+                code=value,
+                campaign_id=campaign.id,
+                recipient_id=recipient,
+                usage_limit=settings.usage_limit if usage_limit is None else usage_limit,
+                usage_counter=0,
+                start_date=starts,
+                expiry_date=expires,
+                created=ws.now,
+            )
+            queries.insert_coupon(conn, coupon, None)
+            created.append(coupon)
+    return created
+
+
+def coupons(
+    ws: Workspace, campaign: str | None = None, recipient: str | None = None
+) -> list[Coupon]:
+    return queries.list_coupons(ws.conn, campaign, recipient)
+
+
+def get_coupon(ws: Workspace, code: str) -> Coupon:
+    coupon = queries.get_coupon(ws.conn, code)
+    if coupon is None:
+        raise NotFoundError(f"no coupon code {code!r}")
+    return coupon
+
+
+def reserve_coupon(ws: Workspace, code: str, profile_id: str) -> tuple[Coupon, bool]:
+    """Reserve a coupon for a customer ("You can reserve coupons for a specific customer");
+    returns the coupon and whether the reservation is new."""
+    check_id(profile_id, "--profile")
+    with transaction(ws.conn):
+        coupon = get_coupon(ws, code)
+        if coupon.recipient_id not in (None, profile_id):
+            raise ConflictError(f"coupon {code} is already reserved for {coupon.recipient_id}")
+        _ensure_profile(ws, profile_id)
+        queries.reserve_coupon(ws.conn, code, profile_id)
+    return replace(coupon, recipient_id=profile_id), coupon.recipient_id is None
 
 
 def get_referral(ws: Workspace, code: str) -> Referral:
@@ -824,7 +969,11 @@ def check_state(ws: Workspace) -> list[str]:
 
 
 def _attach_views(ws: Workspace, response: Response) -> None:
-    """What the response shows of the profile: its statistics, and balances when asked for."""
+    """What the response shows besides effects: the profile's statistics and audiences, and
+    what responseContent asked for (balances, coupons)."""
+    if "coupons" in response.response_content and response.session is not None:
+        found = (queries.get_coupon(ws.conn, c) for c in response.session.coupon_codes)
+        response.coupons = [c for c in found if c is not None]
     if response.profile is None:
         return
     response.profile_stats = queries.profile_stats(ws.conn, response.profile.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from refcamp.clock import iso
-from refcamp.models import Campaign, Effect, LedgerEntry, Profile, Referral, Session
+from refcamp.models import Campaign, Coupon, Effect, LedgerEntry, Profile, Referral, Session
 
 
 def effect(e: Effect) -> dict[str, Any]:
@@ -35,7 +35,25 @@ def referral(r: Referral) -> dict[str, Any]:
     }
 
 
-def profile(p: Profile, stats: tuple[int, float, str | None] | None = None) -> dict[str, Any]:
+def coupon(c: Coupon) -> dict[str, Any]:
+    return {
+        "value": c.code,
+        "campaignId": c.campaign_id,
+        "recipientIntegrationId": c.recipient_id,
+        "usageLimit": c.usage_limit,
+        "usageCounter": c.usage_counter,
+        "startDate": iso(c.start_date),
+        "expiryDate": iso(c.expiry_date),
+        "attributes": dict(c.attributes),
+        "created": iso(c.created),
+    }
+
+
+def profile(
+    p: Profile,
+    stats: tuple[int, float, str | None] | None = None,
+    audiences: list[str] | None = None,
+) -> dict[str, Any]:
     closed, sales, last = stats or (0, 0.0, None)
     return {
         "integrationId": p.id,
@@ -44,6 +62,7 @@ def profile(p: Profile, stats: tuple[int, float, str | None] | None = None) -> d
         "closedSessions": closed,
         "totalSales": sales,
         "lastActivity": last or iso(p.updated),
+        "audienceMemberships": [{"name": name} for name in audiences or []],
     }
 
 
@@ -157,16 +176,20 @@ def integration_state(
     """The IntegrationStateV2 document for one request's Response."""
     out: dict[str, Any] = {
         "effects": [effect(e) for e in response.effects],
-        "createdCoupons": [],
+        "createdCoupons": [coupon(c) for c in response.created_coupons],
         "createdReferrals": [referral(r) for r in response.created_referrals],
     }
     if response.profile is not None:
-        out["customerProfile"] = profile(response.profile, response.profile_stats)
+        out["customerProfile"] = profile(
+            response.profile, response.profile_stats, response.audiences
+        )
     if response.session is not None:
         out["customerSession"] = session(response.session)
     out["ruleFailureReasons"] = rule_failure_reasons(response, campaigns)
     wanted = response.response_content
-    if "event" in wanted and response.events:
+    if response.event is not None:
+        out["event"] = response.event
+    elif "event" in wanted and response.events:
         # refcamp may fire several built-in events for one request (created, then closed).
         out["event"] = {"type": response.events[-1], "types": list(response.events)}
     if "triggeredCampaigns" in wanted and response.evaluation is not None:
@@ -181,7 +204,7 @@ def integration_state(
         out["loyalty"] = balances(response.profile.id, response.loyalty, {})
         del out["loyalty"]["integrationId"]
     if "coupons" in wanted:
-        out["coupons"] = []
+        out["coupons"] = [coupon(c) for c in response.coupons]
     if response.generated:
         out["generated"] = dict(response.generated)
     if response.dry_run:

@@ -174,12 +174,14 @@ def root(
 
 
 def _register() -> None:
-    from refcamp.cli import campaign, db, demo, loyalty, profile, referral, session
+    from refcamp.cli import campaign, coupon, db, demo, event, loyalty, profile, referral, session
 
     app.add_typer(campaign.app, name="campaign")
     app.add_typer(profile.app, name="profile")
     app.add_typer(session.app, name="session")
     app.add_typer(referral.app, name="referral")
+    app.add_typer(coupon.app, name="coupon")
+    app.add_typer(event.app, name="event")
     app.add_typer(loyalty.app, name="loyalty")
     app.add_typer(db.app, name="db")
     app.command("demo")(demo.demo)

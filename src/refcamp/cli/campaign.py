@@ -135,3 +135,46 @@ def validate(
         f"{target}: {len(catalog.campaigns)} campaign(s), "
         f"{len(catalog.programs)} loyalty program(s), all valid."
     )
+
+
+@app.command("new")
+@guarded
+def new(
+    ctx: typer.Context,
+    campaign_id: Annotated[str, typer.Argument(metavar="ID", help="The new campaign's id.")],
+    template: Annotated[
+        str, typer.Option("--template", help="referral, coupon or loyalty.")
+    ] = "referral",
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Where to write ID.toml (default: the campaign directory, or ./campaigns).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Write a valid, commented campaign file from a template (never over an existing file)."""
+    from refcamp import render
+    from refcamp.campaigns import ID, load
+    from refcamp.errors import InputError
+    from refcamp.paths import SAMPLES
+    from refcamp.templates import TEMPLATES, write_new
+    from refcamp.templates import render as template_text
+
+    if not ID.match(campaign_id):
+        raise InputError(f"campaign id {campaign_id!r}: use lower-case letters, digits and dashes")
+    if template not in TEMPLATES:
+        raise InputError(
+            f"--template: unknown template {template!r}; one of: {', '.join(TEMPLATES)}"
+        )
+    ws = workspace(ctx)
+    if directory is None:
+        directory = ws.campaigns_dir if ws.campaigns_dir != SAMPLES else Path("campaigns")
+    path = directory / f"{campaign_id}.toml"
+    write_new(path, template_text(campaign_id, template), check=load)  # it must validate
+    if as_json:
+        render.print_json({"id": campaign_id, "template": template, "path": str(path)})
+    else:
+        render.line(f"Wrote {path}. Check it with `refcamp campaign validate {path}`.")

@@ -26,6 +26,20 @@ def update(
             "(runRuleEngine=false): no event, no effects.",
         ),
     ] = False,
+    audience_add: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--audience-add",
+            help="Add the customer to this audience (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    audience_remove: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--audience-remove", help="Remove the customer from this audience.", show_default=False
+        ),
+    ] = None,
     payload: Payload = None,
     dry_run: DryRun = False,
     explain: Explain = False,
@@ -41,11 +55,11 @@ def update(
     from refcamp.payloads import ProfileInput, read_attrs, read_json, read_profile_body
 
     request = read_profile_body(read_json(payload)) if payload else ProfileInput()
-    if attr:
+    if attr or audience_add or audience_remove:
         request = ProfileInput(
-            {**request.attributes, **read_attrs(attr)},
-            request.audiences_add,
-            request.audiences_remove,
+            {**request.attributes, **read_attrs(attr or [])},
+            (*request.audiences_add, *(audience_add or [])),
+            (*request.audiences_remove, *(audience_remove or [])),
             request.response_content,
             request.notes,
         )

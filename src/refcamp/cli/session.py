@@ -32,6 +32,14 @@ ReferralOption = Annotated[
     str | None,
     typer.Option("--referral", help="The referral code the session carries.", show_default=False),
 ]
+Coupons = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--coupon",
+        help="A coupon code the session carries (repeatable; replaces the session's codes).",
+        show_default=False,
+    ),
+]
 Items = Annotated[
     list[str] | None,
     typer.Option(
@@ -43,7 +51,7 @@ Items = Annotated[
 ]
 
 
-def _request(payload, profile, anonymous, state, referral, items, attr):  # type: ignore[no-untyped-def]
+def _request(payload, profile, anonymous, state, referral, items, attr, coupons):  # type: ignore[no-untyped-def]
     from refcamp.errors import InputError
     from refcamp.payloads import (
         SessionInput,
@@ -66,6 +74,8 @@ def _request(payload, profile, anonymous, state, referral, items, attr):  # type
         changes["state"] = state
     if referral is not None:
         changes["referral_code"] = check_id(referral, "--referral") if referral else None
+    if coupons:
+        changes["coupon_codes"] = tuple(check_id(c, "--coupon") for c in coupons)
     if items:
         changes["cart_items"] = tuple(read_item(spec, i) for i, spec in enumerate(items))
     if attr:
@@ -93,6 +103,7 @@ def update(
         typer.Option("--state", help="open (default), closed or cancelled.", show_default=False),
     ] = None,
     referral: ReferralOption = None,
+    coupon: Coupons = None,
     item: Items = None,
     attr: Attrs = None,
     payload: Payload = None,
@@ -111,7 +122,7 @@ def update(
 
     if state is not None and state not in SESSION_STATES:
         raise InputError(f"--state: unknown state {state!r}; one of: {', '.join(SESSION_STATES)}")
-    request = _request(payload, profile, anonymous, state, referral, item, attr)
+    request = _request(payload, profile, anonymous, state, referral, item, attr, coupon)
     _update(ctx, session_id, request, dry_run, explain, as_json, quiet)
 
 
@@ -123,6 +134,7 @@ def close(
     profile: ProfileOption = None,
     anonymous: Anonymous = False,
     referral: ReferralOption = None,
+    coupon: Coupons = None,
     item: Items = None,
     attr: Attrs = None,
     payload: Payload = None,
@@ -135,7 +147,7 @@ def close(
 
     Closing a session that is already closed awards nothing again.
     """
-    request = _request(payload, profile, anonymous, "closed", referral, item, attr)
+    request = _request(payload, profile, anonymous, "closed", referral, item, attr, coupon)
     _update(ctx, session_id, request, dry_run, explain, as_json, quiet)
 
 

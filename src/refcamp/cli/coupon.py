@@ -1,0 +1,155 @@
+"""refcamp coupon: coupon codes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from refcamp.cli import guarded, workspace
+from refcamp.cli.options import Json
+
+app = typer.Typer(help="Coupon codes: create, list, show, reserve.", no_args_is_help=True)
+
+COLUMNS = ["Code", "Campaign", "Recipient", "Used", "Starts", "Expires", "Created"]
+
+
+def _rows(coupons):  # type: ignore[no-untyped-def]
+    from refcamp.render import short_time
+
+    for c in coupons:
+        yield (
+            c.code,
+            c.campaign_id,
+            c.recipient_id or "anyone",
+            f"{c.usage_counter}/{c.usage_limit or '∞'}",
+            short_time(c.start_date),
+            short_time(c.expiry_date) or "never",
+            short_time(c.created),
+        )
+
+
+def _time(value: str | None, option: str):  # type: ignore[no-untyped-def]
+    from refcamp.clock import parse_time
+
+    return parse_time(value, option) if value is not None else None
+
+
+@app.command("create")
+@guarded
+def create(
+    ctx: typer.Context,
+    campaign: Annotated[str, typer.Option("--campaign", help="The campaign the coupon is for.")],
+    code: Annotated[
+        str | None,
+        typer.Option(
+            "--code",
+            help="Import this code; omitted: drawn from the campaign's [campaign.coupons] pattern.",
+            show_default=False,
+        ),
+    ] = None,
+    count: Annotated[int, typer.Option("--count", help="How many codes to draw.")] = 1,
+    recipient: Annotated[
+        str | None,
+        typer.Option("--recipient", help="Reserve for this customer only.", show_default=False),
+    ] = None,
+    usage_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--usage-limit",
+            help="Redemptions allowed, 0 = unlimited (default: the campaign's).",
+            show_default=False,
+        ),
+    ] = None,
+    starts: Annotated[
+        str | None, typer.Option("--starts", help="Valid from (ISO 8601).", show_default=False)
+    ] = None,
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="Valid until (ISO 8601).", show_default=False)
+    ] = None,
+    as_json: Json = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the codes.")] = False,
+) -> None:
+    """Create coupon codes (or import one); a code that exists already is exit 1."""
+    from refcamp import render, service, talon
+
+    created = service.create_coupons(
+        workspace(ctx),
+        campaign,
+        code,
+        count,
+        recipient,
+        usage_limit,
+        _time(starts, "--starts"),
+        _time(expires, "--expires"),
+    )
+    if as_json:
+        render.print_json([talon.coupon(c) for c in created])
+    elif quiet:
+        for coupon in created:
+            render.line(coupon.code)
+    else:
+        render.table(f"{len(created)} coupon(s) created", COLUMNS, _rows(created), keep=("Code",))
+
+
+@app.command("list")
+@guarded
+def list_(
+    ctx: typer.Context,
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="Only this campaign's.", show_default=False)
+    ] = None,
+    recipient: Annotated[
+        str | None, typer.Option("--recipient", help="Only this customer's.", show_default=False)
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """List coupon codes."""
+    from refcamp import render, service, talon
+
+    coupons = service.coupons(workspace(ctx), campaign, recipient)
+    if as_json:
+        render.print_json([talon.coupon(c) for c in coupons])
+    elif coupons:
+        render.table("Coupon codes", COLUMNS, _rows(coupons), keep=("Code",))
+    else:
+        render.line("No coupon codes.")
+
+
+@app.command("show")
+@guarded
+def show(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(metavar="CODE", help="The coupon code.")],
+    as_json: Json = False,
+) -> None:
+    """Show one coupon code."""
+    from refcamp import render, service, talon
+
+    coupon = service.get_coupon(workspace(ctx), code)
+    if as_json:
+        render.print_json(talon.coupon(coupon))
+    else:
+        render.table(f"Coupon code {coupon.code}", COLUMNS, _rows([coupon]), keep=("Code",))
+
+
+@app.command("reserve")
+@guarded
+def reserve(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(metavar="CODE", help="The coupon code.")],
+    profile: Annotated[str, typer.Option("--profile", help="The customer to reserve it for.")],
+    as_json: Json = False,
+) -> None:
+    """Reserve a coupon for a customer: only they can redeem it (reserved for another: exit 1)."""
+    from refcamp import render, service, talon
+
+    coupon, new = service.reserve_coupon(workspace(ctx), code, profile)
+    if as_json:
+        data = talon.coupon(coupon)
+        data["isNewReservation"] = new
+        render.print_json(data)
+    elif new:
+        render.line(f"{coupon.code} is now reserved for {profile}.")
+    else:
+        render.line(f"{coupon.code} was already reserved for {profile}.")

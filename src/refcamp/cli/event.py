@@ -1,0 +1,70 @@
+"""refcamp event: custom events (POST /v2/events)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from refcamp.cli import guarded, respond, workspace
+from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload
+
+app = typer.Typer(help="Custom events: track.", no_args_is_help=True)
+
+
+@app.command("track")
+@guarded
+def track(
+    ctx: typer.Context,
+    event_type: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="TYPE",
+            help="The event type, e.g. review_posted (or the payload's type).",
+            show_default=False,
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile", help="The customer (or the payload's profileId).", show_default=False
+        ),
+    ] = None,
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session",
+            help="One of the customer's sessions, for cart conditions.",
+            show_default=False,
+        ),
+    ] = None,
+    attr: Attrs = None,
+    payload: Payload = None,
+    dry_run: DryRun = False,
+    explain: Explain = False,
+    as_json: Json = False,
+) -> None:
+    """Track a custom event for a customer; rules with { event = "TYPE" } react to it."""
+    from refcamp import service
+    from refcamp.errors import InputError
+    from refcamp.payloads import EventInput, read_attrs, read_event_body, read_json
+
+    body = read_event_body(read_json(payload)) if payload else EventInput()
+    event_type = event_type or body.type
+    profile = profile or body.profile_id
+    if not event_type:
+        raise InputError("give the event TYPE (or type in the payload)")
+    if not profile:
+        raise InputError("give --profile (or profileId in the payload)")
+    attributes = {**body.attributes, **read_attrs(attr or [])}
+    resp = service.track_event(
+        workspace(ctx),
+        event_type,
+        profile,
+        session or body.session_id,
+        attributes,
+        dry_run=dry_run,
+        response_content=body.response_content,
+    )
+    resp.notes[:0] = list(body.notes)
+    respond(ctx, resp, as_json, False, explain, [])
