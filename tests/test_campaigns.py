@@ -28,8 +28,9 @@ def problems(directory: Path) -> list[str]:
 
 def test_every_sample_validates() -> None:
     catalog = load(SAMPLES)
-    assert [c.id for c in catalog.campaigns] == ["medium-referral"]
+    assert [c.id for c in catalog.campaigns] == ["medium-referral", "spring-coupons"]
     assert list(catalog.programs) == ["sample-wallet"]
+    assert all(c.state == "disabled" for c in catalog.campaigns)
     campaign = catalog.campaigns[0]
     assert campaign.state == "disabled"
     assert campaign.referrals.pattern == "####-####"

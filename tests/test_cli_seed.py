@@ -581,11 +581,17 @@ def test_campaign_list_json(run: Run) -> None:
             "name": "MEDIUM-REFERRAL: Generate and redeem a referral code",
             "state": "disabled",
             "features": ["referrals", "loyalty"],
-        }
+        },
+        {
+            "id": "spring-coupons",
+            "name": "SPRING: a welcome coupon for 10% off carts of 50 or more",
+            "state": "disabled",
+            "features": ["coupons"],
+        },
     ]
     assert run("campaign", "activate", CAMPAIGN).exit_code == 0
-    after = run("campaign", "list", "--json").json
-    assert after[0]["state"] == "enabled"
+    after = {c["id"]: c["state"] for c in run("campaign", "list", "--json").json}
+    assert after == {CAMPAIGN: "enabled", "spring-coupons": "disabled"}
 
 
 def test_campaign_show_reads_the_rules_in_words(run: Run) -> None:

@@ -75,7 +75,7 @@ def test_disabled_campaign_does_not_run(catalog: Catalog) -> None:
     )
     evaluation = evaluate(catalog, facts)
     assert evaluation.effects == ()
-    assert evaluation.not_running == {"medium-referral": "medium-referral is disabled"}
+    assert evaluation.not_running["medium-referral"] == "medium-referral is disabled"
 
 
 def test_initial_state_applies_when_database_has_none(catalog: Catalog) -> None:

@@ -560,14 +560,13 @@ def update_session(
         )
         if not math.isfinite(session.total):
             raise InputError(f"session {session_id}: the cart total is too large to compute")
-        if before == "closed" and after == "cancelled":
-            # Revocation: roll back what the session booked; its rules see no code to redeem.
-            queries.save_session(conn, session)
-            _roll_back(ws, session, response)
+        queries.save_session(conn, session)
+        session_for_rules = session
+        if after == "cancelled":
+            if before == "closed":  # revocation: roll back what the session booked
+                _roll_back(ws, session, response)
+            # A cancelled session redeems nothing, so its codes get no verdict.
             session_for_rules = replace(session, referral_code=None, coupon_codes=())
-        else:
-            queries.save_session(conn, session)
-            session_for_rules = session
         response.session = session
         response.profile = profile
         response.events = _transition(before, after)
