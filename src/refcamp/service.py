@@ -75,6 +75,18 @@ class Workspace:
             self.conn.close()
             del self.__dict__["conn"]
 
+    def at(self, moment: datetime | None) -> None:
+        """Set the clock for the next request (replay lines carry their own "now")."""
+        self.__dict__["now"] = moment if moment is not None else clock.now(self.now_option)
+
+    def campaign_states(self) -> dict[str, str]:
+        """Every campaign's current state, read once per command (inside its transaction)."""
+        states = self.__dict__.get("_states")
+        if states is None:
+            queries.see_campaigns(self.conn, self.catalog, self.now)
+            states = self.__dict__["_states"] = queries.campaign_states(self.conn)
+        return states
+
 
 @dataclass
 class Response:
@@ -130,6 +142,7 @@ def set_campaign_state(ws: Workspace, campaign_id: str, state: str) -> tuple[Cam
         queries.see_campaigns(ws.conn, ws.catalog, ws.now)
         before = queries.campaign_states(ws.conn)[campaign.id]
         queries.set_campaign_state(ws.conn, campaign.id, state, ws.now)
+        ws.__dict__.pop("_states", None)
     return campaign, before
 
 
@@ -363,7 +376,6 @@ def _facts(
     from refcamp.engine.effects import DeductLoyaltyPoints
 
     conn, catalog = ws.conn, ws.catalog
-    queries.see_campaigns(conn, catalog, ws.now)
     code = session.referral_code if session else None
     referral = queries.get_referral(conn, code) if code else None
     coupon_codes = session.coupon_codes if session else ()
@@ -386,7 +398,7 @@ def _facts(
         profile=profile,
         session=session,
         referral=referral,
-        campaign_states=queries.campaign_states(conn),
+        campaign_states=ws.campaign_states(),
         usage=queries.usage(
             conn,
             catalog,

@@ -174,7 +174,18 @@ def root(
 
 
 def _register() -> None:
-    from refcamp.cli import campaign, coupon, db, demo, event, loyalty, profile, referral, session
+    from refcamp.cli import (
+        campaign,
+        coupon,
+        db,
+        demo,
+        event,
+        loyalty,
+        profile,
+        referral,
+        replay,
+        session,
+    )
 
     app.add_typer(campaign.app, name="campaign")
     app.add_typer(profile.app, name="profile")
@@ -185,6 +196,7 @@ def _register() -> None:
     app.add_typer(loyalty.app, name="loyalty")
     app.add_typer(db.app, name="db")
     app.command("demo")(demo.demo)
+    app.command("replay")(replay.replay)
 
 
 _register()

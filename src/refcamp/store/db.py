@@ -132,7 +132,22 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection, commit: bool = True) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT; rolled back on any error, or always when commit is False."""
+    """BEGIN IMMEDIATE ... COMMIT; rolled back on any error, or always when commit is False.
+
+    Inside an open transaction (replay batches many requests into one commit) it is a savepoint
+    instead, so each request is still all or nothing on its own."""
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT request")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO request")
+            conn.execute("RELEASE request")
+            raise
+        if not commit:
+            conn.execute("ROLLBACK TO request")
+        conn.execute("RELEASE request")
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

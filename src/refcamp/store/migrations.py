@@ -169,4 +169,24 @@ def m002_rule_language(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_rule_language]
+def m003_replays(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- How far each replayed file got, committed with its requests: a replay that was killed
+        -- resumes where it stopped, and a file replayed twice applies nothing the second time.
+        CREATE TABLE replays (
+            fingerprint TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            lines INTEGER NOT NULL,
+            updated TEXT NOT NULL
+        );
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_initial,
+    m002_rule_language,
+    m003_replays,
+]

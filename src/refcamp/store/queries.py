@@ -536,3 +536,22 @@ def set_attribute(
         "WHERE id = ?",
         ("$." + json.dumps(name), dumps(value), iso(now), owner_id),
     )
+
+
+# --- replays -------------------------------------------------------------------------------------
+
+
+def replay_progress(conn: sqlite3.Connection, fingerprint: str) -> int:
+    row = conn.execute("SELECT lines FROM replays WHERE fingerprint = ?", (fingerprint,)).fetchone()
+    return row[0] if row else 0
+
+
+def save_replay_progress(
+    conn: sqlite3.Connection, fingerprint: str, source: str, lines: int, updated: str | None
+) -> None:
+    conn.execute(
+        "INSERT INTO replays (fingerprint, source, lines, updated) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (fingerprint) DO UPDATE SET lines = excluded.lines, "
+        "source = excluded.source, updated = excluded.updated",
+        (fingerprint, source, lines, updated),
+    )

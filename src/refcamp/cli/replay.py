@@ -1,0 +1,149 @@
+"""refcamp replay: recorded Integration API traffic, offline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from refcamp.cli import guarded, workspace
+from refcamp.cli.options import Json
+
+
+@guarded
+def replay(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(metavar="FILE|-", help="JSON Lines, one request per line; - for stdin.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help='Write one response per line (the commands\' --json, plus "line").',
+            show_default=False,
+        ),
+    ] = None,
+    stop_on_error: Annotated[
+        bool, typer.Option("--stop-on-error", help="Stop at the first line that fails.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Replay recorded Integration API requests, each exactly as the matching command would.
+
+    Lines: {"path": "/v2/customer_sessions/S1", "body": {...}, "query": {"dry": "true"},
+    "now": "2026-05-01T10:00:00Z"}. Paths: /v2/customer_profiles/ID (rules run with
+    query runRuleEngine=true, as in Talon.One), /v2/customer_sessions/ID, /v2/events (POST).
+    A bad line is reported and skipped (exit 1 at the end). A file that was replayed before,
+    completely or until it was interrupted, resumes after its last applied line.
+    """
+    from refcamp import render, talon
+    from refcamp.errors import InputError
+    from refcamp.replay import fingerprint, numbered, run
+
+    ws = workspace(ctx)
+    catalog = {c.id: c for c in ws.catalog.campaigns}
+    if source == "-":
+        stream: Any = sys.stdin.buffer
+        key, total, name = None, None, "stdin"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"replay file {source}: no such file")
+        try:
+            key = fingerprint(path)
+            with path.open("rb") as handle:
+                total = sum(1 for _ in handle)
+            stream = path.open("rb")
+        except OSError as error:
+            raise InputError(f"replay file {source}: {error.strerror}") from None
+        name = str(path)
+    writer = None
+    if out is not None:
+        try:
+            writer = out.open("w", encoding="utf-8")
+        except OSError as error:
+            raise InputError(f"--out {out}: {error.strerror}") from None
+
+    def outcome(line: int, response: Any, error: str | None) -> None:
+        if writer is None:
+            return
+        import json
+
+        if error is not None:
+            record: dict[str, Any] = {"line": line, "error": error}
+        else:
+            record = {"line": line, **talon.integration_state(response, catalog)}
+        writer.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    progress = None
+    if sys.stderr.isatty() and not as_json:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        progress = Progress(
+            TextColumn("replay"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} requests/s"),
+            TimeRemainingColumn(),
+            console=render.console(stderr=True),
+            transient=True,
+        )
+    try:
+        if progress is None:
+            summary = run(ws, numbered(stream), name, key, outcome, stop_on_error)
+        else:
+            import time
+
+            with progress:
+                task = progress.add_task("replay", total=total, rate="0")
+                started = time.monotonic()
+
+                def tick(line: int) -> None:
+                    if line % 200 == 0 or line == total:
+                        elapsed = max(time.monotonic() - started, 1e-6)
+                        progress.update(task, completed=line, rate=f"{line / elapsed:,.0f}")
+
+                summary = run(ws, numbered(stream), name, key, outcome, stop_on_error, tick)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+        if writer is not None:
+            writer.close()
+    data = summary.as_json()
+    if as_json:
+        render.print_json(data)
+    else:
+        _print_summary(summary, data)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _print_summary(summary: Any, data: dict[str, Any]) -> None:
+    from refcamp import render
+
+    rate = data["requestsPerSecond"]
+    render.line(
+        f"Replayed {summary.applied} request(s) in {summary.seconds:.2f} s"
+        + (f" ({rate:,} requests/s)" if rate else "")
+        + (f"; {summary.skipped} line(s) already replayed earlier" if summary.skipped else "")
+        + (f"; {summary.failed} failed" if summary.failed else "")
+        + "."
+    )
+    rows = [("request", kind, n) for kind, n in sorted(summary.requests.items())]
+    rows += [("effect", kind, n) for kind, n in sorted(summary.effects.items())]
+    rows += [("rejection", reason, n) for reason, n in sorted(summary.rejections.items())]
+    if rows:
+        render.table("Summary", ["What", "Kind", "Count"], rows)
+    for _line, message in summary.failures[:20]:
+        render.note(f"failed: {message}")
+    if summary.failed > 20:
+        render.note(f"... and {summary.failed - 20} more failures (--json lists up to 1000)")
