@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from refcamp.errors import InputError
 
@@ -39,6 +40,7 @@ def now(override: str | None = None) -> datetime:
     return datetime.now(UTC)
 
 
+@lru_cache(maxsize=256)  # a request formats the same "now" many times
 def iso(moment: datetime | None) -> str | None:
     """The stored and printed form of a time: UTC, milliseconds, "Z"."""
     if moment is None:

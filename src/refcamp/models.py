@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -121,6 +122,11 @@ class Catalog:
 
     def campaign(self, campaign_id: str) -> Campaign | None:
         return next((c for c in self.campaigns if c.id == campaign_id), None)
+
+    @cached_property
+    def in_order(self) -> tuple[Campaign, ...]:
+        """The order campaigns run in: priority (lower first), then id."""
+        return tuple(sorted(self.campaigns, key=lambda c: (c.priority, c.id)))
 
 
 # --- state, as stored ----------------------------------------------------------------------------

@@ -79,6 +79,26 @@ class Workspace:
         """Set the clock for the next request (replay lines carry their own "now")."""
         self.__dict__["now"] = moment if moment is not None else clock.now(self.now_option)
 
+    def uses(self, feature: str) -> bool:
+        """Whether any campaign has audience conditions ("audience") or deductions ("deduct"),
+        so requests skip loading what no rule looks at."""
+        found = self.__dict__.get("_uses")
+        if found is None:
+            from refcamp.engine.conditions import AudienceCondition
+            from refcamp.engine.effects import DeductLoyaltyPoints
+
+            rules = [r for c in self.catalog.campaigns for r in c.rules]
+            found = self.__dict__["_uses"] = {
+                "audience": any(
+                    isinstance(c, AudienceCondition)
+                    for r in rules
+                    for top in r.when
+                    for c in top.walk()
+                ),
+                "deduct": any(isinstance(e, DeductLoyaltyPoints) for r in rules for e in r.then),
+            }
+        return found[feature]
+
     def campaign_states(self) -> dict[str, str]:
         """Every campaign's current state, read once per command (inside its transaction)."""
         states = self.__dict__.get("_states")
@@ -104,8 +124,24 @@ class Response:
     response_content: tuple[str, ...] = ()
     dry_run: bool = False
     loyalty: dict[str, Any] | None = None  # program id -> Balance, when asked for
-    profile_stats: tuple[int, float, str | None] | None = None  # closed sessions, sales, activity
-    audiences: list[str] = field(default_factory=list)  # the profile's, after the request
+
+    @cached_property
+    def _views(self) -> tuple[tuple[int, float, str | None], list[str]]:
+        return self.view_loader() if self.view_loader else ((0, 0.0, None), [])
+
+    @property
+    def profile_stats(self) -> tuple[int, float, str | None]:
+        return self._views[0]
+
+    @property
+    def audiences(self) -> list[str]:
+        return self._views[1]
+
+    # The profile's (closed sessions, total sales, last activity) and audiences, read when the
+    # response is shaped: a replay that writes no responses never pays for them.
+    view_loader: Callable[[], tuple[tuple[int, float, str | None], list[str]]] | None = field(
+        default=None, repr=False
+    )
     event: dict[str, Any] | None = None  # the custom event a request tracked
     coupons: list[Coupon] = field(default_factory=list)  # the session's known coupons, if asked
 
@@ -194,8 +230,7 @@ def _add_points(booking: Booking, effect: Effect) -> Effect:
     if not booking.final:
         return effect  # tentative until the session closes
     ws, props = booking.ws, effect.props
-    recipient = props["recipientIntegrationId"]
-    _ensure_profile(ws, recipient)
+    recipient = props["recipientIntegrationId"]  # the current customer or an advocate: both exist
     entry = LedgerEntry(
         transaction_uuid=str(uuid.uuid4()),
         program_id=props["programId"],
@@ -373,21 +408,13 @@ def _facts(
     event_attributes: Mapping[str, Any] | None = None,
 ) -> Facts:
     """Everything the engine may look at for one request, read inside its transaction."""
-    from refcamp.engine.effects import DeductLoyaltyPoints
-
     conn, catalog = ws.conn, ws.catalog
     code = session.referral_code if session else None
     referral = queries.get_referral(conn, code) if code else None
     coupon_codes = session.coupon_codes if session else ()
     profile_id = profile.id if profile else None
     balances: dict[str, int] = {}
-    deducts = any(
-        isinstance(spec, DeductLoyaltyPoints)
-        for campaign in catalog.campaigns
-        for rule in campaign.rules
-        for spec in rule.then
-    )
-    if profile_id is not None and deducts:
+    if profile_id is not None and ws.uses("deduct"):
         from refcamp.loyalty import balances as derive
 
         derived = derive(queries.ledger(conn, profile_id), ws.now)
@@ -405,7 +432,9 @@ def _facts(
             [profile_id, referral.advocate_id if referral else None],
             [code, *coupon_codes],
         ),
-        audiences=queries.audiences(conn, profile_id) if profile_id else frozenset(),
+        audiences=queries.audiences(conn, profile_id)
+        if profile_id and ws.uses("audience")
+        else frozenset(),
         event_attributes=event_attributes,
         coupons={c: queries.get_coupon(conn, c) for c in coupon_codes},
         balances=balances,
@@ -987,7 +1016,10 @@ def _attach_views(ws: Workspace, response: Response) -> None:
         response.coupons = [c for c in found if c is not None]
     if response.profile is None:
         return
-    response.profile_stats = queries.profile_stats(ws.conn, response.profile.id)
-    response.audiences = sorted(queries.audiences(ws.conn, response.profile.id))
+    conn, profile_id = ws.conn, response.profile.id
+    response.view_loader = lambda: (
+        queries.profile_stats(conn, profile_id),
+        sorted(queries.audiences(conn, profile_id)),
+    )
     if "loyalty" in response.response_content:
         response.loyalty = balances(ws, response.profile.id)

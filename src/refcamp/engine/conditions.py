@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from refcamp.engine.core import Check, Context
@@ -133,6 +134,7 @@ class CouponCondition(Condition):
         return "a coupon code is valid"
 
 
+@lru_cache(maxsize=4096)  # rules are frozen: the answer never changes
 def mentions(rule: Rule, kind: type[Condition]) -> bool:
     """Whether a rule checks a condition of this kind anywhere, nested ones included."""
     return any(isinstance(c, kind) for top in rule.when for c in top.walk())

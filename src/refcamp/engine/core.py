@@ -58,8 +58,12 @@ class Check:
 @dataclass(frozen=True)
 class ConditionResult:
     index: int
-    words: str
+    condition: Any  # the Condition; its words are made only when someone reads them
     check: Check
+
+    @property
+    def words(self) -> str:
+        return str(self.condition.words())
 
 
 @dataclass(frozen=True)
@@ -166,13 +170,13 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
     blocked: list[Blocked] = []
     accepted = False
     accepted_coupons: dict[str, str] = {}  # campaign id -> the code accepted
-    for campaign in sorted(catalog.campaigns, key=lambda c: (c.priority, c.id)):
+    for campaign in catalog.in_order:
         if campaign.id in not_running:
             continue
         context = Context(facts, catalog, campaign, referral, budget, coupons, discounted)
         for rule in campaign.rules:
             results = tuple(
-                ConditionResult(i, condition.words(), condition.check(context))
+                ConditionResult(i, condition, condition.check(context))
                 for i, condition in enumerate(rule.when)
             )
             fired = all(r.check.passed for r in results)
@@ -190,7 +194,8 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
                 None,
             )
             if (
-                mentions(rule, CouponCondition)
+                bool(coupons)
+                and mentions(rule, CouponCondition)
                 and valid_coupon is not None
                 and campaign.id not in accepted_coupons
             ):
