@@ -263,13 +263,15 @@ def read_campaign(
     )
 
 
-def load(directory: Path) -> Catalog:
-    """Read and validate every campaign file of a directory (or a single file)."""
+def load(directory: Path, extra: Path | None = None) -> Catalog:
+    """Read and validate every campaign file of a directory (or a single file), plus `extra`
+    (a file about to join the directory) when given."""
     problems: list[str] = []
     campaigns: list[Campaign] = []
     programs: dict[str, LoyaltyProgram] = {}
     placed: Placed = []
-    for path in campaign_files(directory):
+    paths = campaign_files(directory) if directory.exists() or extra is None else []
+    for path in [*paths, *([extra] if extra else [])]:
         data = read_toml(path, problems)
         if data is None:
             continue

@@ -376,12 +376,31 @@ def _audience(join: bool) -> Handler:
 
 Handler = Callable[[Booking, Effect], Effect | None]
 
+
+def _count_rejection(kind: str) -> Handler:
+    def count(booking: Booking, effect: Effect) -> Effect:
+        # Counted at checkout only: an open session may be updated many times.
+        if booking.final and effect.campaign_id:
+            queries.count_rejection(
+                booking.ws.conn,
+                effect.campaign_id,
+                kind,
+                effect.props["rejectionReason"],
+                booking.ws.now,
+            )
+        return effect
+
+    return count
+
+
 HANDLERS: dict[str, Handler] = {
     "referralCreated": _create_referral,
     "addLoyaltyPoints": _add_points,
     "deductLoyaltyPoints": _deduct_points,
     "acceptReferral": _accept_code("referral"),
     "acceptCoupon": _accept_code("coupon"),
+    "rejectReferral": _count_rejection("referral"),
+    "rejectCoupon": _count_rejection("coupon"),
     "couponCreated": _create_coupon,
     "reserveCoupon": _reserve_coupon,
     "setDiscount": _set_discount,
@@ -997,6 +1016,29 @@ def adjust_points(
         queries.insert_entry(ws.conn, entry)
         after = balance(queries.ledger(ws.conn, profile_id, program), now)
     return entry, after
+
+
+def campaign_stats(ws: Workspace, campaign_id: str, point_value: float = 0.01) -> dict[str, Any]:
+    """What a campaign has cost and achieved, from what the state file holds.
+
+    Cost = net points (issued - rolled back - deducted) x point_value + discount given - discount
+    rolled back; cost per acquired customer divides it by the customers who came through a
+    referral that still stands."""
+    campaign = find_campaign(ws.catalog, campaign_id)
+    with transaction(ws.conn, commit=False):  # one consistent snapshot
+        figures = queries.campaign_figures(ws.conn, campaign.id)
+    points = sum(p["net"] for p in figures["points"].values())
+    discount = figures["discount"]["given"] - figures["discount"]["rolledBack"]
+    cost = round(points * point_value + discount, 2)
+    acquired = figures["acquiredCustomers"]
+    return {
+        "campaignId": campaign.id,
+        "name": campaign.name,
+        **figures,
+        "pointValue": point_value,
+        "cost": cost,
+        "costPerAcquiredCustomer": round(cost / acquired, 2) if acquired else None,
+    }
 
 
 def check_state(ws: Workspace) -> list[str]:

@@ -153,6 +153,8 @@ def rule_failure_reasons(response: Any, campaigns: dict[str, Campaign]) -> list[
         }
         if response.session and response.session.referral_code:
             item["referralValue"] = response.session.referral_code
+        if response.session and response.session.coupon_codes:
+            item["couponValue"] = response.session.coupon_codes[0]
         reasons.append(item)
     for blocked in evaluation.blocked if evaluation else ():
         reasons.append(

@@ -157,8 +157,8 @@ def new(
 ) -> None:
     """Write a valid, commented campaign file from a template (never over an existing file)."""
     from refcamp import render
-    from refcamp.campaigns import ID, load
-    from refcamp.errors import InputError
+    from refcamp.campaigns import ID, load, shown
+    from refcamp.errors import CampaignFileError, InputError
     from refcamp.paths import SAMPLES
     from refcamp.templates import TEMPLATES, write_new
     from refcamp.templates import render as template_text
@@ -173,7 +173,17 @@ def new(
     if directory is None:
         directory = ws.campaigns_dir if ws.campaigns_dir != SAMPLES else Path("campaigns")
     path = directory / f"{campaign_id}.toml"
-    write_new(path, template_text(campaign_id, template), check=load)  # it must validate
+
+    def check(temp: Path) -> None:
+        # The new file must validate together with its neighbours (ids must stay unique).
+        try:
+            load(directory, extra=temp)
+        except CampaignFileError as error:
+            raise CampaignFileError(
+                [p.replace(shown(temp), str(path)) for p in error.problems]
+            ) from None
+
+    write_new(path, template_text(campaign_id, template), check=check)
     if as_json:
         render.print_json({"id": campaign_id, "template": template, "path": str(path)})
     else:

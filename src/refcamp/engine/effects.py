@@ -353,7 +353,7 @@ class SetDiscount(EffectSpec):
         value = self.amount if self.amount is not None else base * (self.percent or 0) / 100
         if self.scope == "items" and self.amount is not None:
             value = min(value, base)
-        value = round(min(value, left), 2)
+        value = float(round(min(value, left), 2))  # money: always a decimal number
         if value <= 0:
             return None
         context.discounted.append(value)

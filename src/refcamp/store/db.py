@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -158,3 +158,30 @@ def transaction(conn: sqlite3.Connection, commit: bool = True) -> Iterator[sqlit
         conn.execute("COMMIT")
     else:
         conn.execute("ROLLBACK")
+
+
+@contextmanager
+def batches(
+    conn: sqlite3.Connection, lines: int = 2000, seconds: float = 0.5
+) -> Iterator[Callable[[], bool]]:
+    """One transaction per batch of requests (each request a savepoint inside it), for replays and
+    simulations: a crash loses at most the batch in progress, and only whole requests. The caller
+    calls the yielded function after each request; it commits when the batch is full."""
+    state = {"count": 0, "since": time.monotonic()}
+
+    def after_request() -> bool:
+        state["count"] += 1
+        if state["count"] >= lines or time.monotonic() - state["since"] > seconds:
+            conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            state["count"], state["since"] = 0, time.monotonic()
+            return True
+        return False
+
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield after_request
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -185,8 +185,27 @@ def m003_replays(conn: sqlite3.Connection) -> None:
     )
 
 
+def m004_rejections(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- Codes rejected at checkout (a session closing), counted per campaign, reason and day,
+        -- so `refcamp campaign stats` can say why redemptions failed.
+        CREATE TABLE rejections (
+            campaign_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('referral', 'coupon')),
+            reason TEXT NOT NULL,
+            day TEXT NOT NULL,
+            count INTEGER NOT NULL CHECK (count > 0),
+            PRIMARY KEY (campaign_id, kind, reason, day)
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_rule_language,
     m003_replays,
+    m004_rejections,
 ]

@@ -555,3 +555,86 @@ def save_replay_progress(
         "source = excluded.source, updated = excluded.updated",
         (fingerprint, source, lines, updated),
     )
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+
+def count_rejection(
+    conn: sqlite3.Connection, campaign_id: str, kind: str, reason: str, now: datetime
+) -> None:
+    conn.execute(
+        "INSERT INTO rejections (campaign_id, kind, reason, day, count) VALUES (?, ?, ?, ?, 1) "
+        "ON CONFLICT (campaign_id, kind, reason, day) DO UPDATE SET count = count + 1",
+        (campaign_id, kind, reason, now.date().isoformat()),
+    )
+
+
+def campaign_figures(conn: sqlite3.Connection, campaign_id: str) -> dict[str, Any]:
+    """Raw counts behind `refcamp campaign stats`, straight from the tables."""
+
+    def one(sql: str, *args: Any) -> Any:
+        return conn.execute(sql, (campaign_id, *args)).fetchone()[0]
+
+    def redemptions(kind: str) -> dict[str, Any]:
+        rejected = dict(
+            conn.execute(
+                "SELECT reason, sum(count) FROM rejections WHERE campaign_id = ? AND kind = ? "
+                "GROUP BY reason ORDER BY reason",
+                (campaign_id, kind),
+            ).fetchall()
+        )
+        return {
+            "accepted": one(
+                "SELECT count(*) FROM redemptions WHERE campaign_id = ? AND kind = ?", kind
+            ),
+            "rolledBack": one(
+                "SELECT count(*) FROM redemptions WHERE campaign_id = ? AND kind = ? "
+                "AND rolled_back IS NOT NULL",
+                kind,
+            ),
+            "rejected": rejected,
+        }
+
+    points: dict[str, dict[str, int]] = {}
+    for row in conn.execute(
+        "SELECT program_id, "
+        "sum(CASE WHEN type = 'addition' AND reverses IS NULL THEN amount ELSE 0 END), "
+        "sum(CASE WHEN type = 'subtraction' AND reverses IS NOT NULL THEN amount ELSE 0 END), "
+        "sum(CASE WHEN type = 'subtraction' AND reverses IS NULL THEN amount ELSE 0 END), "
+        "sum(CASE WHEN type = 'addition' AND reverses IS NOT NULL THEN amount ELSE 0 END) "
+        "FROM ledger WHERE campaign_id = ? GROUP BY program_id ORDER BY program_id",
+        (campaign_id,),
+    ):
+        issued, rolled_back, deducted, refunded = row[1], row[2], row[3], row[4]
+        points[row[0]] = {
+            "issued": issued,
+            "rolledBack": rolled_back,
+            "deducted": deducted - refunded,
+            "net": issued - rolled_back - (deducted - refunded),
+        }
+    by_day = conn.execute(
+        "SELECT substr(created, 1, 10) AS day, sum(amount) FROM ledger WHERE campaign_id = ? "
+        "AND type = 'addition' AND reverses IS NULL GROUP BY day ORDER BY day",
+        (campaign_id,),
+    ).fetchall()
+    return {
+        "referralCodes": one("SELECT count(*) FROM referrals WHERE campaign_id = ?"),
+        "coupons": one("SELECT count(*) FROM coupons WHERE campaign_id = ?"),
+        "referrals": redemptions("referral"),
+        "couponRedemptions": redemptions("coupon"),
+        "points": points,
+        "discount": {
+            "given": one("SELECT coalesce(sum(value), 0) FROM discounts WHERE campaign_id = ?"),
+            "rolledBack": one(
+                "SELECT coalesce(sum(value), 0) FROM discounts WHERE campaign_id = ? "
+                "AND rolled_back IS NOT NULL"
+            ),
+        },
+        # Customers who came through a referral of this campaign that still stands.
+        "acquiredCustomers": one(
+            "SELECT count(DISTINCT profile_id) FROM redemptions WHERE campaign_id = ? "
+            "AND kind = 'referral' AND rolled_back IS NULL"
+        ),
+        "pointsByDay": [{"day": day, "points": total} for day, total in by_day],
+    }
