@@ -19,6 +19,7 @@ ID_CHARACTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 MAX_DRAWS = 100  # a full code space must fail with a message, never loop
 
 _seeded: random.Random | None = None
+_forced = False  # use_seed() was called: the seeded generator, whatever REFCAMP_SEED says
 
 
 def seed() -> str | None:
@@ -28,6 +29,8 @@ def seed() -> str | None:
 def _choice(characters: str) -> str:
     global _seeded
     value = seed()
+    if _forced and _seeded is not None:
+        return _seeded.choice(characters)
     if value is None:
         return secrets.choice(characters)
     if _seeded is None:
@@ -35,10 +38,18 @@ def _choice(characters: str) -> str:
     return _seeded.choice(characters)
 
 
+def use_seed(value: str) -> None:
+    """Draw from a generator seeded with `value` from now on (a simulation's reproducibility)."""
+    global _seeded, _forced
+    _seeded = random.Random(value)
+    _forced = True
+
+
 def reset_seed() -> None:
     """Start the seeded sequence again (each command, and each test, starts from the seed)."""
-    global _seeded
+    global _seeded, _forced
     _seeded = None
+    _forced = False
 
 
 def space(pattern: str, characters: str) -> int:

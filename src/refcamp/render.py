@@ -220,3 +220,57 @@ def explanation(evaluation: Any) -> None:
     table("Why", ["Campaign", "Rule", "Outcome", "Condition", "Seen", "Needed", "Holds"], rows)
     for cid, why in evaluation.not_running.items():
         note(f"Campaign {cid} was not evaluated: {why}")
+
+
+def stats(figures: dict[str, Any]) -> None:
+    """One campaign's figures (refcamp campaign stats, refcamp simulate)."""
+    rows: list[tuple[str, Any]] = [
+        ("referral codes created", figures["referralCodes"]),
+        ("coupons created", figures["coupons"]),
+    ]
+    for label, key in (("referrals", "referrals"), ("coupons", "couponRedemptions")):
+        part = figures[key]
+        if part["accepted"] or part["rejected"]:
+            rows.append((f"{label} accepted", part["accepted"]))
+            rows.append((f"{label} rolled back", part["rolledBack"]))
+            for reason, count in part["rejected"].items():
+                rows.append((f"{label} rejected: {reason}", count))
+    for program, points in figures["points"].items():
+        rows.append((f"points issued ({program})", points["issued"]))
+        rows.append((f"points rolled back ({program})", points["rolledBack"]))
+        if points["deducted"]:
+            rows.append((f"points deducted ({program})", points["deducted"]))
+        rows.append((f"points outstanding ({program})", points["net"]))
+    discount = figures["discount"]
+    if discount["given"]:
+        rows.append(("discount given", f"{discount['given']:.2f}"))
+        rows.append(("discount rolled back", f"{discount['rolledBack']:.2f}"))
+    rows.append(("customers acquired by referral", figures["acquiredCustomers"]))
+    rows.append(
+        (f"cost (points at {figures['pointValue']:g} each + discounts)", f"{figures['cost']:.2f}")
+    )
+    per = figures["costPerAcquiredCustomer"]
+    rows.append(("cost per acquired customer", "n/a" if per is None else f"{per:.2f}"))
+    table(f"{figures['name']} ({figures['campaignId']})", ["Figure", "Value"], rows)
+
+
+def chart(title: str, points: list[tuple[str, int]], width: int = 40) -> None:
+    """A horizontal bar per day, days without points included."""
+    if not points:
+        return
+    from datetime import date, timedelta
+
+    by_day = dict(points)
+    first, last = date.fromisoformat(points[0][0]), date.fromisoformat(points[-1][0])
+    points = [
+        (
+            (first + timedelta(days=n)).isoformat(),
+            by_day.get((first + timedelta(days=n)).isoformat(), 0),
+        )
+        for n in range((last - first).days + 1)
+    ]
+    top = max(value for _, value in points) or 1
+    line(title)
+    for label, value in points:
+        bar = "█" * round(value / top * width)
+        line(f"  {label}  {bar} {value}")

@@ -207,6 +207,7 @@ def run(
     """Replay numbered lines into the workspace's database; `key` (a file fingerprint, or None
     for a stream) makes the replay resumable."""
     from refcamp.store import queries
+    from refcamp.store.db import batches
 
     conn = ws.conn
     _ = ws.catalog  # a replay never runs on campaigns that do not validate
@@ -214,9 +215,12 @@ def run(
     started = time.monotonic()
     done = queries.replay_progress(conn, key) if key else 0
     last = done
-    conn.execute("BEGIN IMMEDIATE")
-    batch_started, in_batch = time.monotonic(), 0
-    try:
+
+    def save_progress() -> None:
+        if key and last > done:
+            queries.save_replay_progress(conn, key, source, last, iso(ws.now))
+
+    with batches(conn, BATCH_LINES, BATCH_SECONDS, save_progress) as after_request:
         for number, text in lines:
             if number <= done:
                 summary.skipped += 1
@@ -242,20 +246,8 @@ def run(
                 summary.record(request.kind, response)
                 outcome(number, response, None)
             last = number
-            in_batch += 1
             if tick:
                 tick(number)
-            if in_batch >= BATCH_LINES or time.monotonic() - batch_started > BATCH_SECONDS:
-                if key:
-                    queries.save_replay_progress(conn, key, source, last, iso(ws.now))
-                conn.execute("COMMIT")
-                conn.execute("BEGIN IMMEDIATE")
-                batch_started, in_batch = time.monotonic(), 0
-        if key and last > done:
-            queries.save_replay_progress(conn, key, source, last, iso(ws.now))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+            after_request()
     summary.seconds = time.monotonic() - started
     return summary

@@ -185,6 +185,7 @@ def _register() -> None:
         referral,
         replay,
         session,
+        simulate,
     )
 
     app.add_typer(campaign.app, name="campaign")
@@ -197,6 +198,7 @@ def _register() -> None:
     app.add_typer(db.app, name="db")
     app.command("demo")(demo.demo)
     app.command("replay")(replay.replay)
+    app.command("simulate")(simulate.simulate)
 
 
 _register()

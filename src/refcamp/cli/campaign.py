@@ -188,3 +188,31 @@ def new(
         render.print_json({"id": campaign_id, "template": template, "path": str(path)})
     else:
         render.line(f"Wrote {path}. Check it with `refcamp campaign validate {path}`.")
+
+
+PointValue = Annotated[
+    float, typer.Option("--point-value", help="What one point costs you, for the cost figures.")
+]
+
+
+@app.command("stats")
+@guarded
+def stats(
+    ctx: typer.Context,
+    campaign_id: CampaignId,
+    point_value: PointValue = 0.01,
+    as_json: Json = False,
+) -> None:
+    """What a campaign has done, from the state file: codes, redemptions and rejections by
+    reason, points issued and rolled back, discounts, cost per acquired customer."""
+    from refcamp import render, service
+    from refcamp.errors import InputError
+
+    if point_value < 0:
+        raise InputError(f"--point-value: must not be negative, got {point_value}")
+    figures = service.campaign_stats(workspace(ctx), campaign_id, point_value)
+    if as_json:
+        render.print_json(figures)
+        return
+    render.stats(figures)
+    render.chart("Points issued per day", [(d["day"], d["points"]) for d in figures["pointsByDay"]])

@@ -162,16 +162,22 @@ def transaction(conn: sqlite3.Connection, commit: bool = True) -> Iterator[sqlit
 
 @contextmanager
 def batches(
-    conn: sqlite3.Connection, lines: int = 2000, seconds: float = 0.5
+    conn: sqlite3.Connection,
+    lines: int = 2000,
+    seconds: float = 0.5,
+    before_commit: Callable[[], None] | None = None,
 ) -> Iterator[Callable[[], bool]]:
     """One transaction per batch of requests (each request a savepoint inside it), for replays and
     simulations: a crash loses at most the batch in progress, and only whole requests. The caller
-    calls the yielded function after each request; it commits when the batch is full."""
+    calls the yielded function after each request; it commits when the batch is full, after
+    `before_commit` (which writes what must be committed with the batch)."""
     state = {"count": 0, "since": time.monotonic()}
 
     def after_request() -> bool:
         state["count"] += 1
         if state["count"] >= lines or time.monotonic() - state["since"] > seconds:
+            if before_commit is not None:
+                before_commit()
             conn.execute("COMMIT")
             conn.execute("BEGIN IMMEDIATE")
             state["count"], state["since"] = 0, time.monotonic()
@@ -184,4 +190,6 @@ def batches(
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    if before_commit is not None:
+        before_commit()
     conn.execute("COMMIT")

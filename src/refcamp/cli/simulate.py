@@ -1,0 +1,147 @@
+"""refcamp simulate: what a campaign will cost, before it runs."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from refcamp.cli import guarded, workspace
+from refcamp.cli.options import Json
+
+
+def _enabled_in(path: Path) -> set[str]:
+    """The campaigns enabled in a state file, read without changing it (none if unreadable)."""
+    import sqlite3
+
+    if not path.is_file():
+        return set()
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT id FROM campaigns WHERE state = 'enabled'").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return set()
+    return {row[0] for row in rows}
+
+
+@guarded
+def simulate(
+    ctx: typer.Context,
+    customers: Annotated[int, typer.Option("--customers", help="Customers who register.")] = 1000,
+    days: Annotated[int, typer.Option("--days", help="Days simulated.")] = 30,
+    referral_rate: Annotated[
+        float, typer.Option("--referral-rate", help="Share of customers who share their code.")
+    ] = 0.3,
+    friends_per_advocate: Annotated[
+        float, typer.Option("--friends-per-advocate", help="Mean friends an advocate brings.")
+    ] = 1.0,
+    cancel_rate: Annotated[
+        float, typer.Option("--cancel-rate", help="Share of orders cancelled a day later.")
+    ] = 0.05,
+    basket_mean: Annotated[float, typer.Option("--basket-mean", help="Mean order total.")] = 50.0,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same report.")] = 1,
+    campaign: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--campaign",
+            help="Simulate this campaign (repeatable; default: the "
+            "campaigns enabled in your state file).",
+            show_default=False,
+        ),
+    ] = None,
+    point_value: Annotated[
+        float, typer.Option("--point-value", help="What one point costs you.")
+    ] = 0.01,
+    as_json: Json = False,
+) -> None:
+    """Forecast campaigns over a synthetic population, in a scratch database (or the global
+    --db). Starts at midnight UTC of --now (or today): give --now for a report that repeats."""
+    from refcamp import codes, render, service
+    from refcamp.errors import InputError, NotFoundError
+    from refcamp.simulate import Population
+
+    outer = workspace(ctx)
+    population = Population(
+        customers, days, referral_rate, friends_per_advocate, cancel_rate, basket_mean, seed
+    )
+    population.check()
+    if point_value < 0:
+        raise InputError(f"--point-value: must not be negative, got {point_value}")
+    catalog = outer.catalog
+    chosen = list(dict.fromkeys(campaign or []))
+    for campaign_id in chosen:
+        service.find_campaign(catalog, campaign_id)
+    if not chosen:
+        enabled = _enabled_in(outer.db_path) | {
+            c.id for c in catalog.campaigns if c.state == "enabled"
+        }
+        chosen = [c.id for c in catalog.campaigns if c.id in enabled]
+    if not chosen:
+        raise NotFoundError(
+            "no campaign to simulate: activate one (refcamp campaign activate ID) or pass "
+            "--campaign ID"
+        )
+    start = outer.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    codes.use_seed(f"simulate-{seed}")
+    with tempfile.TemporaryDirectory(prefix="refcamp-simulate-") as scratch:
+        target = outer.db_option or Path(scratch) / "simulate.db"
+        ws = service.Workspace(target, outer.campaigns_option, outer.now_option)
+        try:
+            for c in catalog.campaigns:
+                service.set_campaign_state(ws, c.id, "enabled" if c.id in chosen else "disabled")
+            counts = _run(ws, population, start, as_json)
+            figures = [service.campaign_stats(ws, c, point_value) for c in chosen]
+        finally:
+            ws.close()
+    by_day: dict[str, int] = {}
+    for f in figures:
+        for day in f["pointsByDay"]:
+            by_day[day["day"]] = by_day.get(day["day"], 0) + day["points"]
+    report: dict[str, Any] = {
+        "population": population.__dict__,
+        "start": start.date().isoformat(),
+        "requests": counts,
+        "campaigns": figures,
+        "pointsByDay": [{"day": d, "points": p} for d, p in sorted(by_day.items())],
+    }
+    if as_json:
+        render.print_json(report)
+        return
+    render.line(
+        f"Simulated {population.customers} customers over {population.days} days from "
+        f"{report['start']} (seed {seed}): {counts['registrations']} registrations, "
+        f"{counts['orders']} orders, {counts['cancellations']} cancellations."
+    )
+    for f in figures:
+        render.stats(f)
+    render.chart("Points issued per day", sorted(by_day.items()))
+
+
+def _run(ws: Any, population: Any, start: Any, quiet: bool) -> dict[str, int]:
+    from refcamp import render
+    from refcamp.simulate import run
+
+    if quiet or not sys.stderr.isatty():
+        return run(ws, population, start)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=render.console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("simulate", total=population.customers)
+
+        def tick(done: int, total: int) -> None:
+            if done % 100 == 0:
+                progress.update(task, completed=done, total=total)
+
+        return run(ws, population, start, tick)
