@@ -13,27 +13,31 @@ import json
 
 def registrations(n: int, prefix: str = "ADV") -> list[str]:
     return [
-        json.dumps({
-            "path": f"/v2/customer_profiles/{prefix}{i}",
-            "query": {"runRuleEngine": "true"},
-            "body": {"attributes": {}},
-        })
+        json.dumps(
+            {
+                "path": f"/v2/customer_profiles/{prefix}{i}",
+                "query": {"runRuleEngine": "true"},
+                "body": {"attributes": {}},
+            }
+        )
         for i in range(n)
     ]
 
 
 def closes(codes: list[str], prefix: str = "FRIEND") -> list[str]:
     return [
-        json.dumps({
-            "path": f"/v2/customer_sessions/{prefix}-S{i}",
-            "body": {
-                "customerSession": {
-                    "profileId": f"{prefix}{i}",
-                    "state": "closed",
-                    "referralCode": code,
-                    "cartItems": [{"sku": "sku-00004", "quantity": 1, "price": 100}],
-                }
-            },
-        })
+        json.dumps(
+            {
+                "path": f"/v2/customer_sessions/{prefix}-S{i}",
+                "body": {
+                    "customerSession": {
+                        "profileId": f"{prefix}{i}",
+                        "state": "closed",
+                        "referralCode": code,
+                        "cartItems": [{"sku": "sku-00004", "quantity": 1, "price": 100}],
+                    }
+                },
+            }
+        )
         for i, code in enumerate(codes)
     ]

@@ -55,6 +55,8 @@ def from_iso(text: str | None) -> datetime | None:
 
 
 _DURATION = re.compile(r"^(\d+)([hHDWMY])$")
+# At most a century: longer durations are mistakes, and they would run past year 9999.
+_LONGEST = {"h": 24 * 36_525, "H": 24 * 36_525, "D": 36_525, "W": 5_218, "M": 1_200, "Y": 100}
 
 
 def parse_duration(text: str) -> tuple[int, str]:
@@ -65,24 +67,36 @@ def parse_duration(text: str) -> tuple[int, str]:
     match = _DURATION.match(text.strip())
     if not match or int(match.group(1)) <= 0:
         raise ValueError(f"{text!r} is not a duration (a positive number then h, D, W, M or Y)")
-    return int(match.group(1)), match.group(2)
+    count, unit = int(match.group(1)), match.group(2)
+    if count > _LONGEST[unit]:
+        raise ValueError(f"{text!r} is longer than 100 years")
+    return count, unit
 
 
 def add_duration(start: datetime, duration: str) -> datetime:
-    """The time `duration` after `start`; months and years keep the day of month where they can."""
+    """The time `duration` after `start`; months and years keep the day of month where they can.
+
+    Raises RefcampError when the result would be past the year 9999."""
     count, unit = parse_duration(duration)
-    if unit == "h":
-        return start + timedelta(hours=count)
-    if unit == "D":
-        return start + timedelta(days=count)
-    if unit == "W":
-        return start + timedelta(weeks=count)
-    months = count if unit == "M" else 12 * count
-    month_index = start.month - 1 + months
-    year, month = start.year + month_index // 12, month_index % 12 + 1
-    day = start.day
-    while True:
-        try:
-            return start.replace(year=year, month=month, day=day)
-        except ValueError:  # 31 January + 1M: the last day of February
-            day -= 1
+    try:
+        if unit in "hH":
+            return start + timedelta(hours=count)
+        if unit == "D":
+            return start + timedelta(days=count)
+        if unit == "W":
+            return start + timedelta(weeks=count)
+        months = count if unit == "M" else 12 * count
+        month_index = start.month - 1 + months
+        year, month = start.year + month_index // 12, month_index % 12 + 1
+        if year > 9999:
+            raise OverflowError
+        day = start.day
+        while True:
+            try:
+                return start.replace(year=year, month=month, day=day)
+            except ValueError:  # 31 January + 1M: the last day of February
+                day -= 1
+    except OverflowError:
+        from refcamp.errors import RefcampError
+
+        raise RefcampError(f"{iso(start)} + {duration} is past the year 9999") from None

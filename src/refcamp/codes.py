@@ -7,9 +7,8 @@ reproducible (for demos, docs and tests) and the CLI says that they are predicta
 from __future__ import annotations
 
 import os
-import random
-import secrets
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from refcamp.errors import RefcampError
 
@@ -17,6 +16,9 @@ DEFAULT_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 ID_PATTERN = "##########"
 ID_CHARACTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 MAX_DRAWS = 100  # a full code space must fail with a message, never loop
+
+if TYPE_CHECKING:
+    import random
 
 _seeded: random.Random | None = None
 _forced = False  # use_seed() was called: the seeded generator, whatever REFCAMP_SEED says
@@ -32,14 +34,20 @@ def _choice(characters: str) -> str:
     if _forced and _seeded is not None:
         return _seeded.choice(characters)
     if value is None:
+        import secrets  # imported when a code is drawn: most commands never draw one
+
         return secrets.choice(characters)
     if _seeded is None:
+        import random
+
         _seeded = random.Random(value)
     return _seeded.choice(characters)
 
 
 def use_seed(value: str) -> None:
     """Draw from a generator seeded with `value` from now on (a simulation's reproducibility)."""
+    import random
+
     global _seeded, _forced
     _seeded = random.Random(value)
     _forced = True

@@ -34,6 +34,7 @@ from refcamp.models import (
 from refcamp.payloads import UNSET, ProfileInput, SessionInput, check_id
 from refcamp.store import queries
 from refcamp.store.db import connect, transaction
+from refcamp.tables import LARGEST
 
 
 @dataclass
@@ -637,6 +638,11 @@ def update_session(
     return response
 
 
+def _ruleset(ws: Workspace, campaign_id: str | None) -> str:
+    campaign = ws.catalog.campaign(campaign_id) if campaign_id else None
+    return campaign.ruleset_id if campaign else ""
+
+
 def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
     """Reverse every entry and code use a closed session booked (Talon.One's revocation)."""
     conn = ws.conn
@@ -665,7 +671,7 @@ def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
         response.effects.append(
             Effect(
                 campaign_id=entry.campaign_id or "",
-                ruleset_id="",
+                ruleset_id=_ruleset(ws, entry.campaign_id),
                 rule_index=entry.rule_index or 0,
                 rule_name=entry.rule_name or "",
                 effect_type=effect_type,
@@ -683,7 +689,7 @@ def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
         response.effects.append(
             Effect(
                 campaign_id=row["campaign_id"],
-                ruleset_id="",
+                ruleset_id=_ruleset(ws, row["campaign_id"]),
                 rule_index=row["rule_index"],
                 rule_name=row["rule_name"],
                 effect_type="rollbackReferral" if row["kind"] == "referral" else "rollbackCoupon",
@@ -695,7 +701,7 @@ def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
         response.effects.append(
             Effect(
                 campaign_id=row["campaign_id"],
-                ruleset_id="",
+                ruleset_id=_ruleset(ws, row["campaign_id"]),
                 rule_index=row["rule_index"],
                 rule_name=row["rule_name"],
                 effect_type="rollbackDiscount",
@@ -807,8 +813,8 @@ def create_referral(
         check_id(friend, "--friend")
     if code is not None:
         check_id(code, "--code")
-    if usage_limit is not None and usage_limit < 0:
-        raise InputError(f"--usage-limit: must be 0 (unlimited) or more, got {usage_limit}")
+    if usage_limit is not None and not 0 <= usage_limit <= LARGEST:
+        raise InputError(f"--usage-limit: 0 (unlimited) to {LARGEST}, got {usage_limit}")
     if starts and expires and expires <= starts:
         raise InputError("--expires must be after --starts")
     settings = campaign.referrals
@@ -861,8 +867,8 @@ def create_coupons(
         raise InputError(f"--count: must be 1 to 100000, got {count}")
     if recipient is not None:
         check_id(recipient, "--recipient")
-    if usage_limit is not None and usage_limit < 0:
-        raise InputError(f"--usage-limit: must be 0 (unlimited) or more, got {usage_limit}")
+    if usage_limit is not None and not 0 <= usage_limit <= LARGEST:
+        raise InputError(f"--usage-limit: 0 (unlimited) to {LARGEST}, got {usage_limit}")
     if starts and expires and expires <= starts:
         raise InputError("--expires must be after --starts")
     settings = campaign.coupons
@@ -977,8 +983,8 @@ def adjust_points(
 
     settings = _program(ws, program)
     check_id(profile_id, "profile id")
-    if points <= 0:
-        raise InputError(f"--points: must be at least 1, got {points}")
+    if not 1 <= points <= LARGEST:
+        raise InputError(f"--points: 1 to {LARGEST}, got {points}")
     if not reason.strip():
         raise InputError("--reason: must not be empty")
     with transaction(ws.conn):

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 MISSING: Any = object()
+LARGEST = 10**12  # no count or amount in refcamp is larger; SQLite integers stop at 2**63
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
@@ -86,10 +87,19 @@ class TableReader:
             return None
         return value
 
-    def integer(self, key: str, default: Any = MISSING, minimum: int | None = None) -> Any:
+    def integer(
+        self,
+        key: str,
+        default: Any = MISSING,
+        minimum: int | None = None,
+        maximum: int = LARGEST,
+    ) -> Any:
         value = self.get(key, int, default)
-        if key in self.table and isinstance(value, int) and minimum is not None and value < minimum:
-            self.problem(key, f"must be at least {minimum}, got {value}")
+        if key in self.table and isinstance(value, int):
+            if minimum is not None and value < minimum:
+                self.problem(key, f"must be at least {minimum}, got {value}")
+            elif value > maximum:
+                self.problem(key, f"must be at most {maximum}, got {value}")
         return value
 
     def done(self) -> None:

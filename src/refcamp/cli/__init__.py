@@ -173,35 +173,59 @@ def root(
         fail(str(error), error.exit_code)
 
 
-def _register() -> None:
-    from refcamp.cli import (
-        campaign,
-        coupon,
-        db,
-        demo,
-        event,
-        loyalty,
-        profile,
-        referral,
-        replay,
-        session,
-        simulate,
-    )
-
-    app.add_typer(campaign.app, name="campaign")
-    app.add_typer(profile.app, name="profile")
-    app.add_typer(session.app, name="session")
-    app.add_typer(referral.app, name="referral")
-    app.add_typer(coupon.app, name="coupon")
-    app.add_typer(event.app, name="event")
-    app.add_typer(loyalty.app, name="loyalty")
-    app.add_typer(db.app, name="db")
-    app.command("demo")(demo.demo)
-    app.command("replay")(replay.replay)
-    app.command("simulate")(simulate.simulate)
+# Each noun's module, in the order `refcamp --help` lists them; groups have a Typer `app`,
+# single commands a function of the same name.
+NOUNS = {
+    "demo": "command",
+    "campaign": "group",
+    "profile": "group",
+    "session": "group",
+    "event": "group",
+    "referral": "group",
+    "coupon": "group",
+    "loyalty": "group",
+    "replay": "command",
+    "simulate": "command",
+    "db": "group",
+}
+GLOBAL_VALUES = ("--db", "--campaigns", "--now")
 
 
-_register()
+def invoked_noun(argv: list[str]) -> str | None:
+    """The noun a command line asks for, skipping the global options before it."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in GLOBAL_VALUES:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in NOUNS else None
+    return None
+
+
+def register(only: str | None = None) -> None:
+    """Add the nouns to the app: just the one invoked, when known — building every command's
+    parser costs milliseconds at every start — else all of them (help, completion, tests)."""
+    import importlib
+
+    for noun, kind in NOUNS.items():
+        if only is not None and noun != only:
+            continue
+        module = importlib.import_module(f"refcamp.cli.{noun}")
+        if kind == "group":
+            app.add_typer(module.app, name=noun)
+        else:
+            app.command(noun)(getattr(module, noun))
+
+
+def started_as_refcamp() -> bool:
+    """Whether this process is the refcamp command (not a test run or a library import)."""
+    first = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return first.name == "refcamp" or first.parts[-2:] == ("refcamp", "__main__.py")
+
+
+register(invoked_noun(sys.argv[1:]) if started_as_refcamp() else None)
 
 
 def main() -> None:

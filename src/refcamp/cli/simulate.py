@@ -60,8 +60,10 @@ def simulate(
     ] = 0.01,
     as_json: Json = False,
 ) -> None:
-    """Forecast campaigns over a synthetic population, in a scratch database (or the global
-    --db). Starts at midnight UTC of --now (or today): give --now for a report that repeats."""
+    """Forecast what campaigns will cost, over a synthetic population.
+
+    Runs in a scratch database (or the one the global --db names). The simulation starts at
+    midnight UTC of --now (or today): give --now for a report that repeats exactly."""
     from refcamp import codes, render, service
     from refcamp.errors import InputError, NotFoundError
     from refcamp.simulate import Population

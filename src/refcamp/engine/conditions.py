@@ -187,8 +187,9 @@ def read_conditions(
 # --- attributes ----------------------------------------------------------------------------------
 
 NUMERIC_PATHS = {
-    "session.total": lambda s: s.total,
-    "session.cartItemTotal": lambda s: s.cart_item_total,
+    # Money is a decimal number however the prices were typed (so --explain shows 40.00).
+    "session.total": lambda s: float(s.total),
+    "session.cartItemTotal": lambda s: float(s.cart_item_total),
     "session.itemCount": lambda s: sum(i.quantity for i in s.cart_items),
 }
 ITEM_FIELDS = {
@@ -219,7 +220,7 @@ def is_number(value: Any) -> bool:
 def show(value: Any) -> str:
     if value is MISSING:
         return "missing"
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value == round(value, 2):
         return f"{value:.2f}"
     return json.dumps(value, ensure_ascii=False, default=str)
 
@@ -236,7 +237,10 @@ def resolve(path: str, context: Context, item: CartItem | None) -> Any:
     if path in NUMERIC_PATHS:
         return NUMERIC_PATHS[path](facts.session) if facts.session else MISSING
     if path in ITEM_FIELDS:
-        return getattr(item, ITEM_FIELDS[path][0]) if item is not None else MISSING
+        if item is None:
+            return MISSING
+        value = getattr(item, ITEM_FIELDS[path][0])
+        return MISSING if value == "" else value  # an item without a name or category
     head, _, name = path.partition(".attributes.")
     if head == "session":
         return _attribute(facts.session.attributes if facts.session else None, name)
@@ -251,6 +255,11 @@ def resolve(path: str, context: Context, item: CartItem | None) -> Any:
     return MISSING
 
 
+def same(a: Any, b: Any) -> bool:
+    """Equality that keeps booleans apart from numbers (Python says True == 1)."""
+    return isinstance(a, bool) == isinstance(b, bool) and bool(a == b)
+
+
 def compare(op: str, seen: Any, value: Any) -> bool:
     """The comparison; values of the wrong type make it false, never a crash."""
     if op == "exists":
@@ -258,21 +267,21 @@ def compare(op: str, seen: Any, value: Any) -> bool:
     if seen is MISSING:
         return False
     if op == "==":
-        return bool(seen == value)
+        return same(seen, value)
     if op == "!=":
-        return bool(seen != value)
+        return not same(seen, value)
     if op in ORDERING:
         if not is_number(seen):
             return False
         return {"<": seen < value, "<=": seen <= value, ">": seen > value, ">=": seen >= value}[op]
     if op == "in":
-        return seen in value
+        return any(same(seen, v) for v in value)
     if op == "not_in":
-        return seen not in value
+        return not any(same(seen, v) for v in value)
     if op == "contains":
         if isinstance(seen, str):
             return isinstance(value, str) and value in seen
-        return isinstance(seen, list) and value in seen
+        return isinstance(seen, list) and any(same(v, value) for v in seen)
     if op == "starts_with":
         return isinstance(seen, str) and seen.startswith(value)
     return False
@@ -339,6 +348,9 @@ class AttributeCondition(Condition):
             and not all(is_number(v) for v in members)
         ):
             reader.problem("value", f"{path} is a number; got {type_name(value)} {value!r}")
+            return None
+        if not numeric and path in ITEM_FIELDS and op in ORDERING:
+            reader.problem("op", f"{path} is text; op {op!r} compares numbers")
             return None
         if numeric and op in ("contains", "starts_with"):
             reader.problem("op", f"{path} is a number; op {op!r} does not apply")

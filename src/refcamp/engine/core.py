@@ -234,6 +234,7 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
                         )
                         continue
                     budget.spend(campaign, action, amount, subject)
+                spec.planned(context, props)
                 effects.append(_effect(campaign, rule, spec.effect_type, props, params))
 
     if referral.code is not None and not accepted:

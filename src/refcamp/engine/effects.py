@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 from refcamp.clock import add_duration, iso, parse_duration
 from refcamp.engine.core import Context
 from refcamp.models import Catalog
-from refcamp.tables import TableReader, did_you_mean
+from refcamp.tables import LARGEST, TableReader, did_you_mean
 
 Planned = tuple[Mapping[str, Any], Mapping[str, Any]]  # (props, params)
 
@@ -42,6 +43,9 @@ class EffectSpec:
     ) -> tuple[str, int, str | None] | None:
         """What the planned effect counts against campaign limits: (action, amount, profile)."""
         return None
+
+    def planned(self, context: Context, props: Mapping[str, Any]) -> None:
+        """Called once the effect is kept (past the campaign limits)."""
 
 
 EFFECTS: dict[str, type[EffectSpec]] = {}
@@ -166,8 +170,10 @@ class AddLoyaltyPoints(EffectSpec):
             reader.problem(None, "give either points (a fixed number) or points_per with of")
             return None
         if "points_per" in reader.table:
-            if points_per is not None and points_per <= 0:
-                reader.problem("points_per", f"must be more than 0, got {points_per}")
+            if points_per is not None and not 0 < points_per <= 1_000_000:
+                reader.problem(
+                    "points_per", f"must be more than 0 and at most 1000000, got {points_per}"
+                )
                 return None
             if "of" not in reader.table:
                 reader.problem(None, 'points_per needs of (e.g. of = "session.total")')
@@ -208,7 +214,7 @@ class AddLoyaltyPoints(EffectSpec):
             if facts.profile is None:
                 return None
             recipient = facts.profile.id
-        points = self.amount(context)
+        points = min(self.amount(context), LARGEST)  # a total in the billions is someone's typo
         if points <= 0:
             return None  # e.g. 1 point per 10 on a total of 5
         program = context.catalog.programs[self.program]
@@ -356,14 +362,20 @@ class SetDiscount(EffectSpec):
         value = float(round(min(value, left), 2))  # money: always a decimal number
         if value <= 0:
             return None
-        context.discounted.append(value)
         scope = "cartItems" if self.scope == "items" else "sessionTotal"
-        return {"name": self.label, "value": value, "scope": scope}, {}
+        profile = context.facts.profile
+        return {"name": self.label, "value": value, "scope": scope}, {
+            "profile": profile.id if profile else None
+        }
 
     def usage(
         self, props: Mapping[str, Any], params: Mapping[str, Any]
     ) -> tuple[str, int, str | None] | None:
-        return "setDiscount", props["value"], None
+        return "setDiscount", props["value"], params["profile"]
+
+    def planned(self, context: Context, props: Mapping[str, Any]) -> None:
+        # What later discounts may take is what is left after this one.
+        context.discounted.append(props["value"])
 
     def words(self) -> str:
         size = f"{self.amount:g} off" if self.amount is not None else f"{self.percent:g}% off"
@@ -586,6 +598,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return iso(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value

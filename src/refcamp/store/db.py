@@ -55,11 +55,12 @@ def connect(path: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        _check_owner(conn, path)
+        version = _check_owner(conn, path)
         _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn)
+        if version < len(MIGRATIONS):  # an up-to-date file costs no write lock at start
+            migrate(conn)
     except sqlite3.DatabaseError as error:
         raise StateFileError(f"state file {path}: {error}") from None
     return conn
@@ -82,7 +83,8 @@ def _use_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
-def _check_owner(conn: sqlite3.Connection, path: Path) -> None:
+def _check_owner(conn: sqlite3.Connection, path: Path) -> int:
+    """Refuse a file that is not refcamp's or is too new; returns its schema version."""
     # One read transaction, so the three answers come from one snapshot even while another
     # process is creating and migrating the same new file.
     conn.execute("BEGIN")
@@ -95,7 +97,7 @@ def _check_owner(conn: sqlite3.Connection, path: Path) -> None:
     if application_id == 0:
         if tables:
             raise StateFileError(f"state file {path} is a SQLite database, but not refcamp's")
-        return
+        return 0
     if application_id != APPLICATION_ID:
         raise StateFileError(f"state file {path} is a SQLite database, but not refcamp's")
     if version > len(MIGRATIONS):
@@ -103,6 +105,7 @@ def _check_owner(conn: sqlite3.Connection, path: Path) -> None:
             f"state file {path} was written by a newer refcamp (schema {version}, this one "
             f"knows {len(MIGRATIONS)}); upgrade refcamp"
         )
+    return int(version)
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

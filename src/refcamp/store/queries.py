@@ -528,13 +528,17 @@ def roll_back_discount(conn: sqlite3.Connection, row: sqlite3.Row, now: datetime
 def set_attribute(
     conn: sqlite3.Connection, owner: str, owner_id: str, name: str, value: Any, now: datetime
 ) -> None:
-    """Set one attribute of a profile or a session (json_set keeps the others)."""
-    # owner is refcamp's own constant, never user data.
+    """Set one attribute of a profile or a session, keeping the others."""
+    # owner is refcamp's own constant, never user data; the name can be anything, so the JSON is
+    # changed here rather than with a JSON path.
     table = {"profile": "profiles", "session": "sessions"}[owner]
+    row = conn.execute(f"SELECT attributes FROM {table} WHERE id = ?", (owner_id,)).fetchone()
+    if row is None:
+        return
+    attributes = {**json.loads(row[0]), name: value}
     conn.execute(
-        f"UPDATE {table} SET attributes = json_set(attributes, ?, json(?)), updated = ? "
-        "WHERE id = ?",
-        ("$." + json.dumps(name), dumps(value), iso(now), owner_id),
+        f"UPDATE {table} SET attributes = ?, updated = ? WHERE id = ?",
+        (dumps(attributes), iso(now), owner_id),
     )
 
 

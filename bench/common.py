@@ -1,0 +1,57 @@
+"""Shared pieces of the benchmarks: a scratch directory, running refcamp, the seed workload."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from workload import closes, registrations
+
+
+def env(db: Path) -> dict[str, str]:
+    out = {**os.environ, "REFCAMP_DB": str(db), "NO_COLOR": "1"}
+    for name in ("REFCAMP_CAMPAIGNS", "REFCAMP_NOW", "REFCAMP_SEED"):
+        out.pop(name, None)
+    return out
+
+
+def refcamp(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "refcamp", *args], env=env(db), capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"refcamp {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def replay(db: Path, lines: list[str], scratch: Path, name: str) -> dict:
+    """Replay JSON Lines; returns refcamp's own summary (its timing excludes process start)."""
+    path = scratch / f"{name}.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return json.loads(refcamp(db, "replay", str(path), "--json").stdout)
+
+
+def seed_workload(db: Path, n: int, scratch: Path, prefix: str = "") -> tuple[dict, dict]:
+    """n registrations, then n closed sessions each bringing one of the new codes."""
+    first = replay(db, registrations(n, prefix + "ADV"), scratch, prefix + "registrations")
+    codes = [
+        r["code"]
+        for r in json.loads(refcamp(db, "referral", "list", "--json").stdout)
+        if r["advocateProfileIntegrationId"].startswith(prefix + "ADV")
+    ]
+    second = replay(db, closes(codes, prefix + "FRIEND"), scratch, prefix + "closes")
+    return first, second
+
+
+def scratch_dir() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="refcamp-bench-")
+
+
+def rate(summary: dict) -> float:
+    return summary["applied"] / summary["seconds"] if summary["seconds"] else float("inf")

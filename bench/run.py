@@ -1,0 +1,23 @@
+"""All three benchmarks; `--quick` is the seconds-long smoke run CI uses (no timing is asserted).
+
+python bench/run.py [--quick]
+"""
+
+from __future__ import annotations
+
+import sys
+
+import cold_start
+import large_state
+import replay_throughput
+
+quick = "--quick" in sys.argv
+print("== replay throughput ==")
+replay_throughput.main(200 if quick else 10_000)
+print("== cost per request as the state grows ==")
+if quick:
+    large_state.main(100, 1_000, 10_000)
+else:
+    large_state.main(5_000, 100_000, 1_000_000)
+print("== cold start ==")
+cold_start.main(3 if quick else 30)
