@@ -109,7 +109,14 @@ class Campaign:
     limits: tuple[Limit, ...] = ()
 
     def limits_for(self, action: str) -> tuple[Limit, ...]:
-        return tuple(limit for limit in self.limits if limit.action == action)
+        return self._limits_by_action.get(action, ())
+
+    @cached_property
+    def _limits_by_action(self) -> dict[str, tuple[Limit, ...]]:
+        by_action: dict[str, tuple[Limit, ...]] = {}
+        for limit in self.limits:
+            by_action[limit.action] = (*by_action.get(limit.action, ()), limit)
+        return by_action
 
 
 @dataclass(frozen=True)

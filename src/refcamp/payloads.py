@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,11 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+@lru_cache(maxsize=256)  # field names are a small fixed set
+def _lower(name: str) -> str:
+    return name.lower()
+
+
 class Fields:
     """One JSON object's fields, matched case-insensitively; `path` names it in errors."""
 
@@ -74,8 +80,9 @@ class Fields:
         return name.lower() in self.by_lower
 
     def raw(self, name: str) -> Any:
-        self.used.add(name.lower())
-        entry = self.by_lower.get(name.lower())
+        lower = _lower(name)
+        self.used.add(lower)
+        entry = self.by_lower.get(lower)
         return UNSET if entry is None else entry[1]
 
     def where(self, name: str) -> str:

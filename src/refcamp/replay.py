@@ -68,25 +68,29 @@ def parse(line: int, text: str) -> Request:
     raw_path = record.get("path")
     if not isinstance(raw_path, str):
         raise InputError(f"line {line}: path: expected a string like /v2/customer_sessions/ID")
-    url = urlsplit(raw_path)
-    query: dict[str, Any] = dict(parse_qsl(url.query))
+    if raw_path.startswith("/") and "?" not in raw_path:  # the usual case, without urlsplit
+        url_path, url_query = raw_path, ""
+    else:
+        url = urlsplit(raw_path)
+        url_path, url_query = url.path, url.query
+    query: dict[str, Any] = dict(parse_qsl(url_query)) if url_query else {}
     extra = record.get("query", {})
     if not isinstance(extra, dict):
         raise InputError(f"line {line}: query: expected an object")
     query.update(extra)
     found = next(
-        ((kind, method, m) for kind, method, pattern in PATHS if (m := pattern.match(url.path))),
+        ((kind, method, m) for kind, method, pattern in PATHS if (m := pattern.match(url_path))),
         None,
     )
     if found is None:
         raise InputError(
-            f"line {line}: path {url.path!r} is not one refcamp replays "
+            f"line {line}: path {url_path!r} is not one refcamp replays "
             "(/v2/customer_profiles/ID, /v2/customer_sessions/ID, /v2/events)"
         )
     kind, method, match = found
     given = record.get("method", method)
     if not isinstance(given, str) or given.upper() != method:
-        raise InputError(f"line {line}: method {given!r}: {url.path} takes {method}")
+        raise InputError(f"line {line}: method {given!r}: {url_path} takes {method}")
     now = record.get("now")
     if now is not None and not isinstance(now, str):
         raise InputError(f"line {line}: now: expected an ISO 8601 string")

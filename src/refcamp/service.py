@@ -224,7 +224,7 @@ def _create_referral(booking: Booking, effect: Effect) -> Effect:
     )
     queries.insert_referral(ws.conn, referral, booking.session_id)
     booking.response.created_referrals.append(referral)
-    return replace(effect, props={**effect.props, "value": code})
+    return with_props(effect, value=code)
 
 
 def _add_points(booking: Booking, effect: Effect) -> Effect:
@@ -248,7 +248,20 @@ def _add_points(booking: Booking, effect: Effect) -> Effect:
         rule_name=effect.rule_name,
     )
     queries.insert_entry(ws.conn, entry)
-    return replace(effect, props={**props, "transactionUUID": entry.transaction_uuid})
+    return with_props(effect, transactionUUID=entry.transaction_uuid)
+
+
+def with_props(effect: Effect, **props: Any) -> Effect:
+    """The effect with props added (faster than dataclasses.replace, on every booking)."""
+    return Effect(
+        effect.campaign_id,
+        effect.ruleset_id,
+        effect.rule_index,
+        effect.rule_name,
+        effect.effect_type,
+        {**effect.props, **props},
+        effect.params,
+    )
 
 
 def _accept_code(kind: str) -> Handler:
@@ -287,7 +300,7 @@ def _create_coupon(booking: Booking, effect: Effect) -> Effect:
     )
     queries.insert_coupon(ws.conn, coupon, booking.session_id)
     booking.response.created_coupons.append(coupon)
-    return replace(effect, props={**effect.props, "value": code})
+    return with_props(effect, value=code)
 
 
 def _reserve_coupon(booking: Booking, effect: Effect) -> Effect | None:

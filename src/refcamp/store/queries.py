@@ -22,6 +22,8 @@ from refcamp.models import (
 
 
 def dumps(value: Any) -> str:
+    if not value and isinstance(value, dict | list):  # most attributes are empty
+        return "{}" if isinstance(value, dict) else "[]"
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
