@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import tomllib
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -318,4 +319,24 @@ def load(directory: Path, extra: Path | None = None) -> Catalog:
             problems.append(f"{place}: {key}: {message}")
     if problems:
         raise CampaignFileError(problems)
-    return catalog
+    return replace(catalog, warnings=tuple(code_space_warnings(catalog)))
+
+
+SMALL_SPACE = 1_000_000
+
+
+def code_space_warnings(catalog: Catalog) -> list[str]:
+    """Patterns that can make fewer than a million codes: they fill up, and codes get guessable."""
+    from refcamp.codes import space
+
+    warnings = []
+    for campaign in catalog.campaigns:
+        for label, settings in (("referrals", campaign.referrals), ("coupons", campaign.coupons)):
+            size = space(settings.pattern, settings.characters)
+            if size < SMALL_SPACE:
+                warnings.append(
+                    f"{campaign.source}: [campaign.{label}]: pattern {settings.pattern!r} with "
+                    f"{len(set(settings.characters))} characters makes only {size:,} codes "
+                    f"(fewer than {SMALL_SPACE:,}): codes can run out and are easy to guess"
+                )
+    return warnings

@@ -126,6 +126,7 @@ class Catalog:
     directory: str
     campaigns: tuple[Campaign, ...]
     programs: Mapping[str, LoyaltyProgram]
+    warnings: tuple[str, ...] = ()  # not errors, but worth saying (e.g. a small code space)
 
     def campaign(self, campaign_id: str) -> Campaign | None:
         return next((c for c in self.campaigns if c.id == campaign_id), None)

@@ -885,6 +885,11 @@ def create_coupons(
     if starts and expires and expires <= starts:
         raise InputError("--expires must be after --starts")
     settings = campaign.coupons
+    if code is None and count > codes.space(settings.pattern, settings.characters):
+        raise InputError(
+            f"--count {count}: pattern {settings.pattern!r} can make only "
+            f"{codes.space(settings.pattern, settings.characters):,} codes"
+        )
     if expires is None and settings.valid_for and settings.valid_for != "unlimited":
         expires = clock.add_duration(starts or ws.now, settings.valid_for)
     created = []

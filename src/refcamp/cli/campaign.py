@@ -128,9 +128,12 @@ def validate(
                 "valid": True,
                 "campaigns": [c.id for c in catalog.campaigns],
                 "programs": list(catalog.programs),
+                "warnings": list(catalog.warnings),
             }
         )
         return
+    for warning in catalog.warnings:
+        render.note(f"warning: {warning}")
     render.line(
         f"{target}: {len(catalog.campaigns)} campaign(s), "
         f"{len(catalog.programs)} loyalty program(s), all valid."

@@ -21,9 +21,23 @@ BUSY_TIMEOUT_MS = 30_000
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+def _writable(path: Path) -> bool:
+    """Writable, and not marked read-only: a file whose write bits are all off was made
+    read-only on purpose, so refcamp leaves it alone even when running as root."""
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
+
+
 def _check_file(path: Path) -> None:
     if path.is_dir():
         raise StateFileError(f"state file {path} is a directory")
+    # SQLite would open a read-only file and fail at the first write, halfway through a command;
+    # WAL mode also needs to create files beside it.
+    if not _writable(path):
+        raise StateFileError(f"state file {path} is read-only; refcamp needs to write it")
+    if not _writable(path.parent):
+        raise StateFileError(
+            f"the folder of state file {path} is read-only; refcamp needs to write beside it"
+        )
     try:
         with path.open("rb") as handle:
             header = handle.read(len(SQLITE_HEADER))
