@@ -63,7 +63,7 @@ class Workspace:
 
     @cached_property
     def catalog(self) -> Catalog:
-        from refcamp.campaigns import load
+        from refcamp.catalog_cache import load
 
         return load(self.campaigns_dir)
 

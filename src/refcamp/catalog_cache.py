@@ -1,0 +1,80 @@
+"""A cache of validated campaign directories, so a command does not parse TOML at every start.
+
+The cache is keyed by every campaign file's name and content, and by refcamp's own source files (a new refcamp never reads an old refcamp's objects). Anything unexpected — no
+cache folder, a stale or unreadable entry — means parsing the files as usual: the cache can make
+refcamp faster, never wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+
+from refcamp.models import Catalog
+
+PACKAGE = Path(__file__).parent
+# The modules whose objects a cached catalog holds.
+SOURCES = ("models.py", "campaigns.py", "tables.py", "engine/conditions.py", "engine/effects.py")
+
+
+def cache_dir() -> Path:
+    if sys.platform.startswith("linux"):  # without importing platformdirs at every start
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "refcamp"
+    from platformdirs import user_cache_path
+
+    return user_cache_path("refcamp", appauthor=False)
+
+
+def _key(directory: Path, files: list[Path]) -> str:
+    # Campaign files by content (an edit within the clock's resolution keeps the mtime), refcamp's
+    # own sources by size and time (they change only when refcamp does).
+    digest = hashlib.sha256(str(directory.resolve()).encode())
+    for path in files:
+        digest.update(f"\0{path.name}\0".encode())
+        digest.update(path.read_bytes())
+    for source in SOURCES:
+        stat = (PACKAGE / source).stat()
+        digest.update(f"\0{source}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def load(directory: Path) -> Catalog:
+    """The directory's Catalog, from the cache when nothing changed since it was stored."""
+    # The TOML parser and the validators are imported only when the cache misses.
+    try:
+        if directory.is_file():
+            files = [directory]
+        elif directory.is_dir():
+            files = sorted(directory.glob("*.toml"))
+        else:
+            raise FileNotFoundError(directory)
+        key = _key(directory, files)
+        entry = cache_dir() / f"campaigns-{key[:32]}.pickle"
+    except OSError:
+        from refcamp import campaigns
+
+        return campaigns.load(directory)
+    try:
+        with entry.open("rb") as handle:
+            cached = pickle.load(handle)
+        if isinstance(cached, Catalog):
+            return cached
+    except Exception:  # a missing or unreadable entry only means a cache miss
+        pass
+    from refcamp import campaigns
+
+    catalog = campaigns.load(directory)  # raises on invalid files: those are never cached
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=entry.parent, prefix=".campaigns-")
+        with os.fdopen(handle, "wb") as out:
+            pickle.dump(catalog, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temp, entry)
+    except OSError:
+        pass
+    return catalog
