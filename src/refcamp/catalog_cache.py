@@ -1,8 +1,9 @@
 """A cache of validated campaign directories, so a command does not parse TOML at every start.
 
-The cache is keyed by every campaign file's name and content, and by refcamp's own source files (a new refcamp never reads an old refcamp's objects). Anything unexpected — no
-cache folder, a stale or unreadable entry — means parsing the files as usual: the cache can make
-refcamp faster, never wrong.
+The cache is keyed by every campaign file's name and content, and by refcamp's own source files
+(a new refcamp never reads an old refcamp's objects). Anything unexpected — no cache folder, a
+stale or unreadable entry — means parsing the files as usual: the cache can make refcamp faster,
+never wrong.
 """
 
 from __future__ import annotations
