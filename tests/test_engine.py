@@ -52,7 +52,7 @@ def test_registration_plans_one_referral_code(catalog: Catalog) -> None:
     evaluation = evaluate(catalog, facts)
     assert types(evaluation) == ["referralCreated"]
     effect = evaluation.effects[0]
-    assert effect.params["advocate"] == "NEWCUSTOMER"
+    assert effect.params["owner"] == "NEWCUSTOMER"
     assert effect.params["pattern"] == "####-####"
     assert (effect.campaign_id, effect.rule_index, effect.rule_name) == (
         "medium-referral",

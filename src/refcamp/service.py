@@ -204,27 +204,48 @@ class Booking:
                 self.response.effects.append(done)
 
 
-def _create_referral(booking: Booking, effect: Effect) -> Effect:
-    ws, params = booking.ws, effect.params
-    code = codes.generate(
-        params["pattern"],
-        params["characters"],
-        lambda c: queries.exists(ws.conn, "referrals", "code", c),
-    )
-    referral = Referral(
-        code=code,
-        campaign_id=effect.campaign_id,
-        advocate_id=params["advocate"],
-        friend_id=None,
-        usage_limit=params["usage_limit"],
-        usage_counter=0,
-        start_date=None,
-        expiry_date=params["expiry_date"],
-        created=ws.now,
-    )
-    queries.insert_referral(ws.conn, referral, booking.session_id)
-    booking.response.created_referrals.append(referral)
-    return with_props(effect, value=code)
+def _create_code(kind: str) -> Handler:
+    """Draw a free code from the effect's pattern and store it: a referral code for an advocate,
+    or a coupon reserved for its customer."""
+
+    def create(booking: Booking, effect: Effect) -> Effect:
+        ws, params = booking.ws, effect.params
+        table = "referrals" if kind == "referral" else "coupons"
+        code = codes.generate(
+            params["pattern"],
+            params["characters"],
+            lambda c: queries.exists(ws.conn, table, "code", c),
+        )
+        if kind == "referral":
+            referral = Referral(
+                code=code,
+                campaign_id=effect.campaign_id,
+                advocate_id=params["owner"],
+                friend_id=None,
+                usage_limit=params["usage_limit"],
+                usage_counter=0,
+                start_date=None,
+                expiry_date=params["expiry_date"],
+                created=ws.now,
+            )
+            queries.insert_referral(ws.conn, referral, booking.session_id)
+            booking.response.created_referrals.append(referral)
+        else:
+            coupon = Coupon(
+                code=code,
+                campaign_id=effect.campaign_id,
+                recipient_id=params["owner"],
+                usage_limit=params["usage_limit"],
+                usage_counter=0,
+                start_date=None,
+                expiry_date=params["expiry_date"],
+                created=ws.now,
+            )
+            queries.insert_coupon(ws.conn, coupon, booking.session_id)
+            booking.response.created_coupons.append(coupon)
+        return with_props(effect, value=code)
+
+    return create
 
 
 def _add_points(booking: Booking, effect: Effect) -> Effect:
@@ -279,28 +300,6 @@ def _accept_code(kind: str) -> Handler:
         return effect
 
     return accept
-
-
-def _create_coupon(booking: Booking, effect: Effect) -> Effect:
-    ws, params = booking.ws, effect.params
-    code = codes.generate(
-        params["pattern"],
-        params["characters"],
-        lambda c: queries.exists(ws.conn, "coupons", "code", c),
-    )
-    coupon = Coupon(
-        code=code,
-        campaign_id=effect.campaign_id,
-        recipient_id=params["recipient"],
-        usage_limit=params["usage_limit"],
-        usage_counter=0,
-        start_date=None,
-        expiry_date=params["expiry_date"],
-        created=ws.now,
-    )
-    queries.insert_coupon(ws.conn, coupon, booking.session_id)
-    booking.response.created_coupons.append(coupon)
-    return with_props(effect, value=code)
 
 
 def _reserve_coupon(booking: Booking, effect: Effect) -> Effect | None:
@@ -408,14 +407,14 @@ def _count_rejection(kind: str) -> Handler:
 
 
 HANDLERS: dict[str, Handler] = {
-    "referralCreated": _create_referral,
+    "referralCreated": _create_code("referral"),
     "addLoyaltyPoints": _add_points,
     "deductLoyaltyPoints": _deduct_points,
     "acceptReferral": _accept_code("referral"),
     "acceptCoupon": _accept_code("coupon"),
     "rejectReferral": _count_rejection("referral"),
     "rejectCoupon": _count_rejection("coupon"),
-    "couponCreated": _create_coupon,
+    "couponCreated": _create_code("coupon"),
     "reserveCoupon": _reserve_coupon,
     "setDiscount": _set_discount,
     "updateAttribute": _update_attribute,

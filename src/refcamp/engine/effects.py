@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from refcamp.clock import add_duration, iso, parse_duration
 from refcamp.engine.core import Context
-from refcamp.models import Catalog
+from refcamp.models import Campaign, Catalog, CodeSettings
 from refcamp.tables import LARGEST, TableReader, did_you_mean
 
 Planned = tuple[Mapping[str, Any], Mapping[str, Any]]  # (props, params)
@@ -68,12 +68,11 @@ def read_duration(reader: TableReader, key: str, default: Any, allowed: str) -> 
     return value
 
 
-@register
-class CreateReferralCode(EffectSpec):
-    """Create a referral code for the current customer (the advocate) in this campaign."""
+class CreateCode(EffectSpec):
+    """Create a code for the current customer from the campaign's code settings; optional
+    `usage_limit` and `valid_for` override them for this rule."""
 
-    name = "create_referral_code"
-    effect_type = "referralCreated"
+    limit_action: ClassVar[str]  # what campaign limits count
 
     def __init__(self, usage_limit: int | None, valid_for: str | None) -> None:
         self.usage_limit = usage_limit
@@ -85,28 +84,46 @@ class CreateReferralCode(EffectSpec):
         valid_for = read_duration(reader, "valid_for", None, "unlimited")
         return cls(usage_limit, valid_for)
 
+    def settings(self, campaign: Campaign) -> CodeSettings:
+        raise NotImplementedError
+
     def plan(self, context: Context) -> Planned | None:
         profile = context.facts.profile
         if profile is None:
-            return None  # an anonymous session has no advocate
-        settings = context.campaign.referrals
+            return None  # an anonymous session has nobody to own the code
+        settings = self.settings(context.campaign)
         valid_for = self.valid_for or settings.valid_for
         expiry = None
         if valid_for and valid_for != "unlimited":
             expiry = add_duration(context.facts.now, valid_for)
         params = {
-            "advocate": profile.id,
+            "owner": profile.id,
             "pattern": settings.pattern,
             "characters": settings.characters,
             "usage_limit": settings.usage_limit if self.usage_limit is None else self.usage_limit,
             "expiry_date": expiry,
         }
-        return {"value": None}, params
+        return self.props(profile.id), params
+
+    def props(self, owner: str) -> dict[str, Any]:
+        return {"value": None}
 
     def usage(
         self, props: Mapping[str, Any], params: Mapping[str, Any]
     ) -> tuple[str, int, str | None] | None:
-        return "createReferral", 1, params["advocate"]
+        return self.limit_action, 1, params["owner"]
+
+
+@register
+class CreateReferralCode(CreateCode):
+    """Create a referral code for the current customer (the advocate) in this campaign."""
+
+    name = "create_referral_code"
+    effect_type = "referralCreated"
+    limit_action = "createReferral"
+
+    def settings(self, campaign: Campaign) -> CodeSettings:
+        return campaign.referrals
 
     def words(self) -> str:
         extra = []
@@ -384,44 +401,18 @@ class SetDiscount(EffectSpec):
 
 
 @register
-class CreateCoupon(EffectSpec):
-    """Create a coupon for the current customer, from the campaign's [campaign.coupons]."""
+class CreateCoupon(CreateCode):
+    """Create a coupon for the current customer (reserved for them) from [campaign.coupons]."""
 
     name = "create_coupon"
     effect_type = "couponCreated"
+    limit_action = "createCoupon"
 
-    def __init__(self, usage_limit: int | None, valid_for: str | None) -> None:
-        self.usage_limit = usage_limit
-        self.valid_for = valid_for
+    def settings(self, campaign: Campaign) -> CodeSettings:
+        return campaign.coupons
 
-    @classmethod
-    def read(cls, reader: TableReader) -> EffectSpec | None:
-        usage_limit = reader.integer("usage_limit", None, minimum=0)
-        valid_for = read_duration(reader, "valid_for", None, "unlimited")
-        return cls(usage_limit, valid_for)
-
-    def plan(self, context: Context) -> Planned | None:
-        profile = context.facts.profile
-        if profile is None:
-            return None
-        settings = context.campaign.coupons
-        valid_for = self.valid_for or settings.valid_for
-        expiry = None
-        if valid_for and valid_for != "unlimited":
-            expiry = add_duration(context.facts.now, valid_for)
-        params = {
-            "recipient": profile.id,
-            "pattern": settings.pattern,
-            "characters": settings.characters,
-            "usage_limit": settings.usage_limit if self.usage_limit is None else self.usage_limit,
-            "expiry_date": expiry,
-        }
-        return {"value": None, "profileId": profile.id}, params
-
-    def usage(
-        self, props: Mapping[str, Any], params: Mapping[str, Any]
-    ) -> tuple[str, int, str | None] | None:
-        return "createCoupon", 1, params["recipient"]
+    def props(self, owner: str) -> dict[str, Any]:
+        return {"value": None, "profileId": owner}
 
     def words(self) -> str:
         return "create a coupon for the customer"
