@@ -89,44 +89,25 @@ def rejection(
     verdict: CouponVerdict, catalog: Catalog, rules: Sequence[RuleResult], accepted: set[str]
 ) -> Effect:
     """The rejectCoupon effect for a code that no fired rule accepted."""
-    from refcamp.engine.conditions import CouponCondition, mentions
+    from refcamp.engine.conditions import CouponCondition
+    from refcamp.engine.rejections import rejection as reject
 
-    campaign = catalog.campaign(verdict.campaign_id) if verdict.campaign_id else None
-    checking = [r for r in (campaign.rules if campaign else ()) if mentions(r, CouponCondition)]
-    props: dict[str, object] = {"value": verdict.code}
     reason, details = verdict.reason, verdict.details
-    if reason is None:
+    if reason is None and verdict.campaign_id in accepted:
         reason = "CouponRejectedByCondition"
-        if verdict.campaign_id in accepted:
-            details = "another coupon of this campaign was accepted in this session"
-        else:
-            indexes = {r.index for r in checking}
-            failed = next(
-                (
-                    r
-                    for r in rules
-                    if r.campaign_id == verdict.campaign_id
-                    and not r.fired
-                    and r.rule_index in indexes
-                ),
-                None,
-            )
-            if failed is not None and failed.failed_condition is not None:
-                condition = failed.failed_condition
-                props["conditionIndex"] = condition.index
-                details = (
-                    f"rule '{failed.rule_name}': {condition.words} (saw {condition.check.seen})"
-                )
-            else:
-                details = "no rule of the coupon's campaign checks coupon codes"
-    props["rejectionReason"] = reason
-    props["details"] = details
-    rule = checking[0] if checking else None
-    return Effect(
-        campaign_id=verdict.campaign_id or "",
-        ruleset_id=campaign.ruleset_id if campaign else "",
-        rule_index=rule.index if rule else 0,
-        rule_name=rule.name if rule else "",
+        details = "another coupon of this campaign was accepted in this session"
+    return reject(
+        catalog,
+        rules,
         effect_type="rejectCoupon",
-        props=props,
+        code=verdict.code,
+        campaign_id=verdict.campaign_id,
+        reason=reason,
+        details=details,
+        checks=CouponCondition,
+        by_condition="CouponRejectedByCondition",
+        untriggered=(
+            "CouponRejectedByCondition",
+            "no rule of the coupon's campaign checks coupon codes",
+        ),
     )

@@ -42,44 +42,23 @@ class Verdict:
 
     def rejection(self, catalog: Catalog, rules: Sequence[RuleResult]) -> Effect:
         """The rejectReferral effect for a code that no fired rule accepted."""
-        from refcamp.engine.conditions import ReferralCondition, mentions
+        from refcamp.engine.conditions import ReferralCondition
+        from refcamp.engine.rejections import rejection
 
-        campaign = catalog.campaign(self.campaign_id) if self.campaign_id else None
-        checking = [
-            r for r in (campaign.rules if campaign else ()) if mentions(r, ReferralCondition)
-        ]
-        reason, details = self.reason, self.details
-        props: dict[str, object] = {"value": self.code}
-        if reason is None:
-            evaluated = [r for r in rules if r.campaign_id == self.campaign_id]
-            failed = next(
-                (
-                    r
-                    for r in evaluated
-                    if not r.fired and r.rule_index in {c.index for c in checking}
-                ),
-                None,
-            )
-            if failed is not None and failed.failed_condition is not None:
-                reason = "ReferralRejectedByCondition"
-                condition = failed.failed_condition
-                props["conditionIndex"] = condition.index
-                details = (
-                    f"rule '{failed.rule_name}': {condition.words} (seen {condition.check.seen})"
-                )
-            else:
-                reason = "ReferralPartOfNotTriggeredCampaign"
-                details = REASONS[reason]
-        props["rejectionReason"] = reason
-        props["details"] = details or REASONS.get(reason, "")
-        rule = checking[0] if checking else None
-        return Effect(
-            campaign_id=self.campaign_id or "",
-            ruleset_id=campaign.ruleset_id if campaign else "",
-            rule_index=rule.index if rule else 0,
-            rule_name=rule.name if rule else "",
+        return rejection(
+            catalog,
+            rules,
             effect_type="rejectReferral",
-            props=props,
+            code=self.code,
+            campaign_id=self.campaign_id,
+            reason=self.reason,
+            details=self.details or REASONS.get(self.reason or "", ""),
+            checks=ReferralCondition,
+            by_condition="ReferralRejectedByCondition",
+            untriggered=(
+                "ReferralPartOfNotTriggeredCampaign",
+                REASONS["ReferralPartOfNotTriggeredCampaign"],
+            ),
         )
 
 
