@@ -40,6 +40,7 @@ RESPONSE_CONTENT = (
 
 UNSET: Any = object()  # a field the request did not mention: keep what is stored
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # exactly Unicode's Cc (control) category
+SURROGATE = re.compile("[\ud800-\udfff]")  # never valid alone: SQLite cannot store it as UTF-8
 
 
 def check_id(value: Any, what: str) -> str:
@@ -50,6 +51,8 @@ def check_id(value: Any, what: str) -> str:
         raise InputError(f"{what}: must be 1 to {MAX_ID} characters, got {len(value)}")
     if CONTROL.search(value):
         raise InputError(f"{what}: must not contain control characters")
+    if SURROGATE.search(value):
+        raise InputError(f"{what}: not valid Unicode (an unpaired surrogate)")
     return value
 
 
@@ -363,13 +366,47 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+LARGEST_NUMBER = 1e15  # beyond it a JSON number is no amount refcamp can keep exactly
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or abs(value) > LARGEST_NUMBER:
+        raise ValueError(f"{text} is too large a number")
+    return value
+
+
+def _int(text: str) -> int:
+    if len(text) > 16 or abs(int(text)) > LARGEST_NUMBER:
+        raise ValueError(f"{text[:20]}{'...' if len(text) > 20 else ''} is too large a number")
+    return int(text)
+
+
+def check_text(value: Any, where: str = "value") -> None:
+    """Refuse lone surrogates anywhere in a JSON value: they cannot be stored as UTF-8."""
+    if isinstance(value, str):
+        if SURROGATE.search(value):
+            raise ValueError(f"{where}: text with an unpaired surrogate (not valid Unicode)")
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            check_text(key, where)
+            check_text(child, where)
+    elif isinstance(value, list):
+        for child in value:
+            check_text(child, where)
+
+
 def strict_json(text: str) -> Any:
     """json.loads without Python's extensions (NaN, Infinity), which would make our own JSON
-    output invalid, and with a clear error instead of a RecursionError for absurd nesting."""
+    output invalid; numbers refcamp cannot keep and text that is not Unicode are refused, and
+    absurd nesting is a clear error instead of a RecursionError."""
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_float, parse_int=_int)
     except RecursionError:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if "\\ud" in text or "\\uD" in text:  # only escapes can make a lone surrogate
+        check_text(value)
+    return value
 
 
 def typed_value(text: str) -> Any:
@@ -408,6 +445,10 @@ def read_attrs(specs: list[str], option: str = "--attr") -> dict[str, Any]:
             raise InputError(f"{option} {spec!r}: expected KEY=VALUE or KEY:=JSON")
         if not key:
             raise InputError(f"{option} {spec!r}: the key is empty")
+        try:
+            check_text({key: value}, option)
+        except ValueError as error:
+            raise InputError(str(error)) from None
         result[key] = value
     return result
 

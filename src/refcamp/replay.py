@@ -71,7 +71,10 @@ def parse(line: int, text: str) -> Request:
     if raw_path.startswith("/") and "?" not in raw_path:  # the usual case, without urlsplit
         url_path, url_query = raw_path, ""
     else:
-        url = urlsplit(raw_path)
+        try:
+            url = urlsplit(raw_path)
+        except ValueError as error:
+            raise InputError(f"line {line}: path: {error}") from None
         url_path, url_query = url.path, url.query
     query: dict[str, Any] = dict(parse_qsl(url_query)) if url_query else {}
     extra = record.get("query", {})
@@ -238,8 +241,14 @@ def run(
                     raise InputError(f"line {number}: longer than {MAX_LINE} bytes")
                 request = parse(number, text)
                 response = apply(ws, request)
-            except RefcampError as error:
-                message = str(error)
+            except Exception as error:
+                # The line's savepoint is rolled back: it changed nothing. A RefcampError is the
+                # input's fault; anything else is refcamp's, and is said so.
+                message = (
+                    str(error)
+                    if isinstance(error, RefcampError)
+                    else (f"internal error: {type(error).__name__}: {error}")
+                )
                 if not message.startswith(f"line {number}"):
                     message = f"line {number}: {message}"
                 summary.fail(number, message)

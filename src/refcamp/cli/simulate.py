@@ -13,21 +13,25 @@ from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
 
 
-def _enabled_in(path: Path) -> set[str]:
-    """The campaigns enabled in a state file, read without changing it (none if unreadable)."""
+def _states_in(path: Path) -> dict[str, str]:
+    """Campaign states in a state file, read without touching it (none if unreadable).
+
+    immutable=1: no locks and no -wal/-shm files beside the user's file; refcamp checkpoints the
+    file whenever its last connection closes, so what is read is current."""
     import sqlite3
+    from urllib.parse import quote
 
     if not path.is_file():
-        return set()
+        return {}
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1", uri=True)
         try:
-            rows = conn.execute("SELECT id FROM campaigns WHERE state = 'enabled'").fetchall()
+            rows = conn.execute("SELECT id, state FROM campaigns").fetchall()
         finally:
             conn.close()
     except sqlite3.Error:
-        return set()
-    return {row[0] for row in rows}
+        return {}
+    return dict(rows)
 
 
 @guarded
@@ -80,10 +84,8 @@ def simulate(
     for campaign_id in chosen:
         service.find_campaign(catalog, campaign_id)
     if not chosen:
-        enabled = _enabled_in(outer.db_path) | {
-            c.id for c in catalog.campaigns if c.state == "enabled"
-        }
-        chosen = [c.id for c in catalog.campaigns if c.id in enabled]
+        states = _states_in(outer.db_path)  # the state file's word wins over the TOML's
+        chosen = [c.id for c in catalog.campaigns if states.get(c.id, c.state) == "enabled"]
     if not chosen:
         raise NotFoundError(
             "no campaign to simulate: activate one (refcamp campaign activate ID) or pass "

@@ -630,11 +630,16 @@ def campaign_figures(conn: sqlite3.Connection, campaign_id: str) -> dict[str, An
         "referrals": redemptions("referral"),
         "couponRedemptions": redemptions("coupon"),
         "points": points,
-        "discount": {
-            "given": one("SELECT coalesce(sum(value), 0) FROM discounts WHERE campaign_id = ?"),
-            "rolledBack": one(
-                "SELECT coalesce(sum(value), 0) FROM discounts WHERE campaign_id = ? "
-                "AND rolled_back IS NOT NULL"
+        "discount": {  # money: sums of decimals, rounded to cents
+            "given": round(
+                one("SELECT coalesce(sum(value), 0) FROM discounts WHERE campaign_id = ?"), 2
+            ),
+            "rolledBack": round(
+                one(
+                    "SELECT coalesce(sum(value), 0) FROM discounts WHERE campaign_id = ? "
+                    "AND rolled_back IS NOT NULL"
+                ),
+                2,
             ),
         },
         # Customers who came through a referral of this campaign that still stands.

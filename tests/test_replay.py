@@ -1,0 +1,690 @@
+"""`refcamp replay`: recorded Integration API traffic (JSON Lines), one request per line.
+
+Every line goes through the same service function as the matching command, is atomic on its own,
+and a file replayed twice applies nothing the second time. Outcomes are read back through the CLI.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+Run = Callable[..., Any]  # conftest's `run` fixture
+
+CAMPAIGN = "medium-referral"
+WALLET = "sample-wallet"
+TIMES = [f"2026-03-0{day}T{hour:02d}:00:00Z" for day in (1, 2, 3) for hour in (9, 12, 15)]
+
+REVIEWS = """
+[campaign]
+id = "reviews"
+name = "Points for reviews"
+features = ["loyalty"]
+
+[[loyalty_program]]
+id = "review-wallet"
+name = "Review wallet"
+
+[[rules]]
+name = "Points for a good review"
+when = [{ event = "review_posted" }, { attribute = "event.attributes.stars", op = ">=", value = 4 }]
+[[rules.then]]
+effect = "add_loyalty_points"
+program = "review-wallet"
+points = 20
+reason = "Thanks for the review"
+"""
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def ok(result: Any) -> Any:
+    assert result.exit_code == 0, result
+    return result
+
+
+def check_db(run: Run, *options: str) -> None:
+    """The state file is sound: `db check --json` says ok."""
+    result = run(*options, "db", "check", "--json")
+    assert result.exit_code == 0, result
+    assert result.json["ok"] is True, result.json
+
+
+def profile_line(profile: str, rules: bool = True, **extra: Any) -> dict[str, Any]:
+    line: dict[str, Any] = {"path": f"/v2/customer_profiles/{profile}", "body": {"attributes": {}}}
+    if rules:
+        line["query"] = {"runRuleEngine": "true"}
+    return {**line, **extra}
+
+
+def session_line(
+    session: str, profile: str, state: str = "closed", **fields: Any
+) -> dict[str, Any]:
+    body = {"customerSession": {"profileId": profile, "state": state, **fields}}
+    return {"path": f"/v2/customer_sessions/{session}", "body": body}
+
+
+def event_line(profile: str, stars: int = 5, **extra: Any) -> dict[str, Any]:
+    body = {"profileId": profile, "type": "review_posted", "attributes": {"stars": stars}}
+    return {"path": "/v2/events", "method": "POST", "body": body, **extra}
+
+
+def write(path: Path, lines: list[Any]) -> Path:
+    """JSON Lines: dicts are dumped, str and bytes written as they are."""
+    data = b""
+    for line in lines:
+        if isinstance(line, bytes):
+            data += line
+        elif isinstance(line, str):
+            data += line.encode()
+        else:
+            data += json.dumps(line, ensure_ascii=False).encode()
+        data += b"\n"
+    path.write_bytes(data)
+    return path
+
+
+def read_out(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def register(run: Run, profile: str, *options: str) -> str:
+    result = ok(run(*options, "profile", "update", profile, "-q"))
+    return result.stdout.strip()
+
+
+def balance(run: Run, profile: str, program: str = WALLET, *options: str) -> int:
+    result = ok(run(*options, "loyalty", "balance", profile, "--json"))
+    return result.json["programs"].get(program, {"currentBalance": 0})["currentBalance"]
+
+
+def referral_codes(run: Run, *options: str) -> list[dict[str, Any]]:
+    return ok(run(*options, "referral", "list", "--json")).json
+
+
+def scrub(doc: dict[str, Any]) -> dict[str, Any]:
+    """A response without what is random by nature (transaction UUIDs) and without "line"."""
+    doc = copy.deepcopy(doc)
+    doc.pop("line", None)
+    for effect in doc.get("effects", []):
+        effect["props"].pop("transactionUUID", None)
+    return doc
+
+
+def snapshot(run: Run, profiles: list[str], programs: tuple[str, ...] = (WALLET,)) -> Any:
+    """Balances, ledger sizes and code counters: everything a replay books."""
+    state: dict[str, Any] = {}
+    for profile in profiles:
+        shown = run("loyalty", "balance", profile, "--json")
+        if shown.exit_code != 0:
+            state[profile] = None
+            continue
+        ledger = ok(run("loyalty", "ledger", profile, "--json")).json
+        state[profile] = {
+            "balances": {p: shown.json["programs"].get(p) for p in programs},
+            "ledger": len(ledger),
+        }
+    state["codes"] = sorted((r["code"], r["usageCounter"]) for r in referral_codes(run))
+    return state
+
+
+def replays_table(db: Path) -> list[tuple[str, str, int]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT fingerprint, source, lines FROM replays").fetchall()
+    finally:
+        conn.close()
+
+
+# --- the same responses as the commands ----------------------------------------------------------
+
+
+def test_replayed_file_gives_the_same_responses_as_the_commands(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REFCAMP_SEED", "7")  # the same codes in both databases
+    by_command, by_replay = str(tmp_path / "commands.db"), str(tmp_path / "replay.db")
+    for db in (by_command, by_replay):
+        ok(run("--db", db, "--now", TIMES[0], "campaign", "activate", CAMPAIGN))
+
+    def command(step: int, *args: str) -> dict[str, Any]:
+        return ok(run("--db", by_command, "--now", TIMES[step], *args, "--json")).json
+
+    item = "sku=sku-00004,name=ProductC,price=100,quantity=1,category=Accessories"
+    cart = [
+        {
+            "sku": "sku-00004",
+            "name": "ProductC",
+            "price": 100,
+            "quantity": 1,
+            "category": "Accessories",
+        }
+    ]
+    expected = [command(0, "profile", "update", "NEWCUSTOMER")]
+    code1 = expected[0]["createdReferrals"][0]["code"]
+    expected.append(command(1, "profile", "update", "OTHER", "--attr", "tier=gold"))
+    code2 = expected[1]["createdReferrals"][0]["code"]
+    assert code1 != code2
+    expected += [
+        command(
+            2, "session", "close", "S1", "--profile", "F1", "--referral", code1, "--item", item
+        ),
+        command(3, "session", "close", "S2", "--profile", "F2", "--referral", code2),
+        command(4, "event", "track", "review_posted", "--profile", "F1", "--attr", "stars=5"),
+        command(5, "session", "close", "S3", "--profile", "F3", "--referral", code1, "--dry-run"),
+        command(6, "session", "update", "S2", "--state", "cancelled"),
+        command(7, "session", "close", "S4", "--profile", "F1", "--referral", code2),
+        command(8, "profile", "update", "LURKER", "--no-rules"),
+    ]
+    lines = [
+        profile_line("NEWCUSTOMER"),
+        {**profile_line("OTHER"), "body": {"attributes": {"tier": "gold"}}},
+        session_line("S1", "F1", referralCode=code1, cartItems=cart),
+        session_line("S2", "F2", referralCode=code2),
+        event_line("F1"),
+        {**session_line("S3", "F3", referralCode=code1), "query": {"dry": "true"}},
+        {"path": "/v2/customer_sessions/S2", "body": {"customerSession": {"state": "cancelled"}}},
+        session_line("S4", "F1", referralCode=code2),
+        profile_line("LURKER", rules=False),
+    ]
+    for step, line in enumerate(lines):
+        line["now"] = TIMES[step]
+    source = write(tmp_path / "traffic.jsonl", lines)
+    out = tmp_path / "out.jsonl"
+    ok(run("--db", by_replay, "replay", str(source), "--out", str(out), "--json"))
+
+    replayed = read_out(out)
+    assert [r["line"] for r in replayed] == list(range(1, len(lines) + 1))
+    # the sequence did what it was meant to, so the comparison is not vacuous
+    kinds = [[e["effectType"] for e in r["effects"]] for r in expected]
+    assert kinds[0] == ["referralCreated"]
+    assert kinds[2] == ["acceptReferral", "addLoyaltyPoints", "addLoyaltyPoints"]
+    assert kinds[5] == ["acceptReferral", "addLoyaltyPoints", "addLoyaltyPoints"]
+    assert "rollbackAddedLoyaltyPoints" in kinds[6] and "rollbackReferral" in kinds[6]
+    assert kinds[7] == ["rejectReferral"]
+    assert expected[7]["effects"][0]["props"]["rejectionReason"] == "ProfileLimitReached"
+    assert expected[5]["dryRun"] is True
+    for step, (want, got) in enumerate(zip(expected, replayed, strict=True)):
+        assert scrub(got) == scrub(want), f"line {step + 1}"
+
+    # and both databases end in the same state
+    profiles = ["NEWCUSTOMER", "OTHER", "F1", "F2", "F3", "LURKER"]
+    assert snapshot(lambda *a: run("--db", by_replay, *a), profiles) == snapshot(
+        lambda *a: run("--db", by_command, *a), profiles
+    )
+    check_db(run, "--db", by_replay)
+    check_db(run, "--db", by_command)
+
+
+def test_profile_lines_run_rules_only_with_run_rule_engine(active: Run, tmp_path: Path) -> None:
+    source = write(
+        tmp_path / "profiles.jsonl",
+        [
+            profile_line("QUIET", rules=False),
+            {**profile_line("FALSE", rules=False), "query": {"runRuleEngine": "false"}},
+            profile_line("LOUD"),
+        ],
+    )
+    out = tmp_path / "out.jsonl"
+    summary = ok(active("replay", str(source), "--out", str(out), "--json")).json
+    assert summary["requests"] == {"profile": 3}
+    assert summary["effects"] == {"referralCreated": 1}
+    responses = read_out(out)
+    assert responses[0]["effects"] == [] and responses[0]["createdReferrals"] == []
+    assert responses[1]["effects"] == [] and responses[1]["createdReferrals"] == []
+    assert [e["effectType"] for e in responses[2]["effects"]] == ["referralCreated"]
+    advocates = [r["advocateProfileIntegrationId"] for r in referral_codes(active)]
+    assert advocates == ["LOUD"]
+    for profile in ("QUIET", "FALSE"):
+        assert ok(active("profile", "show", profile, "--json")).json["referralCodes"] == []
+    check_db(active)
+
+
+# --- bad lines -----------------------------------------------------------------------------------
+
+
+BAD_LINES: list[tuple[Any, str]] = [
+    ("{not json", "invalid JSON"),
+    ({"path": "/v2/coupons/X", "body": {}}, "/v2/coupons/X"),
+    ({**event_line("P9"), "method": "PUT"}, "method"),
+    (session_line("S9", "P9", cartItems=[{"sku": "a", "quantity": 1, "price": "abc"}]), "price"),
+    ("[1, 2, 3]", "expected an object"),
+    (b'{"path": "/v2/customer_profiles/\xff\xfe", "body": {}}', "not UTF-8"),
+    ({**profile_line("P9"), "now": "yesterday"}, "now"),
+]
+
+
+def test_bad_lines_are_reported_with_their_number_and_do_not_stop_the_rest(
+    active: Run, tmp_path: Path
+) -> None:
+    lines = [profile_line("FIRST"), "", *(bad for bad, _ in BAD_LINES), profile_line("LAST")]
+    source = write(tmp_path / "bad.jsonl", lines)
+    out = tmp_path / "out.jsonl"
+    result = active("replay", str(source), "--out", str(out), "--json")
+    assert result.exit_code == 1, result
+    summary = result.json
+    bad_numbers = list(range(3, 3 + len(BAD_LINES)))
+    assert [f["line"] for f in summary["failures"]] == bad_numbers
+    for failure, (_, words) in zip(summary["failures"], BAD_LINES, strict=True):
+        assert failure["error"].startswith(f"line {failure['line']}"), failure
+        assert words in failure["error"], failure
+    assert summary["failed"] == len(BAD_LINES)
+    assert summary["applied"] == 2
+    assert summary["requests"] == {"profile": 2}
+
+    records = read_out(out)
+    last = 3 + len(BAD_LINES)
+    assert [r["line"] for r in records] == [1, *bad_numbers, last]  # the blank line 2 is skipped
+    for record in records[1:-1]:
+        assert set(record) == {"line", "error"}
+        assert record["error"].startswith(f"line {record['line']}")
+    assert records[-1]["customerProfile"]["integrationId"] == "LAST"
+
+    advocates = sorted(r["advocateProfileIntegrationId"] for r in referral_codes(active))
+    assert advocates == ["FIRST", "LAST"]
+    assert active("profile", "show", "P9").exit_code == 1
+    assert active("session", "show", "S9").exit_code == 1
+    check_db(active)
+
+
+BIG = int("1" + "0" * 400)  # a JSON integer too large for a float
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(
+            session_line("S9", "P9", cartItems=[{"sku": "a", "quantity": 1, "price": BIG}]),
+            id="huge-integer-price",
+        ),
+        pytest.param(
+            session_line("S9", "P9", cartItems=[{"sku": "a", "quantity": BIG, "price": 1}]),
+            id="huge-integer-quantity",
+        ),
+        pytest.param(
+            session_line("S9", "P9", additionalCosts={"shipping": {"price": BIG}}),
+            id="huge-integer-additional-cost",
+        ),
+        pytest.param({"path": "http://[x/v2/customer_profiles/P9"}, id="unparsable-url"),
+        pytest.param(
+            '{"path": "/v2/customer_profiles/P9", "body": {"attributes": {"a": "\\ud800"}}}',
+            id="lone-surrogate-in-attribute",
+        ),
+        pytest.param(
+            '{"path": "/v2/customer_sessions/S9", '
+            '"body": {"customerSession": {"profileId": "\\ud800"}}}',
+            id="lone-surrogate-in-profile-id",
+        ),
+    ],
+)
+def test_a_bad_line_that_trips_a_non_input_error_is_still_just_reported(
+    active: Run, tmp_path: Path, bad: Any
+) -> None:
+    source = write(tmp_path / "bad.jsonl", [profile_line("FIRST"), bad, profile_line("LAST")])
+    out = tmp_path / "out.jsonl"
+    result = active("replay", str(source), "--out", str(out), "--json")
+    assert "internal error" not in result.stderr, result
+    assert result.exit_code == 1, result
+    assert [f["line"] for f in result.json["failures"]] == [2]
+    assert "internal error" not in result.json["failures"][0]["error"]  # the input's fault
+    assert result.json["applied"] == 2
+    assert [r["line"] for r in read_out(out)] == [1, 2, 3]
+    advocates = sorted(r["advocateProfileIntegrationId"] for r in referral_codes(active))
+    assert advocates == ["FIRST", "LAST"]
+    assert active("profile", "show", "P9").exit_code == 1
+    check_db(active)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def test_a_number_too_large_for_a_float_never_yields_invalid_json(
+    active: Run, tmp_path: Path
+) -> None:
+    line = '{"path": "/v2/customer_profiles/P9", "body": {"attributes": {"a": 1e400}}}'
+    source = write(tmp_path / "inf.jsonl", [line, profile_line("LAST")])
+    out = tmp_path / "out.jsonl"
+    result = active("replay", str(source), "--out", str(out), "--json")
+    for text in out.read_text().splitlines():
+        json.loads(text, parse_constant=_no_constant)
+    assert result.exit_code == 1, result
+    [failure] = result.json["failures"]
+    assert failure["line"] == 1
+    assert "1e400 is too large a number" in failure["error"]
+    assert active("profile", "show", "P9").exit_code == 1
+    check_db(active)
+
+
+def test_stop_on_error_applies_nothing_after_the_bad_line(active: Run, tmp_path: Path) -> None:
+    source = write(
+        tmp_path / "stop.jsonl", [profile_line("FIRST"), "{not json", profile_line("AFTER")]
+    )
+    out = tmp_path / "out.jsonl"
+    result = active("replay", str(source), "--out", str(out), "--stop-on-error", "--json")
+    assert result.exit_code == 1, result
+    assert result.json["applied"] == 1
+    assert [f["line"] for f in result.json["failures"]] == [2]
+    assert [r["line"] for r in read_out(out)] == [1, 2]
+    assert ok(active("profile", "show", "FIRST")).exit_code == 0
+    assert active("profile", "show", "AFTER").exit_code == 1
+    check_db(active)
+
+
+def test_a_line_that_fails_halfway_changes_nothing(active: Run, tmp_path: Path) -> None:
+    code = register(active, "ADVOCATE")
+    huge = [{"sku": "x", "quantity": 1000, "price": 1e308}]  # the total overflows to infinity
+    source = write(
+        tmp_path / "halfway.jsonl",
+        [
+            session_line("S1", "F1", referralCode=code),
+            # the customer is created, then the session turns out to belong to someone else
+            {**event_line("GHOST"), "body": {**event_line("GHOST")["body"], "sessionId": "S1"}},
+            # the customer is created, then the session is missing
+            {**event_line("GHOST2"), "body": {**event_line("GHOST2")["body"], "sessionId": "NO"}},
+            # the customer is created, then the cart total cannot be computed
+            session_line("S2", "GHOST3", referralCode=code, cartItems=huge),
+            session_line("S3", "F2", referralCode=code),
+        ],
+    )
+    result = active("replay", str(source), "--json")
+    assert result.exit_code == 1, result
+    assert [f["line"] for f in result.json["failures"]] == [2, 3, 4]
+    assert result.json["applied"] == 2
+    for ghost in ("GHOST", "GHOST2", "GHOST3"):
+        assert active("profile", "show", ghost).exit_code == 1, ghost
+    assert active("session", "show", "S2").exit_code == 1
+    assert balance(active, "ADVOCATE") == 200
+    assert balance(active, "F1") == 50
+    assert balance(active, "F2") == 50
+    assert ok(active("referral", "show", code, "--json")).json["usageCounter"] == 2
+    check_db(active)
+
+
+# --- summaries -----------------------------------------------------------------------------------
+
+
+def test_json_summary_counts_requests_effects_rejections_and_failures(
+    active: Run, tmp_path: Path
+) -> None:
+    code = register(active, "ADVOCATE")
+    source = write(
+        tmp_path / "summary.jsonl",
+        [
+            profile_line("NEW1"),
+            session_line("S1", "F1", referralCode=code),
+            session_line("S2", "F2", referralCode="NOPE-NOPE"),
+            session_line("S3", "ADVOCATE", referralCode=code),
+            event_line("F1"),
+            "oops",
+        ],
+    )
+    result = active("replay", str(source), "--json")
+    assert result.exit_code == 1, result
+    summary = result.json
+    assert summary["requests"] == {"profile": 1, "session": 3, "event": 1}
+    assert summary["applied"] == 5
+    assert summary["failed"] == 1
+    assert summary["skipped"] == 0
+    assert summary["effects"] == {
+        "referralCreated": 1,
+        "acceptReferral": 1,
+        "addLoyaltyPoints": 2,
+        "rejectReferral": 2,
+    }
+    assert summary["rejections"] == {
+        "ReferralNotFound": 1,
+        "ReferralRecipientIdSameAsAdvocate": 1,
+    }
+    assert len(summary["failures"]) == 1
+    assert summary["failures"][0]["line"] == 6
+    assert "invalid JSON" in summary["failures"][0]["error"]
+    check_db(active)
+
+
+def test_human_summary_shows_a_table_and_the_failures(active: Run, tmp_path: Path) -> None:
+    code = register(active, "ADVOCATE")
+    source = write(
+        tmp_path / "human.jsonl",
+        [
+            profile_line("NEW1"),
+            session_line("S1", "F1", referralCode=code),
+            session_line("S2", "F2", referralCode="NOPE-NOPE"),
+            {"path": "/v2/nowhere"},
+        ],
+    )
+    result = active("replay", str(source))
+    assert result.exit_code == 1, result
+    text = result.stdout
+    assert "Replayed 3 request(s)" in text
+    assert "1 failed" in text
+    assert "Summary" in text
+    for words in ("request", "profile", "session", "effect", "referralCreated", "acceptReferral"):
+        assert words in text, words
+    assert "rejection" in text and "ReferralNotFound" in text
+    assert "failed: line 4" in result.stderr
+    assert "/v2/nowhere" in result.stderr
+    check_db(active)
+
+
+# --- replaying twice, stdin, progress ------------------------------------------------------------
+
+
+def test_replaying_the_same_file_twice_changes_nothing_the_second_time(
+    run: Run, campaigns_dir: Path, tmp_path: Path
+) -> None:
+    (campaigns_dir / "reviews.toml").write_text(REVIEWS)
+    for campaign in (CAMPAIGN, "reviews"):
+        ok(run("campaign", "activate", campaign))
+    code = register(run, "ADVOCATE")
+    source = write(
+        tmp_path / "twice.jsonl",
+        [
+            profile_line("NEW1"),
+            session_line("S1", "F1", referralCode=code),
+            event_line("F1"),
+            event_line("F1", stars=4),
+            event_line("NEW1"),
+            session_line("S2", "F2", referralCode=code),
+            {
+                "path": "/v2/customer_sessions/S2",
+                "body": {"customerSession": {"state": "cancelled"}},
+            },
+        ],
+    )
+    profiles = ["ADVOCATE", "NEW1", "F1", "F2"]
+    programs = (WALLET, "review-wallet")
+
+    first = ok(run("replay", str(source), "--json")).json
+    assert first["applied"] == 7 and first["skipped"] == 0
+    assert first["effects"]["addLoyaltyPoints"] == 7  # 2 referrals x 2, and 3 reviews
+    before = snapshot(run, profiles, programs)
+    assert before["F1"]["balances"]["review-wallet"]["currentBalance"] == 40
+    assert before["ADVOCATE"]["balances"][WALLET]["currentBalance"] == 100
+
+    second = ok(run("replay", str(source), "--json")).json
+    assert second["applied"] == 0
+    assert second["skipped"] == 7
+    assert second["requests"] == {} and second["effects"] == {}
+    assert snapshot(run, profiles, programs) == before
+
+    third = ok(run("replay", str(source)))
+    assert "7 line(s) already replayed earlier" in third.stdout
+    assert snapshot(run, profiles, programs) == before
+    check_db(run)
+
+
+def test_resuming_skips_the_applied_lines_and_retries_the_failed_one(
+    run: Run, campaigns_dir: Path, tmp_path: Path, isolated: Path
+) -> None:
+    (campaigns_dir / "reviews.toml").write_text(REVIEWS)
+    ok(run("campaign", "activate", "reviews"))
+    # events are not idempotent: applying line 1 twice would give A 40 points
+    source = write(
+        tmp_path / "resume.jsonl",
+        [
+            event_line("A"),
+            event_line("B"),
+            {**event_line("C"), "body": {**event_line("C")["body"], "sessionId": "NO"}},
+            event_line("D"),
+        ],
+    )
+    stopped = run("replay", str(source), "--stop-on-error", "--json")
+    assert stopped.exit_code == 1, stopped
+    assert stopped.json["applied"] == 2
+    assert replays_table(isolated / "state.db")[0][2] == 2
+    assert run("loyalty", "balance", "D").exit_code == 1
+
+    resumed = run("replay", str(source), "--json")
+    assert resumed.exit_code == 1, resumed
+    assert resumed.json["skipped"] == 2
+    assert resumed.json["applied"] == 1
+    assert [f["line"] for f in resumed.json["failures"]] == [3]
+    for profile in ("A", "B", "D"):
+        assert balance(run, profile, "review-wallet") == 20, profile
+    assert run("profile", "show", "C").exit_code == 1
+    check_db(run)
+
+
+def test_progress_is_recorded_with_the_line_count(
+    active: Run, tmp_path: Path, isolated: Path
+) -> None:
+    source = write(
+        tmp_path / "progress.jsonl",
+        [profile_line("A"), "", profile_line("B"), session_line("S1", "A"), profile_line("C")],
+    )
+    ok(active("replay", str(source), "--json"))
+    rows = replays_table(isolated / "state.db")
+    fingerprint = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert rows == [(fingerprint, str(source), 5)]
+    check_db(active)
+
+
+def test_stdin_replay_is_not_resumed_but_its_requests_are_idempotent(
+    active: Run, tmp_path: Path, isolated: Path
+) -> None:
+    code = register(active, "ADVOCATE")
+    text = "\n".join(
+        json.dumps(line)
+        for line in (
+            profile_line("NEW1"),
+            session_line("S1", "F1", referralCode=code),
+            session_line("S2", "F2", referralCode=code),
+        )
+    )
+    first = ok(active("replay", "-", "--json", input=text + "\n")).json
+    assert first["applied"] == 3
+    assert first["effects"] == {"referralCreated": 1, "acceptReferral": 2, "addLoyaltyPoints": 4}
+    profiles = ["ADVOCATE", "NEW1", "F1", "F2"]
+    before = snapshot(active, profiles)
+
+    second = ok(active("replay", "-", "--json", input=text + "\n")).json
+    assert second["skipped"] == 0  # no progress is kept for a stream
+    assert second["applied"] == 3
+    assert second["effects"] == {}  # a known profile and closed sessions award nothing again
+    assert snapshot(active, profiles) == before
+    assert balance(active, "ADVOCATE") == 200
+    assert replays_table(isolated / "state.db") == []
+    check_db(active)
+
+
+def test_stdin_replay_writes_out(active: Run, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    text = json.dumps(profile_line("NEW1")) + "\n" + json.dumps(profile_line("NEW2")) + "\n"
+    ok(active("replay", "-", "--out", str(out), "--json", input=text))
+    records = read_out(out)
+    assert [r["line"] for r in records] == [1, 2]
+    assert [r["customerProfile"]["integrationId"] for r in records] == ["NEW1", "NEW2"]
+    check_db(active)
+
+
+# --- paths, dry lines ----------------------------------------------------------------------------
+
+
+def test_percent_encoded_ids_are_decoded(active: Run, tmp_path: Path) -> None:
+    code = register(active, "ADVOCATE")
+    source = write(
+        tmp_path / "encoded.jsonl",
+        [
+            {"path": "/v2/customer_profiles/Zo%C3%AB", "query": {"runRuleEngine": "true"}},
+            {
+                "path": "/v2/customer_sessions/S%201",
+                "body": {
+                    "customerSession": {"profileId": "Zoë", "state": "closed", "referralCode": code}
+                },
+            },
+        ],
+    )
+    out = tmp_path / "out.jsonl"
+    ok(active("replay", str(source), "--out", str(out), "--json"))
+    records = read_out(out)
+    assert records[0]["customerProfile"]["integrationId"] == "Zoë"
+    assert records[1]["customerSession"]["integrationId"] == "S 1"
+    shown = ok(active("profile", "show", "Zoë", "--json")).json
+    assert len(shown["referralCodes"]) == 1
+    assert balance(active, "Zoë") == 50
+    assert ok(active("session", "show", "S 1", "--json")).json["profileId"] == "Zoë"
+    assert active("profile", "show", "Zo%C3%AB").exit_code == 1
+    check_db(active)
+
+
+def test_a_full_url_with_host_and_query_string_works(active: Run, tmp_path: Path) -> None:
+    source = write(
+        tmp_path / "url.jsonl",
+        [
+            {"path": "https://x.example/v2/customer_profiles/P?runRuleEngine=true", "body": {}},
+            {"path": "https://x.example/v2/customer_profiles/Q?runRuleEngine=false"},
+            {"path": "/v2/customer_profiles/R?runRuleEngine=true&dry=true"},
+        ],
+    )
+    summary = ok(active("replay", str(source), "--json")).json
+    assert summary["requests"] == {"profile": 3}
+    assert summary["effects"] == {"referralCreated": 2}  # P, and R's dry run
+    assert [r["advocateProfileIntegrationId"] for r in referral_codes(active)] == ["P"]
+    assert ok(active("profile", "show", "Q")).exit_code == 0
+    assert active("profile", "show", "R").exit_code == 1
+    check_db(active)
+
+
+def test_dry_lines_save_nothing(active: Run, tmp_path: Path) -> None:
+    code = register(active, "ADVOCATE")
+    dry = {"dry": "true"}
+    source = write(
+        tmp_path / "dry.jsonl",
+        [
+            {**profile_line("NEW1"), "query": {"runRuleEngine": "true", "dry": "true"}},
+            {**session_line("S1", "F1", referralCode=code), "query": dry},
+            {**event_line("F2"), "query": dry},
+        ],
+    )
+    out = tmp_path / "out.jsonl"
+    summary = ok(active("replay", str(source), "--out", str(out), "--json")).json
+    assert summary["applied"] == 3
+    assert summary["effects"] == {"referralCreated": 1, "acceptReferral": 1, "addLoyaltyPoints": 2}
+    records = read_out(out)
+    assert all(r["dryRun"] is True for r in records)
+    dry_code = records[0]["createdReferrals"][0]["code"]
+    assert [r["code"] for r in referral_codes(active)] == [code]
+    assert active("referral", "show", dry_code).exit_code == 1
+    for profile in ("NEW1", "F1", "F2"):
+        assert active("profile", "show", profile).exit_code == 1, profile
+    assert active("session", "show", "S1").exit_code == 1
+    assert balance(active, "ADVOCATE") == 0
+    assert ok(active("referral", "show", code, "--json")).json["usageCounter"] == 0
+    check_db(active)
+
+
+def test_a_missing_file_is_an_input_error(active: Run, tmp_path: Path) -> None:
+    result = active("replay", str(tmp_path / "nope.jsonl"))
+    assert result.exit_code == 2, result
+    assert "nope.jsonl" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
