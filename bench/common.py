@@ -16,6 +16,9 @@ from workload import closes, registrations
 
 def env(db: Path) -> dict[str, str]:
     out = {**os.environ, "REFCAMP_DB": str(db), "NO_COLOR": "1"}
+    # Measure refcamp as users run it: with its bytecode cached (some shells and sandboxes set
+    # this, which makes every start recompile refcamp's modules from source).
+    out.pop("PYTHONDONTWRITEBYTECODE", None)
     for name in ("REFCAMP_CAMPAIGNS", "REFCAMP_NOW", "REFCAMP_SEED"):
         out.pop(name, None)
     return out
