@@ -24,6 +24,7 @@ MAX_ID = 1000
 MAX_TEXT = 1000
 MAX_ITEMS = 1000
 MAX_DEPTH = 20
+LARGEST_NUMBER = 1e15  # beyond it a number is no amount refcamp can keep exactly
 
 RESPONSE_CONTENT = (
     "customerSession",
@@ -105,21 +106,21 @@ class Fields:
         value = self.raw(name)
         if value is UNSET or value is None:
             return default
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise InputError(f"{self.where(name)}: expected a number, got {_show(value)}")
+        if not (isinstance(value, int) or math.isfinite(value)) or abs(value) > LARGEST_NUMBER:
+            raise InputError(f"{self.where(name)}: {_show(value)} is too large a number")
         return value
 
-    def obj(self, name: str, default: Any = UNSET) -> Any:
+    def obj(self, name: str, default: Any = UNSET, container: bool = False) -> Any:
+        """An object; its nesting is limited unless it is a `container` of checked fields."""
         value = self.raw(name)
         if value is UNSET or value is None:
             return default
         if not isinstance(value, dict):
             raise InputError(f"{self.where(name)}: expected an object, got {_show(value)}")
-        check_depth(value, self.where(name))
+        if not container:
+            check_depth(value, self.where(name))
         return value
 
     def array(self, name: str, default: Any = UNSET) -> Any:
@@ -170,6 +171,8 @@ def read_cart_item(obj: Any, path: str, position: int, notes: list[str]) -> Cart
         raise InputError(f"{path}.quantity: expected a whole number, got {_show(quantity)}")
     if quantity < 1:
         raise InputError(f"{path}.quantity: must be at least 1, got {quantity}")
+    if quantity > LARGEST_NUMBER:
+        raise InputError(f"{path}.quantity: {_show(quantity)} is too large a number")
     price = fields.number("price", 0.0)
     if price < 0:
         raise InputError(f"{path}.price: must not be negative, got {price}")
@@ -218,7 +221,7 @@ def read_response_content(fields: Fields) -> tuple[str, ...]:
 def read_session_body(body: Any) -> SessionInput:
     notes: list[str] = []
     top = Fields(body, "", notes)
-    session = Fields(top.obj("customerSession", {}), "customerSession", notes)
+    session = Fields(top.obj("customerSession", {}, container=True), "customerSession", notes)
     response_content = read_response_content(top)
     top.finish()
 
@@ -295,7 +298,7 @@ def read_profile_body(body: Any) -> ProfileInput:
     notes: list[str] = []
     top = Fields(body, "", notes)
     attributes = top.obj("attributes", {})
-    changes = Fields(top.obj("audiencesChanges", {}), "audiencesChanges", notes)
+    changes = Fields(top.obj("audiencesChanges", {}, container=True), "audiencesChanges", notes)
     adds = changes.strings("adds", ())
     deletes = changes.strings("deletes", ())
     changes.finish()
@@ -366,9 +369,6 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-LARGEST_NUMBER = 1e15  # beyond it a JSON number is no amount refcamp can keep exactly
-
-
 def _float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value) or abs(value) > LARGEST_NUMBER:
@@ -377,7 +377,7 @@ def _float(text: str) -> float:
 
 
 def _int(text: str) -> int:
-    if len(text) > 16 or abs(int(text)) > LARGEST_NUMBER:
+    if len(text.lstrip("-")) > 16 or abs(int(text)) > LARGEST_NUMBER:
         raise ValueError(f"{text[:20]}{'...' if len(text) > 20 else ''} is too large a number")
     return int(text)
 

@@ -33,7 +33,7 @@ from refcamp.models import (
 )
 from refcamp.payloads import UNSET, ProfileInput, SessionInput, check_id
 from refcamp.store import queries
-from refcamp.store.db import connect, transaction
+from refcamp.store.db import connect, snapshot, transaction
 from refcamp.tables import LARGEST
 
 
@@ -528,11 +528,13 @@ def get_profile(ws: Workspace, profile_id: str) -> Profile:
     return profile
 
 
-def profile_with_stats(
+def profile_view(
     ws: Workspace, profile_id: str
-) -> tuple[Profile, tuple[int, float, str | None]]:
-    """A profile and its (closed sessions, total sales, last activity)."""
-    return get_profile(ws, profile_id), queries.profile_stats(ws.conn, profile_id)
+) -> tuple[Profile, tuple[int, float, str | None], list[str]]:
+    """A profile, its (closed sessions, total sales, last activity) and its audiences."""
+    profile = get_profile(ws, profile_id)
+    stats = queries.profile_stats(ws.conn, profile_id)
+    return profile, stats, sorted(queries.audiences(ws.conn, profile_id))
 
 
 # --- sessions ------------------------------------------------------------------------------------
@@ -1048,7 +1050,7 @@ def campaign_stats(ws: Workspace, campaign_id: str, point_value: float = 0.01) -
     rolled back; cost per acquired customer divides it by the customers who came through a
     referral that still stands."""
     campaign = find_campaign(ws.catalog, campaign_id)
-    with transaction(ws.conn, commit=False):  # one consistent snapshot
+    with snapshot(ws.conn):
         figures = queries.campaign_figures(ws.conn, campaign.id)
     points = sum(p["net"] for p in figures["points"].values())
     discount = figures["discount"]["given"] - figures["discount"]["rolledBack"]
@@ -1069,7 +1071,7 @@ def check_state(ws: Workspace) -> list[str]:
     from refcamp.store.check import check
 
     programs = ws.catalog.programs if ws.campaigns_dir.exists() else {}
-    with transaction(ws.conn, commit=False):  # one consistent snapshot
+    with snapshot(ws.conn):
         return check(ws.conn, programs, ws.now)
 
 

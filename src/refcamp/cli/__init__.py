@@ -38,6 +38,19 @@ def fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _check_text(options: dict[str, Any]) -> None:
+    """Bytes that are not UTF-8 reach Python's argv as lone surrogates, which SQLite cannot store:
+    refuse them up front, naming the option."""
+    from refcamp.errors import InputError
+    from refcamp.payloads import SURROGATE
+
+    for name, value in options.items():
+        for text in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(text, str) and SURROGATE.search(text):
+                option = name.removeprefix("as_").replace("_", "-")
+                raise InputError(f"{option}: not valid UTF-8 text")
+
+
 def guarded(fn: F) -> F:
     """Turn refcamp's errors into one line and an exit code."""
 
@@ -48,6 +61,7 @@ def guarded(fn: F) -> F:
         from refcamp.errors import RefcampError
 
         try:
+            _check_text(kwargs)
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise

@@ -79,11 +79,11 @@ def show(
     from refcamp import render, service, talon
 
     ws = workspace(ctx)
-    profile, stats = service.profile_with_stats(ws, profile_id)
+    profile, stats, audiences = service.profile_view(ws, profile_id)
     balances = service.balances(ws, profile_id)
     codes = service.referrals(ws, advocate=profile_id)
     if as_json:
-        data = talon.profile(profile, stats)
+        data = talon.profile(profile, stats, audiences)
         names = {p.id: p.name for p in ws.catalog.programs.values()}
         data["loyalty"] = talon.balances(profile_id, balances, names)["programs"]
         data["referralCodes"] = [r.code for r in codes]

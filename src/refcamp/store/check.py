@@ -24,6 +24,23 @@ def check(conn: sqlite3.Connection, programs: Iterable[str], now: datetime) -> l
     for row in conn.execute("PRAGMA foreign_key_check"):
         problems.append(f"table {row[0]} row {row[1]} points to a missing {row[2]} row")
 
+    # Stored JSON is JSON (refcamp writes it so; anything else was edited by hand).
+    for table, key in (
+        ("profiles", "id"),
+        ("sessions", "id"),
+        ("referrals", "code"),
+        ("coupons", "code"),
+        ("events", "id"),
+    ):
+        # table and key are constants of this module, never user data.
+        for row in conn.execute(f"SELECT {key} FROM {table} WHERE NOT json_valid(attributes)"):
+            problems.append(f"{table} {row[0]}: attributes are not valid JSON")
+    for row in conn.execute(
+        "SELECT id FROM sessions WHERE NOT (json_valid(cart_items) AND json_valid(coupon_codes) "
+        "AND json_valid(additional_costs) AND json_valid(identifiers))"
+    ):
+        problems.append(f"session {row[0]}: stored cart or codes are not valid JSON")
+
     # Codes: the counter equals accepted minus rolled-back redemptions, within the limit.
     for row in conn.execute(
         "SELECT r.code, r.usage_counter, r.usage_limit, "

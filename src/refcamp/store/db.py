@@ -48,6 +48,8 @@ def _check_file(path: Path) -> None:
 
 
 def _create(path: Path) -> None:
+    if path.parent.exists() and not _writable(path.parent):
+        raise StateFileError(f"cannot create state file {path}: its folder is read-only")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: never truncate a file another process created a moment ago.
@@ -67,6 +69,9 @@ def connect(path: Path) -> sqlite3.Connection:
     try:
         # isolation_level=None: refcamp issues BEGIN IMMEDIATE itself, one per request.
         conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.DatabaseError as error:
+        raise StateFileError(f"state file {path}: {error}") from None
+    try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         version = _check_owner(conn, path)
@@ -76,7 +81,11 @@ def connect(path: Path) -> sqlite3.Connection:
         if version < len(MIGRATIONS):  # an up-to-date file costs no write lock at start
             migrate(conn)
     except sqlite3.DatabaseError as error:
+        conn.close()
         raise StateFileError(f"state file {path}: {error}") from None
+    except StateFileError:
+        conn.close()  # a refused file keeps no connection (nor -wal/-shm files beside it)
+        raise
     return conn
 
 
@@ -145,6 +154,16 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             )
             conn.execute(f"PRAGMA user_version = {version + 1}")
             applied.append(step.__name__)
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A read transaction: one consistent view, without waiting for writers (WAL)."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("ROLLBACK")
 
 
 @contextmanager
