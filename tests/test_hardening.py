@@ -311,8 +311,7 @@ def cart_item(draw: Any, index: int, body: Body) -> Any:
             body.faults.append(f"{where}.{text_field}")
     if draw(st.booleans()):
         item["colour"] = "red"  # unknown: a note, not an error
-    # customerSession is level 0 of the depth check: cartItems 1, the item 2, attributes 3.
-    add_attributes(draw, item, body, f"{where}.attributes", ("customerSession", 17))
+    add_attributes(draw, item, body, f"{where}.attributes")  # checked from the attributes
     return item
 
 
@@ -429,7 +428,7 @@ def session_bodies(draw: Any, n: int) -> Body:
         session["identifiers"] = [1]
         body.faults.append("customerSession.identifiers[0]")
 
-    add_attributes(draw, session, body, "customerSession.attributes", ("customerSession", 19))
+    add_attributes(draw, session, body, "customerSession.attributes")
     add_response_content(draw, top, body)
     if draw(st.booleans()):
         top["unknownField"] = draw(json_values)  # a note, not an error
