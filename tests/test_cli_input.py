@@ -606,3 +606,40 @@ def test_no_traceback_in_a_real_process(isolated: Path) -> None:
     assert "not a SQLite database" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert db.read_bytes() == b"hello"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["session", "show"], "Missing argument 'ID'"),
+        (["session", "close", "--bogus"], "No such option: --bogus"),
+        (["nope"], "No such command 'nope'"),
+        (["loyalty", "add", "P", "--program", "x", "--points", "abc", "--reason", "r"], "--points"),
+    ],
+)
+def test_usage_errors_are_one_line_from_the_real_command(
+    isolated: Any, args: list[str], words: str
+) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "refcamp", *args], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("refcamp: error:") and words in line, line
+    assert "--help" in line  # where to look next
+
+
+def test_a_group_without_a_command_shows_its_help(isolated: Any) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "refcamp", "session"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result
+    assert "Usage: refcamp session" in result.stdout
+    assert "close" in result.stdout and "cancel" in result.stdout

@@ -243,4 +243,20 @@ register(invoked_noun(sys.argv[1:]) if started_as_refcamp() else None)
 
 
 def main() -> None:
-    app(prog_name="refcamp")
+    """The refcamp command. Usage errors (a missing argument, an unknown option) are one line on
+    stderr and exit 2, like every other input error."""
+    try:
+        code = app(prog_name="refcamp", standalone_mode=False)
+    except typer.Abort:
+        code = 130
+    except Exception as error:
+        # Click's usage errors (vendored by newer Typers) are recognised by their shape.
+        if not (hasattr(error, "format_message") and hasattr(error, "exit_code")):
+            raise
+        if type(error).__name__ == "NoArgsIsHelpError":  # `refcamp session`: show the help
+            app(prog_name="refcamp", args=[*sys.argv[1:], "--help"])
+        context = getattr(error, "ctx", None)
+        hint = f" (see {context.command_path} --help)" if context is not None else ""
+        sys.stderr.write(f"refcamp: error: {error.format_message()}{hint}\n")
+        code = error.exit_code
+    sys.exit(code if isinstance(code, int) else 0)
