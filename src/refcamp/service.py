@@ -9,11 +9,12 @@ session's effects are tentative, as in Talon.One.
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,13 @@ class Workspace:
 
     def at(self, moment: datetime | None) -> None:
         """Set the clock for the next request (replay lines carry their own "now")."""
-        self.__dict__["now"] = moment if moment is not None else clock.now(self.now_option)
+        if moment is None:
+            fixed = self.__dict__.get("_fixed_now", False)
+            if fixed is False:  # --now or REFCAMP_NOW, read once
+                text = self.now_option or os.environ.get("REFCAMP_NOW")
+                fixed = self.__dict__["_fixed_now"] = clock.now(text) if text else None
+            moment = fixed if fixed is not None else datetime.now(UTC)
+        self.__dict__["now"] = moment
 
     def uses(self, feature: str) -> bool:
         """Whether any campaign has audience conditions ("audience") or deductions ("deduct"),

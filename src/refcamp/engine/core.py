@@ -147,13 +147,22 @@ def _effect(
     )
 
 
+_parts: tuple[Any, ...] | None = None
+
+
 def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
-    from refcamp.engine.conditions import CouponCondition, ReferralCondition, mentions
-    from refcamp.engine.coupons import rejection as coupon_rejection
-    from refcamp.engine.coupons import verdicts as coupon_verdicts
-    from refcamp.engine.limits import Budget
-    from refcamp.engine.limits import reason as limit_reason
-    from refcamp.engine.referrals import verdict
+    # These modules import this one, so they are imported here; a replay calls this function
+    # thousands of times a second, so it is done once.
+    global _parts
+    if _parts is None:
+        from refcamp.engine import conditions, coupons, limits, referrals
+
+        _parts = (conditions, coupons, limits, referrals)
+    conditions_, coupons_, limits_, referrals_ = _parts
+    CouponCondition, ReferralCondition = conditions_.CouponCondition, conditions_.ReferralCondition
+    mentions, Budget, limit_reason = conditions_.mentions, limits_.Budget, limits_.reason
+    coupon_rejection, coupon_verdicts = coupons_.rejection, coupons_.verdicts
+    verdict = referrals_.verdict
 
     not_running: dict[str, str] = {}
     for campaign in catalog.campaigns:
