@@ -51,7 +51,7 @@ def iso(moment: datetime | None) -> str | None:
 def from_iso(text: str | None) -> datetime | None:
     if text is None:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)  # Python 3.11 reads the "Z" itself
 
 
 _DURATION = re.compile(r"^(\d+)([hHDWMY])$")

@@ -21,6 +21,15 @@ from refcamp.models import (
 )
 
 
+def loads(text: str) -> Any:
+    """Stored JSON back; most stored attributes and lists are empty, so those skip the parser."""
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return json.loads(text)
+
+
 def dumps(value: Any) -> str:
     if not value and isinstance(value, dict | list):  # most attributes are empty
         return "{}" if isinstance(value, dict) else "[]"
@@ -60,7 +69,7 @@ def get_profile(conn: sqlite3.Connection, profile_id: str) -> Profile | None:
     if row is None:
         return None
     return Profile(
-        row["id"], json.loads(row["attributes"]), from_iso(row["created"]), from_iso(row["updated"])
+        row["id"], loads(row["attributes"]), from_iso(row["created"]), from_iso(row["updated"])
     )
 
 
@@ -91,8 +100,8 @@ def profile_stats(conn: sqlite3.Connection, profile_id: str) -> tuple[int, float
 
 
 def _session_totals(row: sqlite3.Row) -> float:
-    items = json.loads(row["cart_items"])
-    costs = json.loads(row["additional_costs"])
+    items = loads(row["cart_items"])
+    costs = loads(row["additional_costs"])
     return sum(i.get("price", 0) * i.get("quantity", 1) for i in items) + sum(costs.values())
 
 
@@ -107,12 +116,12 @@ def get_session(conn: sqlite3.Connection, session_id: str) -> Session | None:
         id=row["id"],
         profile_id=row["profile_id"],
         state=row["state"],
-        cart_items=tuple(CartItem(**item) for item in json.loads(row["cart_items"])),
-        coupon_codes=tuple(json.loads(row["coupon_codes"])),
+        cart_items=tuple(CartItem(**item) for item in loads(row["cart_items"])),
+        coupon_codes=tuple(loads(row["coupon_codes"])),
         referral_code=row["referral_code"],
-        attributes=json.loads(row["attributes"]),
-        additional_costs=json.loads(row["additional_costs"]),
-        identifiers=tuple(json.loads(row["identifiers"])),
+        attributes=loads(row["attributes"]),
+        additional_costs=loads(row["additional_costs"]),
+        identifiers=tuple(loads(row["identifiers"])),
         created=from_iso(row["created"]),
         updated=from_iso(row["updated"]),
     )
@@ -178,7 +187,7 @@ def _referral(row: sqlite3.Row) -> Referral:
         start_date=from_iso(row["start_date"]),
         expiry_date=from_iso(row["expiry_date"]),
         created=from_iso(row["created"]),
-        attributes=json.loads(row["attributes"]),
+        attributes=loads(row["attributes"]),
     )
 
 
@@ -407,7 +416,7 @@ def _coupon(row: sqlite3.Row) -> Coupon:
         start_date=from_iso(row["start_date"]),
         expiry_date=from_iso(row["expiry_date"]),
         created=from_iso(row["created"]),
-        attributes=json.loads(row["attributes"]),
+        attributes=loads(row["attributes"]),
     )
 
 
