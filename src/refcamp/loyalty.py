@@ -36,11 +36,16 @@ def _soonest_first(entry: LedgerEntry) -> tuple[bool, datetime, datetime]:
     return (never, entry.expiry_date or entry.created, entry.created)
 
 
+def standing(entries: Iterable[LedgerEntry], now: datetime) -> list[LedgerEntry]:
+    """The entries that count at `now`: made by then, neither reversing nor reversed."""
+    made = [e for e in entries if e.created <= now]
+    reversed_ids = {e.reverses for e in made if e.reverses}
+    return [e for e in made if not e.reverses and e.transaction_uuid not in reversed_ids]
+
+
 def balance(entries: Iterable[LedgerEntry], now: datetime) -> Balance:
     """One program's balance as of `now`; `entries` in ledger order."""
-    live = [e for e in entries if e.created <= now]
-    reversed_ids = {e.reverses for e in live if e.reverses}
-    live = [e for e in live if not e.reverses and e.transaction_uuid not in reversed_ids]
+    live = standing(entries, now)
     remaining: dict[str, int] = {}
     result = Balance()
     uncovered = 0

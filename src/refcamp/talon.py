@@ -114,17 +114,20 @@ def ledger_entry(e: LedgerEntry) -> dict[str, Any]:
     }
 
 
+def balance(b: Any) -> dict[str, int]:
+    return {
+        "currentBalance": b.current,
+        "pendingBalance": b.pending,
+        "expiredBalance": b.expired,
+        "spentBalance": b.spent,
+    }
+
+
 def balances(profile_id: str, by_program: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     return {
         "integrationId": profile_id,
         "programs": {
-            program: {
-                "name": names.get(program, program),
-                "currentBalance": b.current,
-                "pendingBalance": b.pending,
-                "expiredBalance": b.expired,
-                "spentBalance": b.spent,
-            }
+            program: {"name": names.get(program, program), **balance(b)}
             for program, b in by_program.items()
         },
     }

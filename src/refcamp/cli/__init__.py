@@ -38,15 +38,22 @@ def fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # fails exactly on lone surrogates
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_text(options: dict[str, Any]) -> None:
     """Bytes that are not UTF-8 reach Python's argv as lone surrogates, which SQLite cannot store:
     refuse them up front, naming the option."""
     from refcamp.errors import InputError
-    from refcamp.payloads import SURROGATE
 
     for name, value in options.items():
         for text in value if isinstance(value, list | tuple) else [value]:
-            if isinstance(text, str) and SURROGATE.search(text):
+            if isinstance(text, str) and not _utf8(text):
                 option = name.removeprefix("as_").replace("_", "-")
                 raise InputError(f"{option}: not valid UTF-8 text")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from refcamp.cli import guarded, workspace
-from refcamp.cli.options import Json
+from refcamp.cli.options import Json, optional_time
 
 app = typer.Typer(help="Coupon codes: create, list, show, reserve.", no_args_is_help=True)
 
@@ -27,12 +27,6 @@ def _rows(coupons):  # type: ignore[no-untyped-def]
             short_time(c.expiry_date) or "never",
             short_time(c.created),
         )
-
-
-def _time(value: str | None, option: str):  # type: ignore[no-untyped-def]
-    from refcamp.clock import parse_time
-
-    return parse_time(value, option) if value is not None else None
 
 
 @app.command("create")
@@ -80,8 +74,8 @@ def create(
         count,
         recipient,
         usage_limit,
-        _time(starts, "--starts"),
-        _time(expires, "--expires"),
+        optional_time(starts, "--starts"),
+        optional_time(expires, "--expires"),
     )
     if as_json:
         render.print_json([talon.coupon(c) for c in created])

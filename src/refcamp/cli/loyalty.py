@@ -129,8 +129,7 @@ def _adjust(
     )
     if as_json:
         data = talon.ledger_entry(entry)
-        data["balance"] = talon.balances(profile_id, {program: after}, {})["programs"][program]
-        del data["balance"]["name"]
+        data["balance"] = talon.balance(after)
         render.print_json(data)
         return
     sign = "-" if deduct else "+"

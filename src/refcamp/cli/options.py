@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -28,3 +28,10 @@ Payload = Annotated[
         "--payload", help="Talon.One request body: a JSON file, or - for stdin.", show_default=False
     ),
 ]
+
+
+def optional_time(value: str | None, option: str) -> Any:
+    """A --starts/--expires style time, or None when the option was not given."""
+    from refcamp.clock import parse_time
+
+    return parse_time(value, option) if value is not None else None

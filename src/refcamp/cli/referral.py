@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from refcamp.cli import guarded, workspace
-from refcamp.cli.options import Json
+from refcamp.cli.options import Json, optional_time
 
 app = typer.Typer(help="Referral codes: create, list, show.", no_args_is_help=True)
 
@@ -29,12 +29,6 @@ def _rows(referrals):  # type: ignore[no-untyped-def]
 
 
 COLUMNS = ["Code", "Campaign", "Advocate", "Friend", "Used", "Starts", "Expires", "Created"]
-
-
-def _time(value: str | None, option: str):  # type: ignore[no-untyped-def]
-    from refcamp.clock import parse_time
-
-    return parse_time(value, option) if value is not None else None
 
 
 @app.command("create")
@@ -87,8 +81,8 @@ def create(
         code,
         friend,
         usage_limit,
-        _time(starts, "--starts"),
-        _time(expires, "--expires"),
+        optional_time(starts, "--starts"),
+        optional_time(expires, "--expires"),
     )
     if as_json:
         render.print_json(talon.referral(referral))

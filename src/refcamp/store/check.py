@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 
-from refcamp.loyalty import balances
+from refcamp.loyalty import balances, standing
 from refcamp.store.queries import ledger
 
 
@@ -90,9 +90,7 @@ def check(conn: sqlite3.Connection, programs: Iterable[str], now: datetime) -> l
     for (profile_id,) in conn.execute("SELECT DISTINCT profile_id FROM ledger").fetchall():
         entries = ledger(conn, profile_id)
         for program, b in balances(entries, now).items():
-            live = [e for e in entries if e.program_id == program and e.created <= now]
-            reversed_ids = {e.reverses for e in live if e.reverses}
-            live = [e for e in live if not e.reverses and e.transaction_uuid not in reversed_ids]
+            live = standing((e for e in entries if e.program_id == program), now)
             added = sum(e.amount for e in live if e.type == "addition")
             spent = sum(e.amount for e in live if e.type == "subtraction")
             if b.current + b.pending + b.expired != added - spent or b.spent != spent:

@@ -87,22 +87,12 @@ def profile_stats(conn: sqlite3.Connection, profile_id: str) -> tuple[int, float
     closed = 0
     sales = 0.0
     last = None
-    for row in conn.execute(
-        "SELECT state, cart_items, additional_costs, updated FROM sessions WHERE profile_id = ?",
-        (profile_id,),
-    ):
+    for row in conn.execute("SELECT * FROM sessions WHERE profile_id = ?", (profile_id,)):
         last = max(last or row["updated"], row["updated"])
         if row["state"] == "closed":
             closed += 1
-            session = _session_totals(row)
-            sales += session
+            sales += _session(row).total
     return closed, sales, last
-
-
-def _session_totals(row: sqlite3.Row) -> float:
-    items = loads(row["cart_items"])
-    costs = loads(row["additional_costs"])
-    return sum(i.get("price", 0) * i.get("quantity", 1) for i in items) + sum(costs.values())
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -110,8 +100,10 @@ def _session_totals(row: sqlite3.Row) -> float:
 
 def get_session(conn: sqlite3.Connection, session_id: str) -> Session | None:
     row = conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
-    if row is None:
-        return None
+    return _session(row) if row else None
+
+
+def _session(row: sqlite3.Row) -> Session:
     return Session(
         id=row["id"],
         profile_id=row["profile_id"],
