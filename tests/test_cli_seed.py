@@ -745,3 +745,39 @@ def test_nothing_running_mentions_activation_for_sessions_too(run: Run, command:
     assert result.exit_code == 0, result
     assert "No running campaign reacted" in result.stderr
     assert "refcamp campaign activate medium-referral" in result.stderr
+
+
+def test_db_path_json_says_where_and_whether_it_exists(run: Run, isolated: Path) -> None:
+    data = run("db", "path", "--json").json
+    assert data == {"path": str(isolated / "state.db"), "exists": False}
+    assert run("campaign", "list").exit_code == 0  # opens, so creates, the state file
+    assert run("db", "path", "--json").json["exists"] is True
+
+
+def test_activate_and_deactivate_json(run: Run) -> None:
+    on = run("campaign", "activate", CAMPAIGN, "--json")
+    assert on.exit_code == 0, on
+    assert on.json == {
+        "id": CAMPAIGN,
+        "name": "MEDIUM-REFERRAL: Generate and redeem a referral code",
+        "state": "enabled",
+        "features": ["referrals", "loyalty"],
+    }
+    assert run("campaign", "deactivate", CAMPAIGN, "--json").json["state"] == "disabled"
+    again = run("campaign", "deactivate", CAMPAIGN)
+    assert again.stdout.strip() == f"{CAMPAIGN} was already disabled."
+
+
+def test_campaign_show_json_reads_rules_in_words(run: Run) -> None:
+    data = run("campaign", "show", CAMPAIGN, "--json").json
+    assert data["id"] == CAMPAIGN and data["state"] == "disabled"
+    assert data["rulesetId"].startswith(f"{CAMPAIGN}@")
+    assert [r["name"] for r in data["rules"]] == [
+        "Generate a referral code",
+        "Friend redeems referral code",
+    ]
+    assert data["rules"][1]["words"] == (
+        "When the referral code is valid and Customer Session Closing, then add 100 points to "
+        "the advocate in sample-wallet ('100 Bonus points for Advocate') and add 50 points to "
+        "the current customer in sample-wallet ('50 Bonus points for Friend')."
+    )
