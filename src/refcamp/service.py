@@ -21,8 +21,10 @@ from typing import Any
 
 from refcamp import clock, codes
 from refcamp.engine import Evaluation, Facts, evaluate
+from refcamp.engine.core import not_running_reason
 from refcamp.errors import ConflictError, InputError, NotFoundError
 from refcamp.models import (
+    LIMIT_ACTIONS,
     Campaign,
     Catalog,
     Coupon,
@@ -458,16 +460,31 @@ def _facts(
 
         derived = derive(queries.ledger(conn, profile_id), ws.now)
         balances = {program: b.current for program, b in derived.items()}
+    # Only the limit counters this request can spend: a campaign that does not run spends
+    # nothing, and a code is redeemed only when the session brings one.
+    states = ws.campaign_states()
+    running = [
+        c
+        for c in catalog.campaigns
+        if not_running_reason(c, states.get(c.id, c.state), ws.now) is None
+    ]
+    actions = {
+        action
+        for action in LIMIT_ACTIONS
+        if not (action == "redeemReferral" and code is None)
+        and not (action == "redeemCoupon" and not coupon_codes)
+    }
     return Facts(
         now=ws.now,
         events=events,
         profile=profile,
         session=session,
         referral=referral,
-        campaign_states=ws.campaign_states(),
+        campaign_states=states,
         usage=queries.usage(
             conn,
-            catalog,
+            running,
+            actions,
             [profile_id, referral.advocate_id if referral else None],
             [code, *coupon_codes],
         ),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from refcamp.clock import from_iso, iso
 from refcamp.models import (
+    Campaign,
     CartItem,
     Catalog,
     Coupon,
@@ -377,16 +378,20 @@ _COUNTS = {
 
 def usage(
     conn: sqlite3.Connection,
-    catalog: Catalog,
+    campaigns: Iterable[Campaign],
+    actions: Container[str],
     profile_ids: Iterable[str | None],
     codes: Iterable[str | None],
 ) -> dict[tuple[str, str, str, str], float]:
-    """The counters behind every campaign limit, for the profiles and codes of one request."""
+    """The counters behind the campaigns' limits on `actions`, for the profiles and codes of one
+    request."""
     profiles = [p for p in dict.fromkeys(profile_ids) if p is not None]
     codes = [c for c in dict.fromkeys(codes) if c is not None]
     counters: dict[tuple[str, str, str, str], int] = {}
-    for campaign in catalog.campaigns:
+    for campaign in campaigns:
         for limit in campaign.limits:
+            if limit.action not in actions:
+                continue
             subjects = {"campaign": [""], "profile": profiles, "code": codes}
             for subject in subjects[limit.per]:
                 sql = _COUNTS[(limit.action, limit.per)]
