@@ -39,7 +39,16 @@ RESPONSE_CONTENT = (
     "previousReturns",
 )
 
-UNSET: Any = object()  # a field the request did not mention: keep what is stored
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __reduce__(self) -> str:
+        return "UNSET"  # pickled by name, so a replay worker's inputs keep the one UNSET
+
+
+UNSET: Any = _Unset()  # a field the request did not mention: keep what is stored
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # exactly Unicode's Cc (control) category
 SURROGATE = re.compile("[\ud800-\udfff]")  # never valid alone: SQLite cannot store it as UTF-8
 

@@ -41,12 +41,12 @@ def replay(
     """
     from refcamp import render, talon
     from refcamp.errors import InputError
-    from refcamp.replay import fingerprint, numbered, run
+    from refcamp.replay import fingerprint, from_file, from_stream, run
 
     ws = workspace(ctx)
     catalog = {c.id: c for c in ws.catalog.campaigns}
     if source == "-":
-        stream: Any = sys.stdin.buffer
+        reader = from_stream(sys.stdin.buffer)
         key, total, name = None, None, "stdin"
     else:
         path = Path(source)
@@ -56,9 +56,9 @@ def replay(
             key = fingerprint(path)
             with path.open("rb") as handle:
                 total = sum(1 for _ in handle)
-            stream = path.open("rb")
         except OSError as error:
             raise InputError(f"replay file {source}: {error.strerror}") from None
+        reader = from_file(path, total)
         name = str(path)
     writer = None
     if out is not None:
@@ -99,7 +99,7 @@ def replay(
         )
     try:
         if progress is None:
-            summary = run(ws, numbered(stream), name, key, outcome, stop_on_error)
+            summary = run(ws, reader, name, key, outcome, stop_on_error)
         else:
             import time
 
@@ -112,10 +112,8 @@ def replay(
                         elapsed = max(time.monotonic() - started, 1e-6)
                         progress.update(task, completed=line, rate=f"{line / elapsed:,.0f}")
 
-                summary = run(ws, numbered(stream), name, key, outcome, stop_on_error, tick)
+                summary = run(ws, reader, name, key, outcome, stop_on_error, tick)
     finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
         if writer is not None:
             writer.close()
     data = summary.as_json()
