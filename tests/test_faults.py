@@ -271,6 +271,20 @@ def refcamp(db: Path, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
     )
 
 
+def readers_of(path: Path) -> list[str]:
+    """The live processes (Linux) whose command line names `path`."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(path).encode() in words and state != "Z":
+            found.append(entry.name)
+    return found
+
+
 def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=TIMEOUT)
     return proc.returncode, out, err
@@ -386,6 +400,11 @@ def test_replay_killed_with_sigkill_resumes_and_applies_every_line_once(
             proc.kill()
             proc.wait()
     assert proc.returncode == -9
+    # The process reading the file ahead for it notices, and exits too.
+    deadline = time.monotonic() + TIMEOUT
+    while readers_of(big):
+        assert time.monotonic() < deadline, readers_of(big)
+        time.sleep(0.05)
     done = committed_lines(killed)
     assert total // 5 <= done < total, done
 

@@ -688,3 +688,131 @@ def test_a_missing_file_is_an_input_error(active: Run, tmp_path: Path) -> None:
     assert result.exit_code == 2, result
     assert "nope.jsonl" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --- long files: a second process reads them -----------------------------------------------------
+
+
+def long_traffic(count: int, codes: list[str]) -> list[Any]:
+    """`count` lines of every kind, friends bringing `codes` and unknown ones, and a bad line now
+    and then."""
+    lines: list[Any] = []
+    for i in range(count):
+        if i % 97 == 0:
+            lines.append(
+                ["{not json", b"\xff\xfe", "[1]", session_line(f"X{i}", "P", state="x")][i % 4]
+            )
+        elif i % 5 == 0:
+            lines.append(event_line(f"P{i - 1}", stars=4 + i % 2))
+        elif i % 5 == 1:
+            code = codes[i % len(codes)] if i % 2 else f"NOPE-{i}"
+            lines.append(session_line(f"S{i}", f"P{i - 2}", referralCode=code))
+        elif i % 5 == 2:
+            lines.append(
+                session_line(
+                    f"C{i}", f"P{i}", cartItems=[{"sku": "a", "quantity": i % 3 + 1, "price": 9}]
+                )
+            )
+        else:
+            lines.append(profile_line(f"P{i}", **({"now": TIMES[i % 9]} if i % 2 else {})))
+    return lines
+
+
+def without_timing(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if k not in ("seconds", "requestsPerSecond")}
+
+
+def test_a_long_file_read_by_a_worker_gives_what_a_stream_gives(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, campaigns_dir: Path
+) -> None:
+    from refcamp.replay import WORKER_LINES
+
+    (campaigns_dir / "reviews.toml").write_text(REVIEWS)
+    monkeypatch.setenv("REFCAMP_SEED", "11")  # the same codes in both databases
+    monkeypatch.setenv("REFCAMP_NOW", TIMES[4])
+    dbs = {how: str(tmp_path / f"{how}.db") for how in ("file", "stream")}
+    for db in dbs.values():
+        for campaign in (CAMPAIGN, "reviews"):
+            ok(run("--db", db, "campaign", "activate", campaign))
+        codes = [register(run, f"A{k}", "--db", db) for k in range(5)]
+    lines = long_traffic(WORKER_LINES + 700, codes)
+    source = write(tmp_path / "long.jsonl", lines)
+    results = {}
+    for how, db in dbs.items():
+        out = tmp_path / f"{how}.jsonl"
+        argument, given = (str(source), None) if how == "file" else ("-", source.read_bytes())
+        result = run("--db", db, "replay", argument, "--out", str(out), "--json", input=given)
+        assert result.exit_code == 1, result  # the bad lines
+        results[how] = (without_timing(result.json), read_out(out))
+        check_db(run, "--db", db)
+
+    summary, records = results["file"]
+    bad = sum(1 for i in range(len(lines)) if i % 97 == 0)
+    assert summary["failed"] == bad and summary["applied"] == len(lines) - bad
+    assert [r["line"] for r in records] == list(range(1, len(lines) + 1))
+    for effect in ("referralCreated", "acceptReferral", "rejectReferral", "addLoyaltyPoints"):
+        assert summary["effects"][effect] > 0, effect
+    assert summary["rejections"]["ReferralNotFound"] > 0
+    assert results["file"][0] == results["stream"][0]
+    assert [scrub(r) for r in records] == [scrub(r) for r in results["stream"][1]]
+
+
+def test_the_worker_reads_exactly_what_this_process_reads(tmp_path: Path) -> None:
+    from refcamp.payloads import UNSET
+    from refcamp.replay import CHUNK_LINES, in_worker, numbered, requests
+
+    lines = long_traffic(3 * CHUNK_LINES + 11, ["CODE-1", "CODE-2"])
+    lines[40:40] = ["", "   ", "x" * 100]  # blank lines are not items; a bad one is
+    source = write(tmp_path / "long.jsonl", lines)
+    for done in (0, 7, CHUNK_LINES + 3):
+        with source.open("rb") as handle:
+            here = list(requests(numbered(handle), done))
+        there = list(in_worker(source, done))
+        assert there == here, done
+        assert all((item is None) == (n <= done) for n, item in there)
+    # The validated bodies crossed a process boundary and still say what was left unset.
+    session = next(item for _, item in there if getattr(item, "kind", "") == "session")
+    assert session.body.coupon_codes is UNSET
+
+
+def test_a_long_file_goes_to_a_worker_and_a_short_rest_stays_here(tmp_path: Path) -> None:
+    from refcamp.replay import WORKER_LINES, from_file
+
+    source = write(tmp_path / "long.jsonl", [profile_line(f"P{i}") for i in range(WORKER_LINES)])
+    reader = from_file(source, WORKER_LINES)
+    for done, where in ((0, "in_worker"), (1, "_in_process")):
+        items = reader(done)
+        assert items.__name__ == where  # type: ignore[attr-defined]
+        assert next(items)[0] == 1
+        items.close()
+
+
+def test_a_worker_that_cannot_read_the_file_says_so(tmp_path: Path) -> None:
+    from refcamp.errors import RefcampError
+    from refcamp.replay import in_worker
+
+    with pytest.raises(RefcampError, match="reading the file failed: FileNotFoundError"):
+        list(in_worker(tmp_path / "gone.jsonl", 0))
+
+
+def test_stop_on_error_in_a_long_file_stops_the_worker_and_resumes_later(
+    active: Run, tmp_path: Path, isolated: Path
+) -> None:
+    from refcamp.replay import WORKER_LINES
+
+    lines: list[Any] = [profile_line(f"P{i}") for i in range(WORKER_LINES + 500)]
+    lines[1499] = "{not json"
+    source = write(tmp_path / "long.jsonl", lines)
+    first = active("replay", str(source), "--stop-on-error", "--json")
+    assert first.exit_code == 1, first
+    assert (first.json["applied"], first.json["failed"]) == (1499, 1)
+    assert [f["line"] for f in first.json["failures"]] == [1500]
+    assert ok(active("profile", "show", "P1498")).exit_code == 0
+    assert active("profile", "show", "P1500").exit_code == 1
+    assert replays_table(isolated / "state.db")[0][2] == 1499
+
+    second = active("replay", str(source), "--json")
+    assert second.exit_code == 1, second
+    assert (second.json["skipped"], second.json["applied"]) == (1499, len(lines) - 1500)
+    assert ok(active("profile", "show", f"P{len(lines) - 1}")).exit_code == 0
+    check_db(active)

@@ -321,10 +321,10 @@ def _work(path: str, done: int, receive: Any, send: Any) -> None:
                     chunk, read_bytes = [], 0
         send.send(chunk)
         send.send(None)
-    except OSError:
-        pass  # the main process is gone (EPIPE), or stopped reading: nobody to tell
+    except ConnectionError:
+        pass  # the main process is gone, or stopped reading (EPIPE): nobody to tell
     except BaseException as error:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(ConnectionError):
             send.send(f"{type(error).__name__}: {error}")
     finally:
         send.close()
