@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -263,7 +262,7 @@ def _add_points(booking: Booking, effect: Effect) -> Effect:
     ws, props = booking.ws, effect.props
     recipient = props["recipientIntegrationId"]  # the current customer or an advocate: both exist
     entry = LedgerEntry(
-        transaction_uuid=str(uuid.uuid4()),
+        transaction_uuid=codes.transaction_uuid(),
         program_id=props["programId"],
         profile_id=recipient,
         type="addition",
@@ -342,7 +341,7 @@ def _deduct_points(booking: Booking, effect: Effect) -> Effect | None:
     if not booking.final:
         return effect
     entry = LedgerEntry(
-        transaction_uuid=str(uuid.uuid4()),
+        transaction_uuid=codes.transaction_uuid(),
         program_id=program,
         profile_id=profile_id,
         type="subtraction",
@@ -686,7 +685,7 @@ def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
     conn = ws.conn
     for entry in queries.session_entries(conn, session.id):
         reversal = LedgerEntry(
-            transaction_uuid=str(uuid.uuid4()),
+            transaction_uuid=codes.transaction_uuid(),
             program_id=entry.program_id,
             profile_id=entry.profile_id,
             type="subtraction" if entry.type == "addition" else "addition",
@@ -1052,7 +1051,7 @@ def adjust_points(
             if settings.validity != "unlimited":
                 expiry = clock.add_duration(start, settings.validity)
         entry = LedgerEntry(
-            transaction_uuid=str(uuid.uuid4()),
+            transaction_uuid=codes.transaction_uuid(),
             program_id=program,
             profile_id=profile_id,
             type="subtraction" if deduct else "addition",

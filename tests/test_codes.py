@@ -1,0 +1,75 @@
+"""Code generation: patterns, uniform secure draws, seeded reproducibility, transaction UUIDs."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from refcamp import codes
+
+
+@pytest.fixture(autouse=True)
+def unseeded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REFCAMP_SEED", raising=False)
+    codes.reset_seed()
+
+
+@given(
+    pattern=st.text(alphabet="#-AB", min_size=1, max_size=20).filter(lambda p: "#" in p),
+    characters=st.text(min_size=1, max_size=300),
+)
+def test_a_code_keeps_the_pattern_and_draws_only_the_given_characters(
+    pattern: str, characters: str
+) -> None:
+    code = codes.draw(pattern, characters)
+    assert len(code) == len(pattern)
+    for wanted, got in zip(pattern, code, strict=True):
+        if wanted == "#":
+            assert got in characters
+        else:
+            assert got == wanted
+
+
+def test_secure_draws_are_uniform_over_the_characters() -> None:
+    # 36 characters do not divide 256: a plain byte % 36 would favour the first four by 1/7.
+    characters = codes.DEFAULT_CHARACTERS
+    counts = Counter("".join(codes.draw("#" * 50, characters) for _ in range(2000)))
+    expected = 100_000 / len(characters)
+    assert set(counts) == set(characters)
+    first, rest = characters[:4], characters[4:]
+    favoured = sum(counts[c] for c in first) / 4
+    others = sum(counts[c] for c in rest) / len(rest)
+    # Skewed drawing would put the first four about 14% above the rest; chance, about 1.5%.
+    assert abs(favoured / others - 1) < 0.06, (favoured, others)
+    assert all(abs(n - expected) < 0.1 * expected for n in counts.values()), counts
+
+
+def test_a_seed_gives_the_same_codes_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REFCAMP_SEED", "x")
+    first = [codes.draw("####-####", codes.DEFAULT_CHARACTERS) for _ in range(3)]
+    codes.reset_seed()
+    again = [codes.draw("####-####", codes.DEFAULT_CHARACTERS) for _ in range(3)]
+    assert first == again
+    assert first[0] == "U4EY-32YK"  # the sequence a seed gives never changes between versions
+    monkeypatch.delenv("REFCAMP_SEED")
+    assert codes.draw("####-####", codes.DEFAULT_CHARACTERS) not in first
+
+
+def test_transaction_uuids_are_random_version_4_uuids() -> None:
+    made = [codes.transaction_uuid() for _ in range(5000)]
+    assert len(set(made)) == len(made)
+    for text in made:
+        assert re.fullmatch(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", text
+        )
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == text
+    # every variant digit and every hex digit elsewhere turns up
+    assert {t[19] for t in made} == set("89ab")
+    assert set("".join(t[:8] for t in made)) == set("0123456789abcdef")
