@@ -484,7 +484,8 @@ def _facts(
             conn,
             running,
             actions,
-            [profile_id, referral.advocate_id if referral else None],
+            profile_id,
+            referral.advocate_id if referral else None,
             [code, *coupon_codes],
         ),
         audiences=queries.audiences(conn, profile_id)

@@ -380,20 +380,28 @@ def usage(
     conn: sqlite3.Connection,
     campaigns: Iterable[Campaign],
     actions: Container[str],
-    profile_ids: Iterable[str | None],
+    profile_id: str | None,
+    advocate_id: str | None,
     codes: Iterable[str | None],
 ) -> dict[tuple[str, str, str, str], float]:
-    """The counters behind the campaigns' limits on `actions`, for the profiles and codes of one
-    request."""
-    profiles = [p for p in dict.fromkeys(profile_ids) if p is not None]
+    """The counters behind the campaigns' limits on `actions`, for the customer, the advocate
+    behind their referral code and the codes of one request. Only the customer redeems codes;
+    what is given may go to the advocate."""
+    customer = [profile_id] if profile_id is not None else []
+    both = [p for p in dict.fromkeys((profile_id, advocate_id)) if p is not None]
     codes = [c for c in dict.fromkeys(codes) if c is not None]
     counters: dict[tuple[str, str, str, str], int] = {}
     for campaign in campaigns:
         for limit in campaign.limits:
             if limit.action not in actions:
                 continue
-            subjects = {"campaign": [""], "profile": profiles, "code": codes}
-            for subject in subjects[limit.per]:
+            if limit.per == "campaign":
+                subjects = [""]
+            elif limit.per == "code":
+                subjects = codes
+            else:
+                subjects = customer if limit.action in ("redeemReferral", "redeemCoupon") else both
+            for subject in subjects:
                 sql = _COUNTS[(limit.action, limit.per)]
                 value = conn.execute(sql, (campaign.id, subject)).fetchone()[0]
                 counters[(campaign.id, limit.action, limit.per, subject)] = value
