@@ -212,22 +212,27 @@ NOUNS = {
 GLOBAL_VALUES = ("--db", "--campaigns", "--now")
 
 
-def invoked_noun(argv: list[str]) -> str | None:
-    """The noun a command line asks for, skipping the global options before it."""
+def invoked(argv: list[str]) -> tuple[str | None, str | None]:
+    """The noun a command line asks for, skipping the global options before it, and the word
+    after it (a group's command, when it names one)."""
     skip = False
-    for arg in argv:
+    for index, arg in enumerate(argv):
         if skip:
             skip = False
         elif arg in GLOBAL_VALUES:
             skip = True
         elif not arg.startswith("-"):
-            return arg if arg in NOUNS else None
-    return None
+            if arg not in NOUNS:
+                return None, None
+            after = argv[index + 1] if index + 1 < len(argv) else None
+            return arg, after
+    return None, None
 
 
-def register(only: str | None = None) -> None:
-    """Add the nouns to the app: just the one invoked, when known — building every command's
-    parser costs milliseconds at every start — else all of them (help, completion, tests)."""
+def register(only: str | None = None, verb: str | None = None) -> None:
+    """Add the nouns to the app: just the one invoked, when known, and of a group just the command
+    invoked, when it names one — building every command's parser costs milliseconds at every
+    start — else all of them (help, completion, tests)."""
     import importlib
 
     for noun, kind in NOUNS.items():
@@ -235,6 +240,10 @@ def register(only: str | None = None) -> None:
             continue
         module = importlib.import_module(f"refcamp.cli.{noun}")
         if kind == "group":
+            commands = module.app.registered_commands
+            chosen = [c for c in commands if c.name == verb]
+            if chosen:  # else: the group's help, or a usage error that lists its commands
+                module.app.registered_commands = chosen
             app.add_typer(module.app, name=noun)
         else:
             app.command(noun)(getattr(module, noun))
@@ -246,7 +255,10 @@ def started_as_refcamp() -> bool:
     return first.name == "refcamp" or first.parts[-2:] == ("refcamp", "__main__.py")
 
 
-register(invoked_noun(sys.argv[1:]) if started_as_refcamp() else None)
+if started_as_refcamp():
+    register(*invoked(sys.argv[1:]))
+else:
+    register()
 
 
 def main() -> None:

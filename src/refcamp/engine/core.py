@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from refcamp.clock import iso
 from refcamp.models import Campaign, Catalog, Coupon, Effect, Profile, Referral, Rule, Session
@@ -46,8 +46,11 @@ class Facts:
         return self.session.referral_code if self.session else None
 
 
-@dataclass(frozen=True)
-class Check:
+# The records an evaluation makes for every condition and rule are named tuples, not dataclasses:
+# a replay makes thousands a second, and every command start defines them.
+
+
+class Check(NamedTuple):
     """A condition's outcome, with what was seen and what was needed (for --explain)."""
 
     passed: bool
@@ -55,8 +58,7 @@ class Check:
     needed: str
 
 
-@dataclass(frozen=True)
-class ConditionResult:
+class ConditionResult(NamedTuple):
     index: int
     condition: Any  # the Condition; its words are made only when someone reads them
     check: Check
@@ -66,8 +68,7 @@ class ConditionResult:
         return str(self.condition.words())
 
 
-@dataclass(frozen=True)
-class RuleResult:
+class RuleResult(NamedTuple):
     campaign_id: str
     rule_index: int
     rule_name: str
@@ -79,8 +80,7 @@ class RuleResult:
         return next((c for c in self.conditions if not c.check.passed), None)
 
 
-@dataclass(frozen=True)
-class Blocked:
+class Blocked(NamedTuple):
     """An effect of a fired rule that a campaign limit stopped."""
 
     campaign_id: str

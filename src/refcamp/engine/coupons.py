@@ -8,7 +8,7 @@ rejectCoupon otherwise.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from refcamp.clock import iso
 from refcamp.engine.core import Facts, RuleResult
@@ -22,8 +22,7 @@ LIMIT_REASONS = {
 }
 
 
-@dataclass(frozen=True)
-class CouponVerdict:
+class CouponVerdict(NamedTuple):  # made for every request: a named tuple is cheap
     code: str
     campaign_id: str | None
     reason: str | None  # None: valid for campaign_id

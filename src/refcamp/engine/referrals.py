@@ -6,7 +6,7 @@ Reasons are Talon.One's, checked in this order so the most fundamental one is re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from refcamp.clock import iso
 from refcamp.engine.core import Facts, RuleResult
@@ -30,8 +30,7 @@ REASONS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):  # made for every request: a named tuple is cheap
     code: str | None  # the code the session carries
     campaign_id: str | None  # the campaign answering for it: the code's own, when it exists
     reason: str | None  # None: valid for campaign_id
