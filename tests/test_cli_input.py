@@ -614,6 +614,8 @@ def test_no_traceback_in_a_real_process(isolated: Path) -> None:
         (["session", "show"], "Missing argument 'ID'"),
         (["session", "close", "--bogus"], "No such option: --bogus"),
         (["nope"], "No such command 'nope'"),
+        (["session", "nope"], "No such command 'nope'"),
+        (["--now", "2026-01-01", "session", "clos"], "No such command 'clos'"),
         (["loyalty", "add", "P", "--program", "x", "--points", "abc", "--reason", "r"], "--points"),
     ],
 )
@@ -643,3 +645,22 @@ def test_a_group_without_a_command_shows_its_help(isolated: Any) -> None:
     assert result.returncode == 0, result
     assert "Usage: refcamp session" in result.stdout
     assert "close" in result.stdout and "cancel" in result.stdout
+
+
+def test_the_real_command_builds_only_the_command_invoked_and_still_helps(isolated: Any) -> None:
+    import subprocess
+    import sys
+
+    def refcamp(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "refcamp", *args], capture_output=True, text=True, timeout=60
+        )
+
+    shown = refcamp("--now", "2026-01-01", "session", "close", "--help")
+    assert shown.returncode == 0, shown
+    assert "Usage: refcamp session close" in shown.stdout and "--referral" in shown.stdout
+    closed = refcamp("session", "close", "S1", "--profile", "P", "-q")
+    assert (closed.returncode, closed.stdout) == (0, "S1\n"), closed
+    listed = refcamp("session", "show", "S1", "--json")
+    assert listed.returncode == 0, listed
+    assert '"state": "closed"' in listed.stdout
