@@ -254,11 +254,18 @@ def from_file(path: Path, total: int) -> Reader:
     long and there is a second core, else read here."""
 
     def reader(done: int) -> Iterator[Item]:
-        if total - done >= WORKER_LINES and (os.cpu_count() or 1) > 1:
+        if total - done >= WORKER_LINES and _cores() > 1:
             return in_worker(path, done)
         return _in_process(path, done)
 
     return reader
+
+
+def _cores() -> int:
+    """The cores this process may run on (fewer than the machine has, under taskset)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _in_process(path: Path, done: int) -> Iterator[Item]:
