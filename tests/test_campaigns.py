@@ -158,3 +158,14 @@ def test_ruleset_id_changes_with_the_rules(tmp_path: Path) -> None:
     first = load(tmp_path).campaigns[0].ruleset_id
     path.write_text('[campaign]\nid = "x"\n' + GOOD_RULES.replace("Welcome", "Hello"))
     assert load(tmp_path).campaigns[0].ruleset_id != first
+
+
+@pytest.mark.parametrize("value", ['"2026-03-01T06:00:00Z"', "20260301", "true"])
+def test_a_start_that_is_not_a_toml_date_time_says_how_to_write_one(
+    tmp_path: Path, value: str
+) -> None:
+    (tmp_path / "shop.toml").write_text(
+        f'[campaign]\nid = "shop"\nname = "Shop"\nstart = {value}\n' + GOOD_RULES
+    )
+    [problem] = problems(tmp_path)
+    assert "start: expected a TOML date-time, unquoted (e.g. 2026-03-01T06:00:00Z)" in problem

@@ -789,11 +789,12 @@ def test_a_long_file_goes_to_a_worker_and_a_short_rest_stays_here(tmp_path: Path
 
 
 def test_a_worker_that_cannot_read_the_file_says_so(tmp_path: Path) -> None:
-    from refcamp.errors import RefcampError
-    from refcamp.replay import in_worker
+    from refcamp.errors import InputError
+    from refcamp.replay import _in_process, in_worker
 
-    with pytest.raises(RefcampError, match="reading the file failed: FileNotFoundError"):
-        list(in_worker(tmp_path / "gone.jsonl", 0))
+    for read in (in_worker, _in_process):
+        with pytest.raises(InputError, match=r"gone\.jsonl: No such file or directory"):
+            list(read(tmp_path / "gone.jsonl", 0))
 
 
 def test_stop_on_error_in_a_long_file_stops_the_worker_and_resumes_later(
@@ -816,4 +817,39 @@ def test_stop_on_error_in_a_long_file_stops_the_worker_and_resumes_later(
     assert second.exit_code == 1, second
     assert (second.json["skipped"], second.json["applied"]) == (1499, len(lines) - 1500)
     assert ok(active("profile", "show", f"P{len(lines) - 1}")).exit_code == 0
+    check_db(active)
+
+
+def test_without_a_process_to_spare_the_file_is_read_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing.context
+
+    from refcamp.replay import in_worker, numbered, requests
+
+    def refuse(self: Any) -> None:
+        raise OSError(11, "Resource temporarily unavailable")  # as fork() under a process limit
+
+    for name in ("ForkProcess", "SpawnProcess"):
+        if hasattr(multiprocessing.context, name):
+            monkeypatch.setattr(getattr(multiprocessing.context, name), "start", refuse)
+    source = write(tmp_path / "long.jsonl", long_traffic(700, ["CODE-1"]))
+    with source.open("rb") as handle:
+        assert list(in_worker(source, 5)) == list(requests(numbered(handle), 5))
+
+
+def test_a_long_replay_with_stdout_closed_still_applies_every_line(
+    active: Run, tmp_path: Path, isolated: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from refcamp.replay import WORKER_LINES
+
+    lines = [profile_line(f"P{i}") for i in range(WORKER_LINES + 100)]
+    source = write(tmp_path / "long.jsonl", lines)
+    command = f'"{sys.executable}" -m refcamp replay "{source}" --json >&-'
+    subprocess.run(command, shell=True, capture_output=False, timeout=120, check=False)
+    again = ok(active("replay", str(source), "--json"))
+    assert (again.json["skipped"], again.json["applied"]) == (len(lines), 0)
     check_db(active)

@@ -31,6 +31,7 @@ MAX_LINE = 10_000_000  # bytes; a longer line is reported, not parsed
 # A file with fewer lines left than this is read in the main process: a worker costs more to
 # start than it saves. The worker sends its items in chunks of at most this many lines or bytes.
 WORKER_LINES = 2000
+_FORK = sys.platform == "linux"  # elsewhere the default, spawn: a worker imports refcamp anew
 CHUNK_LINES = 500
 CHUNK_BYTES = 1 << 20
 
@@ -254,7 +255,9 @@ def from_file(path: Path, total: int) -> Reader:
     long and there is a second core, else read here."""
 
     def reader(done: int) -> Iterator[Item]:
-        if total - done >= WORKER_LINES and _cores() > 1:
+        # A worker started by spawn (macOS, Windows) imports refcamp anew: it pays off later.
+        enough = WORKER_LINES if _FORK else 10 * WORKER_LINES
+        if total - done >= enough and _cores() > 1:
             return in_worker(path, done)
         return _in_process(path, done)
 
@@ -269,8 +272,16 @@ def _cores() -> int:
 
 
 def _in_process(path: Path, done: int) -> Iterator[Item]:
-    with path.open("rb") as handle:
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise _unreadable(path, error) from None
+    with handle:
         yield from requests(numbered(handle), done)
+
+
+def _unreadable(path: Path | str, error: OSError) -> InputError:
+    return InputError(f"replay file {path}: {error.strerror or error}")
 
 
 def in_worker(path: Path, done: int) -> Iterator[Item]:
@@ -279,12 +290,19 @@ def in_worker(path: Path, done: int) -> Iterator[Item]:
     chunks of items down a pipe, whose size bounds how far ahead of the database it runs."""
     import multiprocessing
 
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
+    context = multiprocessing.get_context("fork" if _FORK else None)
     receive, send = context.Pipe(duplex=False)
-    sys.stdout.flush()  # a forked copy of unwritten output would be written twice
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # a forked copy of unwritten output would be written twice
+            stream.flush()
     worker = context.Process(target=_work, args=(str(path), done, receive, send), daemon=True)
-    worker.start()
+    try:
+        worker.start()
+    except OSError:  # no process to be had (a container's limit): read the file here
+        receive.close()
+        send.close()
+        yield from _in_process(path, done)
+        return
     send.close()  # the worker now holds the only writing end: its exit is this end's EOF
     try:
         while True:
@@ -294,8 +312,8 @@ def in_worker(path: Path, done: int) -> Iterator[Item]:
                 raise RefcampError("replay: the process reading the file stopped") from None
             if chunk is None:
                 return
-            if isinstance(chunk, str):
-                raise RefcampError(f"replay: reading the file failed: {chunk}")
+            if isinstance(chunk, RefcampError):
+                raise chunk
             yield from chunk
     finally:
         receive.close()
@@ -310,6 +328,8 @@ def _work(path: str, done: int, receive: Any, send: Any) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the main process to handle
     receive.close()  # a forked copy; without it, a main process killed would never be noticed
+    # Output is the main process's; these copies might even have been forked mid-write.
+    sys.stdout = sys.stderr = None  # type: ignore[assignment]
     read_bytes = 0
 
     def counted(handle: Iterable[bytes]) -> Iterator[bytes]:
@@ -331,8 +351,13 @@ def _work(path: str, done: int, receive: Any, send: Any) -> None:
     except ConnectionError:
         pass  # the main process is gone, or stopped reading (EPIPE): nobody to tell
     except BaseException as error:
+        failed = (
+            _unreadable(path, error)
+            if isinstance(error, OSError)
+            else RefcampError(f"replay: reading the file failed: {type(error).__name__}: {error}")
+        )
         with contextlib.suppress(ConnectionError):
-            send.send(f"{type(error).__name__}: {error}")
+            send.send(failed)
     finally:
         send.close()
 

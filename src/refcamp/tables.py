@@ -35,6 +35,13 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def kind_name(kind: type) -> str:
+    """How a problem names the type a key wants."""
+    if kind.__name__ == "datetime":  # the usual mistake is quoting it
+        return "a TOML date-time, unquoted (e.g. 2026-03-01T06:00:00Z)"
+    return type_name(kind())
+
+
 class TableReader:
     """Reads the keys of one table; `done()` reports the keys nobody asked for."""
 
@@ -64,7 +71,7 @@ class TableReader:
         else:
             ok = isinstance(value, kinds) or (float in kinds and isinstance(value, int))
         if not ok:
-            wanted = " or ".join(type_name(k()) for k in kinds if k is not type(None))
+            wanted = " or ".join(kind_name(k) for k in kinds if k is not type(None))
             self.problem(key, f"expected {wanted}, got {type_name(value)} {value!r}")
             return None if default is MISSING else default
         return value

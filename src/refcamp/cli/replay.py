@@ -96,6 +96,9 @@ def replay(
             TimeRemainingColumn(),
             console=render.console(stderr=True),
             transient=True,
+            # Redrawn by the ticks below, not by a thread: a replay may fork a worker, and a
+            # fork must not copy a thread that is halfway through writing to the terminal.
+            auto_refresh=False,
         )
     try:
         if progress is None:
@@ -110,7 +113,9 @@ def replay(
                 def tick(line: int) -> None:
                     if line % 200 == 0 or line == total:
                         elapsed = max(time.monotonic() - started, 1e-6)
-                        progress.update(task, completed=line, rate=f"{line / elapsed:,.0f}")
+                        progress.update(
+                            task, completed=line, rate=f"{line / elapsed:,.0f}", refresh=True
+                        )
 
                 summary = run(ws, reader, name, key, outcome, stop_on_error, tick)
     finally:
