@@ -108,11 +108,14 @@ def replay(
 
             with progress:
                 task = progress.add_task("replay", total=total, rate="0")
-                started = time.monotonic()
+                started = drawn = time.monotonic()
 
                 def tick(line: int) -> None:
-                    if line % 200 == 0 or line == total:
-                        elapsed = max(time.monotonic() - started, 1e-6)
+                    nonlocal drawn
+                    now = time.monotonic()
+                    if now - drawn >= 0.1 or line == total:  # ten redraws a second at most
+                        drawn = now
+                        elapsed = max(now - started, 1e-6)
                         progress.update(
                             task, completed=line, rate=f"{line / elapsed:,.0f}", refresh=True
                         )
