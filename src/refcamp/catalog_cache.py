@@ -18,6 +18,7 @@ from pathlib import Path
 from refcamp.models import Catalog
 
 PACKAGE = Path(__file__).parent
+KEEP = 50  # entries: every edit of a campaign file makes a new one, so the oldest are removed
 # The modules whose objects a cached catalog holds.
 SOURCES = ("models.py", "campaigns.py", "tables.py", "engine/conditions.py", "engine/effects.py")
 
@@ -76,6 +77,19 @@ def load(directory: Path) -> Catalog:
         with os.fdopen(handle, "wb") as out:
             pickle.dump(catalog, out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temp, entry)
+        _prune(entry.parent)
     except OSError:
         pass
     return catalog
+
+
+def _prune(folder: Path) -> None:
+    """Keep the KEEP newest entries (a stale one is only ever a cache miss)."""
+    entries = []
+    for path in folder.glob("campaigns-*.pickle"):
+        try:
+            entries.append((path.stat().st_mtime_ns, path))
+        except OSError:  # another refcamp removed it a moment ago
+            continue
+    for _, path in sorted(entries, reverse=True)[KEEP:]:
+        path.unlink(missing_ok=True)
