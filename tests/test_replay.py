@@ -853,3 +853,17 @@ def test_a_long_replay_with_stdout_closed_still_applies_every_line(
     again = ok(active("replay", str(source), "--json"))
     assert (again.json["skipped"], again.json["applied"]) == (len(lines), 0)
     check_db(active)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"a", b"a\n", b"a\nb", b"\n\n", b"x" * (1 << 20) + b"\ny", (b"z" * 999 + b"\n") * 3000],
+)
+def test_a_file_is_fingerprinted_and_counted_in_one_read(tmp_path: Path, data: bytes) -> None:
+    from refcamp.replay import fingerprint
+
+    path = tmp_path / "traffic.jsonl"
+    path.write_bytes(data)
+    with path.open("rb") as handle:
+        lines = sum(1 for _ in handle)
+    assert fingerprint(path) == (hashlib.sha256(data).hexdigest(), lines)

@@ -8,7 +8,7 @@ predictable.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from refcamp.errors import RefcampError
@@ -55,8 +55,11 @@ def _secure(characters: str, count: int) -> list[str]:
     chosen: list[str] = []
     while len(chosen) < count:
         data = os.urandom(width * (count + 4))
-        draws = (int.from_bytes(data[i : i + width]) for i in range(0, len(data), width))
-        chosen.extend(characters[d % size] for d in (data if width == 1 else draws) if d < bound)
+        if width == 1:
+            draws: Iterable[int] = data  # bytes are already numbers
+        else:
+            draws = (int.from_bytes(data[i : i + width]) for i in range(0, len(data), width))
+        chosen.extend(characters[d % size] for d in draws if d < bound)
     return chosen[:count]
 
 

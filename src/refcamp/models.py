@@ -90,12 +90,6 @@ class Rule:
     when: tuple[Condition, ...]
     then: tuple[EffectSpec, ...]
 
-    @cached_property
-    def kinds(self) -> frozenset[type]:
-        """The classes of the conditions it checks, nested ones included (asked of every rule
-        that fires, so found once)."""
-        return frozenset(type(c) for top in self.when for c in top.walk())
-
 
 @dataclass(frozen=True)
 class Campaign:

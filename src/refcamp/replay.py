@@ -227,12 +227,17 @@ class Summary:
         }
 
 
-def fingerprint(path: Path) -> str:
+def fingerprint(path: Path) -> tuple[str, int]:
+    """The file's content hash (its key for resuming) and its line count, in one read."""
     digest = hashlib.sha256()
+    lines = 0
+    last = b"\n"
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return digest.hexdigest(), lines + (last != b"\n")  # a last line without a newline counts
 
 
 def numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, str | None]]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from refcamp import clock, codes
 from refcamp.engine import Evaluation, Facts, evaluate
-from refcamp.engine.core import not_running_reason
+from refcamp.engine.core import stopped
 from refcamp.errors import ConflictError, InputError, NotFoundError
 from refcamp.models import (
     LIMIT_ACTIONS,
@@ -462,11 +462,8 @@ def _facts(
     # Only the limit counters this request can spend: a campaign that does not run spends
     # nothing, and a code is redeemed only when the session brings one.
     states = ws.campaign_states()
-    running = [
-        c
-        for c in catalog.campaigns
-        if not_running_reason(c, states.get(c.id, c.state), ws.now) is None
-    ]
+    not_running = stopped(catalog, states, ws.now)
+    running = [c for c in catalog.campaigns if c.id not in not_running]
     actions = {
         action
         for action in LIMIT_ACTIONS

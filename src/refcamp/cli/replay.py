@@ -53,9 +53,7 @@ def replay(
         if not path.is_file():
             raise InputError(f"replay file {source}: no such file")
         try:
-            key = fingerprint(path)
-            with path.open("rb") as handle:
-                total = sum(1 for _ in handle)
+            key, total = fingerprint(path)
         except OSError as error:
             raise InputError(f"replay file {source}: {error.strerror}") from None
         reader = from_file(path, total)

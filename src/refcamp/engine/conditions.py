@@ -137,7 +137,7 @@ class CouponCondition(Condition):
 @lru_cache(maxsize=4096)  # rules are frozen: the answer never changes
 def mentions(rule: Rule, kind: type[Condition]) -> bool:
     """Whether a rule checks a condition of this kind anywhere, nested ones included."""
-    return any(issubclass(found, kind) for found in rule.kinds)
+    return any(isinstance(c, kind) for top in rule.when for c in top.walk())
 
 
 def read_condition(

@@ -125,8 +125,15 @@ def not_running_reason(campaign: Campaign, state: str, now: datetime) -> str | N
     return None
 
 
-def campaign_state(facts: Facts, campaign: Campaign) -> str:
-    return facts.campaign_states.get(campaign.id, campaign.state)
+def stopped(catalog: Catalog, states: Mapping[str, str], now: datetime) -> dict[str, str]:
+    """Campaign id -> why it does not run now, for each campaign that does not (`states` are the
+    state file's; a campaign it does not know yet has its TOML state)."""
+    found = {}
+    for campaign in catalog.campaigns:
+        reason = not_running_reason(campaign, states.get(campaign.id, campaign.state), now)
+        if reason:
+            found[campaign.id] = reason
+    return found
 
 
 def _effect(
@@ -164,11 +171,7 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
     coupon_rejection, coupon_verdicts = coupons_.rejection, coupons_.verdicts
     verdict = referrals_.verdict
 
-    not_running: dict[str, str] = {}
-    for campaign in catalog.campaigns:
-        reason = not_running_reason(campaign, campaign_state(facts, campaign), facts.now)
-        if reason:
-            not_running[campaign.id] = reason
+    not_running = stopped(catalog, facts.campaign_states, facts.now)
     budget = Budget(facts.usage)
     referral = verdict(catalog, facts, not_running, budget)
     coupons = coupon_verdicts(catalog, facts, not_running, budget)
