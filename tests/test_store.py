@@ -15,6 +15,7 @@ from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
 TABLES = {
     "migrations",
     "rejections",
+    "talon_ids",
     "replays",
     "campaigns",
     "profiles",

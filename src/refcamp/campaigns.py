@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 FEATURES = ("referrals", "loyalty", "coupons", "giveaways", "strikethrough")
 TOP_LEVEL = ("campaign", "rules", "loyalty_program")
+TALON_ID_MAX = 2**53 - 1  # the largest integer a JavaScript client reads exactly
 
 
 def shown(path: Path) -> str:
@@ -186,6 +187,7 @@ def read_program(table: Any, where: str, problems: list[str]) -> LoyaltyProgram 
     name = reader.text("name", program_id)
     pending = read_duration(reader, "pending", "immediate", "immediate")
     validity = read_duration(reader, "validity", "unlimited", "unlimited")
+    talon_id = reader.integer("talon_id", None, minimum=1, maximum=TALON_ID_MAX)
     reader.done()
     if isinstance(program_id, str) and not ID.match(program_id):
         reader.problem("id", f"{program_id!r} must be lower-case letters, digits and dashes")
@@ -198,6 +200,7 @@ def read_program(table: Any, where: str, problems: list[str]) -> LoyaltyProgram 
         where.split(":")[0],
         pending or "immediate",
         validity or "unlimited",
+        talon_id,
     )
 
 
@@ -215,6 +218,7 @@ def read_campaign(
     state = reader.choice("state", CAMPAIGN_STATES, "disabled")
     features = reader.get("features", list, [])
     priority = reader.integer("priority", 0)
+    talon_id = reader.integer("talon_id", None, minimum=1, maximum=TALON_ID_MAX)
     description = reader.get("description", str, "")
     start = read_time(reader, "start")
     end = read_time(reader, "end")
@@ -261,6 +265,7 @@ def read_campaign(
         referrals=referrals,
         coupons=coupons,
         limits=limits,
+        talon_id=talon_id,
     )
 
 
@@ -314,12 +319,30 @@ def load(directory: Path, extra: Path | None = None) -> Catalog:
         elif "rules" in data:
             problems.append(f"{where}: rules need a [campaign] table in the same file")
     catalog = Catalog(str(directory), tuple(campaigns), programs)
+    problems += _shared_talon_ids(catalog)
     for spec, place in placed:
         for key, message in spec.problems(catalog):
             problems.append(f"{place}: {key}: {message}")
     if problems:
         raise CampaignFileError(problems)
     return replace(catalog, warnings=tuple(code_space_warnings(catalog)))
+
+
+def _shared_talon_ids(catalog: Catalog) -> list[str]:
+    """Two campaigns (or two programs) cannot share a Talon.One integer id."""
+    problems = []
+    for kind, things in (("campaign", catalog.campaigns), ("program", catalog.programs.values())):
+        seen: dict[int, str] = {}
+        for thing in things:
+            if thing.talon_id is None:
+                continue
+            if thing.talon_id in seen:
+                problems.append(
+                    f"{thing.source}: {kind} {thing.id!r}: talon_id: {thing.talon_id} is "
+                    f"already the id of {kind} {seen[thing.talon_id]!r}"
+                )
+            seen[thing.talon_id] = thing.id
+    return problems
 
 
 SMALL_SPACE = 1_000_000

@@ -81,6 +81,7 @@ class LoyaltyProgram:
     source: str  # the file it was read from
     pending: str = "immediate"  # or a duration: points become active after it
     validity: str = "unlimited"  # or a duration: points expire after it
+    talon_id: int | None = None  # Talon.One's integer id, when the TOML sets one
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class Campaign:
     referrals: CodeSettings = field(default_factory=CodeSettings)
     coupons: CodeSettings = field(default_factory=lambda: CodeSettings(usage_limit=1))
     limits: tuple[Limit, ...] = ()
+    talon_id: int | None = None  # Talon.One's integer id, when the TOML sets one
 
     def limits_for(self, action: str) -> tuple[Limit, ...]:
         return self._limits_by_action.get(action, ())
@@ -137,6 +139,33 @@ class Catalog:
         return tuple(sorted(self.campaigns, key=lambda c: (c.priority, c.id)))
 
 
+@dataclass(frozen=True)
+class TalonIds:
+    """The integer ids Talon.One's models give campaigns, rulesets, loyalty programs and
+    audiences, by refcamp's readable ids; 0 for one the state file has never seen."""
+
+    numbers: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+    def campaign(self, campaign_id: str | None) -> int:
+        return self.numbers.get(("campaign", campaign_id or ""), 0)
+
+    def ruleset(self, ruleset_id: str | None) -> int:
+        return self.numbers.get(("ruleset", ruleset_id or ""), 0)
+
+    def program(self, program_id: str | None) -> int:
+        return self.numbers.get(("program", program_id or ""), 0)
+
+    def audience(self, name: str) -> int:
+        return self.numbers.get(("audience", name), 0)
+
+    def effect(self, name: str) -> int:
+        return self.numbers.get(("effect", name), 0)
+
+    def key(self, kind: str, number: int) -> str | None:
+        """The readable id behind an integer id."""
+        return next((k for (c, k), n in self.numbers.items() if c == kind and n == number), None)
+
+
 # --- state, as stored ----------------------------------------------------------------------------
 
 
@@ -146,6 +175,7 @@ class Profile:
     attributes: Mapping[str, Any]
     created: datetime
     updated: datetime
+    talon_id: int = 0  # Talon.One's integer id (the row's), 0 until stored
 
 
 @dataclass(frozen=True)
@@ -173,6 +203,7 @@ class Session:
     identifiers: tuple[str, ...] = ()
     created: datetime | None = None
     updated: datetime | None = None
+    talon_id: int = 0  # Talon.One's integer id (the row's), 0 until stored
 
     @property
     def cart_item_total(self) -> float:
@@ -199,6 +230,7 @@ class Referral:
     expiry_date: datetime | None
     created: datetime
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    talon_id: int = 0  # Talon.One's integer id (the row's), 0 until stored
 
 
 @dataclass(frozen=True)
@@ -212,6 +244,7 @@ class Coupon:
     expiry_date: datetime | None
     created: datetime
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    talon_id: int = 0  # Talon.One's integer id (the row's), 0 until stored
 
 
 @dataclass(frozen=True)
@@ -230,6 +263,7 @@ class LedgerEntry:
     rule_index: int | None = None
     rule_name: str | None = None
     reverses: str | None = None  # the transaction this entry undoes
+    talon_id: int = 0  # Talon.One's integer id (the row's), 0 until stored
 
 
 # --- what a request did --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from refcamp.models import (
     Profile,
     Referral,
     Session,
+    TalonIds,
 )
 from refcamp.payloads import UNSET, ProfileInput, SessionInput, check_id
 from refcamp.store import queries
@@ -107,6 +108,44 @@ class Workspace:
                 "deduct": any(isinstance(e, DeductLoyaltyPoints) for r in rules for e in r.then),
             }
         return found[feature]
+
+    def talon_ids(self) -> TalonIds:
+        """The integer ids Talon.One's models use, given once per campaign, ruleset, program and
+        custom effect of the catalog (and per audience when it is first joined)."""
+        ids = self.__dict__.get("_talon_ids")
+        if ids is None:
+            from refcamp.engine.effects import CustomEffect
+
+            catalog = self.catalog
+            wanted: list[tuple[str, str, int | None]] = []
+            for c in catalog.campaigns:
+                wanted += [("campaign", c.id, c.talon_id), ("ruleset", c.ruleset_id, None)]
+                wanted += [
+                    ("effect", e.effect_name, None)
+                    for r in c.rules
+                    for e in r.then
+                    if isinstance(e, CustomEffect)
+                ]
+            wanted += [("program", p.id, p.talon_id) for p in catalog.programs.values()]
+            with transaction(self.conn):
+                numbers = queries.give_talon_ids(self.conn, wanted)
+            ids = self.__dict__["_talon_ids"] = TalonIds(numbers)
+        return ids
+
+    def forget_talon_ids(self) -> None:
+        self.__dict__.pop("_talon_ids", None)
+
+    def new_request(self, moment: datetime | None) -> None:
+        """Forget what one request read (campaign states, ids) before the next: a long-running
+        door (the HTTP server) sees what other processes changed in between."""
+        self.at(moment)
+        for cached in ("_states", "_talon_ids"):
+            self.__dict__.pop(cached, None)
+
+    def forget_campaigns(self) -> None:
+        """The campaign files changed: read them again at the next request."""
+        for cached in ("catalog", "_uses", "_states", "_talon_ids"):
+            self.__dict__.pop(cached, None)
 
     def campaign_states(self) -> dict[str, str]:
         """Every campaign's current state, read once per command (inside its transaction)."""
@@ -236,8 +275,8 @@ def _create_code(kind: str) -> Handler:
                 expiry_date=params["expiry_date"],
                 created=ws.now,
             )
-            queries.insert_referral(ws.conn, referral, booking.session_id)
-            booking.response.created_referrals.append(referral)
+            number = queries.insert_referral(ws.conn, referral, booking.session_id)
+            booking.response.created_referrals.append(replace(referral, talon_id=number))
         else:
             coupon = Coupon(
                 code=code,
@@ -249,8 +288,8 @@ def _create_code(kind: str) -> Handler:
                 expiry_date=params["expiry_date"],
                 created=ws.now,
             )
-            queries.insert_coupon(ws.conn, coupon, booking.session_id)
-            booking.response.created_coupons.append(coupon)
+            number = queries.insert_coupon(ws.conn, coupon, booking.session_id)
+            booking.response.created_coupons.append(replace(coupon, talon_id=number))
         return with_props(effect, value=code)
 
     return create
@@ -388,6 +427,7 @@ def _audience(join: bool) -> Handler:
             queries.join_audience(
                 ws.conn, props["audienceName"], props["profileIntegrationId"], ws.now
             )
+            ws.forget_talon_ids()  # a new audience got its id
         else:
             queries.leave_audience(ws.conn, props["audienceName"], props["profileIntegrationId"])
         return effect
@@ -436,7 +476,7 @@ def _ensure_profile(ws: Workspace, profile_id: str) -> Profile:
     profile = queries.get_profile(ws.conn, profile_id)
     if profile is None:
         profile = Profile(profile_id, {}, ws.now, ws.now)
-        queries.save_profile(ws.conn, profile)
+        profile = replace(profile, talon_id=queries.save_profile(ws.conn, profile))
     return profile
 
 
@@ -527,9 +567,11 @@ def update_profile(
             existing.created if existing else ws.now,
             ws.now,
         )
-        queries.save_profile(ws.conn, profile)
+        profile = replace(profile, talon_id=queries.save_profile(ws.conn, profile))
         for audience in request.audiences_add:
             queries.join_audience(ws.conn, audience, profile_id, ws.now)
+        if request.audiences_add:
+            ws.forget_talon_ids()  # a new audience got its id
         for audience in request.audiences_remove:
             queries.leave_audience(ws.conn, audience, profile_id)
         response.profile = profile
@@ -656,7 +698,7 @@ def update_session(
         )
         if not math.isfinite(session.total):
             raise InputError(f"session {session_id}: the cart total is too large to compute")
-        queries.save_session(conn, session)
+        session = replace(session, talon_id=queries.save_session(conn, session))
         session_for_rules = session
         if after == "cancelled":
             if before == "closed":  # revocation: roll back what the session booked
@@ -878,7 +920,7 @@ def create_referral(
             expiry_date=expires,
             created=ws.now,
         )
-        queries.insert_referral(conn, referral, None)
+        referral = replace(referral, talon_id=queries.insert_referral(conn, referral, None))
     return referral
 
 
@@ -938,7 +980,7 @@ def create_coupons(
                 expiry_date=expires,
                 created=ws.now,
             )
-            queries.insert_coupon(conn, coupon, None)
+            coupon = replace(coupon, talon_id=queries.insert_coupon(conn, coupon, None))
             created.append(coupon)
     return created
 
@@ -1059,7 +1101,7 @@ def adjust_points(
             start_date=start,
             expiry_date=expiry,
         )
-        queries.insert_entry(ws.conn, entry)
+        entry = replace(entry, talon_id=queries.insert_entry(ws.conn, entry))
         after = balance(queries.ledger(ws.conn, profile_id, program), now)
     return entry, after
 

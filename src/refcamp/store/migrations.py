@@ -203,9 +203,29 @@ def m004_rejections(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_talon_ids(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- The integer ids Talon.One's models give campaigns, rulesets, loyalty programs,
+        -- audiences and custom effects (typed SDKs refuse a string there). Set in the TOML
+        -- (`talon_id`) or given once, when refcamp first sees the thing, and kept from then on.
+        CREATE TABLE talon_ids (
+            kind TEXT NOT NULL
+                CHECK (kind IN ('campaign', 'ruleset', 'program', 'audience', 'effect')),
+            key TEXT NOT NULL,
+            number INTEGER NOT NULL CHECK (number > 0),
+            PRIMARY KEY (kind, key),
+            UNIQUE (kind, number)
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_rule_language,
     m003_replays,
     m004_rejections,
+    m005_talon_ids,
 ]

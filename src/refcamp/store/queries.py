@@ -52,6 +52,50 @@ def see_campaigns(conn: sqlite3.Connection, catalog: Catalog, now: datetime) -> 
     )
 
 
+def talon_ids(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+    """Every integer id given so far: (kind, key) -> number."""
+    return {(k, key): n for k, key, n in conn.execute("SELECT kind, key, number FROM talon_ids")}
+
+
+def give_talon_ids(
+    conn: sqlite3.Connection, wanted: Iterable[tuple[str, str, int | None]]
+) -> dict[tuple[str, str], int]:
+    """Make sure each (kind, key, fixed number or None) has its integer id, and return them all.
+
+    A number fixed in the TOML wins: another key holding it gets a fresh one. Otherwise a key
+    keeps the number it was first given; a new key gets the kind's next number."""
+    known = talon_ids(conn)
+    for kind, key, fixed in wanted:
+        if fixed is None and (kind, key) in known:
+            continue
+        if fixed is not None and known.get((kind, key)) == fixed:
+            continue
+        if fixed is not None:
+            holder = next((k for (c, k), n in known.items() if c == kind and n == fixed), None)
+            if holder is not None:
+                conn.execute("DELETE FROM talon_ids WHERE kind = ? AND key = ?", (kind, holder))
+                del known[(kind, holder)]
+                known[(kind, holder)] = _next_number(conn, kind, fixed)
+                _store_number(conn, kind, holder, known[(kind, holder)])
+        number = fixed if fixed is not None else _next_number(conn, kind)
+        _store_number(conn, kind, key, number)
+        known[(kind, key)] = number
+    return known
+
+
+def _next_number(conn: sqlite3.Connection, kind: str, avoid: int = 0) -> int:
+    top = conn.execute("SELECT max(number) FROM talon_ids WHERE kind = ?", (kind,)).fetchone()[0]
+    return max(top or 0, avoid) + 1
+
+
+def _store_number(conn: sqlite3.Connection, kind: str, key: str, number: int) -> None:
+    conn.execute(
+        "INSERT INTO talon_ids (kind, key, number) VALUES (?, ?, ?) "
+        "ON CONFLICT (kind, key) DO UPDATE SET number = excluded.number",
+        (kind, key, number),
+    )
+
+
 def set_campaign_state(
     conn: sqlite3.Connection, campaign_id: str, state: str, now: datetime
 ) -> None:
@@ -66,21 +110,27 @@ def set_campaign_state(
 
 
 def get_profile(conn: sqlite3.Connection, profile_id: str) -> Profile | None:
-    row = conn.execute("SELECT * FROM profiles WHERE id = ?", (profile_id,)).fetchone()
+    row = conn.execute("SELECT rowid, * FROM profiles WHERE id = ?", (profile_id,)).fetchone()
     if row is None:
         return None
     return Profile(
-        row["id"], loads(row["attributes"]), from_iso(row["created"]), from_iso(row["updated"])
+        row["id"],
+        loads(row["attributes"]),
+        from_iso(row["created"]),
+        from_iso(row["updated"]),
+        row["rowid"],
     )
 
 
-def save_profile(conn: sqlite3.Connection, profile: Profile) -> None:
-    conn.execute(
+def save_profile(conn: sqlite3.Connection, profile: Profile) -> int:
+    """Insert or update a profile; returns its integer id."""
+    row = conn.execute(
         "INSERT INTO profiles (id, attributes, created, updated) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, "
-        "updated = excluded.updated",
+        "updated = excluded.updated RETURNING rowid",
         (profile.id, dumps(dict(profile.attributes)), iso(profile.created), iso(profile.updated)),
-    )
+    ).fetchone()
+    return int(row[0])
 
 
 def profile_stats(conn: sqlite3.Connection, profile_id: str) -> tuple[int, float, str | None]:
@@ -88,7 +138,7 @@ def profile_stats(conn: sqlite3.Connection, profile_id: str) -> tuple[int, float
     closed = 0
     sales = 0.0
     last = None
-    for row in conn.execute("SELECT * FROM sessions WHERE profile_id = ?", (profile_id,)):
+    for row in conn.execute("SELECT rowid, * FROM sessions WHERE profile_id = ?", (profile_id,)):
         last = max(last or row["updated"], row["updated"])
         if row["state"] == "closed":
             closed += 1
@@ -100,7 +150,7 @@ def profile_stats(conn: sqlite3.Connection, profile_id: str) -> tuple[int, float
 
 
 def get_session(conn: sqlite3.Connection, session_id: str) -> Session | None:
-    row = conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    row = conn.execute("SELECT rowid, * FROM sessions WHERE id = ?", (session_id,)).fetchone()
     return _session(row) if row else None
 
 
@@ -117,10 +167,12 @@ def _session(row: sqlite3.Row) -> Session:
         identifiers=tuple(loads(row["identifiers"])),
         created=from_iso(row["created"]),
         updated=from_iso(row["updated"]),
+        talon_id=row["rowid"],
     )
 
 
-def save_session(conn: sqlite3.Connection, session: Session) -> None:
+def save_session(conn: sqlite3.Connection, session: Session) -> int:
+    """Insert or update a session; returns its integer id."""
     items = [
         {
             "sku": i.sku,
@@ -134,7 +186,7 @@ def save_session(conn: sqlite3.Connection, session: Session) -> None:
         }
         for i in session.cart_items
     ]
-    conn.execute(
+    row = conn.execute(
         "INSERT INTO sessions (id, profile_id, state, cart_items, coupon_codes, referral_code, "
         "attributes, additional_costs, identifiers, created, updated) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -142,7 +194,7 @@ def save_session(conn: sqlite3.Connection, session: Session) -> None:
         "cart_items = excluded.cart_items, coupon_codes = excluded.coupon_codes, "
         "referral_code = excluded.referral_code, attributes = excluded.attributes, "
         "additional_costs = excluded.additional_costs, identifiers = excluded.identifiers, "
-        "updated = excluded.updated",
+        "updated = excluded.updated RETURNING rowid",
         (
             session.id,
             session.profile_id,
@@ -156,7 +208,8 @@ def save_session(conn: sqlite3.Connection, session: Session) -> None:
             iso(session.created),
             iso(session.updated),
         ),
-    )
+    ).fetchone()
+    return int(row[0])
 
 
 def exists(conn: sqlite3.Connection, table: str, key: str, value: str) -> bool:
@@ -181,16 +234,18 @@ def _referral(row: sqlite3.Row) -> Referral:
         expiry_date=from_iso(row["expiry_date"]),
         created=from_iso(row["created"]),
         attributes=loads(row["attributes"]),
+        talon_id=row["rowid"],
     )
 
 
 def get_referral(conn: sqlite3.Connection, code: str) -> Referral | None:
-    row = conn.execute("SELECT * FROM referrals WHERE code = ?", (code,)).fetchone()
+    row = conn.execute("SELECT rowid, * FROM referrals WHERE code = ?", (code,)).fetchone()
     return _referral(row) if row else None
 
 
-def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: str | None) -> None:
-    conn.execute(
+def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: str | None) -> int:
+    """Insert a new referral code; returns its integer id."""
+    return conn.execute(
         "INSERT INTO referrals (code, campaign_id, advocate_id, friend_id, usage_limit, "
         "usage_counter, start_date, expiry_date, attributes, session_id, created) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -207,14 +262,14 @@ def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: st
             session_id,
             iso(referral.created),
         ),
-    )
+    ).lastrowid or 0
 
 
 def list_referrals(
     conn: sqlite3.Connection, advocate: str | None = None, campaign: str | None = None
 ) -> list[Referral]:
     rows = conn.execute(
-        "SELECT * FROM referrals WHERE (?1 IS NULL OR advocate_id = ?1) "
+        "SELECT rowid, * FROM referrals WHERE (?1 IS NULL OR advocate_id = ?1) "
         "AND (?2 IS NULL OR campaign_id = ?2) ORDER BY created, code",
         (advocate, campaign),
     )
@@ -258,8 +313,9 @@ def redeem(
 # --- loyalty -----------------------------------------------------------------------------------
 
 
-def insert_entry(conn: sqlite3.Connection, entry: LedgerEntry) -> None:
-    conn.execute(
+def insert_entry(conn: sqlite3.Connection, entry: LedgerEntry) -> int:
+    """Append an entry to the ledger; returns its integer id."""
+    return conn.execute(
         "INSERT INTO ledger (transaction_uuid, program_id, profile_id, session_id, campaign_id, "
         "rule_index, rule_name, type, amount, name, start_date, expiry_date, reverses, created) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -279,7 +335,7 @@ def insert_entry(conn: sqlite3.Connection, entry: LedgerEntry) -> None:
             entry.reverses,
             iso(entry.created),
         ),
-    )
+    ).lastrowid or 0
 
 
 def _entries(rows: Any) -> list[LedgerEntry]:
@@ -299,6 +355,7 @@ def _entries(rows: Any) -> list[LedgerEntry]:
             rule_index=row["rule_index"],
             rule_name=row["rule_name"],
             reverses=row["reverses"],
+            talon_id=row["id"],
         )
         for row in rows
     ]
@@ -422,16 +479,18 @@ def _coupon(row: sqlite3.Row) -> Coupon:
         expiry_date=from_iso(row["expiry_date"]),
         created=from_iso(row["created"]),
         attributes=loads(row["attributes"]),
+        talon_id=row["rowid"],
     )
 
 
 def get_coupon(conn: sqlite3.Connection, code: str) -> Coupon | None:
-    row = conn.execute("SELECT * FROM coupons WHERE code = ?", (code,)).fetchone()
+    row = conn.execute("SELECT rowid, * FROM coupons WHERE code = ?", (code,)).fetchone()
     return _coupon(row) if row else None
 
 
-def insert_coupon(conn: sqlite3.Connection, coupon: Coupon, session_id: str | None) -> None:
-    conn.execute(
+def insert_coupon(conn: sqlite3.Connection, coupon: Coupon, session_id: str | None) -> int:
+    """Insert a new coupon; returns its integer id."""
+    return conn.execute(
         "INSERT INTO coupons (code, campaign_id, recipient_id, usage_limit, usage_counter, "
         "start_date, expiry_date, attributes, session_id, created) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -447,7 +506,7 @@ def insert_coupon(conn: sqlite3.Connection, coupon: Coupon, session_id: str | No
             session_id,
             iso(coupon.created),
         ),
-    )
+    ).lastrowid or 0
 
 
 def reserve_coupon(conn: sqlite3.Connection, code: str, profile_id: str) -> None:
@@ -458,7 +517,7 @@ def list_coupons(
     conn: sqlite3.Connection, campaign: str | None = None, recipient: str | None = None
 ) -> list[Coupon]:
     rows = conn.execute(
-        "SELECT * FROM coupons WHERE (?1 IS NULL OR campaign_id = ?1) "
+        "SELECT rowid, * FROM coupons WHERE (?1 IS NULL OR campaign_id = ?1) "
         "AND (?2 IS NULL OR recipient_id = ?2) ORDER BY created, code",
         (campaign, recipient),
     )
@@ -474,10 +533,15 @@ def audiences(conn: sqlite3.Connection, profile_id: str) -> frozenset[str]:
 
 
 def join_audience(conn: sqlite3.Connection, audience: str, profile_id: str, now: datetime) -> bool:
-    """Add a member; False when it already was one."""
+    """Add a member; False when it already was one. A new audience gets its integer id."""
     cursor = conn.execute(
         "INSERT OR IGNORE INTO audience_members (audience, profile_id, created) VALUES (?, ?, ?)",
         (audience, profile_id, iso(now)),
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO talon_ids (kind, key, number) SELECT 'audience', ?, "
+        "coalesce(max(number), 0) + 1 FROM talon_ids WHERE kind = 'audience'",
+        (audience,),
     )
     return cursor.rowcount == 1
 
