@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from refcamp import clock, codes
 from refcamp.engine import Evaluation, Facts, evaluate
@@ -156,6 +156,12 @@ class Workspace:
         return states
 
 
+class Views(NamedTuple):
+    stats: tuple[int, float, str | None] = (0, 0, None)  # closed sessions, sales, last activity
+    audiences: list[str] = []  # noqa: RUF012 (a NamedTuple default, never mutated)
+    first_session: bool = True
+
+
 @dataclass
 class Response:
     """What one request did, before it is shaped for people or for scripts."""
@@ -174,24 +180,29 @@ class Response:
     loyalty: dict[str, Any] | None = None  # program id -> Balance, when asked for
 
     @cached_property
-    def _views(self) -> tuple[tuple[int, float, str | None], list[str]]:
-        return self.view_loader() if self.view_loader else ((0, 0.0, None), [])
+    def _views(self) -> Views:
+        return self.view_loader() if self.view_loader else Views()
 
     @property
     def profile_stats(self) -> tuple[int, float, str | None]:
-        return self._views[0]
+        return self._views.stats
 
     @property
     def audiences(self) -> list[str]:
-        return self._views[1]
+        return self._views.audiences
 
-    # The profile's (closed sessions, total sales, last activity) and audiences, read when the
+    @property
+    def first_session(self) -> bool:
+        return self._views.first_session
+
+    # What the response shows of the profile and session beyond the models, read when the
     # response is shaped: a replay that writes no responses never pays for them.
-    view_loader: Callable[[], tuple[tuple[int, float, str | None], list[str]]] | None = field(
-        default=None, repr=False
-    )
+    view_loader: Callable[[], Views] | None = field(default=None, repr=False)
     event: dict[str, Any] | None = None  # the custom event a request tracked
-    coupons: list[Coupon] = field(default_factory=list)  # the session's known coupons, if asked
+    # The session's known coupons with their uses by this customer, when asked for.
+    coupons: list[tuple[Coupon, int]] = field(default_factory=list)
+    referral: tuple[Referral, list[str]] | None = None  # the session's code and who it referred
+    program_names: dict[str, str] = field(default_factory=dict)  # with `loyalty`
 
 
 # --- campaigns -----------------------------------------------------------------------------------
@@ -206,8 +217,11 @@ def campaigns(ws: Workspace) -> list[tuple[Campaign, str]]:
     return [(c, states.get(c.id, c.state)) for c in catalog.campaigns]
 
 
-def find_campaign(catalog: Catalog, campaign_id: str) -> Campaign:
+def find_campaign(catalog: Catalog, campaign_id: str, ids: TalonIds | None = None) -> Campaign:
+    """A campaign by its readable id or, given `ids`, by its Talon.One integer id."""
     campaign = catalog.campaign(campaign_id)
+    if campaign is None and ids is not None and campaign_id.isascii() and campaign_id.isdigit():
+        campaign = catalog.campaign(ids.key("campaign", int(campaign_id)) or "")
     if campaign is None:
         from refcamp.tables import did_you_mean
 
@@ -221,7 +235,7 @@ def find_campaign(catalog: Catalog, campaign_id: str) -> Campaign:
 
 def set_campaign_state(ws: Workspace, campaign_id: str, state: str) -> tuple[Campaign, str]:
     """Set a campaign's state; returns the campaign and its previous state."""
-    campaign = find_campaign(ws.catalog, campaign_id)
+    campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
     with transaction(ws.conn):
         queries.see_campaigns(ws.conn, ws.catalog, ws.now)
         before = queries.campaign_states(ws.conn)[campaign.id]
@@ -591,13 +605,43 @@ def get_profile(ws: Workspace, profile_id: str) -> Profile:
     return profile
 
 
-def profile_view(
-    ws: Workspace, profile_id: str
-) -> tuple[Profile, tuple[int, float, str | None], list[str]]:
-    """A profile, its (closed sessions, total sales, last activity) and its audiences."""
-    profile = get_profile(ws, profile_id)
-    stats = queries.profile_stats(ws.conn, profile_id)
-    return profile, stats, sorted(queries.audiences(ws.conn, profile_id))
+@dataclass(frozen=True)
+class Inventory:
+    """Everything refcamp holds of one customer, read in one snapshot (getCustomerInventory)."""
+
+    profile: Profile
+    views: Views
+    balances: dict[str, Any]  # program id -> Balance
+    referrals: list[tuple[Referral, list[str]]]  # as advocate, with the customers it brought
+    coupons: list[tuple[Coupon, int]]  # reserved for or redeemed by them, with their uses
+    now: datetime
+    states: dict[str, str]  # campaign states
+
+
+def inventory(ws: Workspace, profile_id: str) -> Inventory:
+    conn = ws.conn
+    with snapshot(conn):
+        profile = get_profile(ws, profile_id)
+        views = Views(
+            queries.profile_stats(conn, profile_id), sorted(queries.audiences(conn, profile_id))
+        )
+        codes = [
+            (r, queries.referred(conn, r.code))
+            for r in queries.list_referrals(conn, advocate=profile_id)
+        ]
+        coupons = [
+            (c, queries.profile_redemptions(conn, "coupon", c.code, profile_id))
+            for c in queries.customer_coupons(conn, profile_id)
+        ]
+        return Inventory(
+            profile,
+            views,
+            balances(ws, profile_id),
+            codes,
+            coupons,
+            ws.now,
+            queries.campaign_states(conn),
+        )
 
 
 # --- sessions ------------------------------------------------------------------------------------
@@ -711,6 +755,7 @@ def update_session(
         facts = _facts(ws, response.events, profile, session_for_rules)
         final = after == "closed" and before != "closed"
         _run(ws, facts, Booking(ws, session_id, profile_id, final, response))
+        queries.save_session_effects(conn, session_id, response.effects)
         _attach_views(ws, response)
     return response
 
@@ -856,6 +901,14 @@ def cancel_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Res
     return update_session(ws, session_id, SessionInput(state="cancelled"), dry_run=dry_run)
 
 
+def session_view(ws: Workspace, session_id: str) -> tuple[Session, bool, list[Effect]]:
+    """A session, whether it is its customer's first, and its latest evaluation's effects."""
+    with snapshot(ws.conn):
+        session = get_session(ws, session_id)
+        first = queries.first_session(ws.conn, session)
+        return session, first, queries.session_effects(ws.conn, session_id)
+
+
 def get_session(ws: Workspace, session_id: str) -> Session:
     session = queries.get_session(ws.conn, session_id)
     if session is None:
@@ -884,7 +937,7 @@ def create_referral(
 ) -> Referral:
     """Create (or import, with `code`) a referral code for an advocate, like Talon.One's
     "create referral code for an advocate"; the advocate's profile is created if needed."""
-    campaign = find_campaign(ws.catalog, campaign_id)
+    campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
     check_id(advocate, "--advocate")
     if friend is not None:
         check_id(friend, "--friend")
@@ -935,7 +988,7 @@ def create_coupons(
     expires: datetime | None = None,
 ) -> list[Coupon]:
     """Create `count` coupons from the campaign's [campaign.coupons], or import one `code`."""
-    campaign = find_campaign(ws.catalog, campaign_id)
+    campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
     if code is not None:
         check_id(code, "--code")
         if count != 1:
@@ -1020,6 +1073,8 @@ def get_referral(ws: Workspace, code: str) -> Referral:
 
 def ledger(ws: Workspace, profile_id: str, program: str | None = None) -> list[LedgerEntry]:
     get_profile(ws, profile_id)
+    if program is not None:
+        program = _program(ws, program).id
     return queries.ledger(ws.conn, profile_id, program)
 
 
@@ -1030,7 +1085,7 @@ def balances(ws: Workspace, profile_id: str, program: str | None = None) -> dict
 
     catalog = ws.catalog
     if program is not None:
-        _program(ws, program)
+        program = _program(ws, program).id
     derived = derive(ledger(ws, profile_id, program), ws.now)
     names = [program] if program else list(catalog.programs)
     names += [p for p in derived if p not in names]
@@ -1038,7 +1093,10 @@ def balances(ws: Workspace, profile_id: str, program: str | None = None) -> dict
 
 
 def _program(ws: Workspace, program: str) -> Any:
+    """A loyalty program by its readable id or its Talon.One integer id."""
     programs = ws.catalog.programs
+    if program not in programs and program.isascii() and program.isdigit():
+        program = ws.talon_ids().key("program", int(program)) or program
     if program not in programs:
         from refcamp.tables import did_you_mean
 
@@ -1064,6 +1122,7 @@ def adjust_points(
     from refcamp.loyalty import balance
 
     settings = _program(ws, program)
+    program = settings.id
     check_id(profile_id, "profile id")
     if not 1 <= points <= LARGEST:
         raise InputError(f"--points: 1 to {LARGEST}, got {points}")
@@ -1112,7 +1171,7 @@ def campaign_stats(ws: Workspace, campaign_id: str, point_value: float = 0.01) -
     Cost = net points (issued - rolled back - deducted) x point_value + discount given - discount
     rolled back; cost per acquired customer divides it by the customers who came through a
     referral that still stands."""
-    campaign = find_campaign(ws.catalog, campaign_id)
+    campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
     with snapshot(ws.conn):
         figures = queries.campaign_figures(ws.conn, campaign.id)
     points = sum(p["net"] for p in figures["points"].values())
@@ -1140,16 +1199,27 @@ def check_state(ws: Workspace) -> list[str]:
 
 def _attach_views(ws: Workspace, response: Response) -> None:
     """What the response shows besides effects: the profile's statistics and audiences, and
-    what responseContent asked for (balances, coupons)."""
-    if "coupons" in response.response_content and response.session is not None:
-        found = (queries.get_coupon(ws.conn, c) for c in response.session.coupon_codes)
-        response.coupons = [c for c in found if c is not None]
-    if response.profile is None:
-        return
-    conn, profile_id = ws.conn, response.profile.id
-    response.view_loader = lambda: (
-        queries.profile_stats(conn, profile_id),
-        sorted(queries.audiences(conn, profile_id)),
+    what responseContent asked for (balances, coupons, the referral)."""
+    conn, wanted, session = ws.conn, response.response_content, response.session
+    profile_id = response.profile.id if response.profile else None
+    if "coupons" in wanted and session is not None:
+        found = (queries.get_coupon(conn, c) for c in session.coupon_codes)
+        response.coupons = [
+            (c, queries.profile_redemptions(conn, "coupon", c.code, profile_id))
+            for c in found
+            if c is not None
+        ]
+    if "referral" in wanted and session is not None and session.referral_code:
+        code = queries.get_referral(conn, session.referral_code)
+        if code is not None:
+            response.referral = (code, queries.referred(conn, code.code))
+    response.view_loader = lambda: Views(
+        queries.profile_stats(conn, profile_id) if profile_id else (0, 0.0, None),
+        sorted(queries.audiences(conn, profile_id)) if profile_id else [],
+        queries.first_session(conn, session) if session else True,
     )
-    if "loyalty" in response.response_content:
-        response.loyalty = balances(ws, response.profile.id)
+    if "loyalty" in wanted and profile_id is not None:
+        response.loyalty = balances(ws, profile_id)
+        response.program_names = {p.id: p.name for p in ws.catalog.programs.values()}
+    if response.dry_run:
+        _ = response._views  # read now: after the rollback they would show the state before

@@ -1,78 +1,128 @@
-"""Talon.One's JSON shapes (IntegrationStateV2 and the objects in it), so that `--json` output reads
-like the real Integration API's responses. Pure functions from models to dicts."""
+"""Talon.One's JSON shapes, as its official SDK (`talon_one@5.0.1-rc`) models them, so that
+`serve`'s responses and every `--json` parse in a typed client. Pure functions from models to dicts.
+
+The rules that keep a typed client happy: every field the SDK's model requires is present; an
+integer id is an integer (`ids` maps refcamp's readable ids to Talon.One's integers); an optional
+field without a value is left out rather than `null`; refcamp's own extras (`explanation`,
+`dryRun`, `generated`) are few and documented in the README.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from refcamp.clock import iso
-from refcamp.models import Campaign, Coupon, Effect, LedgerEntry, Profile, Referral, Session
+from refcamp.models import (
+    Campaign,
+    Coupon,
+    Effect,
+    LedgerEntry,
+    Profile,
+    Referral,
+    Session,
+    TalonIds,
+)
+
+# One Talon.One account with one Application: what refcamp emulates.
+ACCOUNT_ID = 1
+APPLICATION_ID = 1
 
 
-def effect(e: Effect) -> dict[str, Any]:
+def _some(**fields: Any) -> dict[str, Any]:
+    """The fields that have a value: Talon.One leaves optional empty fields out."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def effect(e: Effect, ids: TalonIds) -> dict[str, Any]:
+    props = dict(e.props)
+    if "programId" in props:
+        props["programId"] = ids.program(props["programId"])
+    if props.get("transactionUUID", "") is None:  # a tentative effect books no transaction yet
+        props["transactionUUID"] = ""
+    if e.effect_type == "deductLoyaltyPoints" and not props.get("ruleTitle"):
+        props["ruleTitle"] = e.rule_name
+    elif e.effect_type == "customEffect":
+        props["effectId"] = ids.effect(props.get("name", ""))
+    elif e.effect_type in ("addToAudience", "removeFromAudience"):
+        props["audienceId"] = ids.audience(props.get("audienceName", ""))
     return {
-        "campaignId": e.campaign_id,
-        "rulesetId": e.ruleset_id,
+        "campaignId": ids.campaign(e.campaign_id),
+        "rulesetId": ids.ruleset(e.ruleset_id),
         "ruleIndex": e.rule_index,
         "ruleName": e.rule_name,
         "effectType": e.effect_type,
-        "props": dict(e.props),
+        "props": props,
     }
 
 
-def referral(r: Referral) -> dict[str, Any]:
-    return {
-        "code": r.code,
-        "campaignId": r.campaign_id,
-        "advocateProfileIntegrationId": r.advocate_id,
-        "friendProfileIntegrationId": r.friend_id,
-        "usageLimit": r.usage_limit,
-        "usageCounter": r.usage_counter,
-        "startDate": iso(r.start_date),
-        "expiryDate": iso(r.expiry_date),
-        "attributes": dict(r.attributes),
-        "created": iso(r.created),
-    }
+def referral(r: Referral, ids: TalonIds) -> dict[str, Any]:
+    """Talon.One's Referral."""
+    return _some(
+        id=r.talon_id,
+        created=iso(r.created),
+        startDate=iso(r.start_date),
+        expiryDate=iso(r.expiry_date),
+        usageLimit=r.usage_limit,
+        campaignId=ids.campaign(r.campaign_id),
+        advocateProfileIntegrationId=r.advocate_id,
+        friendProfileIntegrationId=r.friend_id,
+        attributes=dict(r.attributes),
+        code=r.code,
+        usageCounter=r.usage_counter,
+    )
 
 
-def coupon(c: Coupon) -> dict[str, Any]:
-    return {
-        "value": c.code,
-        "campaignId": c.campaign_id,
-        "recipientIntegrationId": c.recipient_id,
-        "usageLimit": c.usage_limit,
-        "usageCounter": c.usage_counter,
-        "startDate": iso(c.start_date),
-        "expiryDate": iso(c.expiry_date),
-        "attributes": dict(c.attributes),
-        "created": iso(c.created),
-    }
+def coupon(c: Coupon, ids: TalonIds, profile_redemptions: int | None = None) -> dict[str, Any]:
+    """Talon.One's Coupon; with `profile_redemptions`, an IntegrationCoupon."""
+    return _some(
+        id=c.talon_id,
+        created=iso(c.created),
+        campaignId=ids.campaign(c.campaign_id),
+        value=c.code,
+        usageLimit=c.usage_limit,
+        startDate=iso(c.start_date),
+        expiryDate=iso(c.expiry_date),
+        usageCounter=c.usage_counter,
+        attributes=dict(c.attributes),
+        recipientIntegrationId=c.recipient_id,
+        profileRedemptionCount=profile_redemptions,
+    )
 
 
 def profile(
     p: Profile,
+    ids: TalonIds,
     stats: tuple[int, float, str | None] | None = None,
-    audiences: list[str] | None = None,
+    audiences: Iterable[str] = (),
 ) -> dict[str, Any]:
+    """Talon.One's CustomerProfile."""
     closed, sales, last = stats or (0, 0.0, None)
     return {
-        "integrationId": p.id,
+        "id": p.talon_id,
         "created": iso(p.created),
+        "integrationId": p.id,
         "attributes": dict(p.attributes),
+        "accountId": ACCOUNT_ID,
         "closedSessions": closed,
         "totalSales": sales,
+        "audienceMemberships": [{"id": ids.audience(name), "name": name} for name in audiences],
         "lastActivity": last or iso(p.updated),
-        "audienceMemberships": [{"name": name} for name in audiences or []],
     }
 
 
-def session(s: Session) -> dict[str, Any]:
-    return {
-        "integrationId": s.id,
-        "created": iso(s.created),
-        "profileId": s.profile_id or "",
-        "state": s.state,
-        "cartItems": [
+def session(s: Session, first_session: bool) -> dict[str, Any]:
+    """Talon.One's CustomerSessionV2."""
+    return _some(
+        id=s.talon_id,
+        created=iso(s.created),
+        integrationId=s.id,
+        applicationId=APPLICATION_ID,
+        profileId=s.profile_id or "",
+        couponCodes=list(s.coupon_codes),
+        referralCode=s.referral_code,
+        state=s.state,
+        cartItems=[
             {
                 "name": i.name,
                 "sku": i.sku,
@@ -85,131 +135,255 @@ def session(s: Session) -> dict[str, Any]:
             }
             for i in s.cart_items
         ],
-        "couponCodes": list(s.coupon_codes),
-        "referralCode": s.referral_code or "",
-        "attributes": dict(s.attributes),
-        "additionalCosts": {name: {"price": price} for name, price in s.additional_costs.items()},
-        "identifiers": list(s.identifiers),
-        "total": s.total,
-        "cartItemTotal": s.cart_item_total,
-        "additionalCostTotal": s.additional_cost_total,
-        "updated": iso(s.updated),
-    }
+        additionalCosts={name: {"price": price} for name, price in s.additional_costs.items()},
+        identifiers=list(s.identifiers),
+        attributes=dict(s.attributes),
+        firstSession=first_session,
+        total=s.total,
+        cartItemTotal=s.cart_item_total,
+        additionalCostTotal=s.additional_cost_total,
+        updated=iso(s.updated),
+    )
 
 
-def ledger_entry(e: LedgerEntry) -> dict[str, Any]:
-    return {
-        "transactionUUID": e.transaction_uuid,
-        "programId": e.program_id,
-        "customerProfileId": e.profile_id,
-        "customerSessionId": e.session_id or "",
-        "campaignId": e.campaign_id,
-        "type": e.type,
-        "amount": e.amount,
-        "name": e.name,
-        "startDate": iso(e.start_date),
-        "expiryDate": iso(e.expiry_date) or "unlimited",
-        "reverses": e.reverses,
-        "created": iso(e.created),
-    }
+def transaction(e: LedgerEntry, ids: TalonIds, campaigns: Mapping[str, Campaign]) -> dict[str, Any]:
+    """Talon.One's LoyaltyProgramTransaction: one ledger entry."""
+    campaign = campaigns.get(e.campaign_id or "")
+    return _some(
+        id=e.talon_id,
+        programId=ids.program(e.program_id),
+        created=iso(e.created),
+        type=e.type,
+        amount=e.amount,
+        name=e.name,
+        startDate=iso(e.start_date),
+        expiryDate=iso(e.expiry_date) or "unlimited",
+        customerProfileId=e.profile_id,
+        subledgerId="",
+        customerSessionId=e.session_id,
+        rulesetId=ids.ruleset(campaign.ruleset_id) if campaign else None,
+        ruleName=e.rule_name or None,
+    )
 
 
-def balance(b: Any) -> dict[str, int]:
+def transactions(
+    entries: list[LedgerEntry],
+    ids: TalonIds,
+    campaigns: Mapping[str, Campaign],
+    has_more: bool = False,
+) -> dict[str, Any]:
+    """getLoyaltyProgramProfileTransactions' page: {hasMore, data}."""
+    return {"hasMore": has_more, "data": [transaction(e, ids, campaigns) for e in entries]}
+
+
+def ledger_info(b: Any) -> dict[str, int]:
+    """Talon.One's LedgerInfo: one program's balances (refcamp books no tentative points)."""
     return {
         "currentBalance": b.current,
         "pendingBalance": b.pending,
         "expiredBalance": b.expired,
         "spentBalance": b.spent,
+        "tentativeCurrentBalance": b.current,
     }
 
 
-def balances(profile_id: str, by_program: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+def balance(b: Any) -> dict[str, Any]:
+    """getLoyaltyBalances' body (LoyaltyBalances) for one program."""
     return {
-        "integrationId": profile_id,
-        "programs": {
-            program: {"name": names.get(program, program), **balance(b)}
-            for program, b in by_program.items()
+        "balance": {
+            "activePoints": b.current,
+            "pendingPoints": b.pending,
+            "spentPoints": b.spent,
+            "expiredPoints": b.expired,
         },
+        "subledgerBalances": {},
     }
 
 
-def campaign(c: Campaign, state: str) -> dict[str, Any]:
-    return {"id": c.id, "name": c.name, "state": state, "features": list(c.features)}
+def loyalty(by_program: Mapping[str, Any], names: Mapping[str, str], ids: TalonIds) -> dict:
+    """Talon.One's Loyalty: every program's balances, keyed by the program's integer id."""
+    programs = {}
+    for program, b in by_program.items():
+        number = ids.program(program)
+        programs[str(number)] = {
+            "id": number,
+            "title": names.get(program, program),
+            "name": program,
+            "ledger": ledger_info(b),
+        }
+    return {"programs": programs}
 
 
-def rule_failure_reasons(response: Any, campaigns: dict[str, Campaign]) -> list[dict[str, Any]]:
+def campaign(c: Campaign, state: str, ids: TalonIds, seen: str | None = None) -> dict[str, Any]:
+    """Talon.One's Campaign (what refcamp knows of it; `seen` is when it first saw it)."""
+    return _some(
+        id=ids.campaign(c.id),
+        created=seen or "1970-01-01T00:00:00Z",
+        applicationId=APPLICATION_ID,
+        userId=ACCOUNT_ID,
+        name=c.name,
+        description=c.description,
+        startTime=iso(c.start),
+        endTime=iso(c.end),
+        state=state,
+        activeRulesetId=ids.ruleset(c.ruleset_id),
+        tags=[],
+        features=list(c.features),
+        limits=[
+            {
+                "action": limit.action,
+                "limit": limit.limit,
+                "entities": ["Profile"] if limit.per == "profile" else [],
+            }
+            for limit in c.limits
+        ],
+    )
+
+
+def inventory(
+    inv: Any,
+    ids: TalonIds,
+    names: Mapping[str, str],
+    parts: Iterable[str] = ("profile", "loyalty", "referrals", "coupons"),
+) -> dict[str, Any]:
+    """getCustomerInventory's body (CustomerInventory): the parts asked for."""
+    out: dict[str, Any] = {}
+    if "profile" in parts:
+        out["profile"] = profile(inv.profile, ids, inv.views.stats, inv.views.audiences)
+    if "loyalty" in parts:
+        out["loyalty"] = loyalty(inv.balances, names, ids)
+    if "referrals" in parts:
+        out["referrals"] = [
+            {**referral(r, ids), "referredCustomers": referred} for r, referred in inv.referrals
+        ]
+    if "coupons" in parts:
+        out["coupons"] = [
+            {**coupon(c, ids, uses), "state": coupon_state(c, uses, inv.now, inv.states)}
+            for c, uses in inv.coupons
+        ]
+    if "giveaways" in parts:
+        out["giveaways"] = []
+    return out
+
+
+def coupon_state(c: Coupon, uses: int, now: Any, states: Mapping[str, str]) -> str:
+    """InventoryCoupon's state: active, used, expired, pending or disabled."""
+    if states.get(c.campaign_id, "enabled") != "enabled":
+        return "disabled"
+    if uses or (c.usage_limit and c.usage_counter >= c.usage_limit):
+        return "used"
+    if c.expiry_date is not None and c.expiry_date <= now:
+        return "expired"
+    if c.start_date is not None and c.start_date > now:
+        return "pending"
+    return "active"
+
+
+def rule_failure_reasons(
+    response: Any, campaigns: Mapping[str, Campaign], ids: TalonIds
+) -> list[dict[str, Any]]:
     evaluation = response.evaluation
     reasons = []
+
+    def reason(campaign_id: str, rule_index: int, rule_name: str, **rest: Any) -> dict:
+        campaign = campaigns.get(campaign_id)
+        return _some(
+            campaignID=ids.campaign(campaign_id),
+            campaignName=campaign.name if campaign else "",
+            rulesetID=ids.ruleset(campaign.ruleset_id) if campaign else 0,
+            ruleIndex=rule_index,
+            ruleName=rule_name,
+            **rest,
+        )
+
+    session = response.session
     for rule in evaluation.rules if evaluation else ():
         failed = rule.failed_condition
         if rule.fired or failed is None:
             continue
-        item: dict[str, Any] = {
-            "campaignID": rule.campaign_id,
-            "campaignName": campaigns[rule.campaign_id].name
-            if rule.campaign_id in campaigns
-            else "",
-            "ruleIndex": rule.rule_index,
-            "ruleName": rule.rule_name,
-            "conditionIndex": failed.index,
-            "details": f"{failed.words}: saw {failed.check.seen}, needs {failed.check.needed}",
-        }
-        if response.session and response.session.referral_code:
-            item["referralValue"] = response.session.referral_code
-        if response.session and response.session.coupon_codes:
-            item["couponValue"] = response.session.coupon_codes[0]
-        reasons.append(item)
+        reasons.append(
+            reason(
+                rule.campaign_id,
+                rule.rule_index,
+                rule.rule_name,
+                conditionIndex=failed.index,
+                details=f"{failed.words}: saw {failed.check.seen}, needs {failed.check.needed}",
+                referralValue=session.referral_code if session else None,
+                couponValue=session.coupon_codes[0] if session and session.coupon_codes else None,
+            )
+        )
     for blocked in evaluation.blocked if evaluation else ():
         reasons.append(
-            {
-                "campaignID": blocked.campaign_id,
-                "campaignName": campaigns[blocked.campaign_id].name
-                if blocked.campaign_id in campaigns
-                else "",
-                "ruleIndex": blocked.rule_index,
-                "ruleName": blocked.rule_name,
-                "effectIndex": blocked.effect_index,
-                "details": f"{blocked.effect_type} blocked: {blocked.reason} ({blocked.details})",
-            }
+            reason(
+                blocked.campaign_id,
+                blocked.rule_index,
+                blocked.rule_name,
+                effectIndex=blocked.effect_index,
+                details=f"{blocked.effect_type} blocked: {blocked.reason} ({blocked.details})",
+            )
         )
     return reasons
 
 
-def integration_state(
-    response: Any, campaigns: dict[str, Campaign], states: dict[str, str] | None = None
+def event(
+    data: Mapping[str, Any], effects: list[dict[str, Any]], ledger_entries: list[dict] | None = None
 ) -> dict[str, Any]:
-    """The IntegrationStateV2 document for one request's Response."""
-    out: dict[str, Any] = {
-        "effects": [effect(e) for e in response.effects],
-        "createdCoupons": [coupon(c) for c in response.created_coupons],
-        "createdReferrals": [referral(r) for r in response.created_referrals],
-    }
-    if response.profile is not None:
-        out["customerProfile"] = profile(
-            response.profile, response.profile_stats, response.audiences
-        )
-    if response.session is not None:
-        out["customerSession"] = session(response.session)
-    out["ruleFailureReasons"] = rule_failure_reasons(response, campaigns)
+    """Talon.One's Event, from what the service recorded of it."""
+    return _some(
+        id=data["id"],
+        created=data["created"],
+        applicationId=APPLICATION_ID,
+        profileId=data.get("profileId"),
+        type=data["type"],
+        attributes=dict(data.get("attributes") or {}),
+        sessionId=data.get("sessionId"),
+        effects=effects,
+        ledgerEntries=ledger_entries or [],
+    )
+
+
+def integration_state(
+    response: Any,
+    campaigns: Mapping[str, Campaign],
+    ids: TalonIds,
+    states: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The IntegrationStateV2 document for one request's Response; entities only when the
+    request's responseContent asked for them, as Talon.One does."""
     wanted = response.response_content
-    if response.event is not None:
-        out["event"] = response.event
-    elif "event" in wanted and response.events:
-        # refcamp may fire several built-in events for one request (created, then closed).
-        out["event"] = {"type": response.events[-1], "types": list(response.events)}
+    effects = [effect(e, ids) for e in response.effects]
+    out: dict[str, Any] = {
+        "effects": effects,
+        "createdCoupons": [coupon(c, ids) for c in response.created_coupons],
+        "createdReferrals": [referral(r, ids) for r in response.created_referrals],
+    }
+    if "customerProfile" in wanted and response.profile is not None:
+        out["customerProfile"] = profile(
+            response.profile, ids, response.profile_stats, response.audiences
+        )
+    if "customerSession" in wanted and response.session is not None:
+        out["customerSession"] = session(response.session, response.first_session)
+    if "ruleFailureReasons" in wanted:
+        out["ruleFailureReasons"] = rule_failure_reasons(response, campaigns, ids)
+    if "event" in wanted and response.event is not None:
+        out["event"] = event(response.event, effects)
     if "triggeredCampaigns" in wanted and response.evaluation is not None:
-        fired = []
+        fired: list[str] = []
         for rule in response.evaluation.rules:
             if rule.fired and rule.campaign_id not in fired:
                 fired.append(rule.campaign_id)
         out["triggeredCampaigns"] = [
-            campaign(campaigns[c], (states or {}).get(c, "enabled")) for c in fired
+            campaign(campaigns[c], (states or {}).get(c, "enabled"), ids)
+            for c in fired
+            if c in campaigns
         ]
-    if "loyalty" in wanted and response.loyalty is not None and response.profile is not None:
-        out["loyalty"] = balances(response.profile.id, response.loyalty, {})
-        del out["loyalty"]["integrationId"]
+    if "loyalty" in wanted and response.loyalty is not None:
+        out["loyalty"] = loyalty(response.loyalty, response.program_names, ids)
+    if "referral" in wanted and response.referral is not None:
+        code, referred = response.referral
+        out["referral"] = {**referral(code, ids), "referredCustomers": referred}
     if "coupons" in wanted:
-        out["coupons"] = [coupon(c) for c in response.coupons]
+        out["coupons"] = [coupon(c, ids, n) for c, n in response.coupons]
     if response.generated:
         out["generated"] = dict(response.generated)
     if response.dry_run:
@@ -217,12 +391,13 @@ def integration_state(
     return out
 
 
-def explanation(evaluation: Any) -> dict[str, Any]:
+def explanation(evaluation: Any, ids: TalonIds) -> dict[str, Any]:
     """The full trace behind --explain: every rule, condition by condition."""
     return {
         "rules": [
             {
-                "campaignId": rule.campaign_id,
+                "campaignId": ids.campaign(rule.campaign_id),
+                "campaign": rule.campaign_id,
                 "ruleIndex": rule.rule_index,
                 "ruleName": rule.rule_name,
                 "fired": rule.fired,
@@ -240,4 +415,13 @@ def explanation(evaluation: Any) -> dict[str, Any]:
             for rule in evaluation.rules
         ],
         "notRunning": dict(evaluation.not_running),
+    }
+
+
+def error(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> dict:
+    """Talon.One's ErrorResponseWithStatus."""
+    return {
+        "message": message,
+        "errors": errors or [{"title": message, "details": message, "source": {}}],
+        "StatusCode": status,
     }

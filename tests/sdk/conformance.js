@@ -129,9 +129,9 @@ function loadSchema(name) {
     const init = new RegExp(`function initialize\\(obj(?:, [\\w$]+)*\\) \\{([^}]*)\\}`).exec(src);
     if (!init) throw new Error(`${name}: no initialize()`);
     const required = [...init[1].matchAll(/obj\['([^']+)'\] = [\w$]+;/g)].map((m) => m[1]);
-    const members = {};
+    const members = Object.create(null);
     for (const m of src.matchAll(/@member \{([^}]*)\} (\S+)/g)) members[m[2]] = m[1];
-    const fields = {};
+    const fields = Object.create(null); // so that a key such as "constructor" is no field
     const found = src.match(/data\.hasOwnProperty\('/g) || [];
     const fieldRe = /if \(data\.hasOwnProperty\('([^']+)'\)\) \{\s*obj\['([^']+)'\] = ([\s\S]*?);\s*\}/g;
     for (const [, key, key2, expr] of src.matchAll(fieldRe)) {
@@ -156,7 +156,7 @@ function loadSchema(name) {
       }
       fields[key] = {
         type,
-        integer: INTEGER_OVERRIDES[where] ?? INTEGER_FIELDS.has(key),
+        integer: isNumber(type) && (INTEGER_OVERRIDES[where] ?? INTEGER_FIELDS.has(key)),
       };
     }
     if (found.length !== Object.keys(fields).length) throw new Error(`${name}: unread fields`);
@@ -165,6 +165,10 @@ function loadSchema(name) {
   }
   schemas.set(name, schema);
   return schema;
+}
+
+function isNumber(type) {
+  return type.kind === 'Number' || (type.of !== undefined && isNumber(type.of));
 }
 
 function withEnum(type, ref, values) {
@@ -261,7 +265,7 @@ function checkModel(value, name, at, out, extras) {
     return;
   }
   for (const key of schema.required) {
-    if (!(key in value)) out.push(`${at || '/'}: missing required field ${key}`);
+    if (!Object.prototype.hasOwnProperty.call(value, key)) out.push(`${at || '/'}: missing required field ${key}`);
   }
   for (const [key, v] of Object.entries(value)) {
     const here = pointer(at, key);

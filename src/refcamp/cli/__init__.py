@@ -103,6 +103,9 @@ def workspace(ctx: typer.Context) -> Any:
     return root.obj
 
 
+SHOWN = ("customerProfile", "customerSession")
+
+
 def respond(
     ctx: typer.Context,
     resp: Any,
@@ -119,9 +122,13 @@ def respond(
         render.note("note: REFCAMP_SEED is set, so generated codes and ids are predictable")
     if as_json:
         catalog = {c.id: c for c in ws.catalog.campaigns}
-        data = talon.integration_state(resp, catalog)
+        # A command shows the customer and the session it touched, as a request asking for
+        # them in responseContent would get them.
+        resp.response_content = (*resp.response_content, *SHOWN)
+        ids = ws.talon_ids()
+        data = talon.integration_state(resp, catalog, ids)
         if explain and resp.evaluation is not None:
-            data["explanation"] = talon.explanation(resp.evaluation)
+            data["explanation"] = talon.explanation(resp.evaluation, ids)
         for text in resp.notes:
             render.note(f"note: {text}")
         render.print_json(data)

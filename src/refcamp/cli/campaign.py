@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,16 +23,24 @@ def rule_words(rule) -> str:  # type: ignore[no-untyped-def]
     return f"When {when}, then {then}."
 
 
+def _campaign_json(campaign: Any, state: str, ids: Any) -> dict[str, Any]:
+    """Talon.One's Campaign, with refcamp's own facts (its readable id) under "refcamp"."""
+    from refcamp import talon
+
+    return {**talon.campaign(campaign, state, ids), "refcamp": {"id": campaign.id}}
+
+
 @app.command("list")
 @guarded
 def list_(ctx: typer.Context, as_json: Json = False) -> None:
     """List the campaigns of the campaign directory with their current state."""
-    from refcamp import render, service, talon
+    from refcamp import render, service
 
     ws = workspace(ctx)
     rows = service.campaigns(ws)
     if as_json:
-        render.print_json([talon.campaign(c, state) for c, state in rows])
+        ids = ws.talon_ids()
+        render.print_json([_campaign_json(c, state, ids) for c, state in rows])
         return
     render.table(
         f"Campaigns in {ws.catalog.directory}",
@@ -45,16 +53,16 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
 @guarded
 def show(ctx: typer.Context, campaign_id: CampaignId, as_json: Json = False) -> None:
     """Show a campaign, reading every rule back in words."""
-    from refcamp import render, service, talon
+    from refcamp import render, service
 
     ws = workspace(ctx)
-    campaign = service.find_campaign(ws.catalog, campaign_id)
+    campaign = service.find_campaign(ws.catalog, campaign_id, ws.talon_ids())
     state = dict((c.id, s) for c, s in service.campaigns(ws))[campaign.id]
     if as_json:
-        data = talon.campaign(campaign, state)
-        data.update(
+        data = _campaign_json(campaign, state, ws.talon_ids())
+        data["refcamp"].update(
             source=campaign.source,
-            rulesetId=campaign.ruleset_id,
+            ruleset=campaign.ruleset_id,
             rules=[
                 {"ruleIndex": r.index, "name": r.name, "words": rule_words(r)}
                 for r in campaign.rules
@@ -69,12 +77,12 @@ def show(ctx: typer.Context, campaign_id: CampaignId, as_json: Json = False) -> 
 
 
 def _set_state(ctx: typer.Context, campaign_id: str, state: str, as_json: bool) -> None:
-    from refcamp import render, service, talon
+    from refcamp import render, service
 
     ws = workspace(ctx)
     campaign, before = service.set_campaign_state(ws, campaign_id, state)
     if as_json:
-        render.print_json(talon.campaign(campaign, state))
+        render.print_json(_campaign_json(campaign, state, ws.talon_ids()))
     elif before == state:
         render.line(f"{campaign.id} was already {state}.")
     else:

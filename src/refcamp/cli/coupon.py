@@ -67,8 +67,10 @@ def create(
     """Create coupon codes (or import one); a code that exists already is exit 1."""
     from refcamp import render, service, talon
 
+    ws = workspace(ctx)
+
     created = service.create_coupons(
-        workspace(ctx),
+        ws,
         campaign,
         code,
         count,
@@ -78,7 +80,7 @@ def create(
         optional_time(expires, "--expires"),
     )
     if as_json:
-        render.print_json([talon.coupon(c) for c in created])
+        render.print_json([talon.coupon(c, ws.talon_ids()) for c in created])
     elif quiet:
         for coupon in created:
             render.line(coupon.code)
@@ -101,9 +103,11 @@ def list_(
     """List coupon codes."""
     from refcamp import render, service, talon
 
-    coupons = service.coupons(workspace(ctx), campaign, recipient)
+    ws = workspace(ctx)
+
+    coupons = service.coupons(ws, campaign, recipient)
     if as_json:
-        render.print_json([talon.coupon(c) for c in coupons])
+        render.print_json([talon.coupon(c, ws.talon_ids()) for c in coupons])
     elif coupons:
         render.table("Coupon codes", COLUMNS, _rows(coupons), keep=("Code",))
     else:
@@ -120,9 +124,11 @@ def show(
     """Show one coupon code."""
     from refcamp import render, service, talon
 
-    coupon = service.get_coupon(workspace(ctx), code)
+    ws = workspace(ctx)
+
+    coupon = service.get_coupon(ws, code)
     if as_json:
-        render.print_json(talon.coupon(coupon))
+        render.print_json(talon.coupon(coupon, ws.talon_ids()))
     else:
         render.table(f"Coupon code {coupon.code}", COLUMNS, _rows([coupon]), keep=("Code",))
 
@@ -138,9 +144,11 @@ def reserve(
     """Reserve a coupon for a customer: only they can redeem it (reserved for another: exit 1)."""
     from refcamp import render, service, talon
 
-    coupon, new = service.reserve_coupon(workspace(ctx), code, profile)
+    ws = workspace(ctx)
+
+    coupon, new = service.reserve_coupon(ws, code, profile)
     if as_json:
-        data = talon.coupon(coupon)
+        data = talon.coupon(coupon, ws.talon_ids())
         data["isNewReservation"] = new
         render.print_json(data)
     elif new:

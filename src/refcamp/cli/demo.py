@@ -45,7 +45,7 @@ def demo(ctx: typer.Context, as_json: Json = False) -> None:
             steps.append(
                 {
                     "command": "refcamp profile update NEWCUSTOMER",
-                    "response": talon.integration_state(registered, catalog),
+                    "response": talon.integration_state(registered, catalog, ws.talon_ids()),
                 }
             )
             code = registered.created_referrals[0].code
@@ -64,7 +64,7 @@ def demo(ctx: typer.Context, as_json: Json = False) -> None:
             steps.append(
                 {
                     "command": f"refcamp session close --profile FRIEND1 --referral {code}",
-                    "response": talon.integration_state(closed, catalog),
+                    "response": talon.integration_state(closed, catalog, ws.talon_ids()),
                 }
             )
             if not as_json:

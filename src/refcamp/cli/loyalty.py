@@ -59,8 +59,11 @@ def balance(
     ws = workspace(ctx)
     balances = service.balances(ws, profile_id, program)
     names = {p.id: p.name for p in ws.catalog.programs.values()}
-    if as_json:
-        render.print_json(talon.balances(profile_id, balances, names))
+    if as_json:  # one program: getLoyaltyBalances' body; all: the customer's Loyalty
+        if program is not None:
+            render.print_json(talon.balance(next(iter(balances.values()))))
+        else:
+            render.print_json(talon.loyalty(balances, names, ws.talon_ids()))
         return
     render.table(
         f"Balances of {profile_id}",
@@ -80,9 +83,11 @@ def ledger(
     """Every ledger entry of a customer, oldest first."""
     from refcamp import render, service, talon
 
-    entries = service.ledger(workspace(ctx), profile_id, program)
-    if as_json:
-        render.print_json([talon.ledger_entry(e) for e in entries])
+    ws = workspace(ctx)
+    entries = service.ledger(ws, profile_id, program)
+    if as_json:  # getLoyaltyProgramProfileTransactions' body
+        campaigns = {c.id: c for c in ws.catalog.campaigns}
+        render.print_json(talon.transactions(entries, ws.talon_ids(), campaigns))
         return
     if not entries:
         render.line(f"No ledger entries for {profile_id}.")
@@ -124,13 +129,13 @@ def _adjust(
 ) -> None:
     from refcamp import render, service, talon
 
-    entry, after = service.adjust_points(
-        workspace(ctx), profile_id, program, points, reason, deduct=deduct
-    )
-    if as_json:
-        data = talon.ledger_entry(entry)
-        data["balance"] = talon.balance(after)
-        render.print_json(data)
+    ws = workspace(ctx)
+    entry, after = service.adjust_points(ws, profile_id, program, points, reason, deduct=deduct)
+    if as_json:  # the transaction, and the program's balances after it
+        campaigns = {c.id: c for c in ws.catalog.campaigns}
+        render.print_json(
+            {**talon.transaction(entry, ws.talon_ids(), campaigns), **talon.balance(after)}
+        )
         return
     sign = "-" if deduct else "+"
     render.line(

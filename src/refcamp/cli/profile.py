@@ -79,17 +79,14 @@ def show(
     from refcamp import render, service, talon
 
     ws = workspace(ctx)
-    profile, stats, audiences = service.profile_view(ws, profile_id)
-    balances = service.balances(ws, profile_id)
-    codes = service.referrals(ws, advocate=profile_id)
+    inventory = service.inventory(ws, profile_id)
+    profile, balances = inventory.profile, inventory.balances
+    codes = [r for r, _ in inventory.referrals]
     if as_json:
-        data = talon.profile(profile, stats, audiences)
         names = {p.id: p.name for p in ws.catalog.programs.values()}
-        data["loyalty"] = talon.balances(profile_id, balances, names)["programs"]
-        data["referralCodes"] = [r.code for r in codes]
-        render.print_json(data)
+        render.print_json(talon.inventory(inventory, ws.talon_ids(), names))
         return
-    closed, sales, last = stats
+    closed, sales, last = inventory.views.stats
     render.table(
         f"Customer profile {profile.id}",
         ["Field", "Value"],

@@ -74,8 +74,10 @@ def create(
     """Create or import a referral code for an advocate (a code that exists already: exit 1)."""
     from refcamp import render, service, talon
 
+    ws = workspace(ctx)
+
     referral = service.create_referral(
-        workspace(ctx),
+        ws,
         campaign,
         advocate,
         code,
@@ -85,7 +87,7 @@ def create(
         optional_time(expires, "--expires"),
     )
     if as_json:
-        render.print_json(talon.referral(referral))
+        render.print_json(talon.referral(referral, ws.talon_ids()))
     elif quiet:
         render.line(referral.code)
     else:
@@ -109,9 +111,11 @@ def list_(
     """List referral codes."""
     from refcamp import render, service, talon
 
-    referrals = service.referrals(workspace(ctx), advocate, campaign)
+    ws = workspace(ctx)
+
+    referrals = service.referrals(ws, advocate, campaign)
     if as_json:
-        render.print_json([talon.referral(r) for r in referrals])
+        render.print_json([talon.referral(r, ws.talon_ids()) for r in referrals])
     elif referrals:
         render.table("Referral codes", COLUMNS, _rows(referrals), keep=("Code",))
     else:
@@ -128,8 +132,10 @@ def show(
     """Show one referral code."""
     from refcamp import render, service, talon
 
-    referral = service.get_referral(workspace(ctx), code)
+    ws = workspace(ctx)
+
+    referral = service.get_referral(ws, code)
     if as_json:
-        render.print_json(talon.referral(referral))
+        render.print_json(talon.referral(referral, ws.talon_ids()))
     else:
         render.table(f"Referral code {referral.code}", COLUMNS, _rows([referral]))

@@ -73,7 +73,7 @@ def replay(
         if error is not None:
             record: dict[str, Any] = {"line": line, "error": error}
         else:
-            record = {"line": line, **talon.integration_state(response, catalog)}
+            record = {"line": line, **talon.integration_state(response, catalog, ws.talon_ids())}
         writer.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     progress = None

@@ -179,10 +179,14 @@ def show(
     """Show a customer session: state, customer, cart, codes."""
     from refcamp import render, service, talon
 
-    session = service.get_session(workspace(ctx), session_id)
-    data = talon.session(session)
+    ws = workspace(ctx)
+    session, first, effects = service.session_view(ws, session_id)
+    data = talon.session(session, first)
     if as_json:
-        render.print_json(data)
+        ids = ws.talon_ids()
+        render.print_json(
+            {"customerSession": data, "effects": [talon.effect(e, ids) for e in effects]}
+        )
         return
     render.table(
         f"Customer session {session.id}",

@@ -218,6 +218,8 @@ def m005_talon_ids(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (kind, key),
             UNIQUE (kind, number)
         );
+        -- The effects of a session's latest evaluation, as getCustomerSession returns them.
+        ALTER TABLE sessions ADD COLUMN effects TEXT NOT NULL DEFAULT '[]';
         """,
     )
 

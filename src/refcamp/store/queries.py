@@ -146,6 +146,36 @@ def profile_stats(conn: sqlite3.Connection, profile_id: str) -> tuple[int, float
     return closed, sales, last
 
 
+def save_session_effects(
+    conn: sqlite3.Connection, session_id: str, effects: Iterable[Effect]
+) -> None:
+    """Keep the effects of a session's latest evaluation (getCustomerSession shows them)."""
+    rows = [
+        [e.campaign_id, e.ruleset_id, e.rule_index, e.rule_name, e.effect_type, dict(e.props)]
+        for e in effects
+    ]
+    conn.execute("UPDATE sessions SET effects = ? WHERE id = ?", (dumps(rows), session_id))
+
+
+def session_effects(conn: sqlite3.Connection, session_id: str) -> list[Effect]:
+    row = conn.execute("SELECT effects FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    return [
+        Effect(campaign, ruleset, index, name, kind, props)
+        for campaign, ruleset, index, name, kind, props in loads(row[0] if row else "[]")
+    ]
+
+
+def first_session(conn: sqlite3.Connection, session: Session) -> bool:
+    """Whether no session of the same customer came before this one."""
+    if session.profile_id is None:
+        return True
+    row = conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM sessions WHERE profile_id = ? AND rowid < ?)",
+        (session.profile_id, session.talon_id or 2**62),
+    ).fetchone()
+    return bool(row[0])
+
+
 # --- sessions ----------------------------------------------------------------------------------
 
 
@@ -245,7 +275,7 @@ def get_referral(conn: sqlite3.Connection, code: str) -> Referral | None:
 
 def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: str | None) -> int:
     """Insert a new referral code; returns its integer id."""
-    return conn.execute(
+    cursor = conn.execute(
         "INSERT INTO referrals (code, campaign_id, advocate_id, friend_id, usage_limit, "
         "usage_counter, start_date, expiry_date, attributes, session_id, created) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -262,7 +292,8 @@ def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: st
             session_id,
             iso(referral.created),
         ),
-    ).lastrowid or 0
+    )
+    return cursor.lastrowid or 0
 
 
 def list_referrals(
@@ -310,12 +341,34 @@ def redeem(
     conn.execute(_COUNTER[kind].format(sign="+"), (code,))
 
 
+def profile_redemptions(
+    conn: sqlite3.Connection, kind: str, code: str, profile_id: str | None
+) -> int:
+    """How many times a customer redeemed a code (uses rolled back do not count)."""
+    row = conn.execute(
+        "SELECT count(*) FROM redemptions WHERE kind = ? AND code = ? AND profile_id IS ? "
+        "AND rolled_back IS NULL",
+        (kind, code, profile_id),
+    ).fetchone()
+    return int(row[0])
+
+
+def referred(conn: sqlite3.Connection, code: str) -> list[str]:
+    """The customers a referral code brought (uses rolled back do not count)."""
+    rows = conn.execute(
+        "SELECT DISTINCT profile_id FROM redemptions WHERE kind = 'referral' AND code = ? "
+        "AND rolled_back IS NULL AND profile_id IS NOT NULL ORDER BY id",
+        (code,),
+    )
+    return [row[0] for row in rows]
+
+
 # --- loyalty -----------------------------------------------------------------------------------
 
 
 def insert_entry(conn: sqlite3.Connection, entry: LedgerEntry) -> int:
     """Append an entry to the ledger; returns its integer id."""
-    return conn.execute(
+    cursor = conn.execute(
         "INSERT INTO ledger (transaction_uuid, program_id, profile_id, session_id, campaign_id, "
         "rule_index, rule_name, type, amount, name, start_date, expiry_date, reverses, created) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -335,7 +388,8 @@ def insert_entry(conn: sqlite3.Connection, entry: LedgerEntry) -> int:
             entry.reverses,
             iso(entry.created),
         ),
-    ).lastrowid or 0
+    )
+    return cursor.lastrowid or 0
 
 
 def _entries(rows: Any) -> list[LedgerEntry]:
@@ -490,7 +544,7 @@ def get_coupon(conn: sqlite3.Connection, code: str) -> Coupon | None:
 
 def insert_coupon(conn: sqlite3.Connection, coupon: Coupon, session_id: str | None) -> int:
     """Insert a new coupon; returns its integer id."""
-    return conn.execute(
+    cursor = conn.execute(
         "INSERT INTO coupons (code, campaign_id, recipient_id, usage_limit, usage_counter, "
         "start_date, expiry_date, attributes, session_id, created) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -506,7 +560,8 @@ def insert_coupon(conn: sqlite3.Connection, coupon: Coupon, session_id: str | No
             session_id,
             iso(coupon.created),
         ),
-    ).lastrowid or 0
+    )
+    return cursor.lastrowid or 0
 
 
 def reserve_coupon(conn: sqlite3.Connection, code: str, profile_id: str) -> None:
@@ -520,6 +575,17 @@ def list_coupons(
         "SELECT rowid, * FROM coupons WHERE (?1 IS NULL OR campaign_id = ?1) "
         "AND (?2 IS NULL OR recipient_id = ?2) ORDER BY created, code",
         (campaign, recipient),
+    )
+    return [_coupon(row) for row in rows]
+
+
+def customer_coupons(conn: sqlite3.Connection, profile_id: str) -> list[Coupon]:
+    """The coupons reserved for a customer or redeemed by them."""
+    rows = conn.execute(
+        "SELECT rowid, * FROM coupons WHERE recipient_id = ?1 OR code IN "
+        "(SELECT code FROM redemptions WHERE kind = 'coupon' AND profile_id = ?1) "
+        "ORDER BY created, code",
+        (profile_id,),
     )
     return [_coupon(row) for row in rows]
 
