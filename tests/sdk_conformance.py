@@ -118,8 +118,10 @@ def problems(items: Sequence[Item]) -> list[list[str]]:
         text=True,
         timeout=120,
     )
+    if done.returncode == 2:
+        raise ValueError(done.stderr.strip())
     if done.returncode != 0:
-        raise ValueError(f"conformance.js exited {done.returncode}:\n{done.stderr}")
+        raise RuntimeError(f"conformance.js exited {done.returncode}:\n{done.stderr}")
     found: list[list[str]] = json.loads(done.stdout)
     if len(found) != len(items):
         raise RuntimeError(f"conformance.js answered {len(found)} items for {len(items)}")

@@ -3,6 +3,7 @@ rest. (The checks of refcamp's own responses live with the tests of each command
 
 from __future__ import annotations
 
+import json
 import subprocess
 from typing import Any
 
@@ -222,13 +223,17 @@ def test_problems_raises_on_bad_input() -> None:
 
 
 def test_every_model_of_the_sdk_is_read() -> None:
-    script = (
-        "const c = require('./conformance.js');"
-        "const names = require('fs').readdirSync(c.MODEL_DIR)"
-        ".filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3));"
-        "names.forEach(c.loadSchema); console.log(names.length);"
-    )
+    """Each model file yields a schema, and its class is the one the package index exports."""
+    script = """
+        const c = require('./conformance.js');
+        const sdk = require('talon_one');
+        const names = require('fs').readdirSync(c.MODEL_DIR)
+            .filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3));
+        names.forEach(c.loadSchema);
+        const odd = names.filter((n) => n in sdk && sdk[n] !== c.modelClass(n));
+        console.log(JSON.stringify([names.length, odd]));
+    """
     done = subprocess.run(
         ["node", "-e", script], cwd=ensure_sdk(), capture_output=True, text=True, check=True
     )
-    assert int(done.stdout) == 406
+    assert json.loads(done.stdout) == [406, []]

@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -297,23 +298,162 @@ def read_session_body(body: Any) -> SessionInput:
 @dataclass(frozen=True)
 class ProfileInput:
     attributes: Mapping[str, Any] = field(default_factory=dict)
-    audiences_add: tuple[str, ...] = ()
-    audiences_remove: tuple[str, ...] = ()
+    audiences_add: tuple[str | int, ...] = ()  # names, or Talon.One's integer ids
+    audiences_remove: tuple[str | int, ...] = ()
     response_content: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
 
-def read_profile_body(body: Any) -> ProfileInput:
+def read_profile_body(body: Any, path: str = "") -> ProfileInput:
     notes: list[str] = []
-    top = Fields(body, "", notes)
+    top = Fields(body, path, notes)
     attributes = top.obj("attributes", {})
-    changes = Fields(top.obj("audiencesChanges", {}, container=True), "audiencesChanges", notes)
-    adds = changes.strings("adds", ())
-    deletes = changes.strings("deletes", ())
+    where = top.where("audiencesChanges")
+    changes = Fields(top.obj("audiencesChanges", {}, container=True), where, notes)
+    adds = _audiences(changes, "adds")
+    deletes = _audiences(changes, "deletes")
     changes.finish()
     response_content = read_response_content(top)
-    top.finish()
+    if not path:
+        top.finish()
     return ProfileInput(attributes, adds, deletes, response_content, tuple(notes))
+
+
+def _audiences(fields: Fields, name: str) -> tuple[str | int, ...]:
+    """Audiences by name (refcamp's) or by Talon.One's integer id."""
+    values = fields.array(name, ())
+    for index, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise InputError(
+                f"{fields.where(name)}[{index}]: expected an audience id or name, "
+                f"got {_show(value)}"
+            )
+        if isinstance(value, str):
+            check_id(value, f"{fields.where(name)}[{index}]")
+    return tuple(values)
+
+
+def read_profiles_body(body: Any) -> list[tuple[str, ProfileInput]]:
+    """PUT /v2/customer_profiles: {customerProfiles: [{integrationId, attributes}, ...]}."""
+    notes: list[str] = []
+    top = Fields(body, "", notes)
+    items = top.array("customerProfiles", [])
+    if len(items) > MAX_ITEMS:
+        raise InputError(f"customerProfiles: at most {MAX_ITEMS} profiles, got {len(items)}")
+    out = []
+    for index, item in enumerate(items):
+        where = f"customerProfiles[{index}]"
+        fields = Fields(item, where, notes)
+        profile_id = fields.string("integrationId", None)
+        if profile_id is None:
+            raise InputError(f"{where}.integrationId: required")
+        check_id(profile_id, f"{where}.integrationId")
+        out.append((profile_id, read_profile_body(item, where)))
+    top.finish()
+    return out
+
+
+@dataclass(frozen=True)
+class ReferralInput:
+    campaign_id: str
+    advocates: tuple[str, ...]
+    friend: str | None = None
+    usage_limit: int | None = None
+    starts: datetime | None = None
+    expires: datetime | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+def read_referral_body(body: Any, many: bool = False) -> ReferralInput:
+    """POST /v1/referrals (NewReferral) or /v1/referrals_for_multiple_advocates."""
+    from refcamp.clock import parse_time
+
+    notes: list[str] = []
+    top = Fields(body, "", notes)
+    campaign = top.raw("campaignId")
+    if campaign is UNSET or isinstance(campaign, bool) or not isinstance(campaign, int | str):
+        raise InputError("campaignId: required, a campaign's id")
+    if many:
+        advocates = top.strings("advocateProfileIntegrationIds", ())
+        if not advocates:
+            raise InputError("advocateProfileIntegrationIds: required, at least one")
+        if len(advocates) > MAX_ITEMS:
+            raise InputError(f"advocateProfileIntegrationIds: at most {MAX_ITEMS}")
+        names = [f"advocateProfileIntegrationIds[{i}]" for i in range(len(advocates))]
+    else:
+        advocate = top.string("advocateProfileIntegrationId", None)
+        if advocate is None:
+            raise InputError("advocateProfileIntegrationId: required")
+        advocates, names = (advocate,), ["advocateProfileIntegrationId"]
+    for value, name in zip(advocates, names, strict=True):
+        check_id(value, name)
+    friend = None if many else top.string("friendProfileIntegrationId", None)
+    if friend is not None:
+        check_id(friend, "friendProfileIntegrationId")
+    limit = top.number("usageLimit", None)
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise InputError(f"usageLimit: expected a whole number of at least 0, got {_show(limit)}")
+    times = {}
+    for name in ("startDate", "expiryDate"):
+        text = top.string(name, None)
+        times[name] = parse_time(text, name) if text is not None else None
+    attributes = top.obj("attributes", {})
+    for ignored in ("validCharacters", "referralPattern"):
+        top.raw(ignored)  # the campaign's code settings decide the codes
+    top.finish()
+    return ReferralInput(
+        str(campaign),
+        tuple(advocates),
+        friend,
+        limit,
+        times["startDate"],
+        times["expiryDate"],
+        attributes,
+    )
+
+
+def read_reservation_body(body: Any) -> tuple[str, ...]:
+    """CouponReservations: {integrationIDs: [...]}."""
+    top = Fields(body, "", [])
+    customers = top.strings("integrationIDs", None)
+    if not customers:
+        raise InputError("integrationIDs: required, at least one customer")
+    if len(customers) > MAX_ITEMS:
+        raise InputError(f"integrationIDs: at most {MAX_ITEMS}")
+    for index, value in enumerate(customers):
+        check_id(value, f"integrationIDs[{index}]")
+    return tuple(customers)
+
+
+def read_audience_body(body: Any) -> str:
+    """NewAudience: {name, ...}; refcamp keeps the name."""
+    top = Fields(body, "", [])
+    name = top.string("name", None)
+    if name is None:
+        raise InputError("name: required")
+    return check_id(name, "name")
+
+
+def read_audience_changes(body: Any) -> list[tuple[str, str, int]]:
+    """CustomerProfileAudienceRequest: {data: [{action: add|delete, profileIntegrationId,
+    audienceId}]}."""
+    top = Fields(body, "", [])
+    items = top.array("data", [])
+    if len(items) > MAX_ITEMS:
+        raise InputError(f"data: at most {MAX_ITEMS} changes")
+    out = []
+    for index, item in enumerate(items):
+        fields = Fields(item, f"data[{index}]", [])
+        action = fields.string("action", None)
+        if action not in ("add", "delete"):
+            raise InputError(f"data[{index}].action: expected add or delete, got {_show(action)}")
+        profile_id = fields.string("profileIntegrationId", None)
+        check_id(profile_id, f"data[{index}].profileIntegrationId")
+        audience = fields.number("audienceId", None)
+        if not isinstance(audience, int) or audience < 1:
+            raise InputError(f"data[{index}].audienceId: expected an audience's id")
+        out.append((action, profile_id, audience))
+    return out
 
 
 @dataclass(frozen=True)

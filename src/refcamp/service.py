@@ -567,8 +567,6 @@ def update_profile(
     """PUT /v2/customer_profiles/{id}: a new id fires talon_profile_created, a known one
     talon_profile_updated (only when the rule engine runs)."""
     check_id(profile_id, "profile id")
-    for audience in (*request.audiences_add, *request.audiences_remove):
-        check_id(audience, "audience")
     catalog = ws.catalog if run_rules else None
     response = Response(
         notes=list(request.notes), response_content=request.response_content, dry_run=dry_run
@@ -582,11 +580,11 @@ def update_profile(
             ws.now,
         )
         profile = replace(profile, talon_id=queries.save_profile(ws.conn, profile))
-        for audience in request.audiences_add:
+        for audience in _audience_names(ws, request.audiences_add, "audiencesChanges.adds"):
             queries.join_audience(ws.conn, audience, profile_id, ws.now)
         if request.audiences_add:
             ws.forget_talon_ids()  # a new audience got its id
-        for audience in request.audiences_remove:
+        for audience in _audience_names(ws, request.audiences_remove, "audiencesChanges.deletes"):
             queries.leave_audience(ws.conn, audience, profile_id)
         response.profile = profile
         if catalog is not None:
@@ -596,6 +594,62 @@ def update_profile(
             _run(ws, facts, Booking(ws, None, profile_id, True, response))
         _attach_views(ws, response)
     return response
+
+
+def _audience_names(ws: Workspace, given: tuple[str | int, ...], where: str) -> list[str]:
+    """Audiences given by name or by Talon.One's integer id, as names."""
+    names = []
+    for index, audience in enumerate(given):
+        if isinstance(audience, int):
+            name = ws.talon_ids().key("audience", audience)
+            if name is None:
+                raise NotFoundError(f"{where}[{index}]: no audience with id {audience}")
+            audience = name
+        names.append(audience)
+    return names
+
+
+def update_profiles(
+    ws: Workspace, items: list[tuple[str, ProfileInput]]
+) -> list[tuple[str, Response]]:
+    """PUT /v2/customer_profiles: many profiles in one request (and one transaction); the rules
+    do not run, as in Talon.One."""
+    with transaction(ws.conn):
+        return [(pid, update_profile(ws, pid, body, run_rules=False)) for pid, body in items]
+
+
+def delete_customer_data(ws: Workspace, profile_id: str) -> None:
+    """DELETE /v1/customer_data/{id}: erase a customer's personal data — the attributes of the
+    profile and of everything that references it (sessions, events, codes). What the customer
+    earned and spent stays: the ledger is append-only, and counters must still add up."""
+    check_id(profile_id, "integrationId")
+    with transaction(ws.conn):
+        get_profile(ws, profile_id)
+        queries.erase_attributes(ws.conn, profile_id)
+
+
+def create_audience(ws: Workspace, name: str) -> tuple[int, str]:
+    """POST /v2/audiences: an audience with its integer id (the same name gives the same id)."""
+    check_id(name, "name")
+    with transaction(ws.conn):
+        number = queries.give_talon_ids(ws.conn, [("audience", name, None)])[("audience", name)]
+    ws.forget_talon_ids()
+    return number, clock.iso(ws.now) or ""
+
+
+def change_audiences(ws: Workspace, changes: list[tuple[str, str, int]]) -> None:
+    """POST /v2/customer_audiences: add customers to audiences and remove them, by audience id;
+    an unknown customer is created, as a profile update would."""
+    with transaction(ws.conn):
+        for index, (action, profile_id, number) in enumerate(changes):
+            name = ws.talon_ids().key("audience", number)
+            if name is None:
+                raise NotFoundError(f"data[{index}].audienceId: no audience with id {number}")
+            _ensure_profile(ws, profile_id)
+            if action == "add":
+                queries.join_audience(ws.conn, name, profile_id, ws.now)
+            else:
+                queries.leave_audience(ws.conn, name, profile_id)
 
 
 def get_profile(ws: Workspace, profile_id: str) -> Profile:
@@ -705,8 +759,9 @@ def update_session(
             return response
         if before == "closed" and after == "open":
             raise ConflictError(
-                f"session {session_id} is closed; it cannot be reopened "
-                f"(cancel it to roll back what it booked)"
+                f"session {session_id} is closed; reopen it (refcamp session reopen, or PUT "
+                f"/v2/customer_sessions/{session_id}/reopen) or cancel it to roll back what it "
+                f"booked"
             )
 
         profile_id = request.profile_id
@@ -835,7 +890,7 @@ def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
 def track_event(
     ws: Workspace,
     event_type: str,
-    profile_id: str,
+    profile_id: str | None,
     session_id: str | None = None,
     attributes: Mapping[str, Any] | None = None,
     dry_run: bool = False,
@@ -856,16 +911,17 @@ def track_event(
         raise InputError(
             f"event type {event_type!r}: talon_ events are built in; pick another name"
         )
-    check_id(profile_id, "--profile")
+    if profile_id is not None:  # None: an anonymous event, as Talon.One allows
+        check_id(profile_id, "profileId")
     attributes = dict(attributes or {})
     _ = ws.catalog  # campaigns are validated before the state file is touched
     response = Response(response_content=response_content, dry_run=dry_run)
     with transaction(ws.conn, commit=not dry_run):
-        profile = _ensure_profile(ws, profile_id)
+        profile = _ensure_profile(ws, profile_id) if profile_id is not None else None
         session = None
         if session_id is not None:
             session = get_session(ws, session_id)
-            if session.profile_id not in (None, profile_id):
+            if profile_id is not None and session.profile_id not in (None, profile_id):
                 raise ConflictError(
                     f"session {session_id} belongs to {session.profile_id}, not {profile_id}"
                 )
@@ -878,7 +934,7 @@ def track_event(
             "id": event_id,
             "type": event_type,
             "profileId": profile_id,
-            "sessionId": session_id or "",
+            "sessionId": session_id,
             "attributes": attributes,
             "created": clock.iso(ws.now),
         }
@@ -934,19 +990,20 @@ def create_referral(
     usage_limit: int | None = None,
     starts: datetime | None = None,
     expires: datetime | None = None,
+    attributes: Mapping[str, Any] | None = None,
 ) -> Referral:
     """Create (or import, with `code`) a referral code for an advocate, like Talon.One's
     "create referral code for an advocate"; the advocate's profile is created if needed."""
     campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
-    check_id(advocate, "--advocate")
+    check_id(advocate, "advocate")
     if friend is not None:
-        check_id(friend, "--friend")
+        check_id(friend, "friend")
     if code is not None:
-        check_id(code, "--code")
+        check_id(code, "code")
     if usage_limit is not None and not 0 <= usage_limit <= LARGEST:
-        raise InputError(f"--usage-limit: 0 (unlimited) to {LARGEST}, got {usage_limit}")
+        raise InputError(f"usage limit: 0 (unlimited) to {LARGEST}, got {usage_limit}")
     if starts and expires and expires <= starts:
-        raise InputError("--expires must be after --starts")
+        raise InputError("the expiry must be after the start")
     settings = campaign.referrals
     if expires is None and settings.valid_for and settings.valid_for != "unlimited":
         expires = clock.add_duration(starts or ws.now, settings.valid_for)
@@ -972,9 +1029,27 @@ def create_referral(
             start_date=starts,
             expiry_date=expires,
             created=ws.now,
+            attributes=dict(attributes or {}),
         )
         referral = replace(referral, talon_id=queries.insert_referral(conn, referral, None))
     return referral
+
+
+def create_referrals(ws: Workspace, request: Any) -> list[Referral]:
+    """POST /v1/referrals_for_multiple_advocates: one code per advocate, all or none."""
+    with transaction(ws.conn):
+        return [
+            create_referral(
+                ws,
+                request.campaign_id,
+                advocate,
+                usage_limit=request.usage_limit,
+                starts=request.starts,
+                expires=request.expires,
+                attributes=request.attributes,
+            )
+            for advocate in request.advocates
+        ]
 
 
 def create_coupons(
@@ -1062,6 +1137,62 @@ def reserve_coupon(ws: Workspace, code: str, profile_id: str) -> tuple[Coupon, b
         _ensure_profile(ws, profile_id)
         queries.reserve_coupon(ws.conn, code, profile_id)
     return replace(coupon, recipient_id=profile_id), coupon.recipient_id is None
+
+
+def reserve_coupon_for(ws: Workspace, code: str, customers: tuple[str, ...]) -> Coupon:
+    """POST /v1/coupon_reservations/{code}: reserve a coupon for customers. refcamp keeps one
+    recipient per coupon, so a coupon can be reserved for one customer (409 otherwise)."""
+    if len(set(customers)) > 1:
+        raise ConflictError(
+            f"coupon {code}: refcamp reserves a coupon for one customer, got {len(customers)}"
+        )
+    with transaction(ws.conn):
+        coupon, _ = reserve_coupon(ws, code, customers[0])
+    return coupon
+
+
+def unreserve_coupon(ws: Workspace, code: str, customers: tuple[str, ...]) -> None:
+    """DELETE /v1/coupon_reservations/{code}: remove the reservation for these customers."""
+    with transaction(ws.conn):
+        coupon = get_coupon(ws, code)
+        if coupon.recipient_id is not None and coupon.recipient_id in customers:
+            queries.reserve_coupon(ws.conn, code, None)
+
+
+def reserved_customers(ws: Workspace, code: str) -> list[tuple[Profile, Views]]:
+    """GET /v1/coupon_reservations/customerprofiles/{code}: who the coupon is reserved for."""
+    with snapshot(ws.conn):
+        coupon = get_coupon(ws, code)
+        if coupon.recipient_id is None:
+            return []
+        profile = get_profile(ws, coupon.recipient_id)
+        views = Views(
+            queries.profile_stats(ws.conn, profile.id),
+            sorted(queries.audiences(ws.conn, profile.id)),
+        )
+        return [(profile, views)]
+
+
+def reopen_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Response:
+    """PUT /v2/customer_sessions/{id}/reopen: a closed session is open again, and what its close
+    booked (points, code uses, discounts) is rolled back; closing it again books anew."""
+    check_id(session_id, "customerSessionId")
+    response = Response(dry_run=dry_run)
+    with transaction(ws.conn, commit=not dry_run):
+        session = get_session(ws, session_id)
+        if session.state != "closed":
+            raise ConflictError(
+                f"session {session_id} is {session.state}; only a closed session can be reopened"
+            )
+        _roll_back(ws, session, response)
+        session = replace(session, state="open", updated=ws.now)
+        session = replace(session, talon_id=queries.save_session(ws.conn, session))
+        queries.save_session_effects(ws.conn, session_id, response.effects)
+        response.session = session
+        response.profile = queries.get_profile(ws.conn, session.profile_id or "")
+        response.events = ("talon_session_reopened",)
+        _attach_views(ws, response)
+    return response
 
 
 def get_referral(ws: Workspace, code: str) -> Referral:

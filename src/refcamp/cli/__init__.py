@@ -214,6 +214,7 @@ NOUNS = {
     "loyalty": "group",
     "replay": "command",
     "simulate": "command",
+    "serve": "command",
     "db": "group",
 }
 GLOBAL_VALUES = ("--db", "--campaigns", "--now")

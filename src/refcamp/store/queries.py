@@ -564,7 +564,7 @@ def insert_coupon(conn: sqlite3.Connection, coupon: Coupon, session_id: str | No
     return cursor.lastrowid or 0
 
 
-def reserve_coupon(conn: sqlite3.Connection, code: str, profile_id: str) -> None:
+def reserve_coupon(conn: sqlite3.Connection, code: str, profile_id: str | None) -> None:
     conn.execute("UPDATE coupons SET recipient_id = ? WHERE code = ?", (profile_id, code))
 
 
@@ -617,6 +617,25 @@ def leave_audience(conn: sqlite3.Connection, audience: str, profile_id: str) -> 
         "DELETE FROM audience_members WHERE audience = ? AND profile_id = ?", (audience, profile_id)
     )
     return cursor.rowcount == 1
+
+
+def erase_attributes(conn: sqlite3.Connection, profile_id: str) -> None:
+    """Empty the attributes of a profile and of everything that references it."""
+    conn.execute("UPDATE profiles SET attributes = '{}' WHERE id = ?", (profile_id,))
+    for table, key in (
+        ("sessions", "profile_id"),
+        ("events", "profile_id"),
+        ("referrals", "advocate_id"),
+        ("coupons", "recipient_id"),
+    ):
+        # table and key are refcamp's own constants, never user data.
+        conn.execute(f"UPDATE {table} SET attributes = '{{}}' WHERE {key} = ?", (profile_id,))
+    conn.execute(
+        "UPDATE sessions SET cart_items = json_replace(cart_items, '$', json(("
+        "SELECT json_group_array(json_set(value, '$.attributes', json('{}'))) "
+        "FROM json_each(sessions.cart_items)))) WHERE profile_id = ? AND cart_items != '[]'",
+        (profile_id,),
+    )
 
 
 def insert_event(

@@ -1,0 +1,82 @@
+"""refcamp serve: Talon.One's Integration API over HTTP on localhost."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from refcamp.cli import guarded, workspace
+
+
+@guarded
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="The port; 0 takes a free one.", min=0, max=65535)
+    ] = 7140,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="REFCAMP_API_KEY",
+            help="The key clients send (Authorization: ApiKey-v1 KEY); else one is made.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Answer Talon.One's Integration API on HTTP: point an application or SDK at the printed
+    URL. Ctrl-C or SIGTERM stops it after the requests in flight."""
+    import secrets
+    import socket
+
+    import uvicorn
+
+    from refcamp import server, service
+    from refcamp.errors import InputError
+    from refcamp.payloads import CONTROL
+
+    ws = workspace(ctx)
+    if api_key is not None and (not api_key.strip() or CONTROL.search(api_key)):
+        raise InputError("--api-key: must be printable text, not empty")
+    key = api_key or secrets.token_urlsafe(24)
+    # Refuse campaigns that do not validate and a state file that is not refcamp's before
+    # listening; the server's own thread then opens the state file for itself.
+    _ = ws.catalog
+    _ = ws.conn
+    ws.close()
+    options = (ws.db_option, ws.campaigns_option, ws.now_option)
+    door = server.Door(lambda: service.Workspace(*options))
+    try:
+        listener = socket.create_server((host, port), reuse_port=False)
+    except OSError as error:
+        raise InputError(f"--host {host} --port {port}: {error.strerror or error}") from None
+    bound = listener.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    sys.stdout.write(
+        f"refcamp serve: http://{shown}:{bound}  "
+        f"(send the header  Authorization: ApiKey-v1 {key})\n"
+    )
+    sys.stdout.flush()
+    config = uvicorn.Config(
+        server.create_app(door, key, debug=_debug()),
+        log_level="warning",
+        lifespan="off",
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        door.close()
+        listener.close()
+    sys.stderr.write(f"refcamp serve: stopped; state file {ws.db_path} closed\n")
+
+
+def _debug() -> bool:
+    from refcamp.cli import debug
+
+    return debug()

@@ -1,0 +1,630 @@
+"""The HTTP door: Talon.One's Integration API on localhost (`refcamp serve`), so an application and
+the official SDKs run against refcamp unchanged.
+
+Like the CLI and replay, it only parses a request, calls one service function and shapes the
+answer (`talon`). Every service call runs on one thread that owns the state file's connection:
+SQLite lets one writer at a time anyway, and each request is still its own transaction, so
+commands and other servers can use the same state file at the same time.
+
+Errors have Talon.One's body (ErrorResponseWithStatus) and status: 400 invalid input (with a JSON
+pointer to the field), 401 no or wrong API key, 404 unknown path or thing, 405 wrong method, 409
+a conflict with the current state, 413 a body over 1 MiB, 408 a body that never arrives, 501 an
+Integration API endpoint refcamp does not emulate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from refcamp import payloads, service, talon
+from refcamp.clock import parse_time
+from refcamp.errors import (
+    CampaignFileError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    RefcampError,
+    StateFileError,
+)
+
+MAX_BODY = 1 << 20  # bytes
+BODY_SECONDS = 10.0  # a body that takes longer to arrive is refused (408)
+
+# The Integration API endpoints of `talon_one@5.0.1-rc` refcamp does not emulate: 501.
+NOT_EMULATED = (
+    ("PUT", "/v1/catalogs/{catalogId}/sync"),
+    ("GET", "/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/balances"),
+    ("GET", "/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/transactions"),
+    ("POST", "/v2/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/link_profile"),
+    ("PUT", "/v2/audience_customers/{audienceId}/attributes"),
+    ("PUT", "/v2/audiences/{audienceId}"),
+    ("DELETE", "/v2/audiences/{audienceId}"),
+    ("DELETE", "/v2/audiences/{audienceId}/memberships"),
+)
+
+
+class ApiError(Exception):
+    """An answer other than 2xx, with what Talon.One's error body says."""
+
+    def __init__(
+        self, status: int, message: str, pointer: str | None = None, parameter: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.source = {"pointer": pointer} if pointer is not None else {}
+        if parameter is not None:
+            self.source = {"parameter": parameter}
+
+    def response(self) -> Response:
+        body = talon.error(
+            self.status,
+            self.message,
+            [{"title": _TITLES.get(self.status, "Error"), "details": self.message,
+              "source": self.source}],
+        )  # fmt: skip
+        headers = {"WWW-Authenticate": "ApiKey-v1"} if self.status == 401 else None
+        return _json(body, self.status, headers)
+
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+}
+
+# An input error names its field as a dotted path first ("customerSession.cartItems[0].price:
+# expected a number"); the HTTP answer points at it with a JSON pointer.
+_FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*): ")
+
+
+def pointer(message: str) -> str | None:
+    match = _FIELD.match(message)
+    if match is None:
+        return None
+    path = re.sub(r"\[(\d+)\]", r".\1", match.group(1))
+    return "/" + "/".join(path.split("."))
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(text, status, headers, media_type="application/json")
+
+
+class Door:
+    """The one thread that runs service calls, with the workspace it owns."""
+
+    def __init__(self, make_workspace: Callable[[], service.Workspace]) -> None:
+        self.make_workspace = make_workspace
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="refcamp-state")
+        self.ws: service.Workspace | None = None
+        self.campaign_files: tuple[Any, ...] | None = None
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, partial(self._run, fn, *args))
+
+    def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self.ws is None:
+            self.ws = self.make_workspace()
+        ws = self.ws
+        files = _campaign_files(ws.campaigns_dir)
+        if files != self.campaign_files:  # edited while serving: read them again
+            ws.forget_campaigns()
+            self.campaign_files = files
+        return fn(ws, *args)
+
+    def close(self) -> None:
+        def close_workspace() -> None:
+            if self.ws is not None:
+                self.ws.close()
+
+        self.executor.submit(close_workspace).result()
+        self.executor.shutdown(wait=True)
+
+
+def _campaign_files(directory: Path) -> tuple[Any, ...]:
+    """What identifies the campaign files' current version: names, sizes, times."""
+    try:
+        if directory.is_file():
+            stat = directory.stat()
+            return ((directory.name, stat.st_size, stat.st_mtime_ns),)
+        return tuple(
+            sorted(
+                (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+                for entry in os.scandir(directory)
+                if entry.name.endswith(".toml")
+            )
+        )
+    except OSError:
+        return ()
+
+
+# --- reading requests ----------------------------------------------------------------------------
+
+
+async def body_of(request: Request) -> Any:
+    """The request's JSON body: at most MAX_BODY bytes, arriving within BODY_SECONDS."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(413, f"request body: larger than {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+
+    async def read() -> None:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise ApiError(413, f"request body: larger than {MAX_BODY} bytes")
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(read(), BODY_SECONDS)
+    except TimeoutError:
+        raise ApiError(408, f"request body: not received within {BODY_SECONDS:g} seconds") from None
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    try:
+        return payloads.strict_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "request body: not UTF-8", pointer="") from None
+    except ValueError as error:
+        raise ApiError(400, f"request body: invalid JSON: {error}", pointer="") from None
+
+
+def flag(request: Request, name: str, default: bool = False) -> bool:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ApiError(400, f"query {name}: expected true or false, got {value!r}", parameter=name)
+
+
+def integer(request: Request, name: str, default: int, low: int, high: int) -> int:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        raise ApiError(
+            400, f"query {name}: expected {low} to {high}, got {value!r}", parameter=name
+        )
+    return int(value)
+
+
+def moment(request: Request, name: str) -> datetime | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return parse_time(value, f"query {name}")
+    except InputError as error:
+        raise ApiError(400, str(error), parameter=name) from None
+
+
+def path_id(request: Request, name: str) -> str:
+    value = request.path_params[name]
+    try:
+        return payloads.check_id(value, name)
+    except InputError as error:
+        raise ApiError(400, str(error), parameter=name) from None
+
+
+# --- endpoints -----------------------------------------------------------------------------------
+# Each is `async (request, door) -> Response`; what touches the state file runs in `door.call`.
+
+
+def _state(ws: service.Workspace, response: Any) -> dict[str, Any]:
+    campaigns = {c.id: c for c in ws.catalog.campaigns}
+    return talon.integration_state(response, campaigns, ws.talon_ids(), ws.campaign_states())
+
+
+async def update_profile(request: Request, door: Door) -> Response:
+    profile_id = path_id(request, "integrationId")
+    run_rules, dry = flag(request, "runRuleEngine"), flag(request, "dry")
+    body = payloads.read_profile_body(await body_of(request))
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        resp = service.update_profile(ws, profile_id, body, run_rules=run_rules, dry_run=dry)
+        return _state(ws, resp)
+
+    return _json(await door.call(call))
+
+
+async def update_profiles(request: Request, door: Door) -> Response:
+    silent = flag(request, "silent", default=True)
+    raw = await body_of(request)
+    items = payloads.read_profiles_body(raw)
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        states = [_state(ws, response) for _, response in service.update_profiles(ws, items)]
+        return {} if silent else {"integrationStates": states}
+
+    return _json(await door.call(call))
+
+
+async def update_session(request: Request, door: Door) -> Response:
+    session_id = path_id(request, "customerSessionId")
+    dry, now = flag(request, "dry"), moment(request, "now")
+    raw = await body_of(request)
+    if isinstance(raw, dict) and "return" in raw and "customerSession" not in raw:
+        raise ApiError(
+            400,
+            "this is a return (ReturnIntegrationRequest): send it to "
+            f"/v2/customer_sessions/{session_id}/returns",
+            pointer="/return",
+        )
+    body = payloads.read_session_body(raw)
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(now)
+        return _state(ws, service.update_session(ws, session_id, body, dry_run=dry))
+
+    return _json(await door.call(call))
+
+
+async def get_session(request: Request, door: Door) -> Response:
+    session_id = path_id(request, "customerSessionId")
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        session, first, effects = service.session_view(ws, session_id)
+        ids = ws.talon_ids()
+        return {
+            "customerSession": talon.session(session, first),
+            "effects": [talon.effect(e, ids) for e in effects],
+        }
+
+    return _json(await door.call(call))
+
+
+async def reopen_session(request: Request, door: Door) -> Response:
+    session_id = path_id(request, "customerSessionId")
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        response = service.reopen_session(ws, session_id)
+        ids = ws.talon_ids()
+        return {"effects": [talon.effect(e, ids) for e in response.effects]}
+
+    return _json(await door.call(call))
+
+
+async def return_items(request: Request, door: Door) -> Response:
+    session_id = path_id(request, "customerSessionId")
+    dry = flag(request, "dry")
+    body = payloads.read_return_body(await body_of(request))
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        return _state(ws, service.return_items(ws, session_id, body, dry_run=dry))
+
+    return _json(await door.call(call))
+
+
+async def track_event(request: Request, door: Door) -> Response:
+    dry = flag(request, "dry")
+    body = payloads.read_event_body(await body_of(request))
+    if not body.type:
+        raise ApiError(400, "type: required", pointer="/type")
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        response = service.track_event(
+            ws,
+            body.type,
+            body.profile_id,
+            body.session_id,
+            body.attributes,
+            dry_run=dry,
+            response_content=body.response_content,
+        )
+        return _state(ws, response)
+
+    return _json(await door.call(call))
+
+
+async def create_referral(request: Request, door: Door) -> Response:
+    body = payloads.read_referral_body(await body_of(request))
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        referral = service.create_referral(
+            ws,
+            str(body.campaign_id),
+            body.advocates[0],
+            friend=body.friend,
+            usage_limit=body.usage_limit,
+            starts=body.starts,
+            expires=body.expires,
+            attributes=body.attributes,
+        )
+        return talon.referral(referral, ws.talon_ids())
+
+    return _json(await door.call(call), 201)
+
+
+async def create_referrals(request: Request, door: Door) -> Response:
+    silent = flag(request, "silent", default=True)
+    body = payloads.read_referral_body(await body_of(request), many=True)
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        created = service.create_referrals(ws, body)
+        ids = ws.talon_ids()
+        data = [] if silent else [talon.referral(r, ids) for r in created]
+        return {"totalResultSize": len(created), "data": data}
+
+    return _json(await door.call(call), 201)
+
+
+async def balances(request: Request, door: Door) -> Response:
+    program, profile_id = path_id(request, "loyaltyProgramId"), path_id(request, "integrationId")
+    end = moment(request, "endDate")
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(end)
+        found = service.balances(ws, profile_id, program)
+        return talon.balance(next(iter(found.values())))
+
+    return _json(await door.call(call))
+
+
+async def transactions(request: Request, door: Door) -> Response:
+    program, profile_id = path_id(request, "loyaltyProgramId"), path_id(request, "integrationId")
+    start, end = moment(request, "startDate"), moment(request, "endDate")
+    size = integer(request, "pageSize", 50, 1, 1000)
+    skip = integer(request, "skip", 0, 0, 2**31)
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        entries = [
+            e
+            for e in service.ledger(ws, profile_id, program)
+            if (start is None or e.created >= start) and (end is None or e.created <= end)
+        ]
+        page = entries[skip : skip + size]
+        campaigns = {c.id: c for c in ws.catalog.campaigns}
+        has_more = skip + size < len(entries)
+        return talon.transactions(page, ws.talon_ids(), campaigns, has_more)
+
+    return _json(await door.call(call))
+
+
+async def inventory(request: Request, door: Door) -> Response:
+    profile_id = path_id(request, "integrationId")
+    parts = [
+        p for p in ("profile", "referrals", "coupons", "loyalty", "giveaways") if flag(request, p)
+    ]
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        found = service.inventory(ws, profile_id)
+        names = {p.id: p.name for p in ws.catalog.programs.values()}
+        return talon.inventory(found, ws.talon_ids(), names, parts)
+
+    return _json(await door.call(call))
+
+
+async def reserve_coupon(request: Request, door: Door) -> Response:
+    code = path_id(request, "couponValue")
+    customers = payloads.read_reservation_body(await body_of(request))
+    unreserve = request.method == "DELETE"
+
+    def call(ws: service.Workspace) -> dict[str, Any] | None:
+        ws.new_request(None)
+        if unreserve:
+            service.unreserve_coupon(ws, code, customers)
+            return None
+        coupon = service.reserve_coupon_for(ws, code, customers)
+        return talon.coupon(coupon, ws.talon_ids())
+
+    result = await door.call(call)
+    return Response(status_code=204) if result is None else _json(result)
+
+
+async def reserved_customers(request: Request, door: Door) -> Response:
+    code = path_id(request, "couponValue")
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        ids = ws.talon_ids()
+        found = service.reserved_customers(ws, code)
+        data = [talon.profile(p, ids, views.stats, views.audiences) for p, views in found]
+        return {"totalResultSize": len(data), "data": data}
+
+    return _json(await door.call(call))
+
+
+async def delete_customer(request: Request, door: Door) -> Response:
+    profile_id = path_id(request, "integrationId")
+
+    def call(ws: service.Workspace) -> None:
+        ws.new_request(None)
+        service.delete_customer_data(ws, profile_id)
+
+    await door.call(call)
+    return Response(status_code=204)
+
+
+async def create_audience(request: Request, door: Door) -> Response:
+    name = payloads.read_audience_body(await body_of(request))
+
+    def call(ws: service.Workspace) -> dict[str, Any]:
+        ws.new_request(None)
+        number, created = service.create_audience(ws, name)
+        return {
+            "accountId": talon.ACCOUNT_ID,
+            "id": number,
+            "created": created,
+            "name": name,
+        }
+
+    return _json(await door.call(call), 201)
+
+
+async def change_audiences(request: Request, door: Door) -> Response:
+    changes = payloads.read_audience_changes(await body_of(request))
+
+    def call(ws: service.Workspace) -> None:
+        ws.new_request(None)
+        service.change_audiences(ws, changes)
+
+    await door.call(call)
+    return Response(status_code=204)
+
+
+Endpoint = Callable[[Request, Door], Awaitable[Response]]
+ENDPOINTS: tuple[tuple[str, str, Endpoint], ...] = (
+    ("PUT", "/v2/customer_profiles/{integrationId}", update_profile),
+    ("PUT", "/v2/customer_profiles", update_profiles),
+    ("PUT", "/v2/customer_sessions/{customerSessionId}", update_session),
+    ("GET", "/v2/customer_sessions/{customerSessionId}", get_session),
+    ("PUT", "/v2/customer_sessions/{customerSessionId}/reopen", reopen_session),
+    ("POST", "/v2/customer_sessions/{customerSessionId}/returns", return_items),
+    ("POST", "/v2/events", track_event),
+    ("POST", "/v1/referrals", create_referral),
+    ("POST", "/v1/referrals_for_multiple_advocates", create_referrals),
+    ("GET", "/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/balances", balances),
+    (
+        "GET",
+        "/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/transactions",
+        transactions,
+    ),
+    ("POST", "/v1/coupon_reservations/{couponValue}", reserve_coupon),
+    ("DELETE", "/v1/coupon_reservations/{couponValue}", reserve_coupon),
+    ("GET", "/v1/coupon_reservations/customerprofiles/{couponValue}", reserved_customers),
+    ("GET", "/v1/customer_profiles/{integrationId}/inventory", inventory),
+    ("DELETE", "/v1/customer_data/{integrationId}", delete_customer),
+    ("POST", "/v2/audiences", create_audience),
+    ("POST", "/v2/customer_audiences", change_audiences),
+)
+
+
+def _status(error: Exception) -> int:
+    if isinstance(error, StateFileError | CampaignFileError):
+        return 500  # the server's own files, not the request, are at fault
+    if isinstance(error, InputError):
+        return 400
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(error, ConflictError | RefcampError):
+        return 409
+    return 500
+
+
+def _guard(endpoint: Endpoint, door: Door, debug: bool) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint whose failures become Talon.One's error bodies."""
+
+    async def handle(request: Request) -> Response:
+        try:
+            return await endpoint(request, door)
+        except ApiError as error:
+            return error.response()
+        except RefcampError as error:
+            status = _status(error)
+            message = str(error)
+            return ApiError(status, message, pointer(message) if status == 400 else None).response()
+        except sqlite3.OperationalError as error:
+            return ApiError(503, f"database: {error}").response()
+        except Exception as error:
+            if debug:
+                raise
+            return ApiError(500, f"internal error: {type(error).__name__}: {error}").response()
+
+    return handle
+
+
+def _not_emulated(method: str, path: str) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        return ApiError(
+            501, f"{method} {path} is an Integration API endpoint refcamp does not emulate"
+        ).response()
+
+    return handle
+
+
+class KeyCheck:
+    """Every request needs `Authorization: ApiKey-v1 KEY`; anything else is 401 and nothing runs."""
+
+    def __init__(self, app: Any, key: str) -> None:
+        self.app = app
+        self.expected = f"ApiKey-v1 {key}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = b""
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    given = value
+                    break
+            if not hmac.compare_digest(given, self.expected):
+                why = "no API key" if not given else "wrong API key or scheme"
+                await ApiError(
+                    401, f"{why}: send the header Authorization: ApiKey-v1 <key>"
+                ).response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(door: Door, key: str, debug: bool = False) -> Any:
+    """The ASGI app: the emulated endpoints, 501 for the rest of the Integration API."""
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        if error.status_code == 405:
+            message = f"{request.method} is not a method of {request.url.path}"
+        elif error.status_code == 404:
+            message = f"no endpoint {request.url.path}"
+        else:
+            message = str(error.detail)
+        return ApiError(error.status_code, message).response()
+
+    routes: dict[str, dict[str, Callable[..., Any]]] = {}
+    for method, path, endpoint in ENDPOINTS:
+        routes.setdefault(path, {})[method] = _guard(endpoint, door, debug)
+    for method, path in NOT_EMULATED:
+        routes.setdefault(path, {})[method] = _not_emulated(method, path)
+
+    def dispatch(handlers: dict[str, Callable[..., Any]]) -> Callable[..., Any]:
+        async def handle(request: Request) -> Response:
+            return await handlers[request.method](request)
+
+        return handle
+
+    app = Starlette(
+        routes=[
+            Route(path, dispatch(handlers), methods=list(handlers))
+            for path, handlers in routes.items()
+        ],
+        exception_handlers={HTTPException: http_error},
+    )
+    return KeyCheck(app, key)
