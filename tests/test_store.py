@@ -16,6 +16,7 @@ TABLES = {
     "migrations",
     "rejections",
     "talon_ids",
+    "returns",
     "replays",
     "campaigns",
     "profiles",

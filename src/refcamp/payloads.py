@@ -412,6 +412,56 @@ def read_referral_body(body: Any, many: bool = False) -> ReferralInput:
     )
 
 
+@dataclass(frozen=True)
+class ReturnInput:
+    items: tuple[tuple[int, int | None], ...]  # (cart item position, quantity or None: all left)
+    response_content: tuple[str, ...] = ()
+
+
+def read_return_body(body: Any) -> ReturnInput:
+    """ReturnIntegrationRequest: {return: {returnedCartItems: [{position, quantity?}]}}."""
+    notes: list[str] = []
+    top = Fields(body, "", notes)
+    returned = Fields(top.obj("return", None, container=True), "return", notes)
+    items = returned.array("returnedCartItems", [])
+    if not items:
+        raise InputError("return.returnedCartItems: required, at least one item")
+    if len(items) > MAX_ITEMS:
+        raise InputError(f"return.returnedCartItems: at most {MAX_ITEMS} items")
+    out = []
+    for index, item in enumerate(items):
+        fields = Fields(item, f"return.returnedCartItems[{index}]", notes)
+        position = fields.number("position", None)
+        quantity = fields.number("quantity", None)
+        for name, value in (("position", position), ("quantity", quantity)):
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise InputError(f"{fields.where(name)}: expected a whole number, got {value}")
+        if position is None:
+            raise InputError(f"{fields.where('position')}: required")
+        fields.finish()
+        out.append((position, quantity))
+    returned.finish()
+    response_content = read_response_content(top)
+    top.finish()
+    return ReturnInput(tuple(out), response_content)
+
+
+def read_returned_item(spec: str) -> tuple[int, int | None]:
+    """--item position=P[,quantity=Q]"""
+    found: dict[str, int] = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in ("position", "quantity") or key in found:
+            raise InputError(f"--item {spec!r}: expected position=P[,quantity=Q]")
+        if not (value.isascii() and value.isdigit()):
+            raise InputError(f"--item {spec!r}: {key} must be a whole number")
+        found[key] = int(value)
+    if "position" not in found:
+        raise InputError(f"--item {spec!r}: position=P is required")
+    return found["position"], found.get("quantity")
+
+
 def read_reservation_body(body: Any) -> tuple[str, ...]:
     """CouponReservations: {integrationIDs: [...]}."""
     top = Fields(body, "", [])

@@ -74,12 +74,9 @@ class ApiError(Exception):
             self.source = {"parameter": parameter}
 
     def response(self) -> Response:
-        body = talon.error(
-            self.status,
-            self.message,
-            [{"title": _TITLES.get(self.status, "Error"), "details": self.message,
-              "source": self.source}],
-        )  # fmt: skip
+        title = _TITLES.get(self.status, "Error")
+        error = {"title": title, "details": self.message, "source": self.source}
+        body = talon.error(self.status, self.message, [error])
         headers = {"WWW-Authenticate": "ApiKey-v1"} if self.status == 401 else None
         return _json(body, self.status, headers)
 
@@ -265,7 +262,12 @@ async def update_profiles(request: Request, door: Door) -> Response:
 
     def call(ws: service.Workspace) -> dict[str, Any]:
         ws.new_request(None)
-        states = [_state(ws, response) for _, response in service.update_profiles(ws, items)]
+        ids = ws.talon_ids()
+        states = [
+            {"customerProfile": talon.profile(r.profile, ids, r.profile_stats, r.audiences)}
+            for _, r in service.update_profiles(ws, items)
+            if r.profile is not None
+        ]
         return {} if silent else {"integrationStates": states}
 
     return _json(await door.call(call))
@@ -296,10 +298,10 @@ async def get_session(request: Request, door: Door) -> Response:
 
     def call(ws: service.Workspace) -> dict[str, Any]:
         ws.new_request(None)
-        session, first, effects = service.session_view(ws, session_id)
+        session, views, effects = service.session_view(ws, session_id)
         ids = ws.talon_ids()
         return {
-            "customerSession": talon.session(session, first),
+            "customerSession": talon.session(session, views.first_session, views.returned),
             "effects": [talon.effect(e, ids) for e in effects],
         }
 

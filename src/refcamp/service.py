@@ -34,7 +34,7 @@ from refcamp.models import (
     Session,
     TalonIds,
 )
-from refcamp.payloads import UNSET, ProfileInput, SessionInput, check_id
+from refcamp.payloads import UNSET, ProfileInput, ReturnInput, SessionInput, check_id
 from refcamp.store import queries
 from refcamp.store.db import connect, snapshot, transaction
 from refcamp.tables import LARGEST
@@ -160,6 +160,7 @@ class Views(NamedTuple):
     stats: tuple[int, float, str | None] = (0, 0, None)  # closed sessions, sales, last activity
     audiences: list[str] = []  # noqa: RUF012 (a NamedTuple default, never mutated)
     first_session: bool = True
+    returned: dict[int, int] = {}  # noqa: RUF012 (cart item position -> quantity returned)
 
 
 @dataclass
@@ -195,6 +196,10 @@ class Response:
     def first_session(self) -> bool:
         return self._views.first_session
 
+    @property
+    def returned_items(self) -> dict[int, int]:
+        return self._views.returned
+
     # What the response shows of the profile and session beyond the models, read when the
     # response is shaped: a replay that writes no responses never pays for them.
     view_loader: Callable[[], Views] | None = field(default=None, repr=False)
@@ -202,6 +207,7 @@ class Response:
     # The session's known coupons with their uses by this customer, when asked for.
     coupons: list[tuple[Coupon, int]] = field(default_factory=list)
     referral: tuple[Referral, list[str]] | None = None  # the session's code and who it referred
+    returned: dict[str, Any] | None = None  # the return a request made (ModelReturn's facts)
     program_names: dict[str, str] = field(default_factory=dict)  # with `loyalty`
 
 
@@ -820,71 +826,153 @@ def _ruleset(ws: Workspace, campaign_id: str | None) -> str:
     return campaign.ruleset_id if campaign else ""
 
 
-def _roll_back(ws: Workspace, session: Session, response: Response) -> None:
-    """Reverse every entry and code use a closed session booked (Talon.One's revocation)."""
+def _roll_back(ws: Workspace, session: Session, response: Response, share: float = 1.0) -> None:
+    """Reverse what a closed session booked (Talon.One's revocation): every ledger entry, code
+    use and discount. With `share` < 1 (a return), only that share of the points and discounts
+    is rolled back — the entry is reversed and what stays is booked anew, so no entry is ever
+    reversed twice — and code uses stay."""
     conn = ws.conn
     for entry in queries.session_entries(conn, session.id):
-        reversal = LedgerEntry(
-            transaction_uuid=codes.transaction_uuid(),
-            program_id=entry.program_id,
-            profile_id=entry.profile_id,
+        keep = entry.amount - round(entry.amount * share)
+        if keep == entry.amount:
+            continue
+        reversal = _entry(
+            ws,
+            entry,
             type="subtraction" if entry.type == "addition" else "addition",
-            amount=entry.amount,
             name=f"Rollback: {entry.name}",
-            created=ws.now,
             start_date=ws.now,
-            session_id=session.id,
-            campaign_id=entry.campaign_id,
-            rule_index=entry.rule_index,
-            rule_name=entry.rule_name,
+            expiry_date=None,
             reverses=entry.transaction_uuid,
         )
-        queries.insert_entry(conn, reversal)
-        effect_type = (
-            "rollbackAddedLoyaltyPoints"
-            if entry.type == "addition"
-            else "rollbackDeductedLoyaltyPoints"
-        )
+        if keep:  # what stays, with the original's dates: pending points stay pending
+            _entry(ws, entry, amount=keep)
         response.effects.append(
-            Effect(
-                campaign_id=entry.campaign_id or "",
-                ruleset_id=_ruleset(ws, entry.campaign_id),
-                rule_index=entry.rule_index or 0,
-                rule_name=entry.rule_name or "",
-                effect_type=effect_type,
-                props={
-                    "programId": entry.program_id,
-                    "subLedgerId": "",
-                    "value": entry.amount,
-                    "recipientIntegrationId": entry.profile_id,
-                    "transactionUUID": reversal.transaction_uuid,
-                },
+            _rollback_effect(
+                ws,
+                entry.campaign_id,
+                entry.rule_index,
+                entry.rule_name,
+                "rollbackAddedLoyaltyPoints"
+                if entry.type == "addition"
+                else "rollbackDeductedLoyaltyPoints",
+                programId=entry.program_id,
+                subLedgerId="",
+                value=entry.amount - keep,
+                recipientIntegrationId=entry.profile_id,
+                transactionUUID=reversal.transaction_uuid,
             )
         )
-    for row in queries.session_redemptions(conn, session.id):
-        queries.roll_back_redemption(conn, row, ws.now)
-        response.effects.append(
-            Effect(
-                campaign_id=row["campaign_id"],
-                ruleset_id=_ruleset(ws, row["campaign_id"]),
-                rule_index=row["rule_index"],
-                rule_name=row["rule_name"],
-                effect_type="rollbackReferral" if row["kind"] == "referral" else "rollbackCoupon",
-                props={"value": row["code"]},
+    if share >= 1:
+        for row in queries.session_redemptions(conn, session.id):
+            queries.roll_back_redemption(conn, row, ws.now)
+            kind = "rollbackReferral" if row["kind"] == "referral" else "rollbackCoupon"
+            response.effects.append(
+                _rollback_effect(
+                    ws,
+                    row["campaign_id"],
+                    row["rule_index"],
+                    row["rule_name"],
+                    kind,
+                    value=row["code"],
+                )
             )
-        )
     for row in queries.session_discounts(conn, session.id):
-        queries.roll_back_discount(conn, row, ws.now)
+        keep = round(row["value"] * (1 - share), 2) if share < 1 else 0.0
+        queries.reduce_discount(conn, row, keep, ws.now)
         response.effects.append(
-            Effect(
-                campaign_id=row["campaign_id"],
-                ruleset_id=_ruleset(ws, row["campaign_id"]),
-                rule_index=row["rule_index"],
-                rule_name=row["rule_name"],
-                effect_type="rollbackDiscount",
-                props={"name": row["name"], "value": row["value"]},
+            _rollback_effect(
+                ws,
+                row["campaign_id"],
+                row["rule_index"],
+                row["rule_name"],
+                "rollbackDiscount",
+                name=row["name"],
+                value=round(row["value"] - keep, 2),
             )
         )
+
+
+def _entry(ws: Workspace, like: LedgerEntry, **changes: Any) -> LedgerEntry:
+    """A new ledger entry like `like` (same program, customer, session, rule), made now."""
+    changes = {"reverses": None, **changes}
+    entry = replace(like, transaction_uuid=codes.transaction_uuid(), created=ws.now, **changes)
+    return replace(entry, talon_id=queries.insert_entry(ws.conn, entry))
+
+
+def _rollback_effect(
+    ws: Workspace,
+    campaign_id: str | None,
+    rule_index: int | None,
+    rule_name: str | None,
+    effect_type: str,
+    **props: Any,
+) -> Effect:
+    return Effect(
+        campaign_id=campaign_id or "",
+        ruleset_id=_ruleset(ws, campaign_id),
+        rule_index=rule_index or 0,
+        rule_name=rule_name or "",
+        effect_type=effect_type,
+        props=props,
+    )
+
+
+def return_items(
+    ws: Workspace, session_id: str, request: ReturnInput, dry_run: bool = False
+) -> Response:
+    """POST /v2/customer_sessions/{id}/returns: items of a closed session come back. The points
+    the session earned and its discounts are rolled back in the share of the cart's value that
+    was returned; the session is then partially returned."""
+    check_id(session_id, "customerSessionId")
+    response = Response(response_content=request.response_content, dry_run=dry_run)
+    with transaction(ws.conn, commit=not dry_run):
+        conn = ws.conn
+        session = get_session(ws, session_id)
+        if session.state != "closed":
+            raise ConflictError(
+                f"session {session_id} is {session.state}; only a closed session's items can be "
+                f"returned"
+            )
+        already = queries.returned(conn, session_id)
+        items = {i.position: i for i in session.cart_items}
+        value_left = sum(i.price * (i.quantity - already.get(p, 0)) for p, i in items.items())
+        taken: dict[int, int] = {}
+        for index, (position, quantity) in enumerate(request.items):
+            where = f"return.returnedCartItems[{index}]"
+            item = items.get(position)
+            if item is None:
+                raise InputError(
+                    f"{where}.position: session {session_id} has no cart item at position "
+                    f"{position} (positions: {', '.join(map(str, items)) or 'none'})"
+                )
+            left = item.quantity - already.get(position, 0) - taken.get(position, 0)
+            wanted = left if quantity is None else quantity
+            if left < 1 or not 1 <= wanted <= left:
+                raise InputError(
+                    f"{where}.quantity: {left} of {item.sku!r} left to return, asked {wanted}"
+                )
+            taken[position] = taken.get(position, 0) + wanted
+        value_returned = sum(items[p].price * q for p, q in taken.items())
+        share = value_returned / value_left if value_left > 0 else 1.0
+        profile_id = session.profile_id
+        event_id = queries.insert_event(
+            conn, "talon_session_returned", profile_id, session_id, {}, ws.now
+        )
+        queries.insert_returns(conn, event_id, session_id, taken.items(), ws.now)
+        _roll_back(ws, session, response, share)
+        queries.save_session_effects(conn, session_id, response.effects)
+        response.session = session
+        response.profile = queries.get_profile(conn, profile_id) if profile_id else None
+        response.events = ("talon_session_returned",)
+        response.returned = {
+            "id": event_id,
+            "created": clock.iso(ws.now),
+            "returnedCartItems": [{"position": p, "quantity": q} for p, q in taken.items()],
+            "eventId": event_id,
+        }
+        _attach_views(ws, response)
+    return response
 
 
 def track_event(
@@ -957,12 +1045,17 @@ def cancel_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Res
     return update_session(ws, session_id, SessionInput(state="cancelled"), dry_run=dry_run)
 
 
-def session_view(ws: Workspace, session_id: str) -> tuple[Session, bool, list[Effect]]:
-    """A session, whether it is its customer's first, and its latest evaluation's effects."""
-    with snapshot(ws.conn):
+def session_view(ws: Workspace, session_id: str) -> tuple[Session, Views, list[Effect]]:
+    """A session, what the response shows of it beyond the model (whether it is its customer's
+    first, what was returned), and its latest evaluation's effects."""
+    conn = ws.conn
+    with snapshot(conn):
         session = get_session(ws, session_id)
-        first = queries.first_session(ws.conn, session)
-        return session, first, queries.session_effects(ws.conn, session_id)
+        views = Views(
+            first_session=queries.first_session(conn, session),
+            returned=queries.returned(conn, session_id),
+        )
+        return session, views, queries.session_effects(conn, session_id)
 
 
 def get_session(ws: Workspace, session_id: str) -> Session:
@@ -1348,6 +1441,7 @@ def _attach_views(ws: Workspace, response: Response) -> None:
         queries.profile_stats(conn, profile_id) if profile_id else (0, 0.0, None),
         sorted(queries.audiences(conn, profile_id)) if profile_id else [],
         queries.first_session(conn, session) if session else True,
+        queries.returned(conn, session.id) if session else {},
     )
     if "loyalty" in wanted and profile_id is not None:
         response.loyalty = balances(ws, profile_id)

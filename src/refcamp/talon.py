@@ -111,8 +111,12 @@ def profile(
     }
 
 
-def session(s: Session, first_session: bool) -> dict[str, Any]:
-    """Talon.One's CustomerSessionV2."""
+def session(
+    s: Session, first_session: bool, returned: Mapping[int, int] | None = None
+) -> dict[str, Any]:
+    """Talon.One's CustomerSessionV2; `returned` is how many of each cart item came back."""
+    returned = returned or {}
+    state = "partially_returned" if s.state == "closed" and returned else s.state
     return _some(
         id=s.talon_id,
         created=iso(s.created),
@@ -121,12 +125,20 @@ def session(s: Session, first_session: bool) -> dict[str, Any]:
         profileId=s.profile_id or "",
         couponCodes=list(s.coupon_codes),
         referralCode=s.referral_code,
-        state=s.state,
+        state=state,
         cartItems=[
             {
                 "name": i.name,
                 "sku": i.sku,
                 "quantity": i.quantity,
+                **(
+                    {
+                        "returnedQuantity": returned[i.position],
+                        "remainingQuantity": i.quantity - returned[i.position],
+                    }
+                    if i.position in returned
+                    else {}
+                ),
                 "price": i.price,
                 "category": i.category,
                 "weight": i.weight,
@@ -147,7 +159,8 @@ def session(s: Session, first_session: bool) -> dict[str, Any]:
 
 
 def transaction(e: LedgerEntry, ids: TalonIds, campaigns: Mapping[str, Campaign]) -> dict[str, Any]:
-    """Talon.One's LoyaltyProgramTransaction: one ledger entry."""
+    """One ledger entry as getLoyaltyProgramProfileTransactions lists it
+    (LedgerTransactionLogEntryIntegrationAPI)."""
     campaign = campaigns.get(e.campaign_id or "")
     return _some(
         id=e.talon_id,
@@ -158,7 +171,6 @@ def transaction(e: LedgerEntry, ids: TalonIds, campaigns: Mapping[str, Campaign]
         name=e.name,
         startDate=iso(e.start_date),
         expiryDate=iso(e.expiry_date) or "unlimited",
-        customerProfileId=e.profile_id,
         subledgerId="",
         customerSessionId=e.session_id,
         rulesetId=ids.ruleset(campaign.ruleset_id) if campaign else None,
@@ -362,7 +374,9 @@ def integration_state(
             response.profile, ids, response.profile_stats, response.audiences
         )
     if "customerSession" in wanted and response.session is not None:
-        out["customerSession"] = session(response.session, response.first_session)
+        out["customerSession"] = session(
+            response.session, response.first_session, response.returned_items
+        )
     if "ruleFailureReasons" in wanted:
         out["ruleFailureReasons"] = rule_failure_reasons(response, campaigns, ids)
     if "event" in wanted and response.event is not None:
@@ -384,6 +398,16 @@ def integration_state(
         out["referral"] = {**referral(code, ids), "referredCustomers": referred}
     if "coupons" in wanted:
         out["coupons"] = [coupon(c, ids, n) for c, n in response.coupons]
+    if response.returned is not None and response.session is not None:
+        out["return"] = _some(
+            **response.returned,
+            applicationId=APPLICATION_ID,
+            accountId=ACCOUNT_ID,
+            sessionId=response.session.talon_id,
+            sessionIntegrationId=response.session.id,
+            profileId=response.profile.talon_id if response.profile else None,
+            profileIntegrationId=response.profile.id if response.profile else None,
+        )
     if response.generated:
         out["generated"] = dict(response.generated)
     if response.dry_run:

@@ -90,6 +90,13 @@ const ENUM_OF = {
   'RejectCouponEffectProps.rejectionReason': 'CouponRejectionReason.ReasonEnum',
   'RejectReferralEffectProps.rejectionReason': 'ReferralRejectionReason.ReasonEnum',
 };
+// Values Talon.One documents for those fields beyond the SDK's enum (talon_one.js,
+// docs/RejectCouponEffectProps.md and docs/RejectReferralEffectProps.md): a typed client reads
+// the field as a plain string, so they parse.
+const DOCUMENTED = {
+  'RejectCouponEffectProps.rejectionReason': ['CouponLimitReached'],
+  'RejectReferralEffectProps.rejectionReason': ['AdvocateNotFound', 'ReferralCustomerAlreadyReferred'],
+};
 
 const PRIMITIVES = new Set(['Number', 'String', 'Date', 'Boolean', 'Integer', 'Blob']);
 const schemas = new Map(); // model name -> schema, read once per process
@@ -158,7 +165,7 @@ function loadSchema(name) {
         const [owner] = enumRef.split('.');
         const values = owner === name ? enums[enumRef] : loadSchema(owner).enums[enumRef];
         if (!values) throw new Error(`${where}: no enum ${enumRef}`);
-        type = withEnum(type, enumRef, values);
+        type = withEnum(type, enumRef, [...values, ...(DOCUMENTED[where] || [])]);
       }
       fields[key] = {
         type,

@@ -103,7 +103,7 @@ def workspace(ctx: typer.Context) -> Any:
     return root.obj
 
 
-SHOWN = ("customerProfile", "customerSession")
+SHOWN = ("customerProfile", "customerSession", "event", "ruleFailureReasons")
 
 
 def respond(
@@ -122,8 +122,8 @@ def respond(
         render.note("note: REFCAMP_SEED is set, so generated codes and ids are predictable")
     if as_json:
         catalog = {c.id: c for c in ws.catalog.campaigns}
-        # A command shows the customer and the session it touched, as a request asking for
-        # them in responseContent would get them.
+        # A command shows what it touched (the customer, the session, the event) and why rules
+        # did not fire, as a request asking for them in responseContent would get them.
         resp.response_content = (*resp.response_content, *SHOWN)
         ids = ws.talon_ids()
         data = talon.integration_state(resp, catalog, ids)

@@ -68,6 +68,20 @@ def update(
     respond(ctx, resp, as_json, quiet, explain, [r.code for r in resp.created_referrals])
 
 
+@app.command("delete")
+@guarded
+def delete(
+    ctx: typer.Context,
+    profile_id: Annotated[str, typer.Argument(metavar="ID", help="The profile's integration id.")],
+) -> None:
+    """Erase a customer's personal data: the attributes of the profile and of its sessions,
+    events and codes (DELETE /v1/customer_data/ID). Points and code uses stay, as in Talon.One."""
+    from refcamp import render, service
+
+    service.delete_customer_data(workspace(ctx), profile_id)
+    render.line(f"Erased the personal data of {profile_id}.")
+
+
 @app.command("show")
 @guarded
 def show(

@@ -169,6 +169,60 @@ def cancel(
     respond(ctx, resp, as_json, quiet, explain, [session_id])
 
 
+@app.command("reopen")
+@guarded
+def reopen(
+    ctx: typer.Context,
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session's integration id.")],
+    dry_run: DryRun = False,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Reopen a closed session: what its close booked (points, code uses, discounts) is rolled
+    back, and closing it again books anew (PUT /v2/customer_sessions/ID/reopen)."""
+    from refcamp import service
+
+    resp = service.reopen_session(workspace(ctx), session_id, dry_run=dry_run)
+    respond(ctx, resp, as_json, quiet, False, [session_id])
+
+
+@app.command("return")
+@guarded
+def return_(
+    ctx: typer.Context,
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session's integration id.")],
+    item: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--item",
+            help="A returned cart item: position=P[,quantity=Q] (repeatable; quantity omitted: "
+            "all that is left of it).",
+            show_default=False,
+        ),
+    ] = None,
+    payload: Payload = None,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Return items of a closed session: the points the session earned and its discounts are
+    rolled back in proportion to the value returned (POST /v2/customer_sessions/ID/returns)."""
+    from refcamp import service
+    from refcamp.errors import InputError
+    from refcamp.payloads import ReturnInput, read_json, read_return_body, read_returned_item
+
+    if payload and item:
+        raise InputError("--payload and --item contradict each other; give one")
+    if payload:
+        request = read_return_body(read_json(payload))
+    elif item:
+        request = ReturnInput(tuple(read_returned_item(spec) for spec in item))
+    else:
+        raise InputError("say what is returned: --item position=P[,quantity=Q] or --payload")
+    resp = service.return_items(workspace(ctx), session_id, request, dry_run=dry_run)
+    respond(ctx, resp, as_json, quiet, False, [session_id])
+
+
 @app.command("show")
 @guarded
 def show(
@@ -180,8 +234,8 @@ def show(
     from refcamp import render, service, talon
 
     ws = workspace(ctx)
-    session, first, effects = service.session_view(ws, session_id)
-    data = talon.session(session, first)
+    session, views, effects = service.session_view(ws, session_id)
+    data = talon.session(session, views.first_session, views.returned)
     if as_json:
         ids = ws.talon_ids()
         render.print_json(

@@ -15,11 +15,13 @@ from refcamp.engine.limits import reason as limit_reason
 from refcamp.models import Catalog, Effect
 
 REASONS: dict[str, str] = {
-    "ProfileRequired": "the session has no customer profile",
     "ReferralNotFound": "no such referral code",
     "ReferralPartOfNotRunningCampaign": "the code's campaign is not running",
     "ReferralRecipientIdSameAsAdvocate": "the customer is the code's advocate",
-    "ReferralRecipientDoesNotMatch": "the code was made for another friend",
+    # Talon.One's reasons for a referral have no ProfileRequired: an anonymous session does not
+    # match the code's recipient, as its CouponRecipientDoesNotMatch says of coupons.
+    "ReferralRecipientDoesNotMatch": "the code was made for another friend, or the session is "
+    "anonymous",
     "ReferralStartDateInFuture": "the code is not valid yet",
     "ReferralExpired": "the code has expired",
     "ReferralLimitReached": "the code has been used as often as it may be",
@@ -89,7 +91,9 @@ def verdict(
         return Verdict(code, campaign_id, reason, details)
 
     if facts.profile is None:
-        return reject("ProfileRequired", "an anonymous session cannot redeem a referral code")
+        return reject(
+            "ReferralRecipientDoesNotMatch", "an anonymous session cannot redeem a referral code"
+        )
     if referral is None:
         return reject("ReferralNotFound", f"no referral code {code!r} exists")
     campaign = catalog.campaign(referral.campaign_id)

@@ -203,7 +203,7 @@ def m004_rejections(conn: sqlite3.Connection) -> None:
     )
 
 
-def m005_talon_ids(conn: sqlite3.Connection) -> None:
+def m005_serve(conn: sqlite3.Connection) -> None:
     run_script(
         conn,
         """
@@ -220,6 +220,16 @@ def m005_talon_ids(conn: sqlite3.Connection) -> None:
         );
         -- The effects of a session's latest evaluation, as getCustomerSession returns them.
         ALTER TABLE sessions ADD COLUMN effects TEXT NOT NULL DEFAULT '[]';
+        -- Cart items returned from a closed session; one return (an event) may hold several.
+        CREATE TABLE returns (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER NOT NULL REFERENCES events (id),
+            session_id TEXT NOT NULL REFERENCES sessions (id),
+            position INTEGER NOT NULL CHECK (position >= 0),
+            quantity INTEGER NOT NULL CHECK (quantity > 0),
+            created TEXT NOT NULL
+        );
+        CREATE INDEX returns_session ON returns (session_id);
         """,
     )
 
@@ -229,5 +239,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m002_rule_language,
     m003_replays,
     m004_rejections,
-    m005_talon_ids,
+    m005_serve,
 ]

@@ -686,6 +686,50 @@ def session_discounts(conn: sqlite3.Connection, session_id: str) -> list[sqlite3
     ).fetchall()
 
 
+def returned(conn: sqlite3.Connection, session_id: str) -> dict[int, int]:
+    """Per cart item position, how many of it were returned."""
+    rows = conn.execute(
+        "SELECT position, sum(quantity) FROM returns WHERE session_id = ? GROUP BY position",
+        (session_id,),
+    )
+    return {position: quantity for position, quantity in rows}
+
+
+def insert_returns(
+    conn: sqlite3.Connection,
+    event_id: int,
+    session_id: str,
+    items: Iterable[tuple[int, int]],
+    now: datetime,
+) -> None:
+    conn.executemany(
+        "INSERT INTO returns (event_id, session_id, position, quantity, created) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(event_id, session_id, position, quantity, iso(now)) for position, quantity in items],
+    )
+
+
+def reduce_discount(conn: sqlite3.Connection, row: sqlite3.Row, keep: float, now: datetime) -> None:
+    """Roll a booked discount back and, when some of it stays, book what stays anew."""
+    roll_back_discount(conn, row, now)
+    if keep > 0:
+        conn.execute(
+            "INSERT INTO discounts (session_id, profile_id, campaign_id, rule_index, rule_name, "
+            "name, value, scope, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row["session_id"],
+                row["profile_id"],
+                row["campaign_id"],
+                row["rule_index"],
+                row["rule_name"],
+                row["name"],
+                keep,
+                row["scope"],
+                iso(now),
+            ),
+        )
+
+
 def roll_back_discount(conn: sqlite3.Connection, row: sqlite3.Row, now: datetime) -> None:
     conn.execute("UPDATE discounts SET rolled_back = ? WHERE id = ?", (iso(now), row["id"]))
 
