@@ -196,11 +196,12 @@ async def body_of(request: Request) -> Any:
 
 
 def flag(request: Request, name: str, default: bool = False) -> bool:
+    """A boolean query parameter: true/false, or yes/no as Talon.One's `silent` takes."""
     value = request.query_params.get(name)
     if value is None or value == "":
         return default
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
+    if value.lower() in ("true", "false", "yes", "no"):
+        return value.lower() in ("true", "yes")
     raise ApiError(400, f"query {name}: expected true or false, got {value!r}", parameter=name)
 
 

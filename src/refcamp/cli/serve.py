@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -68,8 +68,15 @@ def serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            # uvicorn raises the signal again once stopped, which would end the process before
+            # the state file is closed; refcamp stops on its own terms and exits 0.
+            self._captured_signals.clear()
+
     try:
-        uvicorn.Server(config).run(sockets=[listener])
+        Server(config).run(sockets=[listener])
     finally:
         door.close()
         listener.close()

@@ -1,0 +1,592 @@
+"""`refcamp serve` over real HTTP: the endpoints, authentication, Talon.One's error bodies, bad
+input, and the same JSON through the three doors (HTTP, CLI, replay)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from serving import KEY, STARTED, Server, refcamp, start, state_file
+
+NOW = "2026-05-01T10:00:00Z"
+SEED = {"REFCAMP_SEED": "7"}
+SHOWN = ["customerProfile", "customerSession", "event", "ruleFailureReasons"]
+
+
+@pytest.fixture
+def server(campaigns_dir: Path) -> Iterator[Server]:
+    code, _, err = refcamp("campaign", "activate", "medium-referral")
+    assert code == 0, err
+    running = start()
+    yield running
+    running.stop()
+
+
+def counts() -> dict[str, int]:
+    """How many rows the state file holds, per table that a request writes."""
+    with sqlite3.connect(state_file()) as conn:
+        tables = ("profiles", "sessions", "ledger", "referrals", "coupons", "events")
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def assert_error(reply: Any, status: int, *words: str) -> dict[str, Any]:
+    """Talon.One's ErrorResponseWithStatus with this status, its message naming `words`."""
+    assert reply.status == status, reply
+    body = reply.body
+    assert set(body) == {"message", "errors", "StatusCode"}, body
+    assert body["StatusCode"] == status
+    assert body["errors"] and {"title", "details", "source"} <= set(body["errors"][0])
+    for word in words:
+        assert word in body["message"], body
+    return body
+
+
+# --- the seed story over HTTP ------------------------------------------------------------------
+
+
+def test_seed_story_over_http(server: Server) -> None:
+    registered = server.request(
+        "PUT", "/v2/customer_profiles/NEWCUSTOMER?runRuleEngine=true", {"attributes": {}}
+    )
+    assert registered.status == 200, registered
+    code = registered.body["createdReferrals"][0]["code"]
+    assert registered.body["createdReferrals"][0]["campaignId"] == 1
+    assert "customerProfile" not in registered.body  # not asked for in responseContent
+
+    closed = server.request(
+        "PUT",
+        "/v2/customer_sessions/S1",
+        {
+            "customerSession": {"profileId": "FRIEND1", "state": "closed", "referralCode": code},
+            "responseContent": ["customerSession", "loyalty"],
+        },
+    )
+    assert closed.status == 200, closed
+    kinds = [(e["effectType"], e["props"].get("value")) for e in closed.body["effects"]]
+    assert kinds == [("acceptReferral", code), ("addLoyaltyPoints", 100), ("addLoyaltyPoints", 50)]
+    assert closed.body["customerSession"]["state"] == "closed"
+    assert closed.body["loyalty"]["programs"]["1"]["ledger"]["currentBalance"] == 50
+
+    for who, points in (("NEWCUSTOMER", 100), ("FRIEND1", 50)):
+        for program in ("1", "sample-wallet"):  # Talon.One's integer id, or refcamp's
+            reply = server.request("GET", f"/v1/loyalty_programs/{program}/profile/{who}/balances")
+            assert reply.status == 200, reply
+            assert reply.body["balance"]["activePoints"] == points
+
+    again = server.request("GET", "/v2/customer_sessions/S1")
+    assert again.status == 200
+    assert again.body["customerSession"]["integrationId"] == "S1"
+    assert again.body["effects"][0]["effectType"] == "acceptReferral"
+
+    # The command line works on the same state file while the server runs.
+    code_, out, err = refcamp("loyalty", "balance", "NEWCUSTOMER", "--program", "1", "--json")
+    assert code_ == 0, err
+    assert json.loads(out)["balance"]["activePoints"] == 100
+    assert refcamp("db", "check")[0] == 0
+
+
+def test_dry_run_changes_nothing(server: Server) -> None:
+    before = counts()
+    reply = server.request(
+        "PUT", "/v2/customer_profiles/DRY?runRuleEngine=true&dry=true", {"attributes": {"a": 1}}
+    )
+    assert reply.status == 200
+    assert reply.body["dryRun"] is True
+    assert reply.body["createdReferrals"]  # what a real run would do
+    assert counts() == before
+    assert server.request("GET", "/v1/customer_profiles/DRY/inventory").status == 404
+
+
+# --- authentication ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "ApiKey-v1 wrong", f"Bearer {KEY}", f"ApiKey-v2 {KEY}", KEY, f"apikey-v1 {KEY}"],
+)
+def test_without_the_right_key_nothing_runs(server: Server, header: str | None) -> None:
+    before = counts()
+    reply = server.request(
+        "PUT",
+        "/v2/customer_profiles/INTRUDER?runRuleEngine=true",
+        {"attributes": {}},
+        headers={"Authorization": header or ""},
+    )
+    assert_error(reply, 401, "API key")
+    assert counts() == before
+
+
+def test_a_key_can_come_from_the_environment(campaigns_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "refcamp", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**__import__("os").environ, "REFCAMP_API_KEY": "from-env"},
+    )
+    line = process.stdout.readline().decode() if process.stdout else ""
+    server = Server(process, int(STARTED.search(line).group(1)), "from-env")  # type: ignore[union-attr]
+    try:
+        assert "Authorization: ApiKey-v1 from-env" in line
+        assert server.request("GET", "/v2/customer_sessions/NONE").status == 404
+    finally:
+        server.stop()
+
+
+def test_without_a_key_one_is_made_and_printed(campaigns_dir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "REFCAMP_API_KEY"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "refcamp", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    line = process.stdout.readline().decode() if process.stdout else ""
+    key = line.rsplit("ApiKey-v1 ", 1)[1].strip().rstrip(")")
+    server = Server(process, int(STARTED.search(line).group(1)), key)  # type: ignore[union-attr]
+    try:
+        assert len(key) >= 24
+        assert server.request("GET", "/v2/customer_sessions/NONE").status == 404
+        assert server.request("GET", "/v2/customer_sessions/NONE", key="x").status == 401
+    finally:
+        server.stop()
+
+
+# --- paths and methods -------------------------------------------------------------------------
+
+
+def test_unknown_path_wrong_method_and_endpoints_not_emulated(server: Server) -> None:
+    assert_error(server.request("GET", "/v2/nothing"), 404, "/v2/nothing")
+    assert_error(server.request("DELETE", "/v2/events"), 405, "DELETE")
+    body = assert_error(server.request("PUT", "/v1/catalogs/4/sync", {}), 501, "does not emulate")
+    assert "/v1/catalogs/{catalogId}/sync" in body["message"]
+    assert_error(
+        server.request("GET", "/v1/loyalty_programs/1/cards/C1/transactions"), 501, "cards"
+    )
+
+
+def test_unknown_things_are_404(server: Server) -> None:
+    assert_error(server.request("GET", "/v2/customer_sessions/NOPE"), 404, "NOPE")
+    assert_error(server.request("GET", "/v1/loyalty_programs/99/profile/X/balances"), 404, "99")
+    assert_error(server.request("GET", "/v1/customer_profiles/NOPE/inventory"), 404, "NOPE")
+    assert_error(server.request("DELETE", "/v1/customer_data/NOPE"), 404, "NOPE")
+    assert_error(
+        server.request("POST", "/v1/coupon_reservations/NOPE", {"integrationIDs": ["A"]}),
+        404,
+        "NOPE",
+    )
+
+
+def test_conflicts_are_409(server: Server) -> None:
+    body = {"customerSession": {"profileId": "P", "state": "open"}}
+    assert server.request("PUT", "/v2/customer_sessions/O1", body).status == 200
+    assert_error(server.request("PUT", "/v2/customer_sessions/O1/reopen"), 409, "open")
+    cancel = {"customerSession": {"state": "cancelled"}}
+    assert server.request("PUT", "/v2/customer_sessions/O1", cancel).status == 200
+    close = {"customerSession": {"state": "closed"}}
+    assert_error(server.request("PUT", "/v2/customer_sessions/O1", close), 409, "cancelled")
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+# Every field of the session body with a value of the wrong type, and the pointer Talon.One's
+# error names for it.
+WRONG = [
+    ({"customerSession": []}, "/customerSession"),
+    ({"customerSession": {"profileId": 5}}, "/customerSession/profileId"),
+    ({"customerSession": {"state": "shipped"}}, "/customerSession/state"),
+    ({"customerSession": {"state": 1}}, "/customerSession/state"),
+    ({"customerSession": {"cartItems": {}}}, "/customerSession/cartItems"),
+    ({"customerSession": {"cartItems": [5]}}, "/customerSession/cartItems/0"),
+    ({"customerSession": {"cartItems": [{"quantity": 1}]}}, "/customerSession/cartItems/0/sku"),
+    (
+        {"customerSession": {"cartItems": [{"sku": "a", "quantity": "2"}]}},
+        "/customerSession/cartItems/0/quantity",
+    ),
+    (
+        {"customerSession": {"cartItems": [{"sku": "a", "quantity": 1, "price": "abc"}]}},
+        "/customerSession/cartItems/0/price",
+    ),
+    ({"customerSession": {"couponCodes": "SAVE"}}, "/customerSession/couponCodes"),
+    ({"customerSession": {"couponCodes": [1]}}, "/customerSession/couponCodes/0"),
+    ({"customerSession": {"referralCode": 7}}, "/customerSession/referralCode"),
+    ({"customerSession": {"attributes": []}}, "/customerSession/attributes"),
+    ({"customerSession": {"additionalCosts": []}}, "/customerSession/additionalCosts"),
+    ({"customerSession": {"identifiers": "x"}}, "/customerSession/identifiers"),
+    ({"customerSession": {}, "responseContent": ["everything"]}, "/responseContent/0"),
+]
+
+
+@pytest.mark.parametrize(("body", "where"), WRONG)
+def test_wrong_types_are_400_with_a_pointer(server: Server, body: Any, where: str) -> None:
+    before = counts()
+    reply = server.request("PUT", "/v2/customer_sessions/BAD", body)
+    error = assert_error(reply, 400)
+    assert error["errors"][0]["source"] == {"pointer": where}, error
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{", b"[1,", b'{"customerSession": NaN}', b"\xff\xfe", b'{"a": 1}}'],
+)
+def test_invalid_json_is_400(server: Server, raw: bytes) -> None:
+    before = counts()
+    assert_error(server.request("PUT", "/v2/customer_sessions/BAD", raw=raw), 400, "body")
+    assert counts() == before
+
+
+@pytest.mark.parametrize("bad", ["A%00B", "A%0AB", "%7F", "A%1bB"])
+def test_ids_with_control_characters_are_400(server: Server, bad: str) -> None:
+    before = counts()
+    reply = server.request("PUT", f"/v2/customer_profiles/{bad}?runRuleEngine=true", {})
+    error = assert_error(reply, 400, "control")
+    assert error["errors"][0]["source"] == {"parameter": "integrationId"}
+    assert counts() == before
+
+
+def test_bad_query_values_are_400_naming_the_parameter(server: Server) -> None:
+    reply = server.request("PUT", "/v2/customer_profiles/A?runRuleEngine=maybe", {})
+    assert assert_error(reply, 400)["errors"][0]["source"] == {"parameter": "runRuleEngine"}
+    reply = server.request("PUT", "/v2/customer_sessions/S?now=yesterday", {})
+    assert assert_error(reply, 400)["errors"][0]["source"] == {"parameter": "now"}
+    reply = server.request("GET", "/v1/loyalty_programs/1/profile/A/transactions?pageSize=0")
+    assert assert_error(reply, 400)["errors"][0]["source"] == {"parameter": "pageSize"}
+
+
+def test_a_body_over_one_mebibyte_is_413(server: Server) -> None:
+    before = counts()
+    big = json.dumps({"attributes": {"x": "y" * (1 << 20)}}).encode()
+    assert_error(server.request("PUT", "/v2/customer_profiles/BIG", raw=big), 413, "larger")
+    # Without a Content-Length (chunked), the limit holds too.
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest("PUT", "/v2/customer_profiles/BIG")
+    conn.putheader("Authorization", f"ApiKey-v1 {KEY}")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    chunk = b"y" * 65536
+    try:
+        head = b'{"attributes": {"x": "'
+        conn.send(f"{len(head):x}\r\n".encode() + head + b"\r\n")
+        for _ in range(20):
+            conn.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        conn.send(b"0\r\n\r\n")
+    except OSError:
+        pass  # the server may answer and close before the whole body is sent
+    response = conn.getresponse()
+    assert response.status == 413
+    conn.close()
+    assert counts() == before
+    assert server.request("GET", "/v2/customer_sessions/NONE").status == 404  # still serving
+
+
+def test_a_slow_client_is_timed_out_and_others_are_served(server: Server) -> None:
+    slow = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    slow.sendall(
+        b"PUT /v2/customer_profiles/SLOW HTTP/1.1\r\nHost: x\r\n"
+        + f"Authorization: ApiKey-v1 {KEY}\r\n".encode()
+        + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    )
+    started = time.monotonic()
+    # Others are answered while the slow body is pending.
+    assert server.request("GET", "/v2/customer_sessions/NONE").status == 404
+    answer = b""
+    while b"StatusCode" not in answer:
+        part = slow.recv(65536)
+        if not part:
+            break
+        answer += part
+    slow.close()
+    answer = answer.decode()
+    assert answer.startswith("HTTP/1.1 408"), answer
+    assert "not received within" in answer
+    assert time.monotonic() - started < 25
+    assert counts()["profiles"] == 0
+
+
+# --- the endpoints that have no command twin in the seed story ----------------------------------
+
+
+def test_referrals_over_the_api(server: Server) -> None:
+    reply = server.request(
+        "POST",
+        "/v1/referrals",
+        {"campaignId": 1, "advocateProfileIntegrationId": "ADV", "attributes": {"src": "api"}},
+    )
+    assert reply.status == 201, reply
+    assert reply.body["advocateProfileIntegrationId"] == "ADV"
+    assert reply.body["attributes"] == {"src": "api"}
+    many = server.request(
+        "POST",
+        "/v1/referrals_for_multiple_advocates?silent=no",
+        {"campaignId": 1, "usageLimit": 1, "advocateProfileIntegrationIds": ["A1", "A2", "A3"]},
+    )
+    assert many.status == 201, many
+    assert many.body["totalResultSize"] == 3
+    assert [r["advocateProfileIntegrationId"] for r in many.body["data"]] == ["A1", "A2", "A3"]
+    assert all(r["usageLimit"] == 1 for r in many.body["data"])
+    bad = server.request(
+        "POST", "/v1/referrals", {"campaignId": 99, "advocateProfileIntegrationId": "X"}
+    )
+    assert_error(bad, 404, "99")
+
+
+def test_transactions_page_through_the_ledger(server: Server) -> None:
+    for points in range(1, 6):
+        code, _, err = refcamp(
+            "loyalty", "add", "P", "--program", "sample-wallet", "--points", str(points),
+            "--reason", f"r{points}",
+        )  # fmt: skip
+        assert code == 0, err
+    path = "/v1/loyalty_programs/1/profile/P/transactions"
+    first = server.request("GET", f"{path}?pageSize=2")
+    assert first.body["hasMore"] is True
+    assert [t["amount"] for t in first.body["data"]] == [1, 2]
+    last = server.request("GET", f"{path}?pageSize=2&skip=4")
+    assert last.body == {"hasMore": False, "data": last.body["data"]}
+    assert [t["amount"] for t in last.body["data"]] == [5]
+    assert all(t["programId"] == 1 for t in first.body["data"])
+
+
+def test_reservations(server: Server) -> None:
+    code, out, err = refcamp("campaign", "activate", "spring-coupons")
+    assert code == 0, err
+    code, out, err = refcamp("coupon", "create", "--campaign", "spring-coupons", "--json")
+    assert code == 0, err
+    value = json.loads(out)[0]["value"]
+    reply = server.request("POST", f"/v1/coupon_reservations/{value}", {"integrationIDs": ["C1"]})
+    assert reply.status == 200, reply
+    assert reply.body["recipientIntegrationId"] == "C1"
+    reserved = server.request("GET", f"/v1/coupon_reservations/customerprofiles/{value}")
+    assert [p["integrationId"] for p in reserved.body["data"]] == ["C1"]
+    other = server.request("POST", f"/v1/coupon_reservations/{value}", {"integrationIDs": ["C2"]})
+    assert_error(other, 409, "C1")
+    gone = server.request("DELETE", f"/v1/coupon_reservations/{value}", {"integrationIDs": ["C1"]})
+    assert gone.status == 204
+    reserved = server.request("GET", f"/v1/coupon_reservations/customerprofiles/{value}")
+    assert reserved.body == {"totalResultSize": 0, "data": []}
+
+
+def test_inventory_and_customer_data_deletion(server: Server) -> None:
+    server.request(
+        "PUT",
+        "/v2/customer_profiles/INV?runRuleEngine=true",
+        {"attributes": {"email": "a@example.com"}},
+    )
+    server.request(
+        "PUT",
+        "/v2/customer_sessions/INV-S",
+        {"customerSession": {"profileId": "INV", "attributes": {"note": "gift"}}},
+    )
+    inventory = server.request(
+        "GET", "/v1/customer_profiles/INV/inventory?profile=true&referrals=true&loyalty=true"
+    )
+    assert inventory.status == 200
+    assert inventory.body["profile"]["attributes"] == {"email": "a@example.com"}
+    assert len(inventory.body["referrals"]) == 1
+    assert "coupons" not in inventory.body  # not asked for
+    assert server.request("DELETE", "/v1/customer_data/INV").status == 204
+    after = server.request("GET", "/v1/customer_profiles/INV/inventory?profile=true&referrals=true")
+    assert after.body["profile"]["attributes"] == {}
+    assert after.body["referrals"][0]["code"] == inventory.body["referrals"][0]["code"]
+    session = server.request("GET", "/v2/customer_sessions/INV-S")
+    assert session.body["customerSession"]["attributes"] == {}
+
+
+def test_audiences_by_integer_id(server: Server) -> None:
+    created = server.request("POST", "/v2/audiences", {"name": "vip"})
+    assert created.status == 201, created
+    number = created.body["id"]
+    assert isinstance(number, int)
+    reply = server.request(
+        "PUT",
+        "/v2/customer_profiles/AUD",
+        {"audiencesChanges": {"adds": [number]}, "responseContent": ["customerProfile"]},
+    )
+    assert reply.status == 200, reply
+    assert reply.body["customerProfile"]["audienceMemberships"] == [{"id": number, "name": "vip"}]
+    changes = {"data": [{"action": "delete", "profileIntegrationId": "AUD", "audienceId": number}]}
+    assert server.request("POST", "/v2/customer_audiences", changes).status == 204
+    profile = server.request("GET", "/v1/customer_profiles/AUD/inventory?profile=true")
+    assert profile.body["profile"]["audienceMemberships"] == []
+    unknown = {"audiencesChanges": {"adds": [number + 100]}}
+    assert_error(server.request("PUT", "/v2/customer_profiles/AUD", unknown), 404, "audience")
+
+
+def test_many_profiles_at_once(server: Server) -> None:
+    body = {
+        "customerProfiles": [{"integrationId": f"M{i}", "attributes": {"i": i}} for i in range(3)]
+    }
+    silent = server.request("PUT", "/v2/customer_profiles", body)
+    assert silent.status == 200
+    assert silent.body == {}
+    loud = server.request("PUT", "/v2/customer_profiles?silent=no", body)
+    states = loud.body["integrationStates"]
+    assert [s["customerProfile"]["integrationId"] for s in states] == ["M0", "M1", "M2"]
+    # Rules do not run for this endpoint, as in Talon.One: no referral codes were made.
+    assert refcamp("referral", "list", "--json")[1].strip() == "[]"
+    bad = {"customerProfiles": [{"integrationId": "OK"}, {"attributes": {}}]}
+    error = assert_error(server.request("PUT", "/v2/customer_profiles", bad), 400)
+    assert error["errors"][0]["source"] == {"pointer": "/customerProfiles/1/integrationId"}
+
+
+def test_a_return_sent_to_the_session_path_is_refused(server: Server) -> None:
+    body = {"return": {"returnedCartItems": [{"position": 0}]}}
+    error = assert_error(server.request("PUT", "/v2/customer_sessions/R1", body), 400, "/returns")
+    assert error["errors"][0]["source"] == {"pointer": "/return"}
+
+
+def test_reopen_and_returns(server: Server) -> None:
+    code = server.request("PUT", "/v2/customer_profiles/ADV?runRuleEngine=true", {}).body[
+        "createdReferrals"
+    ][0]["code"]
+    session = {
+        "customerSession": {
+            "profileId": "F",
+            "state": "closed",
+            "referralCode": code,
+            "cartItems": [
+                {"sku": "a", "quantity": 2, "price": 30},
+                {"sku": "b", "quantity": 1, "price": 40},
+            ],
+        }
+    }
+    assert server.request("PUT", "/v2/customer_sessions/R1", session).status == 200
+    returned = server.request(
+        "POST",
+        "/v2/customer_sessions/R1/returns",
+        {
+            "return": {"returnedCartItems": [{"position": 0, "quantity": 1}]},
+            "responseContent": ["customerSession"],
+        },
+    )
+    assert returned.status == 200, returned
+    rollbacks = [e["props"]["value"] for e in returned.body["effects"]]
+    assert rollbacks == [30, 15]  # 30% of the cart's value came back: 30% of 100 and of 50
+    assert returned.body["customerSession"]["state"] == "partially_returned"
+    assert returned.body["return"]["returnedCartItems"] == [{"position": 0, "quantity": 1}]
+    balance = "/v1/loyalty_programs/1/profile/ADV/balances"
+    assert server.request("GET", balance).body["balance"]["activePoints"] == 70
+    too_many = {"return": {"returnedCartItems": [{"position": 0, "quantity": 2}]}}
+    error = server.request("POST", "/v2/customer_sessions/R1/returns", too_many)
+    assert assert_error(error, 400)["errors"][0]["source"] == {
+        "pointer": "/return/returnedCartItems/0/quantity"
+    }
+    reopened = server.request("PUT", "/v2/customer_sessions/R1/reopen")
+    assert reopened.status == 200
+    assert {e["effectType"] for e in reopened.body["effects"]} == {
+        "rollbackAddedLoyaltyPoints",
+        "rollbackReferral",
+    }
+    assert server.request("GET", balance).body["balance"]["activePoints"] == 0
+    assert refcamp("db", "check")[0] == 0
+
+
+def test_sigterm_says_it_stopped(campaigns_dir: Path) -> None:
+    running = start()
+    assert running.request("GET", "/v2/customer_sessions/NONE").status == 404
+    code, err = running.stop()
+    assert code == 0
+    assert "stopped" in err and "closed" in err
+
+
+def test_a_port_in_use_is_a_clear_error(server: Server) -> None:
+    code, _, err = refcamp("serve", "--port", str(server.port))
+    assert code == 2
+    assert err.startswith("refcamp: error: --host 127.0.0.1 --port") and "Traceback" not in err
+
+
+# --- one engine, three doors ----------------------------------------------------------------------
+
+
+def test_http_cli_and_replay_give_the_same_json(tmp_path: Path, campaigns_dir: Path) -> None:
+    """The seed story's two requests through each door, each into a state file of its own, with
+    the same seeded codes and clock: the same JSON."""
+    import os
+
+    def fresh(name: str) -> dict[str, str]:
+        env = {**os.environ, **SEED, "REFCAMP_DB": str(tmp_path / f"{name}.db")}
+        assert refcamp("--now", NOW, "campaign", "activate", "medium-referral", env=env)[0] == 0
+        return env
+
+    session = {
+        "customerSession": {"profileId": "FRIEND1", "state": "closed", "referralCode": "CODE"},
+        "responseContent": SHOWN,
+    }
+    profile = {"attributes": {}, "responseContent": SHOWN}
+
+    env = fresh("cli")
+    cli = []
+    code, out, err = refcamp("--now", NOW, "profile", "update", "NEWCUSTOMER", "--json", env=env)
+    assert code == 0, err
+    cli.append(json.loads(out))
+    referral = cli[0]["createdReferrals"][0]["code"]
+    session["customerSession"]["referralCode"] = referral
+    code, out, err = refcamp(
+        "--now", NOW, "session", "close", "S1", "--profile", "FRIEND1", "--referral", referral,
+        "--json", env=env,
+    )  # fmt: skip
+    assert code == 0, err
+    cli.append(json.loads(out))
+
+    env = fresh("http")
+    server = start("--now", NOW, env=env)
+    try:
+        http = [
+            server.request(
+                "PUT", "/v2/customer_profiles/NEWCUSTOMER?runRuleEngine=true", profile
+            ).body,
+            server.request("PUT", "/v2/customer_sessions/S1", session).body,
+        ]
+    finally:
+        server.stop()
+
+    env = fresh("replay")
+    lines = tmp_path / "traffic.jsonl"
+    lines.write_text(
+        json.dumps(
+            {
+                "path": "/v2/customer_profiles/NEWCUSTOMER",
+                "query": {"runRuleEngine": "true"},
+                "body": profile,
+            }
+        )
+        + "\n"
+        + json.dumps({"path": "/v2/customer_sessions/S1", "body": session})
+        + "\n"
+    )
+    out_file = tmp_path / "out.jsonl"
+    code, _, err = refcamp("--now", NOW, "replay", str(lines), "--out", str(out_file), env=env)
+    assert code == 0, err
+    replayed = [json.loads(line) for line in out_file.read_text().splitlines()]
+    for record in replayed:
+        del record["line"]
+
+    # Transaction UUIDs are random whatever the seed: they only have to be UUIDs.
+    for door in (cli, http, replayed):
+        for response in door:
+            for effect in response["effects"]:
+                uuid = effect["props"].get("transactionUUID")
+                if uuid is not None:
+                    assert len(uuid) == 36 and uuid.count("-") == 4, uuid
+                    effect["props"]["transactionUUID"] = "UUID"
+    assert cli == http == replayed
+    assert [e["effectType"] for e in http[1]["effects"]] == [
+        "acceptReferral",
+        "addLoyaltyPoints",
+        "addLoyaltyPoints",
+    ]
