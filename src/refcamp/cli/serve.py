@@ -68,6 +68,7 @@ def serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
+
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
             super().handle_exit(sig, frame)
