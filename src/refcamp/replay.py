@@ -120,8 +120,6 @@ def parse(line: int, text: str) -> Request:
         body = payloads.read_event_body(body)
         if not body.type:
             raise InputError("type: required")
-        if not body.profile_id:
-            raise InputError("profileId: required")
     return Request(line, kind, target, body, dry, run_rules, moment)
 
 
