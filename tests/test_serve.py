@@ -590,3 +590,31 @@ def test_http_cli_and_replay_give_the_same_json(tmp_path: Path, campaigns_dir: P
         "addLoyaltyPoints",
         "addLoyaltyPoints",
     ]
+
+
+def test_what_changes_while_serving_is_seen_at_the_next_request(campaigns_dir: Path) -> None:
+    """A campaign switched on from the command line, and a campaign file edited, while the
+    server runs: the next request sees both."""
+    running = start()
+    try:
+        path = "/v2/customer_profiles/{}?runRuleEngine=true"
+        assert running.request("PUT", path.format("EARLY"), {}).body["createdReferrals"] == []
+        assert refcamp("campaign", "activate", "medium-referral")[0] == 0
+        code = running.request("PUT", path.format("ADV"), {}).body["createdReferrals"][0]["code"]
+        toml = campaigns_dir / "medium-referral.toml"
+        toml.write_text(toml.read_text().replace("points = 100,", "points = 120,"))
+        closed = running.request(
+            "PUT",
+            "/v2/customer_sessions/S1",
+            {"customerSession": {"profileId": "F", "state": "closed", "referralCode": code}},
+        )
+        points = [e["props"]["value"] for e in closed.body["effects"][1:]]
+        assert points == [120, 50]
+        # A broken edit is the server's problem, said in Talon.One's error body, not a crash.
+        toml.write_text(toml.read_text().replace("points = 120,", "points = -1,"))
+        broken = running.request("PUT", path.format("LATE"), {})
+        assert_error(broken, 500, "invalid campaigns")
+        toml.write_text(toml.read_text().replace("points = -1,", "points = 100,"))
+        assert running.request("PUT", path.format("LATE"), {}).status == 200
+    finally:
+        running.stop()
