@@ -129,3 +129,18 @@ def test_two_campaigns_cannot_share_a_talon_id(run: Run, campaigns_dir: Path) ->
     result = run("campaign", "list")
     assert result.exit_code == 2
     assert "talon_id: 7 is already the id of campaign" in result.stderr
+
+
+def test_row_ids_and_first_session(run: Run, campaigns_dir: Path) -> None:
+    first = out(run, "session", "close", "S1", "--profile", "P", "--json")
+    second = out(run, "session", "close", "S2", "--profile", "P", "--json")
+    other = out(run, "session", "close", "S3", "--profile", "Q", "--json")
+    assert [d["customerSession"]["id"] for d in (first, second, other)] == [1, 2, 3]
+    assert [d["customerSession"]["firstSession"] for d in (first, second, other)] == [
+        True,
+        False,
+        True,
+    ]
+    assert [d["customerProfile"]["id"] for d in (first, second, other)] == [1, 1, 2]
+    shown = out(run, "session", "show", "S2", "--json")["customerSession"]
+    assert (shown["id"], shown["firstSession"]) == (2, False)

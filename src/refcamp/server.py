@@ -265,7 +265,11 @@ async def update_profiles(request: Request, door: Door) -> Response:
         ws.new_request(None)
         ids = ws.talon_ids()
         states = [
-            {"customerProfile": talon.profile(r.profile, ids, r.profile_stats, r.audiences)}
+            {
+                "customerProfile": talon.profile(
+                    r.profile, ids, r.profile_stats, r.audiences, r.profile_number
+                )
+            }
             for _, r in service.update_profiles(ws, items)
             if r.profile is not None
         ]

@@ -161,6 +161,8 @@ class Views(NamedTuple):
     audiences: list[str] = []  # noqa: RUF012 (a NamedTuple default, never mutated)
     first_session: bool = True
     returned: dict[int, int] = {}  # noqa: RUF012 (cart item position -> quantity returned)
+    profile_number: int = 0  # Talon.One's integer ids of the profile and the session
+    session_number: int = 0
 
 
 @dataclass
@@ -199,6 +201,14 @@ class Response:
     @property
     def returned_items(self) -> dict[int, int]:
         return self._views.returned
+
+    @property
+    def profile_number(self) -> int:
+        return self._views.profile_number
+
+    @property
+    def session_number(self) -> int:
+        return self._views.session_number
 
     # What the response shows of the profile and session beyond the models, read when the
     # response is shaped: a replay that writes no responses never pays for them.
@@ -496,7 +506,7 @@ def _ensure_profile(ws: Workspace, profile_id: str) -> Profile:
     profile = queries.get_profile(ws.conn, profile_id)
     if profile is None:
         profile = Profile(profile_id, {}, ws.now, ws.now)
-        profile = replace(profile, talon_id=queries.save_profile(ws.conn, profile))
+        queries.save_profile(ws.conn, profile)
     return profile
 
 
@@ -585,7 +595,7 @@ def update_profile(
             existing.created if existing else ws.now,
             ws.now,
         )
-        profile = replace(profile, talon_id=queries.save_profile(ws.conn, profile))
+        queries.save_profile(ws.conn, profile)
         for audience in _audience_names(ws, request.audiences_add, "audiencesChanges.adds"):
             queries.join_audience(ws.conn, audience, profile_id, ws.now)
         if request.audiences_add:
@@ -803,7 +813,7 @@ def update_session(
         )
         if not math.isfinite(session.total):
             raise InputError(f"session {session_id}: the cart total is too large to compute")
-        session = replace(session, talon_id=queries.save_session(conn, session))
+        queries.save_session(conn, session)
         session_for_rules = session
         if after == "cancelled":
             if before == "closed":  # revocation: roll back what the session booked
@@ -1279,7 +1289,7 @@ def reopen_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Res
             )
         _roll_back(ws, session, response)
         session = replace(session, state="open", updated=ws.now)
-        session = replace(session, talon_id=queries.save_session(ws.conn, session))
+        queries.save_session(ws.conn, session)
         queries.save_session_effects(ws.conn, session_id, response.effects)
         response.session = session
         response.profile = queries.get_profile(ws.conn, session.profile_id or "")
@@ -1437,11 +1447,17 @@ def _attach_views(ws: Workspace, response: Response) -> None:
         code = queries.get_referral(conn, session.referral_code)
         if code is not None:
             response.referral = (code, queries.referred(conn, code.code))
+    # A model made by this request has no row id yet (reading it back costs a statement that
+    # a replay without --out never needs): the row's id is read when the response is shaped.
     response.view_loader = lambda: Views(
         queries.profile_stats(conn, profile_id) if profile_id else (0, 0.0, None),
         sorted(queries.audiences(conn, profile_id)) if profile_id else [],
         queries.first_session(conn, session) if session else True,
         queries.returned(conn, session.id) if session else {},
+        (response.profile.talon_id or queries.row_id(conn, "profiles", profile_id))
+        if response.profile and profile_id
+        else 0,
+        (session.talon_id or queries.row_id(conn, "sessions", session.id)) if session else 0,
     )
     if "loyalty" in wanted and profile_id is not None:
         response.loyalty = balances(ws, profile_id)

@@ -95,11 +95,12 @@ def profile(
     ids: TalonIds,
     stats: tuple[int, float, str | None] | None = None,
     audiences: Iterable[str] = (),
+    number: int = 0,
 ) -> dict[str, Any]:
-    """Talon.One's CustomerProfile."""
+    """Talon.One's CustomerProfile (`number`: its integer id, when the model has none yet)."""
     closed, sales, last = stats or (0, 0.0, None)
     return {
-        "id": p.talon_id,
+        "id": p.talon_id or number,
         "created": iso(p.created),
         "integrationId": p.id,
         "attributes": dict(p.attributes),
@@ -112,13 +113,14 @@ def profile(
 
 
 def session(
-    s: Session, first_session: bool, returned: Mapping[int, int] | None = None
+    s: Session, first_session: bool, returned: Mapping[int, int] | None = None, number: int = 0
 ) -> dict[str, Any]:
-    """Talon.One's CustomerSessionV2; `returned` is how many of each cart item came back."""
+    """Talon.One's CustomerSessionV2; `returned` is how many of each cart item came back,
+    `number` its integer id when the model has none yet."""
     returned = returned or {}
     state = "partially_returned" if s.state == "closed" and returned else s.state
     return _some(
-        id=s.talon_id,
+        id=s.talon_id or number,
         created=iso(s.created),
         integrationId=s.id,
         applicationId=APPLICATION_ID,
@@ -371,11 +373,18 @@ def integration_state(
     }
     if "customerProfile" in wanted and response.profile is not None:
         out["customerProfile"] = profile(
-            response.profile, ids, response.profile_stats, response.audiences
+            response.profile,
+            ids,
+            response.profile_stats,
+            response.audiences,
+            response.profile_number,
         )
     if "customerSession" in wanted and response.session is not None:
         out["customerSession"] = session(
-            response.session, response.first_session, response.returned_items
+            response.session,
+            response.first_session,
+            response.returned_items,
+            response.session_number,
         )
     if "ruleFailureReasons" in wanted:
         out["ruleFailureReasons"] = rule_failure_reasons(response, campaigns, ids)
@@ -403,9 +412,9 @@ def integration_state(
             **response.returned,
             applicationId=APPLICATION_ID,
             accountId=ACCOUNT_ID,
-            sessionId=response.session.talon_id,
+            sessionId=response.session_number,
             sessionIntegrationId=response.session.id,
-            profileId=response.profile.talon_id if response.profile else None,
+            profileId=response.profile_number if response.profile else None,
             profileIntegrationId=response.profile.id if response.profile else None,
         )
     if response.generated:

@@ -122,15 +122,21 @@ def get_profile(conn: sqlite3.Connection, profile_id: str) -> Profile | None:
     )
 
 
-def save_profile(conn: sqlite3.Connection, profile: Profile) -> int:
-    """Insert or update a profile; returns its integer id."""
-    row = conn.execute(
+def save_profile(conn: sqlite3.Connection, profile: Profile) -> None:
+    conn.execute(
         "INSERT INTO profiles (id, attributes, created, updated) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, "
-        "updated = excluded.updated RETURNING rowid",
+        "updated = excluded.updated",
         (profile.id, dumps(dict(profile.attributes)), iso(profile.created), iso(profile.updated)),
-    ).fetchone()
-    return int(row[0])
+    )
+
+
+def row_id(conn: sqlite3.Connection, table: str, key: str) -> int:
+    """A profile's or session's row id: Talon.One's integer id of it."""
+    # table is refcamp's own constant, never user data.
+    assert table in {"profiles", "sessions"}
+    row = conn.execute(f"SELECT rowid FROM {table} WHERE id = ?", (key,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def profile_stats(conn: sqlite3.Connection, profile_id: str) -> tuple[int, float, str | None]:
@@ -170,8 +176,9 @@ def first_session(conn: sqlite3.Connection, session: Session) -> bool:
     if session.profile_id is None:
         return True
     row = conn.execute(
-        "SELECT NOT EXISTS (SELECT 1 FROM sessions WHERE profile_id = ? AND rowid < ?)",
-        (session.profile_id, session.talon_id or 2**62),
+        "SELECT NOT EXISTS (SELECT 1 FROM sessions WHERE profile_id = ? AND rowid < "
+        "coalesce((SELECT rowid FROM sessions WHERE id = ?), 1 << 62))",
+        (session.profile_id, session.id),
     ).fetchone()
     return bool(row[0])
 
@@ -201,8 +208,7 @@ def _session(row: sqlite3.Row) -> Session:
     )
 
 
-def save_session(conn: sqlite3.Connection, session: Session) -> int:
-    """Insert or update a session; returns its integer id."""
+def save_session(conn: sqlite3.Connection, session: Session) -> None:
     items = [
         {
             "sku": i.sku,
@@ -216,7 +222,7 @@ def save_session(conn: sqlite3.Connection, session: Session) -> int:
         }
         for i in session.cart_items
     ]
-    row = conn.execute(
+    conn.execute(
         "INSERT INTO sessions (id, profile_id, state, cart_items, coupon_codes, referral_code, "
         "attributes, additional_costs, identifiers, created, updated) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -224,7 +230,7 @@ def save_session(conn: sqlite3.Connection, session: Session) -> int:
         "cart_items = excluded.cart_items, coupon_codes = excluded.coupon_codes, "
         "referral_code = excluded.referral_code, attributes = excluded.attributes, "
         "additional_costs = excluded.additional_costs, identifiers = excluded.identifiers, "
-        "updated = excluded.updated RETURNING rowid",
+        "updated = excluded.updated",
         (
             session.id,
             session.profile_id,
@@ -238,8 +244,7 @@ def save_session(conn: sqlite3.Connection, session: Session) -> int:
             iso(session.created),
             iso(session.updated),
         ),
-    ).fetchone()
-    return int(row[0])
+    )
 
 
 def exists(conn: sqlite3.Connection, table: str, key: str, value: str) -> bool:
