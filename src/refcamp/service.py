@@ -127,8 +127,15 @@ class Workspace:
                     if isinstance(e, CustomEffect)
                 ]
             wanted += [("program", p.id, p.talon_id) for p in catalog.programs.values()]
-            with transaction(self.conn):
-                numbers = queries.give_talon_ids(self.conn, wanted)
+            numbers = queries.talon_ids(self.conn)
+            stale = [
+                (kind, key)
+                for kind, key, fixed in wanted
+                if numbers.get((kind, key)) is None or fixed not in (None, numbers[(kind, key)])
+            ]
+            if stale:  # given under the write lock, which a read-only command takes only then
+                with transaction(self.conn):
+                    numbers = queries.give_talon_ids(self.conn, wanted)
             ids = self.__dict__["_talon_ids"] = TalonIds(numbers)
         return ids
 
