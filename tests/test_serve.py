@@ -339,6 +339,13 @@ def test_referrals_over_the_api(server: Server) -> None:
     assert many.body["totalResultSize"] == 3
     assert [r["advocateProfileIntegrationId"] for r in many.body["data"]] == ["A1", "A2", "A3"]
     assert all(r["usageLimit"] == 1 for r in many.body["data"])
+    silent = server.request(
+        "POST",
+        "/v1/referrals_for_multiple_advocates",
+        {"campaignId": 1, "advocateProfileIntegrationIds": ["A4"]},
+    )
+    assert (silent.status, silent.body) == (204, None)
+    assert refcamp("referral", "list", "--advocate", "A4", "--json")[1].count('"code"') == 1
     bad = server.request(
         "POST", "/v1/referrals", {"campaignId": 99, "advocateProfileIntegrationId": "X"}
     )
@@ -369,7 +376,7 @@ def test_reservations(server: Server) -> None:
     assert code == 0, err
     value = json.loads(out)[0]["value"]
     reply = server.request("POST", f"/v1/coupon_reservations/{value}", {"integrationIDs": ["C1"]})
-    assert reply.status == 200, reply
+    assert reply.status == 201, reply
     assert reply.body["recipientIntegrationId"] == "C1"
     reserved = server.request("GET", f"/v1/coupon_reservations/customerprofiles/{value}")
     assert [p["integrationId"] for p in reserved.body["data"]] == ["C1"]
@@ -432,8 +439,8 @@ def test_many_profiles_at_once(server: Server) -> None:
         "customerProfiles": [{"integrationId": f"M{i}", "attributes": {"i": i}} for i in range(3)]
     }
     silent = server.request("PUT", "/v2/customer_profiles", body)
-    assert silent.status == 200
-    assert silent.body == {}
+    assert silent.status == 204  # silent=yes is the default, as in Talon.One
+    assert silent.body is None
     loud = server.request("PUT", "/v2/customer_profiles?silent=no", body)
     states = loud.body["integrationStates"]
     assert [s["customerProfile"]["integrationId"] for s in states] == ["M0", "M1", "M2"]

@@ -261,7 +261,7 @@ async def update_profiles(request: Request, door: Door) -> Response:
     raw = await body_of(request)
     items = payloads.read_profiles_body(raw)
 
-    def call(ws: service.Workspace) -> dict[str, Any]:
+    def call(ws: service.Workspace) -> dict[str, Any] | None:
         ws.new_request(None)
         ids = ws.talon_ids()
         states = [
@@ -273,9 +273,11 @@ async def update_profiles(request: Request, door: Door) -> Response:
             for _, r in service.update_profiles(ws, items)
             if r.profile is not None
         ]
-        return {} if silent else {"integrationStates": states}
+        return None if silent else {"integrationStates": states}
 
-    return _json(await door.call(call))
+    # silent (the default) answers 204 without a body, as Talon.One does.
+    result = await door.call(call)
+    return Response(status_code=204) if result is None else _json(result)
 
 
 async def update_session(request: Request, door: Door) -> Response:
@@ -383,14 +385,15 @@ async def create_referrals(request: Request, door: Door) -> Response:
     silent = flag(request, "silent", default=True)
     body = payloads.read_referral_body(await body_of(request), many=True)
 
-    def call(ws: service.Workspace) -> dict[str, Any]:
+    def call(ws: service.Workspace) -> dict[str, Any] | None:
         ws.new_request(None)
         created = service.create_referrals(ws, body)
         ids = ws.talon_ids()
-        data = [] if silent else [talon.referral(r, ids) for r in created]
-        return {"totalResultSize": len(created), "data": data}
+        data = [talon.referral(r, ids) for r in created]
+        return None if silent else {"totalResultSize": len(created), "data": data}
 
-    return _json(await door.call(call), 201)
+    result = await door.call(call)
+    return Response(status_code=204) if result is None else _json(result, 201)
 
 
 async def balances(request: Request, door: Door) -> Response:
@@ -455,7 +458,7 @@ async def reserve_coupon(request: Request, door: Door) -> Response:
         return talon.coupon(coupon, ws.talon_ids())
 
     result = await door.call(call)
-    return Response(status_code=204) if result is None else _json(result)
+    return Response(status_code=204) if result is None else _json(result, 201)
 
 
 async def reserved_customers(request: Request, door: Door) -> Response:
