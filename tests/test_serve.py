@@ -486,8 +486,23 @@ def test_reopen_and_returns(server: Server) -> None:
     assert rollbacks == [30, 15]  # 30% of the cart's value came back: 30% of 100 and of 50
     assert returned.body["customerSession"]["state"] == "partially_returned"
     assert returned.body["return"]["returnedCartItems"] == [{"position": 0, "quantity": 1}]
+    second = server.request(
+        "POST",
+        "/v2/customer_sessions/R1/returns",
+        {
+            "return": {"returnedCartItems": [{"position": 1}]},
+            "responseContent": ["previousReturns", "awardedGiveaways"],
+        },
+    )
+    assert second.status == 200, second
+    assert [r["returnedCartItems"] for r in second.body["previousReturns"]] == [
+        [{"position": 0, "quantity": 1}],
+        [{"position": 1, "quantity": 1}],
+    ]
+    assert second.body["awardedGiveaways"] == []
+    assert [e["props"]["value"] for e in second.body["effects"]] == [40, 20]  # 40 of 70 left
     balance = "/v1/loyalty_programs/1/profile/ADV/balances"
-    assert server.request("GET", balance).body["balance"]["activePoints"] == 70
+    assert server.request("GET", balance).body["balance"]["activePoints"] == 30
     too_many = {"return": {"returnedCartItems": [{"position": 0, "quantity": 2}]}}
     error = server.request("POST", "/v2/customer_sessions/R1/returns", too_many)
     assert assert_error(error, 400)["errors"][0]["source"] == {

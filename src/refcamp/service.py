@@ -225,6 +225,7 @@ class Response:
     coupons: list[tuple[Coupon, int]] = field(default_factory=list)
     referral: tuple[Referral, list[str]] | None = None  # the session's code and who it referred
     returned: dict[str, Any] | None = None  # the return a request made (ModelReturn's facts)
+    previous_returns: list[dict[str, Any]] = field(default_factory=list)  # when asked for
     program_names: dict[str, str] = field(default_factory=dict)  # with `loyalty`
 
 
@@ -1450,6 +1451,8 @@ def _attach_views(ws: Workspace, response: Response) -> None:
             for c in found
             if c is not None
         ]
+    if "previousReturns" in wanted and session is not None:
+        response.previous_returns = queries.session_returns(conn, session.id)
     if "referral" in wanted and session is not None and session.referral_code:
         code = queries.get_referral(conn, session.referral_code)
         if code is not None:

@@ -408,20 +408,29 @@ def integration_state(
     if "coupons" in wanted:
         out["coupons"] = [coupon(c, ids, n) for c, n in response.coupons]
     if response.returned is not None and response.session is not None:
-        out["return"] = _some(
-            **response.returned,
-            applicationId=APPLICATION_ID,
-            accountId=ACCOUNT_ID,
-            sessionId=response.session_number,
-            sessionIntegrationId=response.session.id,
-            profileId=response.profile_number if response.profile else None,
-            profileIntegrationId=response.profile.id if response.profile else None,
-        )
+        out["return"] = model_return(response.returned, response)
+    if "previousReturns" in wanted and response.session is not None:
+        out["previousReturns"] = [model_return(r, response) for r in response.previous_returns]
+    if "awardedGiveaways" in wanted:
+        out["awardedGiveaways"] = []  # refcamp has no giveaway effect
     if response.generated:
         out["generated"] = dict(response.generated)
     if response.dry_run:
         out["dryRun"] = True
     return out
+
+
+def model_return(facts: Mapping[str, Any], response: Any) -> dict[str, Any]:
+    """Talon.One's ModelReturn: one return of a session's items."""
+    return _some(
+        **facts,
+        applicationId=APPLICATION_ID,
+        accountId=ACCOUNT_ID,
+        sessionId=response.session_number,
+        sessionIntegrationId=response.session.id,
+        profileId=response.profile_number if response.profile else None,
+        profileIntegrationId=response.profile.id if response.profile else None,
+    )
 
 
 def explanation(evaluation: Any, ids: TalonIds) -> dict[str, Any]:

@@ -700,6 +700,23 @@ def returned(conn: sqlite3.Connection, session_id: str) -> dict[int, int]:
     return {position: quantity for position, quantity in rows}
 
 
+def session_returns(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any]]:
+    """A session's returns, oldest first: {id, created, returnedCartItems, eventId}."""
+    returns: dict[int, dict[str, Any]] = {}
+    rows = conn.execute(
+        "SELECT event_id, position, quantity, created FROM returns WHERE session_id = ? "
+        "ORDER BY id",
+        (session_id,),
+    )
+    for event_id, position, quantity, created in rows:
+        entry = returns.setdefault(
+            event_id,
+            {"id": event_id, "created": created, "returnedCartItems": [], "eventId": event_id},
+        )
+        entry["returnedCartItems"].append({"position": position, "quantity": quantity})
+    return list(returns.values())
+
+
 def insert_returns(
     conn: sqlite3.Connection,
     event_id: int,
