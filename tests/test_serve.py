@@ -515,6 +515,9 @@ def test_reopen_and_returns(server: Server) -> None:
         "rollbackReferral",
     }
     assert server.request("GET", balance).body["balance"]["activePoints"] == 0
+    shown = server.request("GET", "/v2/customer_sessions/R1").body["customerSession"]
+    assert shown["state"] == "open"
+    assert all("returnedQuantity" not in item for item in shown["cartItems"])
     assert refcamp("db", "check")[0] == 0
 
 

@@ -1296,6 +1296,9 @@ def reopen_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Res
                 f"session {session_id} is {session.state}; only a closed session can be reopened"
             )
         _roll_back(ws, session, response)
+        # What stood after returns is rolled back too: the cart is whole again, to be edited
+        # (the returned items taken out) before the session closes anew.
+        queries.forget_returns(ws.conn, session_id)
         session = replace(session, state="open", updated=ws.now)
         queries.save_session(ws.conn, session)
         queries.save_session_effects(ws.conn, session_id, response.effects)

@@ -717,6 +717,10 @@ def session_returns(conn: sqlite3.Connection, session_id: str) -> list[dict[str,
     return list(returns.values())
 
 
+def forget_returns(conn: sqlite3.Connection, session_id: str) -> None:
+    conn.execute("DELETE FROM returns WHERE session_id = ?", (session_id,))
+
+
 def insert_returns(
     conn: sqlite3.Connection,
     event_id: int,
