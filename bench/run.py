@@ -1,4 +1,4 @@
-"""All three benchmarks; `--quick` is the seconds-long smoke run CI uses (no timing is asserted).
+"""All four benchmarks; `--quick` is the seconds-long smoke run CI uses (no timing is asserted).
 
 python bench/run.py [--quick]
 """
@@ -10,6 +10,7 @@ import sys
 import cold_start
 import large_state
 import replay_throughput
+import serve_throughput
 
 quick = "--quick" in sys.argv
 print("== replay throughput ==")
@@ -19,5 +20,7 @@ if quick:
     large_state.main(100, 1_000, 10_000)
 else:
     large_state.main(5_000, 100_000, 1_000_000)
+print("== serve throughput ==")
+serve_throughput.main(200 if quick else 10_000)
 print("== cold start ==")
 cold_start.main(3 if quick else 30)

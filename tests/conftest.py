@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +85,57 @@ def active(run: Run) -> Run:
     result = run("campaign", "activate", "medium-referral")
     assert result.exit_code == 0, result
     return run
+
+
+# --- Talon.One's shapes --------------------------------------------------------------------------
+
+
+def talon_id(run: Run, kind: str, key: str, *options: str) -> int:
+    """The integer id Talon.One's shapes give refcamp's campaign, ruleset, loyalty program,
+    audience or custom effect `key` (kind "campaign", "ruleset", "program", "audience", "effect";
+    a ruleset may be named by its campaign's readable id). `options` are the global options of
+    the state file and catalog asked about (`--db PATH`, `--campaigns DIR`).
+
+    Campaigns and rulesets are read from `campaign list --json`, which also gives every campaign,
+    ruleset, program and custom effect of the catalog its number; the rest from the state file's
+    talon_ids table (no command lists a program's number without a customer)."""
+    listed = run(*options, "campaign", "list", "--json")
+    assert listed.exit_code == 0, listed
+    for campaign in listed.json:
+        if campaign["refcamp"]["id"] == key and kind in ("campaign", "ruleset"):
+            return campaign["id"] if kind == "campaign" else campaign["activeRulesetId"]
+    with closing(sqlite3.connect(state_file(run, *options))) as conn:
+        row = conn.execute(
+            "SELECT number FROM talon_ids WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
+    assert row is not None, f"no {kind} {key!r} has a Talon.One id"
+    return int(row[0])
+
+
+def state_file(run: Run, *options: str) -> str:
+    """The state file the commands use (`db path`), with the global options given."""
+    result = run(*options, "db", "path")
+    assert result.exit_code == 0, result
+    return result.stdout.strip()
+
+
+def stored_entry(run: Run, entry_id: int, *options: str) -> dict[str, Any]:
+    """The state file's own row of the ledger entry whose Talon.One `id` (in `loyalty ledger
+    --json` and `loyalty add/deduct --json`) is `entry_id`: what Talon.One's transaction does not
+    show — transaction_uuid, reverses (the transaction_uuid it rolls back), profile_id,
+    campaign_id (readable) — as well as the rest."""
+    with closing(sqlite3.connect(state_file(run, *options))) as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT * FROM ledger WHERE id = ?", (entry_id,)).fetchone()
+    assert row is not None, f"no ledger entry {entry_id}"
+    return dict(row)
+
+
+def program_of(loyalty: Mapping[str, Any], program: str) -> dict[str, Any]:
+    """One program of a Talon.One Loyalty object (`{"programs": {"<int id>": {...}}}`, as
+    `loyalty balance --json`, `profile show --json` and IntegrationStateV2 show it), found by its
+    readable id: {id, title, name, ledger: {currentBalance, pendingBalance, ...}}."""
+    found = [p for p in loyalty["programs"].values() if p["name"] == program]
+    assert len(found) == 1, (program, loyalty)
+    assert loyalty["programs"][str(found[0]["id"])] is found[0], loyalty
+    return found[0]

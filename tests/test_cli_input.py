@@ -291,7 +291,7 @@ def test_over_long_session_id_exits_2(run: Run) -> None:
 def test_longest_allowed_profile_id_is_accepted(run: Run) -> None:
     long_id = "x" * 1000
     assert run("profile", "update", long_id).exit_code == 0
-    assert run("profile", "show", long_id, "--json").json["integrationId"] == long_id
+    assert run("profile", "show", long_id, "--json").json["profile"]["integrationId"] == long_id
 
 
 def test_bad_now_exits_2(run: Run) -> None:
@@ -361,7 +361,7 @@ def test_closing_a_cancelled_session_exits_1(run: Run) -> None:
     assert result.exit_code == 1, result
     assert result.stderr.startswith("refcamp: error:")
     assert "cancelled" in result.stderr
-    assert run("session", "show", "S", "--json").json["state"] == "cancelled"
+    assert run("session", "show", "S", "--json").json["customerSession"]["state"] == "cancelled"
 
 
 def test_reopening_a_cancelled_session_exits_1(run: Run) -> None:
@@ -369,7 +369,7 @@ def test_reopening_a_cancelled_session_exits_1(run: Run) -> None:
     result = run("session", "update", "S", "--state", "open")
     assert result.exit_code == 1, result
     assert "cancelled" in result.stderr
-    assert run("session", "show", "S", "--json").json["state"] == "cancelled"
+    assert run("session", "show", "S", "--json").json["customerSession"]["state"] == "cancelled"
 
 
 # --- campaign files ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import program_of, stored_entry, talon_id
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -53,13 +54,14 @@ def points(run: Run, profile: str) -> int:
     """The current sample-wallet balance of a profile that exists."""
     result = run("loyalty", "balance", profile, "--json")
     assert result.exit_code == 0, result
-    return result.json["programs"]["sample-wallet"]["currentBalance"]
+    return program_of(result.json, "sample-wallet")["ledger"]["currentBalance"]
 
 
 def ledger(run: Run, profile: str) -> list[dict[str, Any]]:
     result = run("loyalty", "ledger", profile, "--json")
     assert result.exit_code == 0, result
-    return result.json
+    assert result.json["hasMore"] is False
+    return result.json["data"]
 
 
 def usage_counter(run: Run, code: str) -> int:
@@ -68,14 +70,24 @@ def usage_counter(run: Run, code: str) -> int:
     return result.json["usageCounter"]
 
 
-def wallet(balance: int) -> dict[str, Any]:
+def wallet(run: Run, balance: int) -> dict[str, Any]:
+    """The Loyalty object of a customer whose only points are `balance` current sample-wallet
+    points."""
+    program = talon_id(run, "program", "sample-wallet")
     return {
-        "sample-wallet": {
-            "name": "Sample wallet",
-            "currentBalance": balance,
-            "pendingBalance": 0,
-            "expiredBalance": 0,
-            "spentBalance": 0,
+        "programs": {
+            str(program): {
+                "id": program,
+                "title": "Sample wallet",
+                "name": "sample-wallet",
+                "ledger": {
+                    "currentBalance": balance,
+                    "pendingBalance": 0,
+                    "expiredBalance": 0,
+                    "spentBalance": 0,
+                    "tentativeCurrentBalance": balance,
+                },
+            }
         }
     }
 
@@ -141,7 +153,7 @@ def test_registration_creates_one_referral_code(active: Run) -> None:
     effect = effects[0]
     assert set(effect) == EFFECT_KEYS
     assert effect["effectType"] == "referralCreated"
-    assert effect["campaignId"] == CAMPAIGN
+    assert effect["campaignId"] == talon_id(active, "campaign", CAMPAIGN)
     code = effect["props"]["value"]
     assert CODE_SHAPE.match(code)
     assert set(code.replace("-", "")) <= CODE_CHARACTERS
@@ -153,12 +165,14 @@ def test_registration_lists_the_created_referral(active: Run) -> None:
     assert len(data["createdReferrals"]) == 1
     referral = data["createdReferrals"][0]
     assert referral["code"] == code
-    assert referral["campaignId"] == CAMPAIGN
+    assert referral["campaignId"] == talon_id(active, "campaign", CAMPAIGN)
     assert referral["advocateProfileIntegrationId"] == "NEWCUSTOMER"
     assert referral["usageLimit"] == 0
     assert referral["usageCounter"] == 0
-    for key in ("friendProfileIntegrationId", "startDate", "expiryDate", "created"):
-        assert key in referral
+    assert "created" in referral
+    # no friend, start or expiry: Talon.One leaves the optional fields out rather than null
+    for key in ("friendProfileIntegrationId", "startDate", "expiryDate"):
+        assert key not in referral
 
 
 def test_quiet_registration_prints_only_the_code(active: Run) -> None:
@@ -199,14 +213,15 @@ def test_friend_closing_with_the_code_gets_accept_and_points(active: Run) -> Non
     assert advocate["recipientIntegrationId"] == "NEWCUSTOMER"
     assert advocate["value"] == 100
     assert advocate["name"] == "100 Bonus points for Advocate"
-    assert advocate["programId"] == "sample-wallet"
+    wallet_id = talon_id(active, "program", "sample-wallet")
+    assert advocate["programId"] == wallet_id
     assert advocate["subLedgerId"] == ""
     assert isinstance(advocate["transactionUUID"], str)
     assert UUID_SHAPE.match(advocate["transactionUUID"])
     assert friend["recipientIntegrationId"] == "FRIEND1"
     assert friend["value"] == 50
     assert friend["name"] == "50 Bonus points for Friend"
-    assert friend["programId"] == "sample-wallet"
+    assert friend["programId"] == wallet_id
     assert isinstance(friend["transactionUUID"], str)
     assert friend["transactionUUID"] != advocate["transactionUUID"]
 
@@ -226,10 +241,10 @@ def test_redemption_books_balances(active: Run) -> None:
     close(active, "--profile", "FRIEND1", "--referral", code)
     advocate = active("loyalty", "balance", "NEWCUSTOMER", "--json")
     assert advocate.exit_code == 0, advocate
-    assert advocate.json == {"integrationId": "NEWCUSTOMER", "programs": wallet(100)}
+    assert advocate.json == wallet(active, 100)
     friend = active("loyalty", "balance", "FRIEND1", "--json")
     assert friend.exit_code == 0, friend
-    assert friend.json == {"integrationId": "FRIEND1", "programs": wallet(50)}
+    assert friend.json == wallet(active, 50)
 
 
 def test_redemption_counts_one_use_of_the_code(active: Run) -> None:
@@ -242,16 +257,22 @@ def test_redemption_writes_a_ledger_entry_for_the_advocate(active: Run) -> None:
     code = register(active)
     response = close(active, "--profile", "FRIEND1", "--referral", code)
     session_id = response["customerSession"]["integrationId"]
-    uuid = response["effects"][1]["props"]["transactionUUID"]
+    effect = response["effects"][1]
     entries = ledger(active, "NEWCUSTOMER")
     assert len(entries) == 1
     entry = entries[0]
     assert entry["type"] == "addition"
     assert entry["amount"] == 100
-    assert entry["programId"] == "sample-wallet"
-    assert entry["transactionUUID"] == uuid
+    assert entry["programId"] == talon_id(active, "program", "sample-wallet")
+    # Talon.One's transaction names no transactionUUID or campaign: the state file's row does,
+    # and the transaction names the effect's rule and the campaign's ruleset
+    stored = stored_entry(active, entry["id"])
+    assert stored["transaction_uuid"] == effect["props"]["transactionUUID"]
+    assert stored["campaign_id"] == CAMPAIGN
+    assert entry["name"] == effect["props"]["name"] == "100 Bonus points for Advocate"
+    assert entry["ruleName"] == effect["ruleName"]
+    assert entry["rulesetId"] == effect["rulesetId"] == talon_id(active, "ruleset", CAMPAIGN)
     assert entry["customerSessionId"] == session_id
-    assert entry["campaignId"] == CAMPAIGN
     assert isinstance(entry["created"], str) and entry["created"]
 
 
@@ -300,7 +321,7 @@ def test_anonymous_session_with_a_valid_code_is_rejected(active: Run) -> None:
     code = register(active)
     response = close(active, "--anonymous", "--referral", code)
     props = rejection(response)
-    assert props["rejectionReason"] == "ProfileRequired"
+    assert props["rejectionReason"] == "ReferralRecipientDoesNotMatch"  # Talon.One's reason
     assert response["customerSession"]["profileId"] == ""
     assert points(active, "NEWCUSTOMER") == 0
     assert usage_counter(active, code) == 0
@@ -385,7 +406,7 @@ def test_dry_run_close_of_an_open_session_leaves_it_open(active: Run) -> None:
     dry = active("session", "close", "S1", "--dry-run", "--json")
     assert dry.exit_code == 0, dry
     assert types(dry.json) == ["acceptReferral", "addLoyaltyPoints", "addLoyaltyPoints"]
-    assert active("session", "show", "S1", "--json").json["state"] == "open"
+    assert active("session", "show", "S1", "--json").json["customerSession"]["state"] == "open"
     assert points(active, "NEWCUSTOMER") == 0
     assert usage_counter(active, code) == 0
     assert types(close(active, "S1")) == ["acceptReferral", "addLoyaltyPoints", "addLoyaltyPoints"]
@@ -456,9 +477,10 @@ def test_quiet_close_prints_only_the_generated_session_id(active: Run) -> None:
     session_id = lines[0]
     shown = active("session", "show", session_id, "--json")
     assert shown.exit_code == 0, shown
-    assert shown.json["state"] == "closed"
-    assert shown.json["referralCode"] == code
-    assert points(active, shown.json["profileId"]) == 50
+    session = shown.json["customerSession"]
+    assert session["state"] == "closed"
+    assert session["referralCode"] == code
+    assert points(active, session["profileId"]) == 50
 
 
 # --- 13: the seed's JSON body --------------------------------------------------------------------
@@ -537,7 +559,7 @@ def test_session_show_json(active: Run) -> None:
     )
     result = active("session", "show", "S1", "--json")
     assert result.exit_code == 0, result
-    data = result.json
+    data = result.json["customerSession"]
     assert data["integrationId"] == "S1"
     assert data["profileId"] == "FRIEND1"
     assert data["state"] == "closed"
@@ -552,14 +574,14 @@ def test_profile_show_json_includes_loyalty_and_referral_codes(active: Run) -> N
     close(active, "--profile", "FRIEND1", "--referral", code)
     advocate = active("profile", "show", "NEWCUSTOMER", "--json")
     assert advocate.exit_code == 0, advocate
-    assert advocate.json["integrationId"] == "NEWCUSTOMER"
-    assert advocate.json["referralCodes"] == [code]
-    assert advocate.json["loyalty"] == wallet(100)
+    assert advocate.json["profile"]["integrationId"] == "NEWCUSTOMER"
+    assert [r["code"] for r in advocate.json["referrals"]] == [code]
+    assert advocate.json["loyalty"] == wallet(active, 100)
     friend = active("profile", "show", "FRIEND1", "--json")
     assert friend.exit_code == 0, friend
-    assert friend.json["referralCodes"] == []
-    assert friend.json["loyalty"] == wallet(50)
-    assert friend.json["closedSessions"] == 1
+    assert friend.json["referrals"] == []
+    assert friend.json["loyalty"] == wallet(active, 50)
+    assert friend.json["profile"]["closedSessions"] == 1
 
 
 def test_referral_list_filters_by_advocate(active: Run) -> None:
@@ -572,25 +594,33 @@ def test_referral_list_filters_by_advocate(active: Run) -> None:
     assert len(active("referral", "list", "--json").json) == 2
 
 
+def brief(campaign: dict[str, Any]) -> dict[str, Any]:
+    """What a test checks of a Talon.One Campaign that `campaign list/activate --json` shows."""
+    return {key: campaign[key] for key in ("id", "name", "state", "features", "refcamp")}
+
+
 def test_campaign_list_json(run: Run) -> None:
     before = run("campaign", "list", "--json")
     assert before.exit_code == 0, before
-    assert before.json == [
+    # a fresh state file numbers the campaigns 1, 2, ... in catalog order
+    assert [brief(c) for c in before.json] == [
         {
-            "id": CAMPAIGN,
+            "id": 1,
             "name": "MEDIUM-REFERRAL: Generate and redeem a referral code",
             "state": "disabled",
             "features": ["referrals", "loyalty"],
+            "refcamp": {"id": CAMPAIGN},
         },
         {
-            "id": "spring-coupons",
+            "id": 2,
             "name": "SPRING: a welcome coupon for 10% off carts of 50 or more",
             "state": "disabled",
             "features": ["coupons"],
+            "refcamp": {"id": "spring-coupons"},
         },
     ]
     assert run("campaign", "activate", CAMPAIGN).exit_code == 0
-    after = {c["id"]: c["state"] for c in run("campaign", "list", "--json").json}
+    after = {c["refcamp"]["id"]: c["state"] for c in run("campaign", "list", "--json").json}
     assert after == {CAMPAIGN: "enabled", "spring-coupons": "disabled"}
 
 
@@ -757,11 +787,12 @@ def test_db_path_json_says_where_and_whether_it_exists(run: Run, isolated: Path)
 def test_activate_and_deactivate_json(run: Run) -> None:
     on = run("campaign", "activate", CAMPAIGN, "--json")
     assert on.exit_code == 0, on
-    assert on.json == {
-        "id": CAMPAIGN,
+    assert brief(on.json) == {
+        "id": talon_id(run, "campaign", CAMPAIGN),
         "name": "MEDIUM-REFERRAL: Generate and redeem a referral code",
         "state": "enabled",
         "features": ["referrals", "loyalty"],
+        "refcamp": {"id": CAMPAIGN},
     }
     assert run("campaign", "deactivate", CAMPAIGN, "--json").json["state"] == "disabled"
     again = run("campaign", "deactivate", CAMPAIGN)
@@ -770,13 +801,16 @@ def test_activate_and_deactivate_json(run: Run) -> None:
 
 def test_campaign_show_json_reads_rules_in_words(run: Run) -> None:
     data = run("campaign", "show", CAMPAIGN, "--json").json
-    assert data["id"] == CAMPAIGN and data["state"] == "disabled"
-    assert data["rulesetId"].startswith(f"{CAMPAIGN}@")
-    assert [r["name"] for r in data["rules"]] == [
+    assert data["refcamp"]["id"] == CAMPAIGN and data["state"] == "disabled"
+    assert data["id"] == talon_id(run, "campaign", CAMPAIGN)
+    assert data["refcamp"]["ruleset"].startswith(f"{CAMPAIGN}@")
+    assert data["activeRulesetId"] == talon_id(run, "ruleset", data["refcamp"]["ruleset"])
+    rules = data["refcamp"]["rules"]
+    assert [r["name"] for r in rules] == [
         "Generate a referral code",
         "Friend redeems referral code",
     ]
-    assert data["rules"][1]["words"] == (
+    assert rules[1]["words"] == (
         "When the referral code is valid and Customer Session Closing, then add 100 points to "
         "the advocate in sample-wallet ('100 Bonus points for Advocate') and add 50 points to "
         "the current customer in sample-wallet ('50 Bonus points for Friend')."

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import program_of
 
 from refcamp.store.migrations import MIGRATIONS
 
@@ -162,7 +163,7 @@ def assert_db_ok(run: Run) -> None:
 def balance(run: Run, profile: str) -> int:
     result = run("loyalty", "balance", profile, "--json")
     assert result.exit_code == 0, result
-    return result.json["programs"][PROGRAM]["currentBalance"]
+    return program_of(result.json, PROGRAM)["ledger"]["currentBalance"]
 
 
 def usage_counter(run: Run, code: str) -> int:
@@ -274,8 +275,10 @@ def test_four_processes_closing_sessions_in_parallel(active: Run, db: Path, tmp_
             assert balance(active, f"F{w}-{i}") == 50
     ledger = active("loyalty", "ledger", "ADV", "--json")
     assert ledger.exit_code == 0, ledger
-    assert len(ledger.json) == total
-    assert len({e["customerSessionId"] for e in ledger.json}) == total
+    assert ledger.json["hasMore"] is False
+    entries = ledger.json["data"]
+    assert len(entries) == total
+    assert len({e["customerSessionId"] for e in entries}) == total
     assert_db_ok(active)
 
 

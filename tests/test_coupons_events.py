@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import program_of, talon_id
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -27,14 +28,14 @@ T0_ISO = "2026-05-01T00:00:00.000Z"
 CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 SPRING_SHAPE = re.compile(rf"^SPRING-[{CHARS}]{{4}}$")
 BASIC_SHAPE = re.compile(rf"^BASIC-[{CHARS}]{{4}}$")
+# A Talon.One Coupon's fields that are always there; startDate, expiryDate and
+# recipientIntegrationId are left out when they have no value.
 COUPON_KEYS = {
+    "id",
     "value",
     "campaignId",
-    "recipientIntegrationId",
     "usageLimit",
     "usageCounter",
-    "startDate",
-    "expiryDate",
     "attributes",
     "created",
 }
@@ -207,8 +208,8 @@ def rejected(response: Any) -> dict[str, Any]:
 
 
 def balance(run: Run, profile: str, program: str) -> dict[str, int]:
-    programs = ok(run("loyalty", "balance", profile, "--json")).json["programs"]
-    return programs[program]
+    loyalty = ok(run("loyalty", "balance", profile, "--json")).json
+    return program_of(loyalty, program)["ledger"]
 
 
 def points(run: Run, profile: str, program: str) -> int:
@@ -222,13 +223,14 @@ def test_create_draws_a_code_from_the_campaign_pattern(run: Run, camps: Path) ->
     created = create(run, SPRING)
     assert len(created) == 1
     item = created[0]
-    assert set(item) == COUPON_KEYS
+    assert set(item) == COUPON_KEYS | {"expiryDate"}
+    assert isinstance(item["id"], int)
     assert SPRING_SHAPE.match(item["value"]), item
-    assert item["campaignId"] == SPRING
-    assert item["recipientIntegrationId"] is None
+    assert item["campaignId"] == talon_id(run, "campaign", SPRING)
+    assert "recipientIntegrationId" not in item  # no recipient
     assert item["usageLimit"] == 1  # spring-coupons' [campaign.coupons] usage_limit
     assert item["usageCounter"] == 0
-    assert item["startDate"] is None
+    assert "startDate" not in item  # no start date
     assert item["expiryDate"] == "2026-05-31T00:00:00.000Z"  # valid_for = "30D"
     assert item["attributes"] == {}
     assert item["created"] == T0_ISO
@@ -271,8 +273,9 @@ def test_import_a_code_with_recipient_limit_and_dates(run: Run, camps: Path) -> 
     )
     assert created == [
         {
+            "id": created[0]["id"],
             "value": "WELCOME10",
-            "campaignId": SPRING,
+            "campaignId": talon_id(run, "campaign", SPRING),
             "recipientIntegrationId": "ANN",
             "usageLimit": 3,
             "usageCounter": 0,
@@ -324,7 +327,9 @@ def test_list_filters_by_campaign_and_recipient(basic: Run) -> None:
     assert sorted(c["value"] for c in anns) == sorted([mine, basic_code])
     both = ok(run("coupon", "list", "--campaign", SPRING, "--recipient", "ANN", "--json")).json
     assert [c["value"] for c in both] == [mine]
-    assert all(set(c) == COUPON_KEYS for c in everything)
+    optional = {"startDate", "expiryDate", "recipientIntegrationId"}
+    assert all(set(c) - optional == COUPON_KEYS for c in everything)
+    assert all(("recipientIntegrationId" in c) is (c["value"] != other) for c in everything)
 
 
 def test_show_an_unknown_code_is_exit_1(run: Run, camps: Path) -> None:
@@ -385,7 +390,7 @@ def test_open_session_shows_accept_but_books_nothing_until_close(basic: Run) -> 
     closed = close(run, "S1")
     assert types(closed) == ["acceptCoupon", "setDiscount", "addLoyaltyPoints"]
     assert closed["effects"][0]["props"] == {"value": code}
-    assert closed["effects"][0]["campaignId"] == BASIC
+    assert closed["effects"][0]["campaignId"] == talon_id(run, "campaign", BASIC)
     assert closed["effects"][1]["props"]["value"] == 5
     assert counter(run, code) == 1
     assert points(run, "P1", f"{BASIC}-wallet") == 10
@@ -444,7 +449,10 @@ def test_coupons_of_two_campaigns_are_both_accepted(basic: Run, camps: Path) -> 
         for e in response["effects"]
         if e["effectType"] == "acceptCoupon"
     }
-    assert accepted == {mine: BASIC, theirs: OTHER}
+    assert accepted == {
+        mine: talon_id(run, "campaign", BASIC),
+        theirs: talon_id(run, "campaign", OTHER),
+    }
     assert "rejectCoupon" not in types(response)
     assert counter(run, mine) == 1
     assert counter(run, theirs) == 1
@@ -467,7 +475,7 @@ def test_cancelling_a_closed_session_gives_the_coupon_use_back(basic: Run) -> No
     assert "rollbackAddedLoyaltyPoints" in kinds
     coupon_rollback = next(e for e in cancelled["effects"] if e["effectType"] == "rollbackCoupon")
     assert coupon_rollback["props"] == {"value": code}
-    assert coupon_rollback["campaignId"] == BASIC
+    assert coupon_rollback["campaignId"] == talon_id(run, "campaign", BASIC)
     discount = next(e for e in cancelled["effects"] if e["effectType"] == "rollbackDiscount")
     assert discount["props"]["name"] == "5 off"
     assert discount["props"]["value"] == 5
@@ -673,7 +681,8 @@ def test_spring_registration_creates_a_referral_code_and_a_coupon(run: Run, camp
     data, code = register_ann(run)
     effects = data["effects"]
     assert types(data) == ["referralCreated", "couponCreated", "showNotification"]
-    assert [e["campaignId"] for e in effects] == [MEDIUM, SPRING, SPRING]
+    medium, spring = talon_id(run, "campaign", MEDIUM), talon_id(run, "campaign", SPRING)
+    assert [e["campaignId"] for e in effects] == [medium, spring, spring]
     assert effects[1]["props"] == {"value": code, "profileId": "ANN"}
     assert effects[2]["props"]["notificationType"] == "info"
     assert effects[2]["props"]["title"] == "Welcome!"
@@ -682,7 +691,7 @@ def test_spring_registration_creates_a_referral_code_and_a_coupon(run: Run, camp
     assert len(data["createdCoupons"]) == 1
     created = data["createdCoupons"][0]
     assert SPRING_SHAPE.match(code), code
-    assert created["campaignId"] == SPRING
+    assert created["campaignId"] == spring
     assert created["recipientIntegrationId"] == "ANN"
     assert created["usageLimit"] == 1
     assert created["usageCounter"] == 0
@@ -699,7 +708,7 @@ def test_spring_session_gets_the_coupon_and_both_discounts(run: Run, camps: Path
     assert types(opened) == ["acceptCoupon", "setDiscount", "setDiscount"]
     accept, percent, accessories = opened["effects"]
     assert accept["props"] == {"value": code}
-    assert accept["campaignId"] == SPRING
+    assert accept["campaignId"] == talon_id(run, "campaign", SPRING)
     assert percent["props"] == {"name": "10% off", "value": 7.0, "scope": "sessionTotal"}
     assert accessories["props"] == {"name": "5 off accessories", "value": 5, "scope": "cartItems"}
     assert counter(run, code) == 0
@@ -783,7 +792,7 @@ def test_create_without_coupon_settings_uses_the_default_pattern(run: Run, camps
     created = create(run, MEDIUM)
     assert re.match(rf"^SAVE-[{CHARS}]{{6}}$", created[0]["value"]), created
     assert created[0]["usageLimit"] == 1
-    assert created[0]["expiryDate"] is None
+    assert "expiryDate" not in created[0]  # no expiry
 
 
 def test_spring_show_reads_every_rule_in_words(run: Run, camps: Path) -> None:
@@ -809,7 +818,7 @@ def test_event_with_enough_stars_adds_points_at_once(reviews: Run) -> None:
     props = data["effects"][0]["props"]
     assert props["value"] == 20
     assert props["recipientIntegrationId"] == "BOB"
-    assert props["programId"] == "review-wallet"
+    assert props["programId"] == talon_id(run, "program", "review-wallet")
     assert props["transactionUUID"]
     assert points(run, "BOB", "review-wallet") == 20
     check_db(run)
@@ -853,7 +862,7 @@ def test_event_dry_run_books_nothing(reviews: Run) -> None:
     assert types(result.json) == ["addLoyaltyPoints"]
     assert result.json["dryRun"] is True
     assert points(run, "BOB", "review-wallet") == 0
-    assert ok(run("loyalty", "ledger", "BOB", "--json")).json == []
+    assert ok(run("loyalty", "ledger", "BOB", "--json")).json == {"hasMore": False, "data": []}
     assert run("profile", "show", "NEWBIE").exit_code == 1
     dry_new = ok(run("event", "track", "review_posted", "--profile", "NEWBIE", "--dry-run"))
     assert dry_new.exit_code == 0
@@ -1065,7 +1074,7 @@ def test_new_writes_into_the_campaign_directory_by_default(run: Run, camps: Path
     assert Path(result.json["path"]) == camps / "promo.toml"
     validated = ok(run("campaign", "validate", "--json")).json
     assert validated["campaigns"] == [MEDIUM, "promo", SPRING]
-    states = {c["id"]: c["state"] for c in ok(run("campaign", "list", "--json")).json}
+    states = {c["refcamp"]["id"]: c["state"] for c in ok(run("campaign", "list", "--json")).json}
     assert states["promo"] == "disabled"
 
 
@@ -1074,7 +1083,7 @@ def test_new_without_a_campaign_directory_writes_to_dot_campaigns(run: Run, isol
     written = isolated / "work" / "campaigns" / "promo.toml"
     assert written.is_file(), result
     listed = ok(run("campaign", "list", "--json")).json
-    assert [c["id"] for c in listed] == ["promo"]
+    assert [c["refcamp"]["id"] for c in listed] == ["promo"]
 
 
 @pytest.mark.parametrize("template", ["referral", "loyalty"])
@@ -1124,11 +1133,11 @@ def test_loyalty_template_gives_points_per_unit_of_the_total(run: Run, tmp_path:
     ).json
     assert types(data) == ["addLoyaltyPoints"]
     assert data["effects"][0]["props"]["value"] == 123
-    assert data["effects"][0]["props"]["programId"] == "promo-wallet"
-    programs = ok(cli("loyalty", "balance", "P1", "--json")).json["programs"]
-    assert programs["promo-wallet"]["pendingBalance"] == 123  # pending for 7 days
+    assert data["effects"][0]["props"]["programId"] == talon_id(cli, "program", "promo-wallet")
+    loyalty = ok(cli("loyalty", "balance", "P1", "--json")).json
+    assert program_of(loyalty, "promo-wallet")["ledger"]["pendingBalance"] == 123  # for 7 days
     later = ok(cli("--now", "2026-05-09T00:00:00Z", "loyalty", "balance", "P1", "--json")).json
-    assert later["programs"]["promo-wallet"]["currentBalance"] == 123
+    assert program_of(later, "promo-wallet")["ledger"]["currentBalance"] == 123
     check_db(cli)
 
 
@@ -1140,7 +1149,7 @@ def test_coupon_template_creates_a_coupon_on_registration(run: Run, tmp_path: Pa
     assert len(created) == 1
     assert re.match(rf"^SAVE-[{CHARS}]{{6}}$", created[0]["value"]), created
     assert created[0]["recipientIntegrationId"] == "NEWCUSTOMER"
-    assert created[0]["campaignId"] == "promo"
+    assert created[0]["campaignId"] == talon_id(cli, "campaign", "promo")
     code = created[0]["value"]
     used = ok(
         cli(
@@ -1166,8 +1175,8 @@ def test_referral_template_rewards_advocate_and_friend(run: Run, tmp_path: Path)
     assert code
     data = ok(cli("session", "close", "--profile", "FRIEND", "--referral", code, "--json")).json
     assert types(data) == ["acceptReferral", "addLoyaltyPoints", "addLoyaltyPoints"]
-    advocate = ok(cli("loyalty", "balance", "ADVOCATE", "--json")).json["programs"]
-    assert advocate["promo-wallet"]["currentBalance"] == 100
+    advocate = ok(cli("loyalty", "balance", "ADVOCATE", "--json")).json
+    assert program_of(advocate, "promo-wallet")["ledger"]["currentBalance"] == 100
     check_db(cli)
 
 

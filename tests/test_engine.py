@@ -98,7 +98,7 @@ def test_valid_referral_on_close_rewards_advocate_and_friend(catalog: Catalog) -
     [
         ("FRIEND1", "NOPE-NOPE", None, "ReferralNotFound"),
         ("NEWCUSTOMER", "JY9P-HYL8", referral(), "ReferralRecipientIdSameAsAdvocate"),
-        (None, "JY9P-HYL8", referral(), "ProfileRequired"),
+        (None, "JY9P-HYL8", referral(), "ReferralRecipientDoesNotMatch"),
         ("FRIEND1", "JY9P-HYL8", referral(campaign="gone"), "ReferralPartOfNotRunningCampaign"),
     ],
 )

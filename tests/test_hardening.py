@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import pytest
 import tomli_w
+from conftest import program_of, talon_id
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
@@ -1286,7 +1287,9 @@ def round_trip(run: Run, db: str, ident: str, code: str | None = None) -> None:
     profile = strict_loads(made.stdout)["customerProfile"]
     assert profile["integrationId"] == ident
     assert profile["attributes"] == {ident: ident}
-    assert profile["audienceMemberships"] == [{"name": ident}]
+    assert profile["audienceMemberships"] == [
+        {"id": talon_id(run, "audience", ident, *g), "name": ident}
+    ]
 
     referral = run(*g, "referral", "create", "--campaign", "medium-referral", "--advocate", ident,
                    "--code", code, "--json")  # fmt: skip
@@ -1308,6 +1311,7 @@ def round_trip(run: Run, db: str, ident: str, code: str | None = None) -> None:
     assert data["attributes"] == {ident: ident}
 
     shown = strict_loads(run(*g, "session", "show", "--json", "--", ident).stdout)
+    shown = shown["customerSession"]
     assert (shown["integrationId"], shown["profileId"], shown["referralCode"]) == (
         ident,
         ident,
@@ -1315,8 +1319,9 @@ def round_trip(run: Run, db: str, ident: str, code: str | None = None) -> None:
     )
     assert shown["couponCodes"] == [code] and shown["attributes"] == {ident: ident}
     shown = strict_loads(run(*g, "profile", "show", "--json", "--", ident).stdout)
-    assert shown["integrationId"] == ident and shown["attributes"] == {ident: ident}
-    assert shown["referralCodes"] == [code]
+    assert shown["profile"]["integrationId"] == ident
+    assert shown["profile"]["attributes"] == {ident: ident}
+    assert [r["code"] for r in shown["referrals"]] == [code]
     shown = strict_loads(run(*g, "referral", "show", "--json", "--", code).stdout)
     assert shown["code"] == code
     shown = strict_loads(run(*g, "coupon", "show", "--json", "--", code).stdout)
@@ -1348,7 +1353,8 @@ def test_unicode_identifier_round_trips_everywhere(run: Run, tmp_path: Path) -> 
                "--audience-add", UNICODE_ID, "--json")  # fmt: skip
     profile = strict_loads(made.stdout)["customerProfile"]
     assert profile["attributes"] == {UNICODE_ID: UNICODE_ID}
-    assert profile["audienceMemberships"] == [{"name": UNICODE_ID}]
+    audience = talon_id(run, "audience", UNICODE_ID, *g)
+    assert profile["audienceMemberships"] == [{"id": audience, "name": UNICODE_ID}]
     # The code works: with the campaign active, a friend closing with it is rewarded.
     assert run(*g, "campaign", "activate", "medium-referral").exit_code == 0
     closed = run(*g, "session", "close", "friend session", "--profile", "Friend ë",
@@ -1358,7 +1364,7 @@ def test_unicode_identifier_round_trips_everywhere(run: Run, tmp_path: Path) -> 
     referral = strict_loads(run(*g, "referral", "show", UNICODE_ID, "--json").stdout)
     assert referral["usageCounter"] == 1
     balance = strict_loads(run(*g, "loyalty", "balance", UNICODE_ID, "--json").stdout)
-    assert balance["programs"]["sample-wallet"]["currentBalance"] == 100
+    assert program_of(balance, "sample-wallet")["ledger"]["currentBalance"] == 100
     # Text output shows it as it is.
     assert UNICODE_ID in run(*g, "profile", "show", UNICODE_ID).stdout
     assert UNICODE_ID in run(*g, "referral", "list").stdout
@@ -1377,18 +1383,18 @@ def test_unicode_identifier_in_replay_paths(run: Run, tmp_path: Path) -> None:
     result = run("replay", str(path), "--json")
     assert result.exit_code == 0, result
     assert strict_loads(result.stdout)["applied"] == 3
-    shown = strict_loads(run("session", "show", UNICODE_ID, "--json").stdout)
+    shown = strict_loads(run("session", "show", UNICODE_ID, "--json").stdout)["customerSession"]
     assert (shown["profileId"], shown["state"]) == (UNICODE_ID, "closed")
-    assert strict_loads(run("profile", "show", UNICODE_ID, "--json").stdout)["closedSessions"] == 1
+    shown = strict_loads(run("profile", "show", UNICODE_ID, "--json").stdout)
+    assert shown["profile"]["closedSessions"] == 1
 
 
 def test_profile_show_json_lists_audiences(run: Run) -> None:
     made = run("profile", "update", UNICODE_ID, "--audience-add", UNICODE_ID, "--json")
-    assert strict_loads(made.stdout)["customerProfile"]["audienceMemberships"] == [
-        {"name": UNICODE_ID}
-    ]
+    audience = {"id": talon_id(run, "audience", UNICODE_ID), "name": UNICODE_ID}
+    assert strict_loads(made.stdout)["customerProfile"]["audienceMemberships"] == [audience]
     shown = strict_loads(run("profile", "show", UNICODE_ID, "--json").stdout)
-    assert shown["audienceMemberships"] == [{"name": UNICODE_ID}]
+    assert shown["profile"]["audienceMemberships"] == [audience]
 
 
 @pytest.mark.parametrize(

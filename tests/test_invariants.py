@@ -33,6 +33,7 @@ from unittest import mock
 
 import typer.main
 import typer.testing
+from conftest import program_of, talon_id
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -123,6 +124,7 @@ class ReferralMachine(RuleBasedStateMachine):
         self.rewarded: Counter[str] = Counter()  # friend -> live redemptions in the campaign
         result = self.cli("campaign", "activate", CAMPAIGN)
         assert result.exit_code == 0, result
+        self.program_id = talon_id(self.cli, "program", PROGRAM)  # Talon.One's integer id
 
     def teardown(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -188,7 +190,8 @@ class ReferralMachine(RuleBasedStateMachine):
                 (e["props"]["recipientIntegrationId"], e["props"]["value"], e["props"]["programId"])
                 for e in effects[1:]
             ]
-            assert points == [(code.advocate, 100, PROGRAM), (session.profile, 50, PROGRAM)]
+            program = self.program_id
+            assert points == [(code.advocate, 100, program), (session.profile, 50, program)]
             assert effects[0]["props"]["value"] == session.code
             code.counter += 1
             self.rewarded[session.profile] += 1
@@ -346,7 +349,7 @@ class ReferralMachine(RuleBasedStateMachine):
         assert outcome.exit_code == 0, outcome
         self.profiles.add(profile)
         self.balance[profile] += points
-        assert outcome.json["balance"]["currentBalance"] == self.balance[profile], outcome
+        assert outcome.json["balance"]["activePoints"] == self.balance[profile], outcome
 
     @rule(profile=profiles, points=st.integers(1, 150), dt=ticks)
     def deduct_points(self, profile: str, points: int, dt: int) -> None:
@@ -362,7 +365,7 @@ class ReferralMachine(RuleBasedStateMachine):
             return
         assert outcome.exit_code == 0, outcome
         self.balance[profile] -= points
-        assert outcome.json["balance"]["currentBalance"] == self.balance[profile], outcome
+        assert outcome.json["balance"]["activePoints"] == self.balance[profile], outcome
 
     # --- after every step ----------------------------------------------------------------------
 
@@ -391,7 +394,7 @@ class ReferralMachine(RuleBasedStateMachine):
                 assert outcome.exit_code == 1, outcome
                 continue
             assert outcome.exit_code == 0, outcome
-            wallet = outcome.json["programs"][PROGRAM]
+            wallet = program_of(outcome.json, PROGRAM)["ledger"]
             assert wallet["currentBalance"] == self.balance[profile], (profile, outcome)
             assert wallet["pendingBalance"] == 0 and wallet["expiredBalance"] == 0, outcome
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import program_of, stored_entry, talon_id
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -25,15 +26,15 @@ CODE_SHAPE = re.compile(
     r"^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{4}-[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{4}$"
 )
 UUID_SHAPE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# A Talon.One Referral's fields that are always there; friendProfileIntegrationId, startDate and
+# expiryDate are left out when they have no value.
 REFERRAL_KEYS = {
+    "id",
     "code",
     "campaignId",
     "advocateProfileIntegrationId",
-    "friendProfileIntegrationId",
     "usageLimit",
     "usageCounter",
-    "startDate",
-    "expiryDate",
     "created",
 }
 T0 = "2026-05-01T00:00:00Z"
@@ -73,17 +74,20 @@ def types(response: Any) -> list[str]:
     return [e["effectType"] for e in response["effects"]]
 
 
-def balance(run: Run, profile: str, program: str = WALLET, *options: str) -> dict[str, int]:
+def balance(run: Run, profile: str, program: str = WALLET, *options: str) -> dict[str, Any]:
+    """One program of the customer's Loyalty: {id, title, name, ledger: {currentBalance...}}."""
     result = ok(run(*options, "loyalty", "balance", profile, "--json"))
-    return result.json["programs"][program]
+    return program_of(result.json, program)
 
 
 def current(run: Run, profile: str, program: str = WALLET, *options: str) -> int:
-    return balance(run, profile, program, *options)["currentBalance"]
+    return balance(run, profile, program, *options)["ledger"]["currentBalance"]
 
 
 def ledger(run: Run, profile: str) -> list[dict[str, Any]]:
-    return ok(run("loyalty", "ledger", profile, "--json")).json
+    result = ok(run("loyalty", "ledger", profile, "--json")).json
+    assert result["hasMore"] is False
+    return result["data"]
 
 
 def referral(run: Run, code: str) -> dict[str, Any]:
@@ -91,7 +95,7 @@ def referral(run: Run, code: str) -> dict[str, Any]:
 
 
 def session_state(run: Run, session_id: str) -> str:
-    return ok(run("session", "show", session_id, "--json")).json["state"]
+    return ok(run("session", "show", session_id, "--json")).json["customerSession"]["state"]
 
 
 def rejection(response: Any) -> dict[str, Any]:
@@ -145,20 +149,21 @@ def test_cancel_closed_session_rolls_back_both_awards_and_the_code_use(
         "rollbackReferral",
     ]
     advocate, friend, code_use = (e["props"] for e in response["effects"])
+    wallet = talon_id(active, "program", WALLET)
     assert advocate["recipientIntegrationId"] == "ADVOCATE"
     assert advocate["value"] == 100
-    assert advocate["programId"] == WALLET
+    assert advocate["programId"] == wallet
     assert advocate["subLedgerId"] == ""
     assert UUID_SHAPE.match(advocate["transactionUUID"])
     assert advocate["transactionUUID"] != redeemed["advocate_uuid"]
     assert friend["recipientIntegrationId"] == "FRIEND1"
     assert friend["value"] == 50
-    assert friend["programId"] == WALLET
+    assert friend["programId"] == wallet
     assert friend["subLedgerId"] == ""
     assert UUID_SHAPE.match(friend["transactionUUID"])
     assert friend["transactionUUID"] not in (redeemed["friend_uuid"], advocate["transactionUUID"])
     assert code_use == {"value": redeemed["code"]}
-    assert all(e["campaignId"] == SAMPLE for e in response["effects"])
+    assert all(e["campaignId"] == talon_id(active, "campaign", SAMPLE) for e in response["effects"])
     assert response["customerSession"]["state"] == "cancelled"
     check_db(active)
 
@@ -170,11 +175,16 @@ def test_cancel_closed_session_zeroes_balances_and_the_usage_counter(
     assert referral(active, redeemed["code"])["usageCounter"] == 1
     cancel(active, "S1")
     assert balance(active, "ADVOCATE") == {
-        "name": "Sample wallet",
-        "currentBalance": 0,
-        "pendingBalance": 0,
-        "expiredBalance": 0,
-        "spentBalance": 0,
+        "id": talon_id(active, "program", WALLET),
+        "title": "Sample wallet",
+        "name": WALLET,
+        "ledger": {
+            "currentBalance": 0,
+            "pendingBalance": 0,
+            "expiredBalance": 0,
+            "spentBalance": 0,
+            "tentativeCurrentBalance": 0,
+        },
     }
     assert current(active, "FRIEND1") == 0
     assert referral(active, redeemed["code"])["usageCounter"] == 0
@@ -198,15 +208,19 @@ def test_cancel_closed_session_writes_reversing_ledger_entries(
     entries = ledger(active, profile)
     assert len(entries) == 2
     original, reversal = entries
-    assert original["transactionUUID"] == redeemed[uuid_key]
+    # Talon.One's transactions show no transactionUUID and no link to the entry rolled back: the
+    # state file's rows say which transaction each one is
+    kept, reversing = (stored_entry(active, e["id"]) for e in entries)
+    assert kept["transaction_uuid"] == redeemed[uuid_key]
     assert original["type"] == "addition"
     assert original["amount"] == amount
-    assert original["reverses"] is None
+    assert kept["reverses"] is None
     assert reversal["type"] == "subtraction"
     assert reversal["amount"] == amount
-    assert reversal["reverses"] == redeemed[uuid_key]
-    assert reversal["transactionUUID"] == rollback["transactionUUID"]
-    assert reversal["programId"] == WALLET
+    assert reversal["name"] == f"Rollback: {original['name']}"
+    assert reversing["reverses"] == redeemed[uuid_key]
+    assert reversing["transaction_uuid"] == rollback["transactionUUID"]
+    assert reversal["programId"] == talon_id(active, "program", WALLET)
     assert reversal["customerSessionId"] == "S1"
     check_db(active)
 
@@ -328,12 +342,14 @@ def test_cancelled_open_session_cannot_be_closed(active: Run) -> None:
     check_db(active)
 
 
-def test_closed_session_cannot_be_reopened(active: Run, redeemed: dict[str, Any]) -> None:
+def test_closed_session_cannot_be_reopened_by_an_update(
+    active: Run, redeemed: dict[str, Any]
+) -> None:
     result = active("session", "update", "S1", "--state", "open", "--json")
     assert result.exit_code == 1, result
     assert result.stdout == ""
     assert "S1" in result.stderr
-    assert "reopened" in result.stderr
+    assert "refcamp session reopen" in result.stderr  # the way that does reopen it
     assert session_state(active, "S1") == "closed"
     assert current(active, "ADVOCATE") == 100
     check_db(active)
@@ -419,23 +435,29 @@ then = [{ effect = "deduct_loyalty_points", program = "wallet", points = 30, rea
     closed = close(run, "S1", "--profile", "P", options=campaigns)
     assert types(closed) == ["deductLoyaltyPoints"]
     deduction = closed["effects"][0]["props"]["transactionUUID"]
-    assert balance(run, "P", "wallet", *campaigns)["currentBalance"] == 70
+    assert balance(run, "P", "wallet", *campaigns)["ledger"]["currentBalance"] == 70
     response = ok(run(*campaigns, "session", "cancel", "S1", "--json")).json
     assert types(response) == ["rollbackDeductedLoyaltyPoints"]
     props = response["effects"][0]["props"]
     assert props["value"] == 30
     assert props["recipientIntegrationId"] == "P"
-    assert props["programId"] == "wallet"
+    assert props["programId"] == talon_id(run, "program", "wallet", *campaigns)
     assert props["transactionUUID"] != deduction
     assert balance(run, "P", "wallet", *campaigns) == {
+        "id": talon_id(run, "program", "wallet", *campaigns),
+        "title": "wallet",
         "name": "wallet",
-        "currentBalance": 100,
-        "pendingBalance": 0,
-        "expiredBalance": 0,
-        "spentBalance": 0,
+        "ledger": {
+            "currentBalance": 100,
+            "pendingBalance": 0,
+            "expiredBalance": 0,
+            "spentBalance": 0,
+            "tentativeCurrentBalance": 100,
+        },
     }
     reversal = ledger(run, "P")[-1]
-    assert (reversal["type"], reversal["amount"], reversal["reverses"]) == (
+    reverses = stored_entry(run, reversal["id"], *campaigns)["reverses"]
+    assert (reversal["type"], reversal["amount"], reverses) == (
         "addition",
         30,
         deduction,
@@ -529,9 +551,10 @@ def fired(response: Any) -> list[tuple[str, int]]:
 
 
 def booked(response: Any) -> list[bool]:
-    """Per addLoyaltyPoints effect: was it booked (a transactionUUID) or only shown (null)?"""
+    """Per addLoyaltyPoints effect: was it booked (a transactionUUID) or only shown (an empty
+    one: Talon.One's transactionUUID is a string)?"""
     return [
-        e["props"]["transactionUUID"] is not None
+        e["props"]["transactionUUID"] != ""
         for e in response["effects"]
         if e["effectType"] == "addLoyaltyPoints"
     ]
@@ -611,7 +634,8 @@ def test_cancelling_a_closed_session_fires_revoked_and_rolls_back(events: Run) -
         if e["effectType"] == "rollbackAddedLoyaltyPoints"
     ]
     assert rollbacks == [("created", 1), ("closed", 4)]
-    reversed_ids = [e["reverses"] for e in ledger(events, "P") if e["reverses"]]
+    rows = [stored_entry(events, e["id"]) for e in ledger(events, "P")]
+    reversed_ids = [row["reverses"] for row in rows if row["reverses"]]
     assert reversed_ids == uuids
     check_db(events)
 
@@ -626,13 +650,13 @@ def test_referral_create_draws_a_code_from_the_campaign_pattern(run: Run) -> Non
     data = result.json
     assert set(data) >= REFERRAL_KEYS
     assert CODE_SHAPE.match(data["code"])
-    assert data["campaignId"] == SAMPLE
+    assert data["campaignId"] == talon_id(run, "campaign", SAMPLE)
     assert data["advocateProfileIntegrationId"] == "ADV"
-    assert data["friendProfileIntegrationId"] is None
+    assert "friendProfileIntegrationId" not in data  # no friend
     assert data["usageLimit"] == 0
     assert data["usageCounter"] == 0
-    assert data["startDate"] is None
-    assert data["expiryDate"] is None
+    assert "startDate" not in data  # no start date
+    assert "expiryDate" not in data  # no expiry
     assert data["created"] == "2026-05-01T00:00:00.000Z"
     assert referral(run, data["code"]) == data
     check_db(run)
@@ -664,7 +688,7 @@ def test_referral_create_imports_a_code_with_every_option(run: Run) -> None:
     )
     data = result.json
     assert data["code"] == "WELCOME-ANNA"
-    assert data["campaignId"] == SAMPLE
+    assert data["campaignId"] == talon_id(run, "campaign", SAMPLE)
     assert data["advocateProfileIntegrationId"] == "ADV"
     assert data["friendProfileIntegrationId"] == "ANNA"
     assert data["usageLimit"] == 3
@@ -710,7 +734,7 @@ def test_referral_create_makes_the_advocate_a_profile(run: Run) -> None:
     assert run("profile", "show", "NEWADV").exit_code == 1
     ok(run("referral", "create", "--campaign", SAMPLE, "--advocate", "NEWADV"))
     shown = ok(run("profile", "show", "NEWADV", "--json"))
-    assert shown.json["integrationId"] == "NEWADV"
+    assert shown.json["profile"]["integrationId"] == "NEWADV"
     check_db(run)
 
 
@@ -1139,7 +1163,7 @@ def test_reject_anonymous_session(active: Run) -> None:
     response = close(active, "--anonymous", "--referral", code)
     props = rejection(response)
     assert props["value"] == code
-    assert props["rejectionReason"] == "ProfileRequired"
+    assert props["rejectionReason"] == "ReferralRecipientDoesNotMatch"  # Talon.One's reason
     assert response["customerSession"]["profileId"] == ""
     assert_nothing_booked(active, code, "ADV")
     check_db(active)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import program_of, stored_entry, talon_id
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -58,14 +59,20 @@ class Refcamp:
         return self.json("session", "close", *args, now=now)
 
     def balance(self, profile: str, program: str = "wallet", now: str = T0) -> dict[str, int]:
-        programs = self.json("loyalty", "balance", profile, now=now)["programs"]
-        return {k: v for k, v in programs[program].items() if k != "name"}
+        """current, pending, expired and spent balance of one program (its LedgerInfo; refcamp
+        books no tentative points, so its tentativeCurrentBalance is the current one)."""
+        loyalty = self.json("loyalty", "balance", profile, now=now)
+        ledger = dict(program_of(loyalty, program)["ledger"])
+        assert ledger.pop("tentativeCurrentBalance") == ledger["currentBalance"], ledger
+        return ledger
 
     def current(self, profile: str, program: str = "wallet", now: str = T0) -> int:
         return self.balance(profile, program, now)["currentBalance"]
 
     def ledger(self, profile: str) -> list[dict[str, Any]]:
-        return self.json("loyalty", "ledger", profile)
+        page = self.json("loyalty", "ledger", profile)
+        assert page["hasMore"] is False
+        return page["data"]
 
     def code(self, campaign: str, advocate: str, code: str) -> str:
         args = ("referral", "create", "--campaign", campaign, "--advocate", advocate)
@@ -232,7 +239,7 @@ def test_create_referral_limit_per_campaign(campaign: Callable[[str], Refcamp]) 
     [reason] = blocked(third)
     assert reason["effectIndex"] == 0
     assert reason["ruleName"] == "code"
-    assert reason["campaignID"] == "ref"
+    assert reason["campaignID"] == talon_id(cli, "campaign", "ref")
     assert "CampaignLimitReached" in reason["details"]
     quiet = ok(cli("profile", "update", "D", "-q"))
     assert quiet.stdout == ""
@@ -591,7 +598,7 @@ def test_pending_points_on_an_open_session_are_not_booked(
     cli = campaign(PENDING.replace("talon_session_closed", "talon_session_created"))
     response = cli.json("session", "update", "S1", "--profile", "P")
     [effect] = response["effects"]
-    assert effect["props"]["transactionUUID"] is None
+    assert effect["props"]["transactionUUID"] == ""  # not booked
     assert effect["props"]["startDate"] == "2026-05-08T00:00:00.000Z"
     assert cli.ledger("P") == []
     assert cli.balance("P", now="2026-05-09T00:00:00Z")["currentBalance"] == 0
@@ -599,6 +606,16 @@ def test_pending_points_on_an_open_session_are_not_booked(
 
 
 # --- loyalty add / deduct ------------------------------------------------------------------------
+
+
+def as_ledger(balance: dict[str, int]) -> dict[str, int]:
+    """getLoyaltyBalances' balance (`loyalty add/deduct --json`) in LoyaltyLedger's words."""
+    return {
+        "currentBalance": balance["activePoints"],
+        "pendingBalance": balance["pendingPoints"],
+        "expiredBalance": balance["expiredPoints"],
+        "spentBalance": balance["spentPoints"],
+    }
 
 
 def adjust(cli: Refcamp, verb: str, profile: str, amount: int, now: str = T0, **kw: str) -> Any:
@@ -625,26 +642,26 @@ def test_add_then_deduct_by_hand(campaign: Callable[[str], Refcamp]) -> None:
     assert added["type"] == "addition"
     assert added["amount"] == 120
     assert added["name"] == "goodwill"
-    assert added["programId"] == "wallet"
-    assert added["customerProfileId"] == "P"
+    assert added["programId"] == talon_id(cli, "program", "wallet")
+    assert stored_entry(cli, added["id"])["profile_id"] == "P"  # Talon.One's entry names nobody
     assert added["expiryDate"] == "unlimited"
     assert added["balance"] == {
-        "currentBalance": 120,
-        "pendingBalance": 0,
-        "expiredBalance": 0,
-        "spentBalance": 0,
+        "activePoints": 120,
+        "pendingPoints": 0,
+        "spentPoints": 0,
+        "expiredPoints": 0,
     }
     deducted = ok(adjust(cli, "deduct", "P", 45, "2026-05-02T00:00:00Z", reason="spent")).json
     assert deducted["type"] == "subtraction"
     assert deducted["amount"] == 45
     assert deducted["name"] == "spent"
     assert deducted["balance"] == {
-        "currentBalance": 75,
-        "pendingBalance": 0,
-        "expiredBalance": 0,
-        "spentBalance": 45,
+        "activePoints": 75,
+        "pendingPoints": 0,
+        "spentPoints": 45,
+        "expiredPoints": 0,
     }
-    assert cli.balance("P", now="2026-05-02T00:00:00Z") == deducted["balance"]
+    assert cli.balance("P", now="2026-05-02T00:00:00Z") == as_ledger(deducted["balance"])
     assert [(e["type"], e["amount"]) for e in cli.ledger("P")] == [
         ("addition", 120),
         ("subtraction", 45),
@@ -661,16 +678,16 @@ def test_add_by_hand_follows_the_program_pending_and_validity(
     added = ok(adjust(cli, "add", "P", 100)).json
     assert added["startDate"] == "2026-05-08T00:00:00.000Z"
     assert added["expiryDate"] == "2026-06-07T00:00:00.000Z"
-    assert added["balance"]["pendingBalance"] == 100
-    assert added["balance"]["currentBalance"] == 0
+    assert added["balance"]["pendingPoints"] == 100
+    assert added["balance"]["activePoints"] == 0
     # Pending points cannot be spent yet.
     refused = adjust(cli, "deduct", "P", 1)
     assert refused.exit_code == 1, refused
     assert ok(adjust(cli, "deduct", "P", 100, "2026-05-08T00:00:00Z")).json["balance"] == {
-        "currentBalance": 0,
-        "pendingBalance": 0,
-        "expiredBalance": 0,
-        "spentBalance": 100,
+        "activePoints": 0,
+        "pendingPoints": 0,
+        "spentPoints": 100,
+        "expiredPoints": 0,
     }
     cli.check("2026-06-08T00:00:00Z")
 
@@ -795,7 +812,7 @@ def test_add_by_hand_creates_the_profile(campaign: Callable[[str], Refcamp]) -> 
     cli = campaign(points_campaign())
     assert cli("profile", "show", "NEW").exit_code == 1
     ok(adjust(cli, "add", "NEW", 10))
-    assert cli.json("profile", "show", "NEW")["integrationId"] == "NEW"
+    assert cli.json("profile", "show", "NEW")["profile"]["integrationId"] == "NEW"
     assert cli.current("NEW") == 10
     cli.check()
 

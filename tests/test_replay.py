@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import program_of
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -77,6 +78,17 @@ def event_line(profile: str, stars: int = 5, **extra: Any) -> dict[str, Any]:
     return {"path": "/v2/events", "method": "POST", "body": body, **extra}
 
 
+# What the commands' --json shows of every request, as if its responseContent asked for it; a
+# replayed line's response has only what its body's responseContent asks for, as in Talon.One.
+SHOWN = ["customerProfile", "customerSession", "event", "ruleFailureReasons"]
+
+
+def asking(line: dict[str, Any], *parts: str) -> dict[str, Any]:
+    """The line, its body asking for `parts` (default: what a command shows) in responseContent."""
+    body = {**line.get("body", {}), "responseContent": list(parts or SHOWN)}
+    return {**line, "body": body}
+
+
 def write(path: Path, lines: list[Any]) -> Path:
     """JSON Lines: dicts are dumped, str and bytes written as they are."""
     data = b""
@@ -104,7 +116,8 @@ def register(run: Run, profile: str, *options: str) -> str:
 
 def balance(run: Run, profile: str, program: str = WALLET, *options: str) -> int:
     result = ok(run(*options, "loyalty", "balance", profile, "--json"))
-    return result.json["programs"].get(program, {"currentBalance": 0})["currentBalance"]
+    known = [p for p in result.json["programs"].values() if p["name"] == program]
+    return program_of(result.json, program)["ledger"]["currentBalance"] if known else 0
 
 
 def referral_codes(run: Run, *options: str) -> list[dict[str, Any]]:
@@ -129,9 +142,11 @@ def snapshot(run: Run, profiles: list[str], programs: tuple[str, ...] = (WALLET,
             state[profile] = None
             continue
         ledger = ok(run("loyalty", "ledger", profile, "--json")).json
+        assert ledger["hasMore"] is False
+        known = {p["name"] for p in shown.json["programs"].values()}
         state[profile] = {
-            "balances": {p: shown.json["programs"].get(p) for p in programs},
-            "ledger": len(ledger),
+            "balances": {p: program_of(shown.json, p) if p in known else None for p in programs},
+            "ledger": len(ledger["data"]),
         }
     state["codes"] = sorted((r["code"], r["usageCounter"]) for r in referral_codes(run))
     return state
@@ -185,16 +200,23 @@ def test_replayed_file_gives_the_same_responses_as_the_commands(
         command(7, "session", "close", "S4", "--profile", "F1", "--referral", code2),
         command(8, "profile", "update", "LURKER", "--no-rules"),
     ]
+    # each line asks for what the commands show, so that the responses compare in full
     lines = [
-        profile_line("NEWCUSTOMER"),
-        {**profile_line("OTHER"), "body": {"attributes": {"tier": "gold"}}},
-        session_line("S1", "F1", referralCode=code1, cartItems=cart),
-        session_line("S2", "F2", referralCode=code2),
-        event_line("F1"),
-        {**session_line("S3", "F3", referralCode=code1), "query": {"dry": "true"}},
-        {"path": "/v2/customer_sessions/S2", "body": {"customerSession": {"state": "cancelled"}}},
-        session_line("S4", "F1", referralCode=code2),
-        profile_line("LURKER", rules=False),
+        asking(line)
+        for line in (
+            profile_line("NEWCUSTOMER"),
+            {**profile_line("OTHER"), "body": {"attributes": {"tier": "gold"}}},
+            session_line("S1", "F1", referralCode=code1, cartItems=cart),
+            session_line("S2", "F2", referralCode=code2),
+            event_line("F1"),
+            {**session_line("S3", "F3", referralCode=code1), "query": {"dry": "true"}},
+            {
+                "path": "/v2/customer_sessions/S2",
+                "body": {"customerSession": {"state": "cancelled"}},
+            },
+            session_line("S4", "F1", referralCode=code2),
+            profile_line("LURKER", rules=False),
+        )
     ]
     for step, line in enumerate(lines):
         line["now"] = TIMES[step]
@@ -245,7 +267,7 @@ def test_profile_lines_run_rules_only_with_run_rule_engine(active: Run, tmp_path
     advocates = [r["advocateProfileIntegrationId"] for r in referral_codes(active)]
     assert advocates == ["LOUD"]
     for profile in ("QUIET", "FALSE"):
-        assert ok(active("profile", "show", profile, "--json")).json["referralCodes"] == []
+        assert ok(active("profile", "show", profile, "--json")).json["referrals"] == []
     check_db(active)
 
 
@@ -266,7 +288,8 @@ BAD_LINES: list[tuple[Any, str]] = [
 def test_bad_lines_are_reported_with_their_number_and_do_not_stop_the_rest(
     active: Run, tmp_path: Path
 ) -> None:
-    lines = [profile_line("FIRST"), "", *(bad for bad, _ in BAD_LINES), profile_line("LAST")]
+    last_line = asking(profile_line("LAST"), "customerProfile")
+    lines = [profile_line("FIRST"), "", *(bad for bad, _ in BAD_LINES), last_line]
     source = write(tmp_path / "bad.jsonl", lines)
     out = tmp_path / "out.jsonl"
     result = active("replay", str(source), "--out", str(out), "--json")
@@ -508,8 +531,8 @@ def test_replaying_the_same_file_twice_changes_nothing_the_second_time(
     assert first["applied"] == 7 and first["skipped"] == 0
     assert first["effects"]["addLoyaltyPoints"] == 7  # 2 referrals x 2, and 3 reviews
     before = snapshot(run, profiles, programs)
-    assert before["F1"]["balances"]["review-wallet"]["currentBalance"] == 40
-    assert before["ADVOCATE"]["balances"][WALLET]["currentBalance"] == 100
+    assert before["F1"]["balances"]["review-wallet"]["ledger"]["currentBalance"] == 40
+    assert before["ADVOCATE"]["balances"][WALLET]["ledger"]["currentBalance"] == 100
 
     second = ok(run("replay", str(source), "--json")).json
     assert second["applied"] == 0
@@ -599,7 +622,9 @@ def test_stdin_replay_is_not_resumed_but_its_requests_are_idempotent(
 
 def test_stdin_replay_writes_out(active: Run, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    text = json.dumps(profile_line("NEW1")) + "\n" + json.dumps(profile_line("NEW2")) + "\n"
+    text = "".join(
+        json.dumps(asking(profile_line(p), "customerProfile")) + "\n" for p in ("NEW1", "NEW2")
+    )
     ok(active("replay", "-", "--out", str(out), "--json", input=text))
     records = read_out(out)
     assert [r["line"] for r in records] == [1, 2]
@@ -615,13 +640,23 @@ def test_percent_encoded_ids_are_decoded(active: Run, tmp_path: Path) -> None:
     source = write(
         tmp_path / "encoded.jsonl",
         [
-            {"path": "/v2/customer_profiles/Zo%C3%AB", "query": {"runRuleEngine": "true"}},
-            {
-                "path": "/v2/customer_sessions/S%201",
-                "body": {
-                    "customerSession": {"profileId": "Zoë", "state": "closed", "referralCode": code}
+            asking(
+                {"path": "/v2/customer_profiles/Zo%C3%AB", "query": {"runRuleEngine": "true"}},
+                "customerProfile",
+            ),
+            asking(
+                {
+                    "path": "/v2/customer_sessions/S%201",
+                    "body": {
+                        "customerSession": {
+                            "profileId": "Zoë",
+                            "state": "closed",
+                            "referralCode": code,
+                        }
+                    },
                 },
-            },
+                "customerSession",
+            ),
         ],
     )
     out = tmp_path / "out.jsonl"
@@ -630,9 +665,10 @@ def test_percent_encoded_ids_are_decoded(active: Run, tmp_path: Path) -> None:
     assert records[0]["customerProfile"]["integrationId"] == "Zoë"
     assert records[1]["customerSession"]["integrationId"] == "S 1"
     shown = ok(active("profile", "show", "Zoë", "--json")).json
-    assert len(shown["referralCodes"]) == 1
+    assert len(shown["referrals"]) == 1
     assert balance(active, "Zoë") == 50
-    assert ok(active("session", "show", "S 1", "--json")).json["profileId"] == "Zoë"
+    session = ok(active("session", "show", "S 1", "--json")).json["customerSession"]
+    assert session["profileId"] == "Zoë"
     assert active("profile", "show", "Zo%C3%AB").exit_code == 1
     check_db(active)
 

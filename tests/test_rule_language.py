@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import program_of, talon_id
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -69,8 +70,16 @@ class Refcamp:
         return self.json(*args, "--payload", "-", now=now, input=json.dumps(body))
 
     def balance(self, profile: str, program: str = "wallet", now: str = T0) -> dict[str, int]:
-        programs = self.json("loyalty", "balance", profile, now=now)["programs"]
-        return {k: v for k, v in programs[program].items() if k != "name"}
+        """current, pending, expired and spent balance of one program (its LedgerInfo; refcamp
+        books no tentative points, so its tentativeCurrentBalance is the current one)."""
+        loyalty = self.json("loyalty", "balance", profile, now=now)
+        ledger = dict(program_of(loyalty, program)["ledger"])
+        assert ledger.pop("tentativeCurrentBalance") == ledger["currentBalance"], ledger
+        return ledger
+
+    def talon_id(self, kind: str, key: str) -> int:
+        """The integer id Talon.One's shapes give a campaign, ruleset or program of the files."""
+        return talon_id(self, kind, key)
 
     def current(self, profile: str, program: str = "wallet", now: str = T0) -> int:
         return self.balance(profile, program, now)["currentBalance"]
@@ -347,7 +356,7 @@ def test_operators_on_a_session_attribute(
     response = rc.update("S1", "--profile", "P", *args)
     assert hit(response) is expected, response
     if attr is not None:
-        stored = rc.json("session", "show", "S1")["attributes"]
+        stored = rc.json("session", "show", "S1")["customerSession"]["attributes"]
         assert list(stored) == ["k"]
     rc.check()
 
@@ -754,7 +763,8 @@ def test_audience_condition_with_audience_add_and_remove(write: Callable[..., Re
     after = rc.close("S3", "--profile", "P")
     assert not hit(after)
     assert "saw audiences: news" in after["ruleFailureReasons"][0]["details"]
-    assert after["customerProfile"]["audienceMemberships"] == [{"name": "news"}]
+    news = rc.talon_id("audience", "news")
+    assert after["customerProfile"]["audienceMemberships"] == [{"id": news, "name": "news"}]
     anonymous = rc.close("S4", "--anonymous")
     assert not hit(anonymous)
     assert "saw audiences: no customer" in anonymous["ruleFailureReasons"][0]["details"]
@@ -890,7 +900,7 @@ def test_create_referral_code_with_usage_limit_and_valid_for(
     created = response["createdReferrals"]
     assert [r["code"] for r in created] == [code]
     assert created[0]["advocateProfileIntegrationId"] == "ADV"
-    assert created[0]["campaignId"] == "rl"
+    assert created[0]["campaignId"] == rc.talon_id("campaign", "rl")
     assert created[0]["usageLimit"] == 5
     assert created[0]["expiryDate"] == "2026-05-31T00:00:00.000Z"
     shown = rc.json("referral", "show", code)
@@ -925,7 +935,7 @@ def test_create_referral_code_does_not_apply_without_a_customer_or_the_event(
     assert anonymous["createdReferrals"] == []
     assert rc.json("referral", "list") == []
     unlimited = rc.close("S2", "--profile", "ADV")
-    assert unlimited["createdReferrals"][0]["expiryDate"] is None
+    assert "expiryDate" not in unlimited["createdReferrals"][0]  # no expiry
     rc.check()
 
 
@@ -941,9 +951,9 @@ def test_add_loyalty_points_fixed(write: Callable[..., Refcamp]) -> None:
     props = one(closed, "addLoyaltyPoints")
     assert props["value"] == 10
     assert props["name"] == "Thanks"
-    assert props["programId"] == "wallet"
+    assert props["programId"] == rc.talon_id("program", "wallet")
     assert props["recipientIntegrationId"] == "P"
-    assert isinstance(props["transactionUUID"], str)
+    assert isinstance(props["transactionUUID"], str) and props["transactionUUID"] != ""  # booked
     assert "startDate" not in props
     assert "expiryDate" not in props
     assert rc.current("P") == 10
@@ -957,10 +967,10 @@ def test_add_loyalty_points_on_an_open_session_is_tentative(write: Callable[...,
     rc = write(campaign(rule(attribute("session.total", ">", "0"), then), wallet=True))
     opened = rc.update("S1", "--profile", "P", "--item", "sku=a,price=5")
     props = one(opened, "addLoyaltyPoints")
-    assert props["transactionUUID"] is None
+    assert props["transactionUUID"] == ""  # tentative: no transaction booked
     assert props["name"] == "10 points"
     assert rc.current("P") == 0
-    assert one(rc.close("S1"), "addLoyaltyPoints")["transactionUUID"] is not None
+    assert one(rc.close("S1"), "addLoyaltyPoints")["transactionUUID"] != ""
     assert rc.current("P") == 10
     rc.check()
 
@@ -1077,17 +1087,17 @@ def test_deduct_loyalty_points_when_the_session_closes(write: Callable[..., Refc
     ok(rc("loyalty", "add", "P", "--program", "wallet", "--points", "100", "--reason", "start"))
     opened = rc.update("S1", "--profile", "P", "--attr", "redeem=true")
     tentative = one(opened, "deductLoyaltyPoints")
-    assert tentative["transactionUUID"] is None
+    assert tentative["transactionUUID"] == ""  # tentative: no transaction booked
     assert rc.current("P") == 100  # nothing booked on an open session
     closed = rc.close("S1")
     props = one(closed, "deductLoyaltyPoints")
     assert props["value"] == 30
     assert props["name"] == "Free shipping"
-    assert props["programId"] == "wallet"
+    assert props["programId"] == rc.talon_id("program", "wallet")
     assert props["recipientIntegrationId"] == "P"
-    assert isinstance(props["transactionUUID"], str)
+    assert isinstance(props["transactionUUID"], str) and props["transactionUUID"] != ""  # booked
     assert rc.current("P") == 70
-    entry = rc.json("loyalty", "ledger", "P")[-1]
+    entry = rc.json("loyalty", "ledger", "P")["data"][-1]
     assert (entry["type"], entry["amount"], entry["name"]) == ("subtraction", 30, "Free shipping")
     # The condition does not hold: nothing deducted.
     assert rc.close("S2", "--profile", "P", "--attr", "redeem=false")["effects"] == []
@@ -1248,7 +1258,8 @@ def test_two_discounts_together_never_exceed_the_total(write: Callable[..., Refc
     )
     response = rc.close("S1", "--profile", "P", "--item", "sku=a,price=100")
     assert discounts(response) == [("sixty", 60, "sessionTotal"), ("sixty", 40, "sessionTotal")]
-    assert [e["campaignId"] for e in response["effects"]] == ["first", "first"]
+    first = rc.talon_id("campaign", "first")
+    assert [e["campaignId"] for e in response["effects"]] == [first, first]
     rc.check()
 
 
@@ -1269,7 +1280,7 @@ def test_cancelling_a_closed_session_rolls_back_its_discounts(
     cancelled = rc.json("session", "cancel", "S1")
     assert types(cancelled) == ["rollbackDiscount"]
     assert cancelled["effects"][0]["props"] == {"name": "10%", "value": 7}
-    assert cancelled["effects"][0]["campaignId"] == "rl"
+    assert cancelled["effects"][0]["campaignId"] == rc.talon_id("campaign", "rl")
     assert rc.json("session", "cancel", "S1")["effects"] == []
     # An open session that is cancelled booked no discount, so there is nothing to roll back.
     rc.update("S2", "--profile", "P", "--item", "sku=a,price=70")
@@ -1371,7 +1382,7 @@ def test_create_coupon_from_the_campaign_settings(write: Callable[..., Refcamp])
     created = response["createdCoupons"]
     assert len(created) == 1
     assert created[0]["value"] == code
-    assert created[0]["campaignId"] == "rl"
+    assert created[0]["campaignId"] == rc.talon_id("campaign", "rl")
     assert created[0]["recipientIntegrationId"] == "NEW"
     assert created[0]["usageLimit"] == 3
     assert created[0]["usageCounter"] == 0
@@ -1438,7 +1449,7 @@ def test_reserve_coupon_for_the_current_customer(write: Callable[..., Refcamp]) 
         )
     )
     ok(rc("coupon", "create", "--campaign", "rl", "--code", "VIP-GIFT"))
-    assert rc.json("coupon", "show", "VIP-GIFT")["recipientIntegrationId"] is None
+    assert "recipientIntegrationId" not in rc.json("coupon", "show", "VIP-GIFT")  # nobody's
     first = rc.track("vip_joined", "--profile", "P")
     assert one(first, "reserveCoupon") == {
         "couponValue": "VIP-GIFT",
@@ -1532,10 +1543,10 @@ def test_update_attribute_on_the_profile_is_stored_and_survives_a_cancel(
     assert one(closed, "updateAttribute") == {"path": "profile.attributes.tier", "value": "gold"}
     assert not hit(closed)  # rules see the facts from before the request
     assert closed["customerProfile"]["attributes"] == {"tier": "gold", "age": 40}
-    assert rc.json("profile", "show", "P")["attributes"] == {"tier": "gold", "age": 40}
+    assert rc.json("profile", "show", "P")["profile"]["attributes"] == {"tier": "gold", "age": 40}
     cancelled = rc.json("session", "cancel", "S1")
     assert cancelled["customerProfile"]["attributes"]["tier"] == "gold"
-    assert rc.json("profile", "show", "P")["attributes"]["tier"] == "gold"
+    assert rc.json("profile", "show", "P")["profile"]["attributes"]["tier"] == "gold"
     assert hit(rc.update("S2", "--profile", "P"))  # a later request sees it
     rc.check()
 
@@ -1556,14 +1567,14 @@ def test_update_attribute_on_the_session(write: Callable[..., Refcamp]) -> None:
     ]
     expected = {"channel": "app", "seen": True, "meta": {"a": 1, "b": ["x"]}}
     assert response["customerSession"]["attributes"] == expected
-    assert rc.json("session", "show", "S1")["attributes"] == expected
+    assert rc.json("session", "show", "S1")["customerSession"]["attributes"] == expected
     # Kept when the session is cancelled; the profile is untouched.
     rc.json("session", "cancel", "S1")
-    assert rc.json("session", "show", "S1")["attributes"] == expected
-    assert rc.json("profile", "show", "P")["attributes"] == {}
+    assert rc.json("session", "show", "S1")["customerSession"]["attributes"] == expected
+    assert rc.json("profile", "show", "P")["profile"]["attributes"] == {}
     web = rc.update("S2", "--profile", "P", "--attr", "channel=web")
     assert web["effects"] == []
-    assert rc.json("session", "show", "S2")["attributes"] == {"channel": "web"}
+    assert rc.json("session", "show", "S2")["customerSession"]["attributes"] == {"channel": "web"}
     rc.check()
 
 
@@ -1586,7 +1597,7 @@ def test_update_attribute_does_not_apply_without_its_owner(write: Callable[..., 
     assert anonymous["effects"] == []  # no profile to update
     pinged = rc.track("ping", "--profile", "P", "--attr", "x=1")  # no session to update
     assert pinged["effects"] == []
-    assert rc.json("profile", "show", "P")["attributes"] == {}
+    assert rc.json("profile", "show", "P")["profile"]["attributes"] == {}
     rc.check()
 
 
@@ -1597,7 +1608,7 @@ def test_update_attribute_stores_a_name_with_a_double_quote(
     rc = write(campaign(rule(CLOSED, then)))
     closed = rc.close("S1", "--profile", "P")
     assert closed["customerProfile"]["attributes"] == {'say"hi': 1}
-    assert rc.json("profile", "show", "P")["attributes"] == {'say"hi': 1}
+    assert rc.json("profile", "show", "P")["profile"]["attributes"] == {'say"hi': 1}
 
 
 @pytest.mark.parametrize(
@@ -1644,12 +1655,21 @@ def test_audience_effects_change_membership(write: Callable[..., Refcamp]) -> No
     )
     assert not hit(rc.close("S0", "--profile", "P"))
     joined = rc.track("join_club", "--profile", "P")
-    assert one(joined, "addToAudience") == {"audienceName": "club", "profileIntegrationId": "P"}
+    club = rc.talon_id("audience", "club")
+    assert one(joined, "addToAudience") == {
+        "audienceName": "club",
+        "audienceId": club,
+        "profileIntegrationId": "P",
+    }
     assert audiences(joined) == ["club"]
     assert hit(rc.close("S1", "--profile", "P"))
     assert audiences(rc.track("join_club", "--profile", "P")) == ["club"]  # joining twice
     left = rc.track("leave_club", "--profile", "P")
-    assert one(left, "removeFromAudience") == {"audienceName": "club", "profileIntegrationId": "P"}
+    assert one(left, "removeFromAudience") == {
+        "audienceName": "club",
+        "audienceId": club,
+        "profileIntegrationId": "P",
+    }
     assert audiences(left) == []
     assert not hit(rc.close("S2", "--profile", "P"))
     # Leaving an audience one is not in is harmless.
@@ -1704,8 +1724,9 @@ def test_custom_effect_passes_its_payload_through_as_json(write: Callable[..., R
                 "box": {"size": "M"},
                 "at": "2026-01-01T10:00:00.000Z",  # refcamp's own time format
             },
+            "effectId": rc.talon_id("effect", "send_gift"),
         },
-        {"name": "ping", "payload": {}},
+        {"name": "ping", "payload": {}, "effectId": rc.talon_id("effect", "ping")},
     ]
     assert types(response) == ["customEffect", "customEffect"]
     assert rc.update("S2", "--profile", "P")["effects"] == []
@@ -1750,17 +1771,18 @@ def test_campaigns_run_by_priority_then_id_rules_in_order_effects_in_order(
         "later 1b",
         "later 3",
     ]
+    ids = {cid: rc.talon_id("campaign", cid) for cid in ("zeta", "later", "beta", "alpha")}
     assert [(e["campaignId"], e["ruleIndex"]) for e in response["effects"]][:3] == [
-        ("zeta", 0),
-        ("zeta", 0),
-        ("zeta", 2),
+        (ids["zeta"], 0),
+        (ids["zeta"], 0),
+        (ids["zeta"], 2),
     ]
     reasons = response["ruleFailureReasons"]
     assert [(r["campaignID"], r["ruleIndex"], r["ruleName"]) for r in reasons] == [
-        ("zeta", 1, "never"),
-        ("alpha", 1, "never"),
-        ("beta", 1, "never"),
-        ("later", 1, "never"),
+        (ids["zeta"], 1, "never"),
+        (ids["alpha"], 1, "never"),
+        (ids["beta"], 1, "never"),
+        (ids["later"], 1, "never"),
     ]
     rc.check()
 
@@ -1789,10 +1811,11 @@ def test_two_campaigns_react_to_one_request_with_different_effect_kinds(
         campaign(rule(CLOSED, note("off")), cid="disabled").replace('"enabled"', '"disabled"'),
     )
     response = rc.close("S1", "--profile", "P", "--item", "sku=a,price=42")
+    ids = {cid: rc.talon_id("campaign", cid) for cid in ("points", "discount", "disabled")}
     assert [(e["campaignId"], e["effectType"]) for e in response["effects"]] == [
-        ("discount", "setDiscount"),
-        ("discount", "showNotification"),
-        ("points", "addLoyaltyPoints"),
+        (ids["discount"], "setDiscount"),
+        (ids["discount"], "showNotification"),
+        (ids["points"], "addLoyaltyPoints"),
     ]
     # Points are counted on the session total, not on what is left after the discount.
     assert response["effects"][2]["props"]["value"] == 42
@@ -1800,10 +1823,10 @@ def test_two_campaigns_react_to_one_request_with_different_effect_kinds(
     ok(rc("campaign", "activate", "disabled"))
     again = rc.close("S2", "--profile", "P", "--item", "sku=a,price=1")
     assert [e["campaignId"] for e in again["effects"]] == [
-        "disabled",
-        "discount",
-        "discount",
-        "points",
+        ids["disabled"],
+        ids["discount"],
+        ids["discount"],
+        ids["points"],
     ]
     rc.check()
 
@@ -1848,9 +1871,12 @@ def test_explain_as_json_has_every_condition_with_seen_and_needed(
     args = ("session", "close", "S1", "--profile", "P", "--item", "sku=a,price=40.0", "--json")
     explained = ok(rc(*args, "--explain")).json
     rules = explained["explanation"]["rules"]
-    assert [(r["campaignId"], r["ruleIndex"], r["ruleName"], r["fired"]) for r in rules] == [
-        ("rl", 0, "Big carts", False),
-        ("rl", 1, "VIP", False),
+    rl = rc.talon_id("campaign", "rl")
+    assert [
+        (r["campaignId"], r["campaign"], r["ruleIndex"], r["ruleName"], r["fired"]) for r in rules
+    ] == [
+        (rl, "rl", 0, "Big carts", False),
+        (rl, "rl", 1, "VIP", False),
     ]
     assert rules[0]["conditions"] == [
         {
@@ -1876,8 +1902,9 @@ def test_explain_as_json_has_every_condition_with_seen_and_needed(
     assert "explanation" not in plain
     reasons = plain["ruleFailureReasons"]
     assert reasons[0] == {
-        "campaignID": "rl",
+        "campaignID": rl,
         "campaignName": "rl",
+        "rulesetID": rc.talon_id("ruleset", "rl"),
         "ruleIndex": 0,
         "ruleName": "Big carts",
         "conditionIndex": 1,

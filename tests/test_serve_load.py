@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -37,9 +38,9 @@ PROGRAM = "sample-wallet"
 # One client process: stdlib only, one persistent HTTP/1.1 connection (opened before the barrier),
 # says it is ready, waits for the go file, then does its part and prints what it got as JSON:
 # a list of [session id, status, effects (effectType or effectType:rejectionReason), monotonic].
-# Modes: "race" closes one session; "load" closes new sessions until `seconds` have passed,
-# reconnecting after a failed request (status 0); "slow" sends the headers and half the body
-# before saying it is ready, and the rest only after the go file appears.
+# Modes: "race" closes one session; "load" closes new sessions until `seconds` have passed or the
+# stop file appears, reconnecting after a failed request (status 0); "slow" sends the headers and
+# half the body before saying it is ready, and the rest only after the go file appears.
 CLIENT = textwrap.dedent(
     """
     import http.client, json, os, sys, time
@@ -116,6 +117,8 @@ CLIENT = textwrap.dedent(
             n += 1
             if spec["mode"] == "race" or time.monotonic() >= deadline:
                 break
+            if spec.get("stop") and os.path.exists(spec["stop"]):
+                break
     conn.close()
     print(json.dumps(results))
     """
@@ -136,12 +139,17 @@ class Clients:
             path.unlink(missing_ok=True)
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-c", CLIENT, json.dumps({**spec, "ready": str(r), "go": go})],
+                [
+                    sys.executable,
+                    "-c",
+                    CLIENT,
+                    json.dumps({**spec, "ready": str(r), "go": str(self.go)}),
+                ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for spec, r, go in zip(specs, self.ready, [str(self.go)] * len(specs), strict=True)
+            for spec, r in zip(specs, self.ready, strict=True)
         ]
 
     def wait_ready(self) -> None:
@@ -229,7 +237,9 @@ def balance(profile: str) -> int:
     return program["ledger"]["currentBalance"]
 
 
-def load_specs(port: int, codes: Sequence[str], prefix: str, seconds: float) -> list[dict]:
+def load_specs(
+    port: int, codes: Sequence[str], prefix: str, seconds: float, stop: Path | None = None
+) -> list[dict]:
     return [
         {
             "mode": "load",
@@ -239,9 +249,30 @@ def load_specs(port: int, codes: Sequence[str], prefix: str, seconds: float) -> 
             "profile": f"{prefix}F{c}",
             "referral": code,
             "seconds": seconds,
+            "stop": str(stop) if stop else None,
         }
         for c, code in enumerate(codes)
     ]
+
+
+def connections_read(port: int) -> list[int]:
+    """The server side of each established TCP connection to `port` on 127.0.0.1: how many bytes
+    the kernel holds that the server has not read yet (0 = it has read all the client sent)."""
+    unread = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, queues = fields[1], fields[3], fields[4]
+        if local == f"0100007F:{port:04X}" and state == "01":
+            unread.append(int(queues.split(":")[1], 16))
+    return unread
+
+
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 def rewarded(effects: Sequence[str]) -> bool:
@@ -356,8 +387,8 @@ def test_kill_9_under_load_loses_no_acknowledged_request(
     restarted: Server | None = None
     try:
         codes = [register(server, f"ADV{c}") for c in range(CLIENTS)]
-        seconds = KILL_AFTER + AFTER_RESTART + 2  # the clients keep sending through it all
-        with clients(tmp_path, load_specs(server.port, codes, "K", seconds)) as group:
+        stop = tmp_path / "stop"  # the clients keep sending through it all, until this appears
+        with clients(tmp_path, load_specs(server.port, codes, "K", TIMEOUT, stop)) as group:
             opened = group.release()
             time.sleep(max(0.0, opened + KILL_AFTER - time.monotonic()))
             killed_at = time.monotonic()
@@ -365,9 +396,11 @@ def test_kill_9_under_load_loses_no_acknowledged_request(
             assert server.process.wait(timeout=30) == -signal.SIGKILL
             restarted = start_on(server.port)  # same state file (REFCAMP_DB), same port
             restarted_at = time.monotonic()
+            time.sleep(AFTER_RESTART)
+            stop.touch()
             results = group.results()
         # The restarted server answers: a session acknowledged before the kill reads back closed.
-        before = [r for per_client in results for r in per_client if r[3] < killed_at]
+        before = [r for c in results for r in c if r[1] == 200 and r[3] < killed_at]
         reply = restarted.request("GET", f"/v2/customer_sessions/{before[-1][0]}")
         assert reply.status == 200, reply
         assert reply.body["customerSession"]["state"] == "closed"
@@ -417,11 +450,20 @@ def test_sigterm_lets_the_requests_in_flight_finish_then_exits_0(
             for c, code in enumerate(codes)
         ]  # fmt: skip
         with clients(tmp_path, specs) as group:
-            # Each client has sent its headers and half its body: eight requests in flight.
+            # Each client has sent its headers and half its body, and the server has read them
+            # (nothing left unread on its side): eight requests in flight.
             group.wait_ready()
-            time.sleep(0.5)
+            deadline = time.monotonic() + TIMEOUT
+            while connections_read(server.port) != [0] * CLIENTS:
+                assert time.monotonic() < deadline, connections_read(server.port)
+                time.sleep(0.01)
             server.process.send_signal(signal.SIGTERM)
-            time.sleep(1.0)
+            # It stops listening at once (a new connection is refused) but keeps running, waiting
+            # for the rest of the bodies.
+            while not refuses_connections(server.port):
+                assert time.monotonic() < deadline, "the server kept listening after SIGTERM"
+                time.sleep(0.01)
+            time.sleep(0.5)
             assert server.process.poll() is None, "the server did not wait for its requests"
             group.release()
             results = group.results()

@@ -216,7 +216,7 @@ def test_simulate_skips_a_campaign_deactivated_in_the_state_file(
     toml.write_text(toml.read_text().replace('state = "disabled"', 'state = "enabled"', 1))
     ok(run("campaign", "activate", CAMPAIGN))
     ok(run("campaign", "deactivate", COUPONS))
-    states = {c["id"]: c["state"] for c in ok(run("campaign", "list", "--json")).json}
+    states = {c["refcamp"]["id"]: c["state"] for c in ok(run("campaign", "list", "--json")).json}
     assert states == {CAMPAIGN: "enabled", COUPONS: "disabled"}
     report = simulate(run)
     assert [f["campaignId"] for f in report["campaigns"]] == [CAMPAIGN]
@@ -246,7 +246,7 @@ def test_simulate_leaves_the_users_state_file_alone(run: Run, isolated: Path) ->
     assert figures(report, COUPONS)["coupons"] > 0
     assert state_files(isolated)["state.db"] == before
     assert [r["code"] for r in ok(run("referral", "list", "--json")).json] == [code]
-    states = {c["id"]: c["state"] for c in ok(run("campaign", "list", "--json")).json}
+    states = {c["refcamp"]["id"]: c["state"] for c in ok(run("campaign", "list", "--json")).json}
     assert states == {CAMPAIGN: "enabled", COUPONS: "disabled"}
     check_db(run)
 

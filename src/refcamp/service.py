@@ -624,7 +624,9 @@ def _audience_names(ws: Workspace, given: tuple[str | int, ...], where: str) -> 
     """Audiences given by name or by Talon.One's integer id, as names."""
     names = []
     for index, audience in enumerate(given):
-        if isinstance(audience, int):
+        if isinstance(audience, str):
+            check_id(audience, f"{where}[{index}]")
+        else:
             name = ws.talon_ids().key("audience", audience)
             if name is None:
                 raise NotFoundError(f"{where}[{index}]: no audience with id {audience}")

@@ -52,9 +52,12 @@ def update(
     talon_profile_updated. With -q, prints only the referral codes created.
     """
     from refcamp import service
-    from refcamp.payloads import ProfileInput, read_attrs, read_json, read_profile_body
+    from refcamp.payloads import ProfileInput, check_id, read_attrs, read_json, read_profile_body
 
     request = read_profile_body(read_json(payload)) if payload else ProfileInput()
+    for option, names in (("--audience-add", audience_add), ("--audience-remove", audience_remove)):
+        for name in names or []:
+            check_id(name, option)
     if attr or audience_add or audience_remove:
         request = ProfileInput(
             {**request.attributes, **read_attrs(attr or [])},

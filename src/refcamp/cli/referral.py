@@ -73,9 +73,17 @@ def create(
 ) -> None:
     """Create or import a referral code for an advocate (a code that exists already: exit 1)."""
     from refcamp import render, service, talon
+    from refcamp.errors import InputError
+    from refcamp.payloads import check_id
+    from refcamp.tables import LARGEST
 
+    # Checked here too, so a message names the option typed (the service names the field).
+    for value, option in ((advocate, "--advocate"), (friend, "--friend"), (code, "--code")):
+        if value is not None:
+            check_id(value, option)
+    if usage_limit is not None and not 0 <= usage_limit <= LARGEST:
+        raise InputError(f"--usage-limit: 0 (unlimited) to {LARGEST}, got {usage_limit}")
     ws = workspace(ctx)
-
     referral = service.create_referral(
         ws,
         campaign,
