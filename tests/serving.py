@@ -71,9 +71,13 @@ class Server:
         return self.process.returncode, err
 
 
-def start(*args: str, env: dict[str, str] | None = None, key: str = KEY) -> Server:
-    """Start `refcamp [args] serve --port 0` and wait until it listens."""
-    command = [sys.executable, "-m", "refcamp", *args, "serve", "--port", "0", "--api-key", key]
+def start(
+    *args: str, env: dict[str, str] | None = None, key: str = KEY, options: tuple[str, ...] = ()
+) -> Server:
+    """Start `refcamp [args] serve --port 0 [options]` and wait until it listens."""
+    command = [
+        sys.executable, "-m", "refcamp", *args, "serve", "--port", "0", "--api-key", key, *options,
+    ]  # fmt: skip
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,

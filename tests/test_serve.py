@@ -106,19 +106,16 @@ def test_dry_run_changes_nothing(server: Server) -> None:
 # --- authentication ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "header",
-    [None, "ApiKey-v1 wrong", f"Bearer {KEY}", f"ApiKey-v2 {KEY}", KEY, f"apikey-v1 {KEY}"],
-)
-def test_without_the_right_key_nothing_runs(server: Server, header: str | None) -> None:
+def test_without_the_right_key_nothing_runs(server: Server) -> None:
     before = counts()
-    reply = server.request(
-        "PUT",
-        "/v2/customer_profiles/INTRUDER?runRuleEngine=true",
-        {"attributes": {}},
-        headers={"Authorization": header or ""},
-    )
-    assert_error(reply, 401, "API key")
+    for header in (None, "ApiKey-v1 wrong", f"Bearer {KEY}", f"ApiKey-v2 {KEY}", KEY):
+        reply = server.request(
+            "PUT",
+            "/v2/customer_profiles/INTRUDER?runRuleEngine=true",
+            {"attributes": {}},
+            headers={"Authorization": header or ""},
+        )
+        assert_error(reply, 401, "API key")
     assert counts() == before
 
 
@@ -229,31 +226,29 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize(("body", "where"), WRONG)
-def test_wrong_types_are_400_with_a_pointer(server: Server, body: Any, where: str) -> None:
+def test_wrong_types_are_400_with_a_pointer(server: Server) -> None:
     before = counts()
-    reply = server.request("PUT", "/v2/customer_sessions/BAD", body)
-    error = assert_error(reply, 400)
-    assert error["errors"][0]["source"] == {"pointer": where}, error
+    for body, where in WRONG:
+        reply = server.request("PUT", "/v2/customer_sessions/BAD", body)
+        error = assert_error(reply, 400)
+        assert error["errors"][0]["source"] == {"pointer": where}, (body, error)
     assert counts() == before
 
 
-@pytest.mark.parametrize(
-    "raw",
-    [b"{", b"[1,", b'{"customerSession": NaN}', b"\xff\xfe", b'{"a": 1}}'],
-)
-def test_invalid_json_is_400(server: Server, raw: bytes) -> None:
+def test_invalid_json_is_400(server: Server) -> None:
     before = counts()
-    assert_error(server.request("PUT", "/v2/customer_sessions/BAD", raw=raw), 400, "body")
+    for raw in (b"{", b"[1,", b'{"customerSession": NaN}', b"\xff\xfe", b'{"a": 1}}'):
+        reply = server.request("PUT", "/v2/customer_sessions/BAD", raw=raw)
+        assert_error(reply, 400, "body")
     assert counts() == before
 
 
-@pytest.mark.parametrize("bad", ["A%00B", "A%0AB", "%7F", "A%1bB"])
-def test_ids_with_control_characters_are_400(server: Server, bad: str) -> None:
+def test_ids_with_control_characters_are_400(server: Server) -> None:
     before = counts()
-    reply = server.request("PUT", f"/v2/customer_profiles/{bad}?runRuleEngine=true", {})
-    error = assert_error(reply, 400, "control")
-    assert error["errors"][0]["source"] == {"parameter": "integrationId"}
+    for bad in ("A%00B", "A%0AB", "%7F", "A%1bB"):
+        reply = server.request("PUT", f"/v2/customer_profiles/{bad}?runRuleEngine=true", {})
+        error = assert_error(reply, 400, "control")
+        assert error["errors"][0]["source"] == {"parameter": "integrationId"}
     assert counts() == before
 
 
@@ -294,7 +289,15 @@ def test_a_body_over_one_mebibyte_is_413(server: Server) -> None:
     assert server.request("GET", "/v2/customer_sessions/NONE").status == 404  # still serving
 
 
-def test_a_slow_client_is_timed_out_and_others_are_served(server: Server) -> None:
+def test_a_slow_client_is_timed_out_and_others_are_served(campaigns_dir: Path) -> None:
+    server = start(options=("--body-timeout", "1"))
+    try:
+        _slow_client(server)
+    finally:
+        server.stop()
+
+
+def _slow_client(server: Server) -> None:
     slow = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     slow.sendall(
         b"PUT /v2/customer_profiles/SLOW HTTP/1.1\r\nHost: x\r\n"
@@ -313,8 +316,8 @@ def test_a_slow_client_is_timed_out_and_others_are_served(server: Server) -> Non
     slow.close()
     answer = answer.decode()
     assert answer.startswith("HTTP/1.1 408"), answer
-    assert "not received within" in answer
-    assert time.monotonic() - started < 25
+    assert "not received within 1 seconds" in answer
+    assert time.monotonic() - started < 10
     assert counts()["profiles"] == 0
 
 

@@ -44,7 +44,7 @@ from refcamp.errors import (
 )
 
 MAX_BODY = 1 << 20  # bytes
-BODY_SECONDS = 10.0  # a body that takes longer to arrive is refused (408)
+BODY_SECONDS = 10.0  # by default, a body that takes longer to arrive is refused (408)
 
 # The Integration API endpoints of `talon_one@5.0.1-rc` refcamp does not emulate: 501.
 NOT_EMULATED = (
@@ -120,8 +120,11 @@ class Door:
 
     CHECK_SECONDS = 1.0  # how often the campaign files are looked at for edits
 
-    def __init__(self, make_workspace: Callable[[], service.Workspace]) -> None:
+    def __init__(
+        self, make_workspace: Callable[[], service.Workspace], body_seconds: float = BODY_SECONDS
+    ) -> None:
         self.make_workspace = make_workspace
+        self.body_seconds = body_seconds
         self.ws: service.Workspace | None = None
         self.campaign_files: tuple[Any, ...] | None = None
         self.checked = 0.0
@@ -164,8 +167,8 @@ def _campaign_files(directory: Path) -> tuple[Any, ...]:
 # --- reading requests ----------------------------------------------------------------------------
 
 
-async def body_of(request: Request) -> Any:
-    """The request's JSON body: at most MAX_BODY bytes, arriving within BODY_SECONDS."""
+async def body_of(request: Request, door: Door) -> Any:
+    """The request's JSON body: at most MAX_BODY bytes, arriving within the door's time."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         raise ApiError(413, f"request body: larger than {MAX_BODY} bytes")
@@ -181,9 +184,10 @@ async def body_of(request: Request) -> Any:
             chunks.append(chunk)
 
     try:
-        await asyncio.wait_for(read(), BODY_SECONDS)
+        await asyncio.wait_for(read(), door.body_seconds)
     except TimeoutError:
-        raise ApiError(408, f"request body: not received within {BODY_SECONDS:g} seconds") from None
+        seconds = door.body_seconds
+        raise ApiError(408, f"request body: not received within {seconds:g} seconds") from None
     raw = b"".join(chunks)
     if not raw.strip():
         return {}
@@ -246,7 +250,7 @@ def _state(ws: service.Workspace, response: Any) -> dict[str, Any]:
 async def update_profile(request: Request, door: Door) -> Response:
     profile_id = path_id(request, "integrationId")
     run_rules, dry = flag(request, "runRuleEngine"), flag(request, "dry")
-    body = payloads.read_profile_body(await body_of(request))
+    body = payloads.read_profile_body(await body_of(request, door))
 
     def call(ws: service.Workspace) -> dict[str, Any]:
         ws.new_request(None)
@@ -258,7 +262,7 @@ async def update_profile(request: Request, door: Door) -> Response:
 
 async def update_profiles(request: Request, door: Door) -> Response:
     silent = flag(request, "silent", default=True)
-    raw = await body_of(request)
+    raw = await body_of(request, door)
     items = payloads.read_profiles_body(raw)
 
     def call(ws: service.Workspace) -> dict[str, Any] | None:
@@ -283,7 +287,7 @@ async def update_profiles(request: Request, door: Door) -> Response:
 async def update_session(request: Request, door: Door) -> Response:
     session_id = path_id(request, "customerSessionId")
     dry, now = flag(request, "dry"), moment(request, "now")
-    raw = await body_of(request)
+    raw = await body_of(request, door)
     if isinstance(raw, dict) and "return" in raw and "customerSession" not in raw:
         raise ApiError(
             400,
@@ -330,7 +334,7 @@ async def reopen_session(request: Request, door: Door) -> Response:
 async def return_items(request: Request, door: Door) -> Response:
     session_id = path_id(request, "customerSessionId")
     dry = flag(request, "dry")
-    body = payloads.read_return_body(await body_of(request))
+    body = payloads.read_return_body(await body_of(request, door))
 
     def call(ws: service.Workspace) -> dict[str, Any]:
         ws.new_request(None)
@@ -341,7 +345,7 @@ async def return_items(request: Request, door: Door) -> Response:
 
 async def track_event(request: Request, door: Door) -> Response:
     dry = flag(request, "dry")
-    body = payloads.read_event_body(await body_of(request))
+    body = payloads.read_event_body(await body_of(request, door))
     if not body.type:
         raise ApiError(400, "type: required", pointer="/type")
 
@@ -362,7 +366,7 @@ async def track_event(request: Request, door: Door) -> Response:
 
 
 async def create_referral(request: Request, door: Door) -> Response:
-    body = payloads.read_referral_body(await body_of(request))
+    body = payloads.read_referral_body(await body_of(request, door))
 
     def call(ws: service.Workspace) -> dict[str, Any]:
         ws.new_request(None)
@@ -383,7 +387,7 @@ async def create_referral(request: Request, door: Door) -> Response:
 
 async def create_referrals(request: Request, door: Door) -> Response:
     silent = flag(request, "silent", default=True)
-    body = payloads.read_referral_body(await body_of(request), many=True)
+    body = payloads.read_referral_body(await body_of(request, door), many=True)
 
     def call(ws: service.Workspace) -> dict[str, Any] | None:
         ws.new_request(None)
@@ -446,7 +450,7 @@ async def inventory(request: Request, door: Door) -> Response:
 
 async def reserve_coupon(request: Request, door: Door) -> Response:
     code = path_id(request, "couponValue")
-    customers = payloads.read_reservation_body(await body_of(request))
+    customers = payloads.read_reservation_body(await body_of(request, door))
     unreserve = request.method == "DELETE"
 
     def call(ws: service.Workspace) -> dict[str, Any] | None:
@@ -486,7 +490,7 @@ async def delete_customer(request: Request, door: Door) -> Response:
 
 
 async def create_audience(request: Request, door: Door) -> Response:
-    name = payloads.read_audience_body(await body_of(request))
+    name = payloads.read_audience_body(await body_of(request, door))
 
     def call(ws: service.Workspace) -> dict[str, Any]:
         ws.new_request(None)
@@ -502,7 +506,7 @@ async def create_audience(request: Request, door: Door) -> Response:
 
 
 async def change_audiences(request: Request, door: Door) -> Response:
-    changes = payloads.read_audience_changes(await body_of(request))
+    changes = payloads.read_audience_changes(await body_of(request, door))
 
     def call(ws: service.Workspace) -> None:
         ws.new_request(None)

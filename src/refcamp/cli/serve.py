@@ -26,6 +26,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            "--body-timeout",
+            help="Seconds a request's body may take to arrive (then 408).",
+            min=0.1,
+            max=3600,
+        ),
+    ] = 10.0,
 ) -> None:
     """Answer Talon.One's Integration API on HTTP: point an application or SDK at the printed
     URL. Ctrl-C or SIGTERM stops it after the requests in flight."""
@@ -48,7 +57,7 @@ def serve(
     _ = ws.conn
     ws.close()
     options = (ws.db_option, ws.campaigns_option, ws.now_option)
-    door = server.Door(lambda: service.Workspace(*options))
+    door = server.Door(lambda: service.Workspace(*options), body_timeout)
     try:
         listener = socket.create_server((host, port), reuse_port=False)
     except OSError as error:
