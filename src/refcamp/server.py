@@ -114,9 +114,13 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 class Door:
     """Where requests meet the state file: one workspace, one connection, one request at a time.
 
-    Service calls run in the event loop's own thread, one after the other. SQLite lets one writer
+    Service calls run in the event loop's own thread, one after the other: SQLite lets one writer
     at a time anyway, and handing each call to a worker thread cost a fifth of the throughput in
-    thread switches; while a call runs, other connections wait, as they would for the lock."""
+    thread switches. Requests that arrive together are committed together (group commit): the
+    first opens a transaction, each request is a savepoint in it (all or nothing on its own, as
+    in a replay's batch), and the transaction commits as soon as the event loop has run what was
+    ready — before any of them is answered, so an answer always means committed. Under load a
+    commit serves several requests; alone, a request commits at once."""
 
     CHECK_SECONDS = 1.0  # how often the campaign files are looked at for edits
 
@@ -128,8 +132,42 @@ class Door:
         self.ws: service.Workspace | None = None
         self.campaign_files: tuple[Any, ...] | None = None
         self.checked = 0.0
+        self.waiting: list[tuple[asyncio.Future[Any], Any]] = []  # done, not yet committed
+        self.commit_due = False
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        ws = self._workspace()
+        if not ws.conn.in_transaction:
+            ws.conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(ws, *args)  # a savepoint of the group's transaction
+        finally:
+            if not self.commit_due:
+                self.commit_due = True
+                asyncio.get_running_loop().call_soon(self._commit)
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((done, result))
+        return await done
+
+    def _commit(self) -> None:
+        self.commit_due = False
+        waiting, self.waiting = self.waiting, []
+        conn = self._workspace().conn
+        try:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        except sqlite3.Error as error:  # e.g. a full disk: none of the group is done
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for done, _ in waiting:
+                if not done.done():
+                    done.set_exception(error)
+            return
+        for done, result in waiting:
+            if not done.done():
+                done.set_result(result)
+
+    def _workspace(self) -> service.Workspace:
         if self.ws is None:
             self.ws = self.make_workspace()
         ws = self.ws
@@ -140,10 +178,12 @@ class Door:
             if files != self.campaign_files:  # edited while serving: read them again
                 ws.forget_campaigns()
                 self.campaign_files = files
-        return fn(ws, *args)
+        return ws
 
     def close(self) -> None:
         if self.ws is not None:
+            if self.ws.conn.in_transaction:
+                self.ws.conn.execute("COMMIT")
             self.ws.close()
 
 

@@ -112,6 +112,7 @@ class Workspace:
     def talon_ids(self) -> TalonIds:
         """The integer ids Talon.One's models use, given once per campaign, ruleset, program and
         custom effect of the catalog (and per audience when it is first joined)."""
+        self._changed_elsewhere()
         ids = self.__dict__.get("_talon_ids")
         if ids is None:
             from refcamp.engine.effects import CustomEffect
@@ -143,22 +144,35 @@ class Workspace:
         self.__dict__.pop("_talon_ids", None)
 
     def new_request(self, moment: datetime | None) -> None:
-        """Forget what one request read (campaign states, ids) before the next: a long-running
-        door (the HTTP server) sees what other processes changed in between."""
+        """The next request of a long-running door (the HTTP server): what this workspace read
+        (campaign states, ids) is read again if another process has committed since."""
         self.at(moment)
-        for cached in ("_states", "_talon_ids"):
-            self.__dict__.pop(cached, None)
+        self.__dict__["_recheck"] = True
+
+    def _changed_elsewhere(self) -> None:
+        """Once per request, at the first read that needs it (inside the request's transaction):
+        drop what was read if another connection committed since (SQLite's data_version)."""
+        if not self.__dict__.pop("_recheck", False):
+            return
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self.__dict__.get("_data_version"):
+            self.__dict__["_data_version"] = version
+            for cached in ("_states", "_talon_ids"):
+                self.__dict__.pop(cached, None)
 
     def forget_campaigns(self) -> None:
         """The campaign files changed: read them again at the next request."""
-        for cached in ("catalog", "_uses", "_states", "_talon_ids"):
+        for cached in ("catalog", "_uses", "_states", "_talon_ids", "_seen"):
             self.__dict__.pop(cached, None)
 
     def campaign_states(self) -> dict[str, str]:
         """Every campaign's current state, read once per command (inside its transaction)."""
+        self._changed_elsewhere()
         states = self.__dict__.get("_states")
         if states is None:
-            queries.see_campaigns(self.conn, self.catalog, self.now)
+            if not self.__dict__.get("_seen"):  # once per catalog: no one deletes what is seen
+                queries.see_campaigns(self.conn, self.catalog, self.now)
+                self.__dict__["_seen"] = True
             states = self.__dict__["_states"] = queries.campaign_states(self.conn)
         return states
 

@@ -158,7 +158,11 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
 
 @contextmanager
 def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A read transaction: one consistent view, without waiting for writers (WAL)."""
+    """A read transaction: one consistent view, without waiting for writers (WAL). Inside an
+    open transaction (the server's group of requests) that transaction is the view."""
+    if conn.in_transaction:
+        yield conn
+        return
     conn.execute("BEGIN")
     try:
         yield conn
