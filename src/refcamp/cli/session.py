@@ -19,6 +19,9 @@ SessionId = Annotated[
         show_default=False,
     ),
 ]
+KnownSession = Annotated[
+    str, typer.Argument(metavar="ID", help="The session's integration id.", show_default=False)
+]
 ProfileOption = Annotated[
     str | None,
     typer.Option(
@@ -155,7 +158,7 @@ def close(
 @guarded
 def cancel(
     ctx: typer.Context,
-    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session's integration id.")],
+    session_id: KnownSession,
     dry_run: DryRun = False,
     explain: Explain = False,
     as_json: Json = False,
@@ -173,7 +176,7 @@ def cancel(
 @guarded
 def reopen(
     ctx: typer.Context,
-    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session's integration id.")],
+    session_id: KnownSession,
     dry_run: DryRun = False,
     as_json: Json = False,
     quiet: Quiet = False,
@@ -190,7 +193,7 @@ def reopen(
 @guarded
 def return_(
     ctx: typer.Context,
-    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session's integration id.")],
+    session_id: KnownSession,
     item: Annotated[
         list[str] | None,
         typer.Option(
@@ -227,7 +230,7 @@ def return_(
 @guarded
 def show(
     ctx: typer.Context,
-    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session's integration id.")],
+    session_id: KnownSession,
     as_json: Json = False,
 ) -> None:
     """Show a customer session: state, customer, cart, codes."""
