@@ -2,8 +2,8 @@
 the official SDKs run against refcamp unchanged.
 
 Like the CLI and replay, it only parses a request, calls one service function and shapes the
-answer (`talon`). Service calls run one at a time on the connection the server owns (see Door);
-each request is still its own transaction, so commands and other servers can use the same state
+answer (`talon`). Service calls run one at a time on the connection the server owns, and requests
+that arrive together commit together (see Door); commands and other servers use the same state
 file at the same time.
 
 Errors have Talon.One's body (ErrorResponseWithStatus) and status: 400 invalid input (with a JSON
@@ -15,6 +15,7 @@ Integration API endpoint refcamp does not emulate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import os
@@ -116,13 +117,18 @@ class Door:
 
     Service calls run in the event loop's own thread, one after the other: SQLite lets one writer
     at a time anyway, and handing each call to a worker thread cost a fifth of the throughput in
-    thread switches. Requests that arrive together are committed together (group commit): the
-    first opens a transaction, each request is a savepoint in it (all or nothing on its own, as
-    in a replay's batch), and the transaction commits as soon as the event loop has run what was
-    ready — before any of them is answered, so an answer always means committed. Under load a
-    commit serves several requests; alone, a request commits at once."""
+    thread switches.
+
+    Group commit: requests that arrive together are committed together. The first opens the
+    group's transaction; each request runs in a savepoint of its own (all or nothing on its own,
+    as in a replay's batch); the group commits once the event loop has run what was ready, and
+    only then is any of them answered: an answer always means committed. (Waiting a little for
+    more requests to join made bigger groups but no more requests per second.) If SQLite gives
+    the whole transaction up (a full disk), every request of the group is answered 503 and what
+    the workspace remembered is read again."""
 
     CHECK_SECONDS = 1.0  # how often the campaign files are looked at for edits
+    LOCK_SECONDS = 30.0  # how long a request waits for another process's write lock (then 503)
 
     def __init__(
         self, make_workspace: Callable[[], service.Workspace], body_seconds: float = BODY_SECONDS
@@ -132,44 +138,104 @@ class Door:
         self.ws: service.Workspace | None = None
         self.campaign_files: tuple[Any, ...] | None = None
         self.checked = 0.0
+        self.group = False  # the group's transaction was begun
         self.waiting: list[tuple[asyncio.Future[Any], Any]] = []  # done, not yet committed
-        self.commit_due = False
+        self.commit_due: asyncio.Handle | None = None
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         ws = self._workspace()
-        if not ws.conn.in_transaction:
-            ws.conn.execute("BEGIN IMMEDIATE")
+        conn = ws.conn
+        if not self.group:
+            await self._begin(conn)
+        conn.execute("SAVEPOINT door")
         try:
-            result = fn(ws, *args)  # a savepoint of the group's transaction
+            # The request's whole work, shaping its answer included (which may give new ids),
+            # is inside its savepoint.
+            result = fn(ws, *args)
+        except BaseException:
+            self._undo(conn)
+            raise
+        else:
+            conn.execute("RELEASE door")
         finally:
-            if not self.commit_due:
-                self.commit_due = True
-                asyncio.get_running_loop().call_soon(self._commit)
+            self._schedule_commit()
         done = asyncio.get_running_loop().create_future()
         self.waiting.append((done, result))
         return await done
 
-    def _commit(self) -> None:
-        self.commit_due = False
-        waiting, self.waiting = self.waiting, []
-        conn = self._workspace().conn
-        try:
-            if conn.in_transaction:
-                conn.execute("COMMIT")
-        except sqlite3.Error as error:  # e.g. a full disk: none of the group is done
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for done, _ in waiting:
-                if not done.done():
-                    done.set_exception(error)
+    async def _begin(self, conn: sqlite3.Connection) -> None:
+        """Begin the group's transaction, waiting for another process's write lock without
+        blocking the event loop (the connection itself does not wait)."""
+        deadline = time.monotonic() + self.LOCK_SECONDS
+        pause = 0.001
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.05)
+                if self.group:  # another request began it meanwhile
+                    return
+                continue
+            self.group = True
             return
+
+    def _undo(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK TO door")
+                conn.execute("RELEASE door")
+                return
+            except sqlite3.Error:
+                pass
+        self._lost(sqlite3.OperationalError("the transaction was rolled back"))
+
+    def _schedule_commit(self) -> None:
+        """Commit once the event loop has run what is ready (other requests whose bytes have
+        arrived join the group first)."""
+        if self.commit_due is None:
+            self.commit_due = asyncio.get_running_loop().call_soon(self._commit)
+
+    def _commit(self) -> None:
+        self.commit_due = None
+        if not self.group:
+            return
+        conn = self._workspace().conn
+        if not conn.in_transaction:  # SQLite gave the transaction up (a full disk, I/O)
+            self._lost(sqlite3.OperationalError("the transaction was rolled back"))
+            return
+        waiting, self.waiting = self.waiting, []
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            self.waiting = waiting
+            self._lost(error)
+            return
+        finally:
+            self.group = conn.in_transaction
         for done, result in waiting:
             if not done.done():
                 done.set_result(result)
 
+    def _lost(self, error: Exception) -> None:
+        """The group's transaction is gone: none of its requests is done."""
+        conn = self._workspace().conn
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        self.group = False
+        waiting, self.waiting = self.waiting, []
+        for done, _ in waiting:
+            if not done.done():
+                done.set_exception(sqlite3.OperationalError(f"not saved: {error}"))
+        self._workspace().forget_campaigns()  # what it read may have been rolled back
+
     def _workspace(self) -> service.Workspace:
         if self.ws is None:
             self.ws = self.make_workspace()
+            self.ws.conn.execute("PRAGMA busy_timeout = 0")  # _begin waits, not the connection
         ws = self.ws
         now = time.monotonic()
         if now - self.checked >= self.CHECK_SECONDS:  # a stat per file per request costs
