@@ -144,3 +144,18 @@ def test_row_ids_and_first_session(run: Run, campaigns_dir: Path) -> None:
     assert [d["customerProfile"]["id"] for d in (first, second, other)] == [1, 1, 2]
     shown = out(run, "session", "show", "S2", "--json")["customerSession"]
     assert (shown["id"], shown["firstSession"]) == (2, False)
+
+
+def test_a_talon_id_another_campaign_holds_is_refused(run: Run, campaigns_dir: Path) -> None:
+    ids = {c["refcamp"]["id"]: c["id"] for c in out(run, "campaign", "list", "--json")}
+    taken = ids["medium-referral"]
+    path = campaigns_dir / "spring-coupons.toml"
+    path.write_text(
+        path.read_text().replace("[campaign]\n", f"[campaign]\ntalon_id = {taken}\n", 1)
+    )
+    result = run("campaign", "list", "--json")
+    assert result.exit_code == 2
+    assert (
+        f"talon_id {taken} is already the id this state file gave campaign 'medium-referral'"
+        in (result.stderr)
+    )

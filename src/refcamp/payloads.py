@@ -349,6 +349,10 @@ def read_profiles_body(body: Any) -> list[tuple[str, ProfileInput]]:
             raise InputError(f"{where}.integrationId: required")
         check_id(profile_id, f"{where}.integrationId")
         out.append((profile_id, read_profile_body(item, where)))
+        fields.raw("attributes")  # read by read_profile_body from the same object
+        fields.raw("audiencesChanges")
+        fields.raw("responseContent")
+        fields.finish()
     top.finish()
     return out
 
@@ -502,6 +506,7 @@ def read_audience_changes(body: Any) -> list[tuple[str, str, int]]:
         audience = fields.number("audienceId", None)
         if not isinstance(audience, int) or audience < 1:
             raise InputError(f"data[{index}].audienceId: expected an audience's id")
+        fields.finish()
         out.append((action, profile_id, audience))
     return out
 

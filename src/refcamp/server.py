@@ -675,7 +675,13 @@ def _guard(endpoint: Endpoint, door: Door, debug: bool) -> Callable[[Request], A
             message = str(error)
             return ApiError(status, message, pointer(message) if status == 400 else None).response()
         except sqlite3.OperationalError as error:
-            return ApiError(503, f"database: {error}").response()
+            # A lock held too long, a full disk: worth trying again later. Anything else is a
+            # bug, said as one.
+            transient = any(w in str(error) for w in ("locked", "busy", "full", "not saved"))
+            if not transient and debug:
+                raise
+            status = 503 if transient else 500
+            return ApiError(status, f"database: {error}").response()
         except Exception as error:
             if debug:
                 raise
@@ -693,27 +699,34 @@ def _not_emulated(method: str, path: str) -> Callable[[Request], Awaitable[Respo
     return handle
 
 
-class KeyCheck:
-    """Every request needs `Authorization: ApiKey-v1 KEY`; anything else is 401 and nothing runs."""
+class Gate:
+    """What every request passes first: an HTTP request (nothing else is served), an id in the
+    path without an encoded "/" (routing sees the decoded path, so `S1%2Freopen` would reach
+    another endpoint), and `Authorization: ApiKey-v1 KEY` (else 401 and nothing runs)."""
 
     def __init__(self, app: Any, key: str) -> None:
         self.app = app
         self.expected = f"ApiKey-v1 {key}".encode()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            given = b""
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    given = value
-                    break
-            if not hmac.compare_digest(given, self.expected):
-                why = "no API key" if not given else "wrong API key or scheme"
-                await ApiError(
-                    401, f"{why}: send the header Authorization: ApiKey-v1 <key>"
-                ).response()(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            return  # lifespan is off; websockets are not served
+        given = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                given = value
+                break
+        if not hmac.compare_digest(given, self.expected):
+            why = "no API key" if not given else "wrong API key or scheme"
+            error = ApiError(401, f"{why}: send the header Authorization: ApiKey-v1 <key>")
+        elif b"%2f" in scope.get("raw_path", b"").lower():
+            error = ApiError(
+                400, 'path: an id with "/" (%2F) cannot be used over HTTP', parameter="path"
+            )
+        else:
+            await self.app(scope, receive, send)
+            return
+        await error.response()(scope, receive, send)
 
 
 def create_app(door: Door, key: str, debug: bool = False) -> Any:
@@ -727,7 +740,9 @@ def create_app(door: Door, key: str, debug: bool = False) -> Any:
             message = f"no endpoint {request.url.path}"
         else:
             message = str(error.detail)
-        return ApiError(error.status_code, message).response()
+        response = ApiError(error.status_code, message).response()
+        response.headers.update(error.headers or {})  # 405's Allow
+        return response
 
     routes: dict[str, dict[str, Callable[..., Any]]] = {}
     for method, path, endpoint in ENDPOINTS:
@@ -748,4 +763,4 @@ def create_app(door: Door, key: str, debug: bool = False) -> Any:
         ],
         exception_handlers={HTTPException: http_error},
     )
-    return KeyCheck(app, key)
+    return Gate(app, key)

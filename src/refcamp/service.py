@@ -134,6 +134,14 @@ class Workspace:
                 for kind, key, fixed in wanted
                 if numbers.get((kind, key)) is None or fixed not in (None, numbers[(kind, key)])
             ]
+            for kind, key, fixed in wanted:
+                holder = TalonIds(numbers).key(kind, fixed) if fixed is not None else None
+                if holder not in (None, key):
+                    raise InputError(
+                        f"{kind} {key!r}: talon_id {fixed} is already the id this state file "
+                        f"gave {kind} {holder!r}; choose another talon_id (clients may know "
+                        f"{holder!r} by {fixed})"
+                    )
             if stale:  # given under the write lock, which a read-only command takes only then
                 with transaction(self.conn):
                     numbers = queries.give_talon_ids(self.conn, wanted)
@@ -860,11 +868,13 @@ def _ruleset(ws: Workspace, campaign_id: str | None) -> str:
     return campaign.ruleset_id if campaign else ""
 
 
-def _roll_back(ws: Workspace, session: Session, response: Response, share: float = 1.0) -> None:
-    """Reverse what a closed session booked (Talon.One's revocation): every ledger entry, code
-    use and discount. With `share` < 1 (a return), only that share of the points and discounts
-    is rolled back — the entry is reversed and what stays is booked anew, so no entry is ever
-    reversed twice — and code uses stay."""
+def _roll_back(
+    ws: Workspace, session: Session, response: Response, share: float = 1.0, codes: bool = True
+) -> None:
+    """Reverse what a closed session booked (Talon.One's revocation): every ledger entry,
+    discount and (with `codes`) code use. With `share` < 1 (a return), only that share of the
+    points and discounts is rolled back: the entry is reversed and what stays is booked anew, so
+    no entry is ever reversed twice."""
     conn = ws.conn
     for entry in queries.session_entries(conn, session.id):
         keep = entry.amount - round(entry.amount * share)
@@ -897,7 +907,7 @@ def _roll_back(ws: Workspace, session: Session, response: Response, share: float
                 transactionUUID=reversal.transaction_uuid,
             )
         )
-    if share >= 1:
+    if codes:
         for row in queries.session_redemptions(conn, session.id):
             queries.roll_back_redemption(conn, row, ws.now)
             kind = "rollbackReferral" if row["kind"] == "referral" else "rollbackCoupon"
@@ -987,14 +997,19 @@ def return_items(
                     f"{where}.quantity: {left} of {item.sku!r} left to return, asked {wanted}"
                 )
             taken[position] = taken.get(position, 0) + wanted
+        everything = all(
+            already.get(p, 0) + taken.get(p, 0) == i.quantity for p, i in items.items()
+        )
         value_returned = sum(items[p].price * q for p, q in taken.items())
-        share = value_returned / value_left if value_left > 0 else 1.0
+        share = 1.0 if everything or value_left <= 0 else value_returned / value_left
         profile_id = session.profile_id
         event_id = queries.insert_event(
             conn, "talon_session_returned", profile_id, session_id, {}, ws.now
         )
         queries.insert_returns(conn, event_id, session_id, taken.items(), ws.now)
-        _roll_back(ws, session, response, share)
+        # Code uses stay, even when everything came back: the friend was referred, the coupon
+        # used (a reopen or a cancel gives them back).
+        _roll_back(ws, session, response, share, codes=False)
         queries.save_session_effects(conn, session_id, response.effects)
         response.session = session
         response.profile = queries.get_profile(conn, profile_id) if profile_id else None
@@ -1271,7 +1286,7 @@ def reserve_coupon_for(ws: Workspace, code: str, customers: tuple[str, ...]) -> 
     recipient per coupon, so a coupon can be reserved for one customer (409 otherwise)."""
     if len(set(customers)) > 1:
         raise ConflictError(
-            f"coupon {code}: refcamp reserves a coupon for one customer, got {len(customers)}"
+            f"coupon {code}: refcamp reserves a coupon for one customer, got {len(set(customers))}"
         )
     with transaction(ws.conn):
         coupon, _ = reserve_coupon(ws, code, customers[0])

@@ -59,7 +59,8 @@ def serve(
     options = (ws.db_option, ws.campaigns_option, ws.now_option)
     door = server.Door(lambda: service.Workspace(*options), body_timeout)
     try:
-        listener = socket.create_server((host, port), reuse_port=False)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.create_server((host, port), family=family)
     except OSError as error:
         raise InputError(f"--host {host} --port {port}: {error.strerror or error}") from None
     bound = listener.getsockname()[1]

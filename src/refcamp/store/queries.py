@@ -60,40 +60,28 @@ def talon_ids(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
 def give_talon_ids(
     conn: sqlite3.Connection, wanted: Iterable[tuple[str, str, int | None]]
 ) -> dict[tuple[str, str], int]:
-    """Make sure each (kind, key, fixed number or None) has its integer id, and return them all.
-
-    A number fixed in the TOML wins: another key holding it gets a fresh one. Otherwise a key
-    keeps the number it was first given; a new key gets the kind's next number."""
+    """Make sure each (kind, key, number fixed in the TOML or None) has its integer id, and
+    return them all. A fixed number is the key's (the caller has refused one that another key
+    holds); otherwise a key keeps the number it was first given, and a new key gets the kind's
+    next number."""
     known = talon_ids(conn)
     for kind, key, fixed in wanted:
-        if fixed is None and (kind, key) in known:
+        current = known.get((kind, key))
+        if current is not None and fixed in (None, current):
             continue
-        if fixed is not None and known.get((kind, key)) == fixed:
-            continue
-        if fixed is not None:
-            holder = next((k for (c, k), n in known.items() if c == kind and n == fixed), None)
-            if holder is not None:
-                conn.execute("DELETE FROM talon_ids WHERE kind = ? AND key = ?", (kind, holder))
-                del known[(kind, holder)]
-                known[(kind, holder)] = _next_number(conn, kind, fixed)
-                _store_number(conn, kind, holder, known[(kind, holder)])
         number = fixed if fixed is not None else _next_number(conn, kind)
-        _store_number(conn, kind, key, number)
+        conn.execute(
+            "INSERT INTO talon_ids (kind, key, number) VALUES (?, ?, ?) "
+            "ON CONFLICT (kind, key) DO UPDATE SET number = excluded.number",
+            (kind, key, number),
+        )
         known[(kind, key)] = number
     return known
 
 
-def _next_number(conn: sqlite3.Connection, kind: str, avoid: int = 0) -> int:
+def _next_number(conn: sqlite3.Connection, kind: str) -> int:
     top = conn.execute("SELECT max(number) FROM talon_ids WHERE kind = ?", (kind,)).fetchone()[0]
-    return max(top or 0, avoid) + 1
-
-
-def _store_number(conn: sqlite3.Connection, kind: str, key: str, number: int) -> None:
-    conn.execute(
-        "INSERT INTO talon_ids (kind, key, number) VALUES (?, ?, ?) "
-        "ON CONFLICT (kind, key) DO UPDATE SET number = excluded.number",
-        (kind, key, number),
-    )
+    return (top or 0) + 1
 
 
 def set_campaign_state(
@@ -631,10 +619,17 @@ def erase_attributes(conn: sqlite3.Connection, profile_id: str) -> None:
         ("sessions", "profile_id"),
         ("events", "profile_id"),
         ("referrals", "advocate_id"),
+        ("referrals", "friend_id"),
         ("coupons", "recipient_id"),
     ):
         # table and key are refcamp's own constants, never user data.
         conn.execute(f"UPDATE {table} SET attributes = '{{}}' WHERE {key} = ?", (profile_id,))
+    # Events sent with only a session id belong to the session's customer too.
+    conn.execute(
+        "UPDATE events SET attributes = '{}' WHERE session_id IN "
+        "(SELECT id FROM sessions WHERE profile_id = ?)",
+        (profile_id,),
+    )
     conn.execute(
         "UPDATE sessions SET cart_items = json_replace(cart_items, '$', json(("
         "SELECT json_group_array(json_set(value, '$.attributes', json('{}'))) "
