@@ -252,6 +252,21 @@ def test_ids_with_control_characters_are_400(server: Server) -> None:
     assert counts() == before
 
 
+def test_an_encoded_slash_in_an_id_never_reaches_another_endpoint(server: Server) -> None:
+    code = server.request("PUT", "/v2/customer_profiles/ADV?runRuleEngine=true", {}).body[
+        "createdReferrals"
+    ][0]["code"]
+    closed = {"customerSession": {"profileId": "F", "state": "closed", "referralCode": code}}
+    assert server.request("PUT", "/v2/customer_sessions/S1", closed).status == 200
+    before = counts()
+    for path in ("/v2/customer_sessions/S1%2Freopen", "/v2/customer_sessions/S1%2freopen"):
+        reply = server.request("PUT", path, {"customerSession": {"state": "closed"}})
+        assert assert_error(reply, 400, "/")["errors"][0]["source"] == {"parameter": "path"}
+    assert counts() == before
+    balance = server.request("GET", "/v1/loyalty_programs/1/profile/ADV/balances")
+    assert balance.body["balance"]["activePoints"] == 100
+
+
 def test_bad_query_values_are_400_naming_the_parameter(server: Server) -> None:
     reply = server.request("PUT", "/v2/customer_profiles/A?runRuleEngine=maybe", {})
     assert assert_error(reply, 400)["errors"][0]["source"] == {"parameter": "runRuleEngine"}
@@ -409,7 +424,12 @@ def test_inventory_and_customer_data_deletion(server: Server) -> None:
     assert inventory.body["profile"]["attributes"] == {"email": "a@example.com"}
     assert len(inventory.body["referrals"]) == 1
     assert "coupons" not in inventory.body  # not asked for
+    event = {"type": "clicked", "sessionId": "INV-S", "attributes": {"email": "a@example.com"}}
+    assert server.request("POST", "/v2/events", event).status == 200
     assert server.request("DELETE", "/v1/customer_data/INV").status == 204
+    with sqlite3.connect(state_file()) as conn:
+        kept = conn.execute("SELECT attributes FROM events WHERE session_id = 'INV-S'").fetchall()
+    assert kept == [("{}",)]  # an event sent with the customer's session is theirs too
     after = server.request("GET", "/v1/customer_profiles/INV/inventory?profile=true&referrals=true")
     assert after.body["profile"]["attributes"] == {}
     assert after.body["referrals"][0]["code"] == inventory.body["referrals"][0]["code"]
@@ -511,12 +531,16 @@ def test_reopen_and_returns(server: Server) -> None:
     assert assert_error(error, 400)["errors"][0]["source"] == {
         "pointer": "/return/returnedCartItems/0/quantity"
     }
+    rest = {"return": {"returnedCartItems": [{"position": 0}]}}  # the last of everything
+    last = server.request("POST", "/v2/customer_sessions/R1/returns", rest)
+    assert [e["effectType"] for e in last.body["effects"]] == [
+        "rollbackAddedLoyaltyPoints",
+        "rollbackAddedLoyaltyPoints",
+    ]  # all points back, the referral still counted: the friend was referred
+    assert server.request("GET", balance).body["balance"]["activePoints"] == 0
     reopened = server.request("PUT", "/v2/customer_sessions/R1/reopen")
     assert reopened.status == 200
-    assert {e["effectType"] for e in reopened.body["effects"]} == {
-        "rollbackAddedLoyaltyPoints",
-        "rollbackReferral",
-    }
+    assert [e["effectType"] for e in reopened.body["effects"]] == ["rollbackReferral"]
     assert server.request("GET", balance).body["balance"]["activePoints"] == 0
     shown = server.request("GET", "/v2/customer_sessions/R1").body["customerSession"]
     assert shown["state"] == "open"
