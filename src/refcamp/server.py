@@ -419,7 +419,7 @@ async def get_session(request: Request, door: Door) -> Response:
         session, views, effects = service.session_view(ws, session_id)
         ids = ws.talon_ids()
         return {
-            "customerSession": talon.session(session, views.first_session, views.returned),
+            "customerSession": talon.session(session, views.first_session, views.returned_items),
             "effects": [talon.effect(e, ids) for e in effects],
         }
 

@@ -174,11 +174,12 @@ class Workspace:
             self.__dict__.pop(cached, None)
 
     def campaign_states(self) -> dict[str, str]:
-        """Every campaign's current state, read once per command (inside its transaction)."""
+        """Every campaign's current state, read inside the request's transaction: once per
+        command, and again in a server only when another process has committed since."""
         self._changed_elsewhere()
         states = self.__dict__.get("_states")
         if states is None:
-            if not self.__dict__.get("_seen"):  # once per catalog: no one deletes what is seen
+            if not self.__dict__.get("_seen"):  # once per catalog (a failed group forgets it)
                 queries.see_campaigns(self.conn, self.catalog, self.now)
                 self.__dict__["_seen"] = True
             states = self.__dict__["_states"] = queries.campaign_states(self.conn)
@@ -189,7 +190,7 @@ class Views(NamedTuple):
     stats: tuple[int, float, str | None] = (0, 0, None)  # closed sessions, sales, last activity
     audiences: list[str] = []  # noqa: RUF012 (a NamedTuple default, never mutated)
     first_session: bool = True
-    returned: dict[int, int] = {}  # noqa: RUF012 (cart item position -> quantity returned)
+    returned_items: dict[int, int] = {}  # noqa: RUF012 (cart item position -> quantity back)
     profile_number: int = 0  # Talon.One's integer ids of the profile and the session
     session_number: int = 0
 
@@ -229,7 +230,7 @@ class Response:
 
     @property
     def returned_items(self) -> dict[int, int]:
-        return self._views.returned
+        return self._views.returned_items
 
     @property
     def profile_number(self) -> int:
@@ -246,7 +247,7 @@ class Response:
     # The session's known coupons with their uses by this customer, when asked for.
     coupons: list[tuple[Coupon, int]] = field(default_factory=list)
     referral: tuple[Referral, list[str]] | None = None  # the session's code and who it referred
-    returned: dict[str, Any] | None = None  # the return a request made (ModelReturn's facts)
+    new_return: dict[str, Any] | None = None  # the return a request made (ModelReturn's facts)
     previous_returns: list[dict[str, Any]] = field(default_factory=list)  # when asked for
     program_names: dict[str, str] = field(default_factory=dict)  # with `loyalty`
 
@@ -1014,7 +1015,7 @@ def return_items(
         response.session = session
         response.profile = queries.get_profile(conn, profile_id) if profile_id else None
         response.events = ("talon_session_returned",)
-        response.returned = {
+        response.new_return = {
             "id": event_id,
             "created": clock.iso(ws.now),
             "returnedCartItems": [{"position": p, "quantity": q} for p, q in taken.items()],
@@ -1102,7 +1103,7 @@ def session_view(ws: Workspace, session_id: str) -> tuple[Session, Views, list[E
         session = get_session(ws, session_id)
         views = Views(
             first_session=queries.first_session(conn, session),
-            returned=queries.returned(conn, session_id),
+            returned_items=queries.returned(conn, session_id),
         )
         return session, views, queries.session_effects(conn, session_id)
 

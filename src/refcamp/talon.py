@@ -407,8 +407,8 @@ def integration_state(
         out["referral"] = {**referral(code, ids), "referredCustomers": referred}
     if "coupons" in wanted:
         out["coupons"] = [coupon(c, ids, n) for c, n in response.coupons]
-    if response.returned is not None and response.session is not None:
-        out["return"] = model_return(response.returned, response)
+    if response.new_return is not None and response.session is not None:
+        out["return"] = model_return(response.new_return, response)
     if "previousReturns" in wanted and response.session is not None:
         out["previousReturns"] = [model_return(r, response) for r in response.previous_returns]
     if "awardedGiveaways" in wanted:

@@ -238,7 +238,7 @@ def show(
 
     ws = workspace(ctx)
     session, views, effects = service.session_view(ws, session_id)
-    data = talon.session(session, views.first_session, views.returned)
+    data = talon.session(session, views.first_session, views.returned_items)
     if as_json:
         ids = ws.talon_ids()
         render.print_json(
