@@ -460,8 +460,8 @@ def profile_bodies(draw: Any, n: int) -> Body:
             key(draw, "adds"): [f"A{n}-{t}" for t in draw(st.lists(id_text, max_size=2))],
             key(draw, "deletes"): draw(st.lists(id_text, max_size=2)),
         }
-    elif changes == "number":
-        top[name] = {"adds": ["vip", 3]}
+    elif changes == "number":  # an audience is a name or Talon.One's integer id, not a boolean
+        top[name] = {"adds": ["vip", True]}
         body.faults.append("audiencesChanges.adds[1]")
     elif changes == "not-list":
         top[name] = {"deletes": "vip"}

@@ -673,3 +673,12 @@ def test_what_changes_while_serving_is_seen_at_the_next_request(campaigns_dir: P
         assert running.request("PUT", path.format("LATE"), {}).status == 200
     finally:
         running.stop()
+
+
+def test_an_unknown_audience_id_is_404_and_changes_nothing(server: Server) -> None:
+    before = counts()
+    reply = server.request(
+        "PUT", "/v2/customer_profiles/NEW?runRuleEngine=true", {"audiencesChanges": {"adds": [3]}}
+    )
+    assert_error(reply, 404, "no audience with id 3")
+    assert counts() == before
