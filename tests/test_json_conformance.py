@@ -66,7 +66,7 @@ def test_every_command_json_parses_in_the_sdk(run: Run, campaigns_dir: Path) -> 
         "IntegrationStateV2",
         out(run, "session", "return", "S1", "--item", "position=0,quantity=1", "--json"),
     )
-    check("IntegrationStateV2", out(run, "session", "reopen", "S1", "--json"))
+    check("ReopenSessionResponse", out(run, "session", "reopen", "S1", "--json"))
     check("IntegrationStateV2", out(run, "session", "cancel", "S1", "--json"))
     check(
         "IntegrationStateV2",

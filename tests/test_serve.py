@@ -682,3 +682,98 @@ def test_an_unknown_audience_id_is_404_and_changes_nothing(server: Server) -> No
     )
     assert_error(reply, 404, "no audience with id 3")
     assert counts() == before
+
+
+def test_every_endpoint_with_a_command_answers_what_the_command_prints(
+    tmp_path: Path, campaigns_dir: Path
+) -> None:
+    """Two state files built by the same commands; then each step once through its command on
+    the first and once over HTTP on the second: the same JSON (codes and ids are seeded)."""
+    import os
+
+    def state(name: str) -> dict[str, str]:
+        env = {**os.environ, **SEED, "REFCAMP_DB": str(tmp_path / f"{name}.db")}
+        for args in (
+            ("campaign", "activate", "medium-referral"),
+            ("campaign", "activate", "spring-coupons"),
+            ("profile", "update", "ADV"),
+            ("coupon", "create", "--campaign", "spring-coupons", "--code", "SPRING-1"),
+        ):
+            code, _, err = refcamp("--now", NOW, *args, env=env)
+            assert code == 0, err
+        return env
+
+    cli_env, http_env = state("cli"), state("http")
+    referral = json.loads(refcamp("--now", NOW, "referral", "list", "--json", env=cli_env)[1])[0][
+        "code"
+    ]
+    items = [{"sku": "a", "quantity": 2, "price": 30}, {"sku": "b", "quantity": 1, "price": 40}]
+    close = {
+        "customerSession": {
+            "profileId": "F1", "state": "closed", "referralCode": referral, "cartItems": items,
+        },
+        "responseContent": SHOWN,
+    }  # fmt: skip
+    program = "/v1/loyalty_programs/1/profile/ADV"
+    steps: list[tuple[list[str], str, str, Any]] = [
+        (
+            ["session", "close", "S1", "--profile", "F1", "--referral", referral,
+             "--item", "sku=a,price=30,quantity=2", "--item", "sku=b,price=40"],
+            "PUT", "/v2/customer_sessions/S1", close,
+        ),
+        (["session", "show", "S1"], "GET", "/v2/customer_sessions/S1", None),
+        (
+            ["event", "track", "review_posted", "--profile", "F1", "--attr", "stars=5"],
+            "POST", "/v2/events",
+            {"type": "review_posted", "profileId": "F1", "attributes": {"stars": 5},
+             "responseContent": SHOWN},
+        ),
+        (
+            ["session", "return", "S1", "--item", "position=0,quantity=1"],
+            "POST", "/v2/customer_sessions/S1/returns",
+            {"return": {"returnedCartItems": [{"position": 0, "quantity": 1}]},
+             "responseContent": SHOWN},
+        ),
+        (["session", "reopen", "S1"], "PUT", "/v2/customer_sessions/S1/reopen", None),
+        (
+            ["session", "cancel", "S1"],
+            "PUT", "/v2/customer_sessions/S1",
+            {"customerSession": {"state": "cancelled"}, "responseContent": SHOWN},
+        ),
+        (["loyalty", "balance", "ADV", "--program", "1"], "GET", f"{program}/balances", None),
+        (["loyalty", "ledger", "ADV", "--program", "1"], "GET", f"{program}/transactions", None),
+        (
+            ["profile", "show", "F1"],
+            "GET", "/v1/customer_profiles/F1/inventory?profile=true&referrals=true"
+            "&coupons=true&loyalty=true", None,
+        ),
+        (
+            ["referral", "create", "--campaign", "1", "--advocate", "ADV2"],
+            "POST", "/v1/referrals", {"campaignId": 1, "advocateProfileIntegrationId": "ADV2"},
+        ),
+        (
+            ["coupon", "reserve", "SPRING-1", "--profile", "F1"],
+            "POST", "/v1/coupon_reservations/SPRING-1", {"integrationIDs": ["F1"]},
+        ),
+    ]  # fmt: skip
+    server = start("--now", NOW, env=http_env)
+    try:
+        for args, method, path, body in steps:
+            code, out, err = refcamp("--now", NOW, *args, "--json", env=cli_env)
+            assert code == 0, (args, err)
+            printed = json.loads(out)
+            printed.pop("isNewReservation", None)  # the command's one extra, documented
+            answered = server.request(method, path, body)
+            assert answered.status in (200, 201), (path, answered)
+            for door in (printed, answered.body):  # random whatever the seed
+                for effect in door.get("effects", []):
+                    if "transactionUUID" in effect["props"]:
+                        effect["props"]["transactionUUID"] = "UUID"
+            assert printed == answered.body, (args, path)
+        assert refcamp("profile", "delete", "F1", env=cli_env)[0] == 0
+        assert server.request("DELETE", "/v1/customer_data/F1").status == 204
+        inventory = "/v1/customer_profiles/F1/inventory?profile=true"
+        shown = json.loads(refcamp("profile", "show", "F1", "--json", env=cli_env)[1])
+        assert shown["profile"] == server.request("GET", inventory).body["profile"]
+    finally:
+        server.stop()

@@ -183,10 +183,15 @@ def reopen(
 ) -> None:
     """Reopen a closed session: what its close booked (points, code uses, discounts) is rolled
     back, and closing it again books anew (PUT /v2/customer_sessions/ID/reopen)."""
-    from refcamp import service
+    from refcamp import render, service, talon
 
-    resp = service.reopen_session(workspace(ctx), session_id, dry_run=dry_run)
-    respond(ctx, resp, as_json, quiet, False, [session_id])
+    ws = workspace(ctx)
+    resp = service.reopen_session(ws, session_id, dry_run=dry_run)
+    if as_json:  # reopenCustomerSession's body
+        ids = ws.talon_ids()
+        render.print_json({"effects": [talon.effect(e, ids) for e in resp.effects]})
+        return
+    respond(ctx, resp, False, quiet, False, [session_id])
 
 
 @app.command("return")
