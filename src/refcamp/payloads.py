@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from refcamp.errors import InputError
 from refcamp.models import SESSION_STATES, CartItem
@@ -357,15 +357,14 @@ def read_profiles_body(body: Any) -> list[tuple[str, ProfileInput]]:
     return out
 
 
-@dataclass(frozen=True)
-class ReferralInput:
+class ReferralInput(NamedTuple):  # named tuples: a dataclass costs every start a millisecond
     campaign_id: str
     advocates: tuple[str, ...]
-    friend: str | None = None
-    usage_limit: int | None = None
-    starts: datetime | None = None
-    expires: datetime | None = None
-    attributes: Mapping[str, Any] = field(default_factory=dict)
+    friend: str | None
+    usage_limit: int | None
+    starts: datetime | None
+    expires: datetime | None
+    attributes: Mapping[str, Any]
 
 
 def read_referral_body(body: Any, many: bool = False) -> ReferralInput:
@@ -416,8 +415,7 @@ def read_referral_body(body: Any, many: bool = False) -> ReferralInput:
     )
 
 
-@dataclass(frozen=True)
-class ReturnInput:
+class ReturnInput(NamedTuple):
     items: tuple[tuple[int, int | None], ...]  # (cart item position, quantity or None: all left)
     response_content: tuple[str, ...] = ()
 

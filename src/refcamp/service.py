@@ -708,8 +708,7 @@ def get_profile(ws: Workspace, profile_id: str) -> Profile:
     return profile
 
 
-@dataclass(frozen=True)
-class Inventory:
+class Inventory(NamedTuple):
     """Everything refcamp holds of one customer, read in one snapshot (getCustomerInventory)."""
 
     profile: Profile
