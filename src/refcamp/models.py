@@ -131,7 +131,15 @@ class Catalog:
     warnings: tuple[str, ...] = ()  # not errors, but worth saying (e.g. a small code space)
 
     def campaign(self, campaign_id: str) -> Campaign | None:
-        return next((c for c in self.campaigns if c.id == campaign_id), None)
+        return self.by_id.get(campaign_id)
+
+    @cached_property
+    def by_id(self) -> dict[str, Campaign]:
+        return {c.id: c for c in self.campaigns}
+
+    @cached_property
+    def program_names(self) -> dict[str, str]:
+        return {p.id: p.name for p in self.programs.values()}
 
     @cached_property
     def in_order(self) -> tuple[Campaign, ...]:

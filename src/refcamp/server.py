@@ -24,6 +24,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -75,25 +76,12 @@ class ApiError(Exception):
             self.source = {"parameter": parameter}
 
     def response(self) -> Response:
-        title = _TITLES.get(self.status, "Error")
+        title = HTTPStatus(self.status).phrase
         error = {"title": title, "details": self.message, "source": self.source}
         body = talon.error(self.status, self.message, [error])
         headers = {"WWW-Authenticate": "ApiKey-v1"} if self.status == 401 else None
         return _json(body, self.status, headers)
 
-
-_TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    409: "Conflict",
-    413: "Payload Too Large",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    503: "Service Unavailable",
-}
 
 # An input error names its field as a dotted path first ("customerSession.cartItems[0].price:
 # expected a number"); the HTTP answer points at it with a JSON pointer.
@@ -143,8 +131,13 @@ class Door:
         self.waiting: list[tuple[asyncio.Future[Any], Any]] = []  # done, not yet committed
         self.commit_due: asyncio.Handle | None = None
 
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def call(
+        self, fn: Callable[[service.Workspace], Any], now: datetime | None = None
+    ) -> Any:
+        """Run one request's work on the workspace (its clock at `now`, else the server's) and
+        return its result once committed."""
         ws = self._workspace()
+        ws.new_request(now)
         conn = ws.conn
         if not self.group:
             await self._begin(conn)
@@ -152,7 +145,7 @@ class Door:
         try:
             # The request's whole work, shaping its answer included (which may give new ids),
             # is inside its savepoint.
-            result = fn(ws, *args)
+            result = fn(ws)
         except BaseException:
             self._undo(conn)
             raise
@@ -350,12 +343,12 @@ def path_id(request: Request, name: str) -> str:
 
 
 # --- endpoints -----------------------------------------------------------------------------------
-# Each is `async (request, door) -> Response`; what touches the state file runs in `door.call`.
+# Each is `async (request, door) -> Response`: it reads the request, and what touches the state
+# file runs in `door.call`.
 
 
 def _state(ws: service.Workspace, response: Any) -> dict[str, Any]:
-    campaigns = {c.id: c for c in ws.catalog.campaigns}
-    return talon.integration_state(response, campaigns, ws.talon_ids(), ws.campaign_states())
+    return talon.integration_state(response, ws.catalog, ws.talon_ids(), ws.campaign_states())
 
 
 async def update_profile(request: Request, door: Door) -> Response:
@@ -364,7 +357,6 @@ async def update_profile(request: Request, door: Door) -> Response:
     body = payloads.read_profile_body(await body_of(request, door))
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(None)
         resp = service.update_profile(ws, profile_id, body, run_rules=run_rules, dry_run=dry)
         return _state(ws, resp)
 
@@ -377,7 +369,6 @@ async def update_profiles(request: Request, door: Door) -> Response:
     items = payloads.read_profiles_body(raw)
 
     def call(ws: service.Workspace) -> dict[str, Any] | None:
-        ws.new_request(None)
         ids = ws.talon_ids()
         states = [
             {
@@ -409,17 +400,15 @@ async def update_session(request: Request, door: Door) -> Response:
     body = payloads.read_session_body(raw)
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(now)
         return _state(ws, service.update_session(ws, session_id, body, dry_run=dry))
 
-    return _json(await door.call(call))
+    return _json(await door.call(call, now))
 
 
 async def get_session(request: Request, door: Door) -> Response:
     session_id = path_id(request, "customerSessionId")
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(None)
         session, views, effects = service.session_view(ws, session_id)
         ids = ws.talon_ids()
         return {
@@ -434,7 +423,6 @@ async def reopen_session(request: Request, door: Door) -> Response:
     session_id = path_id(request, "customerSessionId")
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(None)
         response = service.reopen_session(ws, session_id)
         ids = ws.talon_ids()
         return {"effects": [talon.effect(e, ids) for e in response.effects]}
@@ -448,7 +436,6 @@ async def return_items(request: Request, door: Door) -> Response:
     body = payloads.read_return_body(await body_of(request, door))
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(None)
         return _state(ws, service.return_items(ws, session_id, body, dry_run=dry))
 
     return _json(await door.call(call))
@@ -461,7 +448,6 @@ async def track_event(request: Request, door: Door) -> Response:
         raise ApiError(400, "type: required", pointer="/type")
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(None)
         response = service.track_event(
             ws,
             body.type,
@@ -480,7 +466,6 @@ async def create_referral(request: Request, door: Door) -> Response:
     body = payloads.read_referral_body(await body_of(request, door))
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(None)
         referral = service.create_referral(
             ws,
             str(body.campaign_id),
@@ -501,7 +486,6 @@ async def create_referrals(request: Request, door: Door) -> Response:
     body = payloads.read_referral_body(await body_of(request, door), many=True)
 
     def call(ws: service.Workspace) -> dict[str, Any] | None:
-        ws.new_request(None)
         created = service.create_referrals(ws, body)
         ids = ws.talon_ids()
         data = [talon.referral(r, ids) for r in created]
@@ -516,11 +500,10 @@ async def balances(request: Request, door: Door) -> Response:
     end = moment(request, "endDate")
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(end)
         found = service.balances(ws, profile_id, program)
         return talon.balance(next(iter(found.values())))
 
-    return _json(await door.call(call))
+    return _json(await door.call(call, end))
 
 
 async def transactions(request: Request, door: Door) -> Response:
@@ -530,16 +513,14 @@ async def transactions(request: Request, door: Door) -> Response:
     skip = integer(request, "skip", 0, 0, 2**31)
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(None)
         entries = [
             e
             for e in service.ledger(ws, profile_id, program)
             if (start is None or e.created >= start) and (end is None or e.created <= end)
         ]
         page = entries[skip : skip + size]
-        campaigns = {c.id: c for c in ws.catalog.campaigns}
         has_more = skip + size < len(entries)
-        return talon.transactions(page, ws.talon_ids(), campaigns, has_more)
+        return talon.transactions(page, ws.talon_ids(), ws.catalog, has_more)
 
     return _json(await door.call(call))
 
@@ -551,10 +532,8 @@ async def inventory(request: Request, door: Door) -> Response:
     ]
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(None)
         found = service.inventory(ws, profile_id)
-        names = {p.id: p.name for p in ws.catalog.programs.values()}
-        return talon.inventory(found, ws.talon_ids(), names, parts)
+        return talon.inventory(found, ws.talon_ids(), ws.catalog, parts)
 
     return _json(await door.call(call))
 
@@ -565,7 +544,6 @@ async def reserve_coupon(request: Request, door: Door) -> Response:
     unreserve = request.method == "DELETE"
 
     def call(ws: service.Workspace) -> dict[str, Any] | None:
-        ws.new_request(None)
         if unreserve:
             service.unreserve_coupon(ws, code, customers)
             return None
@@ -580,7 +558,6 @@ async def reserved_customers(request: Request, door: Door) -> Response:
     code = path_id(request, "couponValue")
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(None)
         ids = ws.talon_ids()
         found = service.reserved_customers(ws, code)
         data = [talon.profile(p, ids, views.stats, views.audiences) for p, views in found]
@@ -593,7 +570,6 @@ async def delete_customer(request: Request, door: Door) -> Response:
     profile_id = path_id(request, "integrationId")
 
     def call(ws: service.Workspace) -> None:
-        ws.new_request(None)
         service.delete_customer_data(ws, profile_id)
 
     await door.call(call)
@@ -604,7 +580,6 @@ async def create_audience(request: Request, door: Door) -> Response:
     name = payloads.read_audience_body(await body_of(request, door))
 
     def call(ws: service.Workspace) -> dict[str, Any]:
-        ws.new_request(None)
         number, created = service.create_audience(ws, name)
         return {
             "accountId": talon.ACCOUNT_ID,
@@ -620,7 +595,6 @@ async def change_audiences(request: Request, door: Door) -> Response:
     changes = payloads.read_audience_changes(await body_of(request, door))
 
     def call(ws: service.Workspace) -> None:
-        ws.new_request(None)
         service.change_audiences(ws, changes)
 
     await door.call(call)

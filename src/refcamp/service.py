@@ -34,7 +34,14 @@ from refcamp.models import (
     Session,
     TalonIds,
 )
-from refcamp.payloads import UNSET, ProfileInput, ReturnInput, SessionInput, check_id
+from refcamp.payloads import (
+    UNSET,
+    ProfileInput,
+    ReferralInput,
+    ReturnInput,
+    SessionInput,
+    check_id,
+)
 from refcamp.store import queries
 from refcamp.store.db import connect, snapshot, transaction
 from refcamp.tables import LARGEST
@@ -134,17 +141,12 @@ class Workspace:
                 for kind, key, fixed in wanted
                 if numbers.get((kind, key)) is None or fixed not in (None, numbers[(kind, key)])
             ]
-            for kind, key, fixed in wanted:
-                holder = TalonIds(numbers).key(kind, fixed) if fixed is not None else None
-                if holder not in (None, key):
-                    raise InputError(
-                        f"{kind} {key!r}: talon_id {fixed} is already the id this state file "
-                        f"gave {kind} {holder!r}; choose another talon_id (clients may know "
-                        f"{holder!r} by {fixed})"
-                    )
             if stale:  # given under the write lock, which a read-only command takes only then
                 with transaction(self.conn):
-                    numbers = queries.give_talon_ids(self.conn, wanted)
+                    numbers = queries.talon_ids(self.conn)
+                    _refuse_taken(wanted, numbers)
+                    queries.give_talon_ids(self.conn, wanted)
+                    numbers = queries.talon_ids(self.conn)
             ids = self.__dict__["_talon_ids"] = TalonIds(numbers)
         return ids
 
@@ -184,6 +186,20 @@ class Workspace:
                 self.__dict__["_seen"] = True
             states = self.__dict__["_states"] = queries.campaign_states(self.conn)
         return states
+
+
+def _refuse_taken(wanted: list[tuple[str, str, int | None]], numbers: dict) -> None:
+    """A talon_id fixed in the TOML that the state file gave another campaign or program would
+    silently move a number clients know: refused."""
+    holders = {(kind, number): key for (kind, key), number in numbers.items()}
+    for kind, key, fixed in wanted:
+        holder = holders.get((kind, fixed))
+        if fixed is not None and holder not in (None, key):
+            raise InputError(
+                f"{kind} {key!r}: talon_id {fixed} is already the id this state file gave "
+                f"{kind} {holder!r}; choose another talon_id (clients may know {holder!r} by "
+                f"{fixed})"
+            )
 
 
 class Views(NamedTuple):
@@ -249,7 +265,6 @@ class Response:
     referral: tuple[Referral, list[str]] | None = None  # the session's code and who it referred
     new_return: dict[str, Any] | None = None  # the return a request made (ModelReturn's facts)
     previous_returns: list[dict[str, Any]] = field(default_factory=list)  # when asked for
-    program_names: dict[str, str] = field(default_factory=dict)  # with `loyalty`
 
 
 # --- campaigns -----------------------------------------------------------------------------------
@@ -681,7 +696,8 @@ def create_audience(ws: Workspace, name: str) -> tuple[int, str]:
     """POST /v2/audiences: an audience with its integer id (the same name gives the same id)."""
     check_id(name, "name")
     with transaction(ws.conn):
-        number = queries.give_talon_ids(ws.conn, [("audience", name, None)])[("audience", name)]
+        queries.give_talon_id(ws.conn, "audience", name)
+        number = queries.talon_ids(ws.conn)[("audience", name)]
     ws.forget_talon_ids()
     return number, clock.iso(ws.now) or ""
 
@@ -720,13 +736,18 @@ class Inventory(NamedTuple):
     states: dict[str, str]  # campaign states
 
 
+def _customer_views(conn: sqlite3.Connection, profile_id: str) -> Views:
+    """What a customer profile shows beyond the model: statistics and audiences."""
+    return Views(
+        queries.profile_stats(conn, profile_id), sorted(queries.audiences(conn, profile_id))
+    )
+
+
 def inventory(ws: Workspace, profile_id: str) -> Inventory:
     conn = ws.conn
     with snapshot(conn):
         profile = get_profile(ws, profile_id)
-        views = Views(
-            queries.profile_stats(conn, profile_id), sorted(queries.audiences(conn, profile_id))
-        )
+        views = _customer_views(conn, profile_id)
         codes = [
             (r, queries.referred(conn, r.code))
             for r in queries.list_referrals(conn, advocate=profile_id)
@@ -869,10 +890,10 @@ def _ruleset(ws: Workspace, campaign_id: str | None) -> str:
 
 
 def _roll_back(
-    ws: Workspace, session: Session, response: Response, share: float = 1.0, codes: bool = True
+    ws: Workspace, session: Session, response: Response, share: float = 1.0, uses: bool = True
 ) -> None:
     """Reverse what a closed session booked (Talon.One's revocation): every ledger entry,
-    discount and (with `codes`) code use. With `share` < 1 (a return), only that share of the
+    discount and (with `uses`) code use. With `share` < 1 (a return), only that share of the
     points and discounts is rolled back: the entry is reversed and what stays is booked anew, so
     no entry is ever reversed twice."""
     conn = ws.conn
@@ -907,7 +928,7 @@ def _roll_back(
                 transactionUUID=reversal.transaction_uuid,
             )
         )
-    if codes:
+    if uses:
         for row in queries.session_redemptions(conn, session.id):
             queries.roll_back_redemption(conn, row, ws.now)
             kind = "rollbackReferral" if row["kind"] == "referral" else "rollbackCoupon"
@@ -1009,7 +1030,7 @@ def return_items(
         queries.insert_returns(conn, event_id, session_id, taken.items(), ws.now)
         # Code uses stay, even when everything came back: the friend was referred, the coupon
         # used (a reopen or a cancel gives them back).
-        _roll_back(ws, session, response, share, codes=False)
+        _roll_back(ws, session, response, share, uses=False)
         queries.save_session_effects(conn, session_id, response.effects)
         response.session = session
         response.profile = queries.get_profile(conn, profile_id) if profile_id else None
@@ -1177,7 +1198,7 @@ def create_referral(
     return referral
 
 
-def create_referrals(ws: Workspace, request: Any) -> list[Referral]:
+def create_referrals(ws: Workspace, request: ReferralInput) -> list[Referral]:
     """POST /v1/referrals_for_multiple_advocates: one code per advocate, all or none."""
     with transaction(ws.conn):
         return [
@@ -1288,9 +1309,7 @@ def reserve_coupon_for(ws: Workspace, code: str, customers: tuple[str, ...]) -> 
         raise ConflictError(
             f"coupon {code}: refcamp reserves a coupon for one customer, got {len(set(customers))}"
         )
-    with transaction(ws.conn):
-        coupon, _ = reserve_coupon(ws, code, customers[0])
-    return coupon
+    return reserve_coupon(ws, code, customers[0])[0]
 
 
 def unreserve_coupon(ws: Workspace, code: str, customers: tuple[str, ...]) -> None:
@@ -1308,11 +1327,7 @@ def reserved_customers(ws: Workspace, code: str) -> list[tuple[Profile, Views]]:
         if coupon.recipient_id is None:
             return []
         profile = get_profile(ws, coupon.recipient_id)
-        views = Views(
-            queries.profile_stats(ws.conn, profile.id),
-            sorted(queries.audiences(ws.conn, profile.id)),
-        )
-        return [(profile, views)]
+        return [(profile, _customer_views(ws.conn, profile.id))]
 
 
 def reopen_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Response:
@@ -1491,20 +1506,26 @@ def _attach_views(ws: Workspace, response: Response) -> None:
         code = queries.get_referral(conn, session.referral_code)
         if code is not None:
             response.referral = (code, queries.referred(conn, code.code))
-    # A model made by this request has no row id yet (reading it back costs a statement that
-    # a replay without --out never needs): the row's id is read when the response is shaped.
-    response.view_loader = lambda: Views(
-        queries.profile_stats(conn, profile_id) if profile_id else (0, 0.0, None),
-        sorted(queries.audiences(conn, profile_id)) if profile_id else [],
-        queries.first_session(conn, session) if session else True,
-        queries.returned(conn, session.id) if session else {},
-        (response.profile.talon_id or queries.row_id(conn, "profiles", profile_id))
-        if response.profile and profile_id
-        else 0,
-        (session.talon_id or queries.row_id(conn, "sessions", session.id)) if session else 0,
-    )
+    # Read when the response is shaped: a replay that writes no responses never pays for them.
+    # A model made by this request has no row id yet: that too is read then.
+    profile = response.profile
+
+    def views() -> Views:
+        shown = Views()
+        if profile is not None:
+            shown = _customer_views(conn, profile.id)._replace(
+                profile_number=profile.talon_id or queries.row_id(conn, "profiles", profile.id)
+            )
+        if session is not None:
+            shown = shown._replace(
+                first_session=queries.first_session(conn, session),
+                returned_items=queries.returned(conn, session.id),
+                session_number=session.talon_id or queries.row_id(conn, "sessions", session.id),
+            )
+        return shown
+
+    response.view_loader = views
     if "loyalty" in wanted and profile_id is not None:
         response.loyalty = balances(ws, profile_id)
-        response.program_names = {p.id: p.name for p in ws.catalog.programs.values()}
     if response.dry_run:
         _ = response._views  # read now: after the rollback they would show the state before

@@ -15,6 +15,7 @@ from typing import Any
 from refcamp.clock import iso
 from refcamp.models import (
     Campaign,
+    Catalog,
     Coupon,
     Effect,
     LedgerEntry,
@@ -160,10 +161,10 @@ def session(
     )
 
 
-def transaction(e: LedgerEntry, ids: TalonIds, campaigns: Mapping[str, Campaign]) -> dict[str, Any]:
+def transaction(e: LedgerEntry, ids: TalonIds, catalog: Catalog) -> dict[str, Any]:
     """One ledger entry as getLoyaltyProgramProfileTransactions lists it
     (LedgerTransactionLogEntryIntegrationAPI)."""
-    campaign = campaigns.get(e.campaign_id or "")
+    campaign = catalog.campaign(e.campaign_id or "")
     return _some(
         id=e.talon_id,
         programId=ids.program(e.program_id),
@@ -181,13 +182,10 @@ def transaction(e: LedgerEntry, ids: TalonIds, campaigns: Mapping[str, Campaign]
 
 
 def transactions(
-    entries: list[LedgerEntry],
-    ids: TalonIds,
-    campaigns: Mapping[str, Campaign],
-    has_more: bool = False,
+    entries: list[LedgerEntry], ids: TalonIds, catalog: Catalog, has_more: bool = False
 ) -> dict[str, Any]:
     """getLoyaltyProgramProfileTransactions' page: {hasMore, data}."""
-    return {"hasMore": has_more, "data": [transaction(e, ids, campaigns) for e in entries]}
+    return {"hasMore": has_more, "data": [transaction(e, ids, catalog) for e in entries]}
 
 
 def ledger_info(b: Any) -> dict[str, int]:
@@ -257,7 +255,7 @@ def campaign(c: Campaign, state: str, ids: TalonIds, seen: str | None = None) ->
 def inventory(
     inv: Any,
     ids: TalonIds,
-    names: Mapping[str, str],
+    catalog: Catalog,
     parts: Iterable[str] = ("profile", "loyalty", "referrals", "coupons"),
 ) -> dict[str, Any]:
     """getCustomerInventory's body (CustomerInventory): the parts asked for."""
@@ -265,7 +263,7 @@ def inventory(
     if "profile" in parts:
         out["profile"] = profile(inv.profile, ids, inv.views.stats, inv.views.audiences)
     if "loyalty" in parts:
-        out["loyalty"] = loyalty(inv.balances, names, ids)
+        out["loyalty"] = loyalty(inv.balances, catalog.program_names, ids)
     if "referrals" in parts:
         out["referrals"] = [
             {**referral(r, ids), "referredCustomers": referred} for r, referred in inv.referrals
@@ -293,14 +291,12 @@ def coupon_state(c: Coupon, uses: int, now: Any, states: Mapping[str, str]) -> s
     return "active"
 
 
-def rule_failure_reasons(
-    response: Any, campaigns: Mapping[str, Campaign], ids: TalonIds
-) -> list[dict[str, Any]]:
+def rule_failure_reasons(response: Any, catalog: Catalog, ids: TalonIds) -> list[dict[str, Any]]:
     evaluation = response.evaluation
     reasons = []
 
     def reason(campaign_id: str, rule_index: int, rule_name: str, **rest: Any) -> dict:
-        campaign = campaigns.get(campaign_id)
+        campaign = catalog.campaign(campaign_id)
         return _some(
             campaignID=ids.campaign(campaign_id),
             campaignName=campaign.name if campaign else "",
@@ -357,10 +353,7 @@ def event(
 
 
 def integration_state(
-    response: Any,
-    campaigns: Mapping[str, Campaign],
-    ids: TalonIds,
-    states: Mapping[str, str] | None = None,
+    response: Any, catalog: Catalog, ids: TalonIds, states: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """The IntegrationStateV2 document for one request's Response; entities only when the
     request's responseContent asked for them, as Talon.One does."""
@@ -387,7 +380,7 @@ def integration_state(
             response.session_number,
         )
     if "ruleFailureReasons" in wanted:
-        out["ruleFailureReasons"] = rule_failure_reasons(response, campaigns, ids)
+        out["ruleFailureReasons"] = rule_failure_reasons(response, catalog, ids)
     if "event" in wanted and response.event is not None:
         out["event"] = event(response.event, effects)
     if "triggeredCampaigns" in wanted and response.evaluation is not None:
@@ -396,12 +389,12 @@ def integration_state(
             if rule.fired and rule.campaign_id not in fired:
                 fired.append(rule.campaign_id)
         out["triggeredCampaigns"] = [
-            campaign(campaigns[c], (states or {}).get(c, "enabled"), ids)
+            campaign(catalog.by_id[c], (states or {}).get(c, "enabled"), ids)
             for c in fired
-            if c in campaigns
+            if c in catalog.by_id
         ]
     if "loyalty" in wanted and response.loyalty is not None:
-        out["loyalty"] = loyalty(response.loyalty, response.program_names, ids)
+        out["loyalty"] = loyalty(response.loyalty, catalog.program_names, ids)
     if "referral" in wanted and response.referral is not None:
         code, referred = response.referral
         out["referral"] = {**referral(code, ids), "referredCustomers": referred}

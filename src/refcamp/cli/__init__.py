@@ -121,12 +121,11 @@ def respond(
     if codes.seed() and (resp.created_referrals or resp.generated):
         render.note("note: REFCAMP_SEED is set, so generated codes and ids are predictable")
     if as_json:
-        catalog = {c.id: c for c in ws.catalog.campaigns}
         # A command shows what it touched (the customer, the session, the event) and why rules
         # did not fire, as a request asking for them in responseContent would get them.
         resp.response_content = (*resp.response_content, *SHOWN)
         ids = ws.talon_ids()
-        data = talon.integration_state(resp, catalog, ids)
+        data = talon.integration_state(resp, ws.catalog, ids)
         if explain and resp.evaluation is not None:
             data["explanation"] = talon.explanation(resp.evaluation, ids)
         for text in resp.notes:

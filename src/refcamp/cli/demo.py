@@ -25,7 +25,6 @@ def demo(ctx: typer.Context, as_json: Json = False) -> None:
     with tempfile.TemporaryDirectory(prefix="refcamp-demo-") as scratch:
         ws = service.Workspace(Path(scratch) / "demo.db", SAMPLES, outer.now_option)
         try:
-            catalog = {c.id: c for c in ws.catalog.campaigns}
 
             def say(text: str) -> None:
                 if not as_json:
@@ -45,7 +44,7 @@ def demo(ctx: typer.Context, as_json: Json = False) -> None:
             steps.append(
                 {
                     "command": "refcamp profile update NEWCUSTOMER",
-                    "response": talon.integration_state(registered, catalog, ws.talon_ids()),
+                    "response": talon.integration_state(registered, ws.catalog, ws.talon_ids()),
                 }
             )
             code = registered.created_referrals[0].code
@@ -64,7 +63,7 @@ def demo(ctx: typer.Context, as_json: Json = False) -> None:
             steps.append(
                 {
                     "command": f"refcamp session close --profile FRIEND1 --referral {code}",
-                    "response": talon.integration_state(closed, catalog, ws.talon_ids()),
+                    "response": talon.integration_state(closed, ws.catalog, ws.talon_ids()),
                 }
             )
             if not as_json:

@@ -58,7 +58,7 @@ def balance(
 
     ws = workspace(ctx)
     balances = service.balances(ws, profile_id, program)
-    names = {p.id: p.name for p in ws.catalog.programs.values()}
+    names = ws.catalog.program_names
     if as_json:  # one program: getLoyaltyBalances' body; all: the customer's Loyalty
         if program is not None:
             render.print_json(talon.balance(next(iter(balances.values()))))
@@ -86,8 +86,7 @@ def ledger(
     ws = workspace(ctx)
     entries = service.ledger(ws, profile_id, program)
     if as_json:  # getLoyaltyProgramProfileTransactions' body
-        campaigns = {c.id: c for c in ws.catalog.campaigns}
-        render.print_json(talon.transactions(entries, ws.talon_ids(), campaigns))
+        render.print_json(talon.transactions(entries, ws.talon_ids(), ws.catalog))
         return
     if not entries:
         render.line(f"No ledger entries for {profile_id}.")
@@ -132,9 +131,8 @@ def _adjust(
     ws = workspace(ctx)
     entry, after = service.adjust_points(ws, profile_id, program, points, reason, deduct=deduct)
     if as_json:  # the transaction, and the program's balances after it
-        campaigns = {c.id: c for c in ws.catalog.campaigns}
         render.print_json(
-            {**talon.transaction(entry, ws.talon_ids(), campaigns), **talon.balance(after)}
+            {**talon.transaction(entry, ws.talon_ids(), ws.catalog), **talon.balance(after)}
         )
         return
     sign = "-" if deduct else "+"

@@ -100,8 +100,7 @@ def show(
     profile, balances = inventory.profile, inventory.balances
     codes = [r for r, _ in inventory.referrals]
     if as_json:
-        names = {p.id: p.name for p in ws.catalog.programs.values()}
-        render.print_json(talon.inventory(inventory, ws.talon_ids(), names))
+        render.print_json(talon.inventory(inventory, ws.talon_ids(), ws.catalog))
         return
     closed, sales, last = inventory.views.stats
     render.table(

@@ -44,7 +44,6 @@ def replay(
     from refcamp.replay import fingerprint, from_file, from_stream, run
 
     ws = workspace(ctx)
-    catalog = {c.id: c for c in ws.catalog.campaigns}
     if source == "-":
         reader = from_stream(sys.stdin.buffer)
         key, total, name = None, None, "stdin"
@@ -73,7 +72,7 @@ def replay(
         if error is not None:
             record: dict[str, Any] = {"line": line, "error": error}
         else:
-            record = {"line": line, **talon.integration_state(response, catalog, ws.talon_ids())}
+            record = {"line": line, **talon.integration_state(response, ws.catalog, ws.talon_ids())}
         writer.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     progress = None

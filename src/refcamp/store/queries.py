@@ -57,31 +57,28 @@ def talon_ids(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
     return {(k, key): n for k, key, n in conn.execute("SELECT kind, key, number FROM talon_ids")}
 
 
-def give_talon_ids(
-    conn: sqlite3.Connection, wanted: Iterable[tuple[str, str, int | None]]
-) -> dict[tuple[str, str], int]:
-    """Make sure each (kind, key, number fixed in the TOML or None) has its integer id, and
-    return them all. A fixed number is the key's (the caller has refused one that another key
-    holds); otherwise a key keeps the number it was first given, and a new key gets the kind's
-    next number."""
-    known = talon_ids(conn)
+def give_talon_ids(conn: sqlite3.Connection, wanted: Iterable[tuple[str, str, int | None]]) -> None:
+    """Give each (kind, key, number fixed in the TOML or None) its integer id: the fixed number,
+    else the one the key was first given, else the kind's next number. The caller has refused
+    a fixed number another key holds."""
     for kind, key, fixed in wanted:
-        current = known.get((kind, key))
-        if current is not None and fixed in (None, current):
-            continue
-        number = fixed if fixed is not None else _next_number(conn, kind)
-        conn.execute(
-            "INSERT INTO talon_ids (kind, key, number) VALUES (?, ?, ?) "
-            "ON CONFLICT (kind, key) DO UPDATE SET number = excluded.number",
-            (kind, key, number),
-        )
-        known[(kind, key)] = number
-    return known
+        if fixed is None:
+            give_talon_id(conn, kind, key)
+        else:
+            conn.execute(
+                "INSERT INTO talon_ids (kind, key, number) VALUES (?, ?, ?) "
+                "ON CONFLICT (kind, key) DO UPDATE SET number = excluded.number",
+                (kind, key, fixed),
+            )
 
 
-def _next_number(conn: sqlite3.Connection, kind: str) -> int:
-    top = conn.execute("SELECT max(number) FROM talon_ids WHERE kind = ?", (kind,)).fetchone()[0]
-    return (top or 0) + 1
+def give_talon_id(conn: sqlite3.Connection, kind: str, key: str) -> None:
+    """Give a key the kind's next number, unless it has one."""
+    conn.execute(
+        "INSERT OR IGNORE INTO talon_ids (kind, key, number) SELECT ?1, ?2, "
+        "coalesce(max(number), 0) + 1 FROM talon_ids WHERE kind = ?1",
+        (kind, key),
+    )
 
 
 def set_campaign_state(
@@ -597,11 +594,7 @@ def join_audience(conn: sqlite3.Connection, audience: str, profile_id: str, now:
         "INSERT OR IGNORE INTO audience_members (audience, profile_id, created) VALUES (?, ?, ?)",
         (audience, profile_id, iso(now)),
     )
-    conn.execute(
-        "INSERT OR IGNORE INTO talon_ids (kind, key, number) SELECT 'audience', ?, "
-        "coalesce(max(number), 0) + 1 FROM talon_ids WHERE kind = 'audience'",
-        (audience,),
-    )
+    give_talon_id(conn, "audience", audience)
     return cursor.rowcount == 1
 
 
@@ -631,9 +624,9 @@ def erase_attributes(conn: sqlite3.Connection, profile_id: str) -> None:
         (profile_id,),
     )
     conn.execute(
-        "UPDATE sessions SET cart_items = json_replace(cart_items, '$', json(("
-        "SELECT json_group_array(json_set(value, '$.attributes', json('{}'))) "
-        "FROM json_each(sessions.cart_items)))) WHERE profile_id = ? AND cart_items != '[]'",
+        "UPDATE sessions SET cart_items = (SELECT json_group_array(json_set(value, "
+        "'$.attributes', json('{}'))) FROM json_each(sessions.cart_items)) "
+        "WHERE profile_id = ? AND cart_items != '[]'",
         (profile_id,),
     )
 
