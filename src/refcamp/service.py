@@ -442,11 +442,11 @@ def _reserve_coupon(booking: Booking, effect: Effect) -> Effect | None:
 
 
 def _deduct_points(booking: Booking, effect: Effect) -> Effect | None:
-    from refcamp.loyalty import balance
+    from refcamp.loyalty import spendable
 
     ws, props = booking.ws, effect.props
     profile_id, program = props["recipientIntegrationId"], props["programId"]
-    available = balance(queries.ledger(ws.conn, profile_id, program), ws.now).current
+    available = spendable(queries.ledger(ws.conn, profile_id, program), ws.now)
     if props["value"] > available:
         booking.response.notes.append(
             f"deduct_loyalty_points: {profile_id} has {available} points in {program}, "
@@ -1409,8 +1409,9 @@ def adjust_points(
     """A manual addition or deduction; returns the entry and the balance after it.
 
     An addition follows the program's pending and validity settings. A deduction never takes the
-    current balance below zero (ConflictError)."""
-    from refcamp.loyalty import balance
+    current balance below zero, nor spends what a deduction booked for a later moment needs
+    (ConflictError)."""
+    from refcamp.loyalty import balance, spendable
 
     settings = _program(ws, program)
     program = settings.id
@@ -1423,11 +1424,19 @@ def adjust_points(
         now = ws.now
         if deduct:
             get_profile(ws, profile_id)
-            available = balance(queries.ledger(ws.conn, profile_id, program), now).current
+            entries = queries.ledger(ws.conn, profile_id, program)
+            available = spendable(entries, now)
             if points > available:
+                current = balance(entries, now).current
                 raise ConflictError(
-                    f"{profile_id} has {available} current points in {program}; "
-                    f"cannot deduct {points}"
+                    f"{profile_id} has {current} current points in {program}; cannot deduct "
+                    f"{points}"
+                    + (
+                        f" (a later deduction or rollback needs {current - available} of them: "
+                        f"at most {available} now)"
+                        if available < current
+                        else ""
+                    )
                 )
             start, expiry = now, None
         else:

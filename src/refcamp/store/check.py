@@ -1,69 +1,175 @@
 """Invariants of a refcamp state file, checked from the rows themselves.
 
 Each violation is one sentence; an empty list means the file is sound. Used by `refcamp db check`
-and by the tests that drive random request sequences.
+and by the tests that drive random request sequences. The file may have been edited by hand in
+any way, so no check trusts a row's shape: each part runs on its own, and a part that cannot
+finish says so as a problem instead of crashing the others.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from itertools import groupby
 
-from refcamp.loyalty import balances, standing
-from refcamp.store.queries import ledger
+from refcamp.errors import StateFileError
+from refcamp.loyalty import balances, overspent, standing
+from refcamp.store import queries
+
+Problems = list[str]
 
 
-def check(conn: sqlite3.Connection, programs: Iterable[str], now: datetime) -> list[str]:
-    problems: list[str] = []
+def check(conn: sqlite3.Connection, programs: Iterable[str], now: datetime) -> Problems:
     known_programs = set(programs)
+    parts: list[tuple[str, Callable[[], Problems]]] = [
+        ("SQLite integrity", lambda: _integrity(conn)),
+        ("append-only ledger", lambda: _append_only(conn)),
+        ("row shapes", lambda: _shapes(conn)),
+        ("code counters", lambda: _codes(conn)),
+        ("sessions", lambda: _sessions(conn)),
+        ("ledger links", lambda: _ledger_links(conn, known_programs)),
+        ("ledger chain", lambda: _chain(conn)),
+        ("balances", lambda: _balances(conn, now)),
+    ]
+    problems: Problems = []
+    for name, part in parts:
+        try:
+            problems += part()
+        except Exception as error:  # a damaged file must not stop the other checks
+            problems.append(f"the {name} check could not finish: {type(error).__name__}: {error}")
+    return problems
 
+
+def _integrity(conn: sqlite3.Connection) -> Problems:
+    problems = []
     result = conn.execute("PRAGMA integrity_check").fetchall()
     if [tuple(r) for r in result] != [("ok",)]:
         problems += [f"SQLite integrity check: {r[0]}" for r in result]
     for row in conn.execute("PRAGMA foreign_key_check"):
         problems.append(f"table {row[0]} row {row[1]} points to a missing {row[2]} row")
+    return problems
 
-    # Stored JSON is JSON (refcamp writes it so; anything else was edited by hand).
-    for table, key in (
-        ("profiles", "id"),
-        ("sessions", "id"),
-        ("referrals", "code"),
-        ("coupons", "code"),
-        ("events", "id"),
-    ):
-        # table and key are constants of this module, never user data.
-        for row in conn.execute(f"SELECT {key} FROM {table} WHERE NOT json_valid(attributes)"):
-            problems.append(f"{table} {row[0]}: attributes are not valid JSON")
-    for row in conn.execute(
-        "SELECT id FROM sessions WHERE NOT (json_valid(cart_items) AND json_valid(coupon_codes) "
-        "AND json_valid(additional_costs) AND json_valid(identifiers))"
-    ):
-        problems.append(f"session {row[0]}: stored cart or codes are not valid JSON")
 
-    # Codes: the counter equals accepted minus rolled-back redemptions, within the limit.
-    for row in conn.execute(
-        "SELECT r.code, r.usage_counter, r.usage_limit, "
-        "(SELECT count(*) FROM redemptions AS d WHERE d.kind = 'referral' AND d.code = r.code "
-        " AND d.rolled_back IS NULL) AS live FROM referrals AS r"
+def _append_only(conn: sqlite3.Connection) -> Problems:
+    triggers = {
+        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    }
+    return [
+        f"the ledger's {name} trigger is missing: entries can be edited or deleted"
+        for name in ("ledger_append_only_update", "ledger_append_only_delete")
+        if name not in triggers
+    ]
+
+
+# Every table whose rows refcamp reads back into models, with its loader and key. The loaders
+# check each row's shape (JSON of the right kind, dates that are dates, carts of cart items).
+LOADED = (
+    ("profiles", "id", queries._profile),
+    ("sessions", "id", queries._session),
+    ("referrals", "code", queries._referral),
+    ("coupons", "code", queries._coupon),
+    ("ledger", "transaction_uuid", queries._entry),
+)
+
+
+def _shapes(conn: sqlite3.Connection) -> Problems:
+    problems = []
+    for table, _key, load in LOADED:
+        # table is a constant of this module, never user data.
+        for row in conn.execute(f"SELECT rowid, * FROM {table}"):
+            try:
+                load(row)
+            except StateFileError as error:
+                problems.append(str(error).split("; `refcamp db check`")[0])
+    for table in ("events", "redemptions", "discounts", "returns", "audience_members"):
+        for row in conn.execute(f"SELECT rowid, created FROM {table}"):
+            if not _is_time(row["created"]):
+                problems.append(f"{table} row {row[0]}: created {row['created']!r} is not a time")
+    for row in conn.execute("SELECT id, attributes FROM events WHERE NOT json_valid(attributes)"):
+        problems.append(f"event {row['id']}: attributes are not valid JSON")
+    for row in conn.execute("SELECT id FROM sessions WHERE NOT json_valid(effects)"):
+        problems.append(f"session {row['id']}: stored effects are not valid JSON")
+    for table in ("redemptions", "discounts"):
+        rolled_back = f"SELECT id, rolled_back FROM {table} WHERE rolled_back IS NOT NULL"
+        for row in conn.execute(rolled_back):
+            if not _is_time(row["rolled_back"]):
+                problems.append(f"{table} row {row['id']}: rolled_back is not a time")
+    return problems
+
+
+def _is_time(text: object) -> bool:
+    try:
+        return queries._time(text) is not None
+    except (TypeError, ValueError):
+        return False
+
+
+def _codes(conn: sqlite3.Connection) -> Problems:
+    """For referral codes and coupons alike: the usage counter equals the accepted redemptions
+    not rolled back and stays within the limit; every redemption is of a code that exists."""
+    problems = []
+    for kind, table, words in (
+        ("referral", "referrals", "referral code"),
+        ("coupon", "coupons", "coupon"),
     ):
-        if row["usage_counter"] != row["live"]:
+        # kind and table are constants of this loop, never user data.
+        for row in conn.execute(
+            f"SELECT c.code, c.usage_counter, c.usage_limit, "
+            f"(SELECT count(*) FROM redemptions AS d WHERE d.kind = '{kind}' AND d.code = c.code "
+            f" AND d.rolled_back IS NULL) AS live FROM {table} AS c"
+        ):
+            if row["usage_counter"] != row["live"]:
+                problems.append(
+                    f"{words} {row['code']}: usage counter {row['usage_counter']} but "
+                    f"{row['live']} redemptions not rolled back"
+                )
+            if row["usage_limit"] and row["live"] > row["usage_limit"]:
+                problems.append(
+                    f"{words} {row['code']}: used {row['live']} times, limit {row['usage_limit']}"
+                )
+            elif row["usage_limit"] and row["usage_counter"] > row["usage_limit"]:
+                problems.append(
+                    f"{words} {row['code']}: usage counter {row['usage_counter']} is above its "
+                    f"limit {row['usage_limit']}"
+                )
+        for row in conn.execute(
+            f"SELECT d.id, d.code FROM redemptions AS d LEFT JOIN {table} AS c ON c.code = d.code "
+            f"WHERE d.kind = '{kind}' AND c.code IS NULL"
+        ):
+            problems.append(f"redemption {row['id']} is of an unknown {words} {row['code']}")
+    return problems
+
+
+def _sessions(conn: sqlite3.Connection) -> Problems:
+    """Only closing books; cancelling or reopening rolls everything back. So a session that is
+    open or cancelled holds no standing ledger entry, code use or discount."""
+    problems = []
+    booked = (
+        (
+            "ledger entries",
+            "SELECT DISTINCT e.session_id FROM ledger AS e WHERE e.reverses IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM ledger AS r WHERE r.reverses = e.transaction_uuid)",
+        ),
+        ("code uses", "SELECT DISTINCT session_id FROM redemptions WHERE rolled_back IS NULL"),
+        ("discounts", "SELECT DISTINCT session_id FROM discounts WHERE rolled_back IS NULL"),
+    )
+    for what, holders in booked:
+        for row in conn.execute(
+            f"SELECT id, state FROM sessions WHERE state IN ('open', 'cancelled') "
+            f"AND id IN ({holders})"
+        ):
+            verb = "open" if row["state"] == "open" else "cancelled"
             problems.append(
-                f"referral code {row['code']}: usage counter {row['usage_counter']} but "
-                f"{row['live']} redemptions not rolled back"
+                f"session {row['id']} is {verb} but holds {what} that only a close books "
+                f"and a {'reopen' if verb == 'open' else 'cancel'} rolls back"
             )
-        if row["usage_limit"] and row["usage_counter"] > row["usage_limit"]:
-            problems.append(
-                f"referral code {row['code']}: used {row['usage_counter']} times, "
-                f"limit {row['usage_limit']}"
-            )
-    for row in conn.execute(
-        "SELECT d.id, d.code FROM redemptions AS d LEFT JOIN referrals AS r ON r.code = d.code "
-        "WHERE d.kind = 'referral' AND r.code IS NULL"
-    ):
-        problems.append(f"redemption {row['id']} is of an unknown referral code {row['code']}")
+    return problems
 
-    # Ledger entries point to what exists; reversals mirror what they reverse, once.
+
+def _ledger_links(conn: sqlite3.Connection, known_programs: set[str]) -> Problems:
+    """Ledger entries point to what exists; reversals mirror what they reverse, once."""
+    problems = []
     for row in conn.execute(
         "SELECT transaction_uuid, session_id FROM ledger AS e WHERE session_id IS NOT NULL "
         "AND NOT EXISTS (SELECT 1 FROM sessions AS s WHERE s.id = e.session_id)"
@@ -71,6 +177,15 @@ def check(conn: sqlite3.Connection, programs: Iterable[str], now: datetime) -> l
         problems.append(
             f"ledger entry {row['transaction_uuid']} names a missing session {row['session_id']}"
         )
+    # A session keeps its latest effects; each points effect names its ledger entry. So deleting
+    # a customer's newest entry, which breaks no chain, is still found when a session booked it.
+    for row in conn.execute(
+        "SELECT s.id, json_extract(e.value, '$[5].transactionUUID') AS uuid "
+        "FROM sessions AS s, json_each(s.effects) AS e WHERE json_valid(s.effects) "
+        "AND coalesce(uuid, '') != '' "
+        "AND NOT EXISTS (SELECT 1 FROM ledger WHERE transaction_uuid = uuid)"
+    ):
+        problems.append(f"session {row['id']} booked ledger entry {row['uuid']}, which is missing")
     for row in conn.execute("SELECT DISTINCT program_id FROM ledger"):
         if row["program_id"] not in known_programs:
             problems.append(f"ledger entries name an unknown loyalty program {row['program_id']}")
@@ -85,17 +200,54 @@ def check(conn: sqlite3.Connection, programs: Iterable[str], now: datetime) -> l
         "OR r.profile_id != e.profile_id OR r.program_id != e.program_id OR r.type = e.type"
     ):
         problems.append(f"ledger entry {row['uuid']} does not mirror the entry it reverses")
+    return problems
 
-    # Balances: what is left of live additions, minus what spending could not cover.
+
+def _chain(conn: sqlite3.Connection) -> Problems:
+    """Each entry's hash covers it and the customer's previous entry in the program: the first
+    entry whose hash does not match was edited, or an entry before it was deleted."""
+    problems = []
+    rows = conn.execute("SELECT * FROM ledger ORDER BY profile_id, program_id, id")
+    for (profile_id, program_id), chain in groupby(rows, _owner):
+        previous = ""
+        for row in chain:
+            if row["chain"] != queries.chain_hash(previous, row):
+                problems.append(
+                    f"ledger entry {row['transaction_uuid']} of {profile_id} in {program_id} was "
+                    "edited, or an entry before it deleted (its chain hash does not match)"
+                )
+                break
+            previous = row["chain"]
+    return problems
+
+
+def _owner(row: sqlite3.Row) -> tuple[str, str]:
+    return row["profile_id"], row["program_id"]
+
+
+def _balances(conn: sqlite3.Connection, now: datetime) -> Problems:
+    """Every balance adds up from its ledger, and no deduction spent points that were not
+    there (a balance below zero only where a rollback took back points already spent)."""
+    problems = []
     for (profile_id,) in conn.execute("SELECT DISTINCT profile_id FROM ledger").fetchall():
-        entries = ledger(conn, profile_id)
+        try:
+            entries = queries.ledger(conn, profile_id)
+        except StateFileError:
+            continue  # the row shapes check names the damaged entry
         for program, b in balances(entries, now).items():
-            live = standing((e for e in entries if e.program_id == program), now)
+            mine = [e for e in entries if e.program_id == program]
+            live = standing(mine, now)
             added = sum(e.amount for e in live if e.type == "addition")
             spent = sum(e.amount for e in live if e.type == "subtraction")
             if b.current + b.pending + b.expired != added - spent or b.spent != spent:
                 problems.append(
                     f"balance of {profile_id} in {program} does not add up: "
                     f"{b.current}+{b.pending}+{b.expired} != {added}-{spent}"
+                )
+            over = overspent(mine)
+            if over:
+                problems.append(
+                    f"deductions from {profile_id} in {program} spent {over} points more than "
+                    "the customer had when they were made"
                 )
     return problems

@@ -234,10 +234,33 @@ def m005_serve(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_ledger_chain(conn: sqlite3.Connection) -> None:
+    """Each ledger entry carries a hash of itself and of the entry before it for the same
+    customer and program, so `db check` finds an entry edited or deleted by hand."""
+    from refcamp.store.queries import chain_hash
+
+    conn.execute("ALTER TABLE ledger ADD COLUMN chain TEXT NOT NULL DEFAULT ''")
+    # The append-only trigger is lifted only for the backfill, inside this migration's transaction.
+    conn.execute("DROP TRIGGER ledger_append_only_update")
+    heads: dict[tuple[str, str], str] = {}
+    for row in conn.execute("SELECT * FROM ledger ORDER BY id").fetchall():
+        key = (row["profile_id"], row["program_id"])
+        heads[key] = chain_hash(heads.get(key, ""), row)
+        conn.execute("UPDATE ledger SET chain = ? WHERE id = ?", (heads[key], row["id"]))
+    run_script(
+        conn,
+        """
+        CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_rule_language,
     m003_replays,
     m004_rejections,
     m005_serve,
+    m006_ledger_chain,
 ]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from refcamp.clock import from_iso, iso
+from refcamp.errors import StateFileError
 from refcamp.models import (
     Campaign,
     CartItem,
@@ -91,18 +92,77 @@ def set_campaign_state(
     )
 
 
+# --- reading rows ------------------------------------------------------------------------------
+
+Loader = TypeVar("Loader", bound=Callable[[sqlite3.Row], Any])
+
+
+def loader(what: str, key: str) -> Callable[[Loader], Loader]:
+    """A row-to-model function that turns a row edited out of refcamp's shape (a cart that is
+    not a list, a date that is not a date) into one clear StateFileError naming the row, instead
+    of a TypeError deep in whatever read it. `refcamp db check` runs every row through these."""
+
+    def wrap(load: Loader) -> Loader:
+        def guarded(row: sqlite3.Row) -> Any:
+            try:
+                return load(row)
+            except (TypeError, ValueError, KeyError, AttributeError) as error:
+                raise StateFileError(
+                    f"{what} {row[key]!r} in the state file is damaged ({error}); "
+                    "`refcamp db check` lists what is wrong"
+                ) from None
+
+        return guarded  # type: ignore[return-value]
+
+    return wrap
+
+
+def _time(text: Any) -> datetime | None:
+    if text is not None and not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a time")
+    return from_iso(text)
+
+
+def _object(text: str) -> dict[str, Any]:
+    value = loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"{text[:40]!r} is not a JSON object")
+    return value
+
+
+def _list(text: str) -> list[Any]:
+    value = loads(text)
+    if not isinstance(value, list):
+        raise ValueError(f"{text[:40]!r} is not a JSON array")
+    return value
+
+
+def _strings(text: str) -> tuple[str, ...]:
+    value = _list(text)
+    if not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{text[:40]!r} is not a list of strings")
+    return tuple(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 # --- profiles ----------------------------------------------------------------------------------
 
 
 def get_profile(conn: sqlite3.Connection, profile_id: str) -> Profile | None:
     row = conn.execute("SELECT rowid, * FROM profiles WHERE id = ?", (profile_id,)).fetchone()
-    if row is None:
-        return None
+    return _profile(row) if row else None
+
+
+@loader("profile", "id")
+def _profile(row: sqlite3.Row) -> Profile:
     return Profile(
         row["id"],
-        loads(row["attributes"]),
-        from_iso(row["created"]),
-        from_iso(row["updated"]),
+        _object(row["attributes"]),
+        _time(row["created"]),
+        _time(row["updated"]),
         row["rowid"],
     )
 
@@ -176,21 +236,48 @@ def get_session(conn: sqlite3.Connection, session_id: str) -> Session | None:
     return _session(row) if row else None
 
 
+@loader("session", "id")
 def _session(row: sqlite3.Row) -> Session:
+    costs = _object(row["additional_costs"])
+    if not all(_is_number(v) for v in costs.values()):
+        raise ValueError("additional costs are not all numbers")
     return Session(
         id=row["id"],
         profile_id=row["profile_id"],
         state=row["state"],
-        cart_items=tuple(CartItem(**item) for item in loads(row["cart_items"])),
-        coupon_codes=tuple(loads(row["coupon_codes"])),
+        cart_items=tuple(_cart_item(item) for item in _list(row["cart_items"])),
+        coupon_codes=_strings(row["coupon_codes"]),
         referral_code=row["referral_code"],
-        attributes=loads(row["attributes"]),
-        additional_costs=loads(row["additional_costs"]),
-        identifiers=tuple(loads(row["identifiers"])),
-        created=from_iso(row["created"]),
-        updated=from_iso(row["updated"]),
+        attributes=_object(row["attributes"]),
+        additional_costs=costs,
+        identifiers=_strings(row["identifiers"]),
+        created=_time(row["created"]),
+        updated=_time(row["updated"]),
         talon_id=row["rowid"],
     )
+
+
+# The types of a stored cart item's fields, as save_session writes them.
+CART_FIELDS: dict[str, tuple[type, ...]] = {
+    "sku": (str,),
+    "quantity": (int,),
+    "name": (str,),
+    "price": (int, float),
+    "category": (str,),
+    "weight": (int, float),
+    "position": (int,),
+    "attributes": (dict,),
+}
+
+
+def _cart_item(item: Any) -> CartItem:
+    if not isinstance(item, dict) or "sku" not in item or "quantity" not in item:
+        raise ValueError("a cart item is not an object with a sku and a quantity")
+    for name, value in item.items():
+        kinds = CART_FIELDS.get(name)
+        if kinds is None or isinstance(value, bool) or not isinstance(value, kinds):
+            raise ValueError(f"cart item field {name!r} is {value!r}")
+    return CartItem(**item)
 
 
 def save_session(conn: sqlite3.Connection, session: Session) -> None:
@@ -242,6 +329,7 @@ def exists(conn: sqlite3.Connection, table: str, key: str, value: str) -> bool:
 # --- referrals ---------------------------------------------------------------------------------
 
 
+@loader("referral code", "code")
 def _referral(row: sqlite3.Row) -> Referral:
     return Referral(
         code=row["code"],
@@ -250,10 +338,10 @@ def _referral(row: sqlite3.Row) -> Referral:
         friend_id=row["friend_id"],
         usage_limit=row["usage_limit"],
         usage_counter=row["usage_counter"],
-        start_date=from_iso(row["start_date"]),
-        expiry_date=from_iso(row["expiry_date"]),
-        created=from_iso(row["created"]),
-        attributes=loads(row["attributes"]),
+        start_date=_time(row["start_date"]),
+        expiry_date=_time(row["expiry_date"]),
+        created=_time(row["created"]),
+        attributes=_object(row["attributes"]),
         talon_id=row["rowid"],
     )
 
@@ -357,52 +445,95 @@ def referred(conn: sqlite3.Connection, code: str) -> list[str]:
 
 
 def insert_entry(conn: sqlite3.Connection, entry: LedgerEntry) -> int:
-    """Append an entry to the ledger; returns its integer id."""
+    """Append an entry to the ledger, chained to the customer's previous entry in the program;
+    returns its integer id."""
+    values = {
+        "transaction_uuid": entry.transaction_uuid,
+        "program_id": entry.program_id,
+        "profile_id": entry.profile_id,
+        "session_id": entry.session_id,
+        "campaign_id": entry.campaign_id,
+        "rule_index": entry.rule_index,
+        "rule_name": entry.rule_name,
+        "type": entry.type,
+        "amount": entry.amount,
+        "name": entry.name,
+        "start_date": iso(entry.start_date),
+        "expiry_date": iso(entry.expiry_date),
+        "reverses": entry.reverses,
+        "created": iso(entry.created),
+    }
+    previous = conn.execute(
+        "SELECT chain FROM ledger WHERE profile_id = ? AND program_id = ? ORDER BY id DESC LIMIT 1",
+        (entry.profile_id, entry.program_id),
+    ).fetchone()
+    values["chain"] = chain_hash(previous[0] if previous else "", values)
     cursor = conn.execute(
         "INSERT INTO ledger (transaction_uuid, program_id, profile_id, session_id, campaign_id, "
-        "rule_index, rule_name, type, amount, name, start_date, expiry_date, reverses, created) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            entry.transaction_uuid,
-            entry.program_id,
-            entry.profile_id,
-            entry.session_id,
-            entry.campaign_id,
-            entry.rule_index,
-            entry.rule_name,
-            entry.type,
-            entry.amount,
-            entry.name,
-            iso(entry.start_date),
-            iso(entry.expiry_date),
-            entry.reverses,
-            iso(entry.created),
-        ),
+        "rule_index, rule_name, type, amount, name, start_date, expiry_date, reverses, created, "
+        "chain) VALUES (:transaction_uuid, :program_id, :profile_id, :session_id, :campaign_id, "
+        ":rule_index, :rule_name, :type, :amount, :name, :start_date, :expiry_date, :reverses, "
+        ":created, :chain)",
+        values,
     )
     return cursor.lastrowid or 0
 
 
+# What a ledger entry's chain hash covers: every column a balance or a rollback reads.
+CHAINED = (
+    "transaction_uuid",
+    "program_id",
+    "profile_id",
+    "session_id",
+    "campaign_id",
+    "rule_index",
+    "rule_name",
+    "type",
+    "amount",
+    "name",
+    "start_date",
+    "expiry_date",
+    "reverses",
+    "created",
+)
+
+
+def chain_hash(previous: str, row: Mapping[str, Any] | sqlite3.Row) -> str:
+    """The hash of a ledger row chained to `previous` (the hash of the entry before it for the
+    same customer and program, "" for the first): editing or deleting an entry breaks every
+    hash after it. Tamper-evident against hand edits, not a signature: whoever recomputes the
+    hashes can forge them."""
+    import hashlib
+
+    text = json.dumps([previous, *(row[column] for column in CHAINED)], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _entries(rows: Any) -> list[LedgerEntry]:
-    return [
-        LedgerEntry(
-            transaction_uuid=row["transaction_uuid"],
-            program_id=row["program_id"],
-            profile_id=row["profile_id"],
-            type=row["type"],
-            amount=row["amount"],
-            name=row["name"],
-            created=from_iso(row["created"]),
-            start_date=from_iso(row["start_date"]),
-            expiry_date=from_iso(row["expiry_date"]),
-            session_id=row["session_id"],
-            campaign_id=row["campaign_id"],
-            rule_index=row["rule_index"],
-            rule_name=row["rule_name"],
-            reverses=row["reverses"],
-            talon_id=row["id"],
-        )
-        for row in rows
-    ]
+    return [_entry(row) for row in rows]
+
+
+@loader("ledger entry", "transaction_uuid")
+def _entry(row: sqlite3.Row) -> LedgerEntry:
+    if row["type"] not in ("addition", "subtraction") or not isinstance(row["amount"], int):
+        raise ValueError(f"type {row['type']!r}, amount {row['amount']!r}")
+    return LedgerEntry(
+        transaction_uuid=row["transaction_uuid"],
+        program_id=row["program_id"],
+        profile_id=row["profile_id"],
+        type=row["type"],
+        amount=row["amount"],
+        name=row["name"],
+        created=_time(row["created"]),
+        start_date=_time(row["start_date"]),
+        expiry_date=_time(row["expiry_date"]),
+        session_id=row["session_id"],
+        campaign_id=row["campaign_id"],
+        rule_index=row["rule_index"],
+        rule_name=row["rule_name"],
+        reverses=row["reverses"],
+        talon_id=row["id"],
+    )
 
 
 def ledger(
@@ -512,6 +643,7 @@ def usage(
 # --- coupons -------------------------------------------------------------------------------------
 
 
+@loader("coupon code", "code")
 def _coupon(row: sqlite3.Row) -> Coupon:
     return Coupon(
         code=row["code"],
@@ -519,10 +651,10 @@ def _coupon(row: sqlite3.Row) -> Coupon:
         recipient_id=row["recipient_id"],
         usage_limit=row["usage_limit"],
         usage_counter=row["usage_counter"],
-        start_date=from_iso(row["start_date"]),
-        expiry_date=from_iso(row["expiry_date"]),
-        created=from_iso(row["created"]),
-        attributes=loads(row["attributes"]),
+        start_date=_time(row["start_date"]),
+        expiry_date=_time(row["expiry_date"]),
+        created=_time(row["created"]),
+        attributes=_object(row["attributes"]),
         talon_id=row["rowid"],
     )
 
