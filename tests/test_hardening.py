@@ -18,7 +18,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -1695,35 +1695,64 @@ def test_unseeded_codes_differ_between_fresh_databases(run: Run, tmp_path: Path)
 # --- REFCAMP_DEBUG -------------------------------------------------------------------------------
 
 
-def break_profile_attributes(db: Path, profile: str) -> None:
-    """Corrupt a stored row by hand, as a disk error or a stray script could: refcamp cannot
-    read it back, which is not an input error but an internal one."""
-    conn = sqlite3.connect(db)
-    conn.execute("UPDATE profiles SET attributes = '{oops' WHERE id = ?", (profile,))
-    conn.commit()
-    conn.close()
+# A refcamp whose profile reader has a bug: what an internal error looks like to a user. (Damaged
+# rows are not internal errors: the store names them as a StateFileError, exit 2.)
+BUGGY = """
+import sys
+import refcamp.store.queries as queries
+def get_profile(conn, profile_id):
+    raise ZeroDivisionError("a bug in refcamp")
+queries.get_profile = get_profile
+sys.argv = ["refcamp", *sys.argv[1:]]
+import refcamp.cli
+refcamp.cli.main()
+"""
+
+
+def buggy_process(
+    args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    base = {k: v for k, v in os.environ.items() if k != "REFCAMP_DEBUG"}
+    return subprocess.run(
+        [sys.executable, "-c", BUGGY, *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
 
 
 def test_refcamp_debug_shows_the_traceback_of_an_internal_error(tmp_path: Path) -> None:
     db = tmp_path / "debug.db"
     assert refcamp_process(["--db", str(db), "profile", "update", "P"]).returncode == 0
-    break_profile_attributes(db, "P")
 
-    quiet = refcamp_process(["--db", str(db), "profile", "show", "P"])
+    quiet = buggy_process(["--db", str(db), "profile", "show", "P"])
     err = quiet.stderr.decode()
     assert quiet.returncode == 1
     assert err.startswith("refcamp: error: internal error:") and len(err.splitlines()) == 1, err
     assert "REFCAMP_DEBUG=1" in err
     assert "Traceback" not in err
 
-    loud = refcamp_process(["--db", str(db), "profile", "show", "P"], {"REFCAMP_DEBUG": "1"})
+    loud = buggy_process(["--db", str(db), "profile", "show", "P"], {"REFCAMP_DEBUG": "1"})
     err = loud.stderr.decode()
     assert loud.returncode != 0
     assert "Traceback (most recent call last)" in err
-    assert "JSONDecodeError" in err
+    assert "ZeroDivisionError: a bug in refcamp" in err
 
-    zero = refcamp_process(["--db", str(db), "profile", "show", "P"], {"REFCAMP_DEBUG": "0"})
+    zero = buggy_process(["--db", str(db), "profile", "show", "P"], {"REFCAMP_DEBUG": "0"})
     assert "Traceback" not in zero.stderr.decode()
+
+
+def test_a_damaged_row_is_named_not_an_internal_error(tmp_path: Path) -> None:
+    db = tmp_path / "damaged.db"
+    assert refcamp_process(["--db", str(db), "profile", "update", "P"]).returncode == 0
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE profiles SET attributes = '{oops' WHERE id = 'P'")
+    shown = refcamp_process(["--db", str(db), "profile", "show", "P"])
+    err = shown.stderr.decode()
+    assert shown.returncode == 2, err
+    assert "profile 'P' in the state file is damaged" in err
+    assert "Traceback" not in err
 
 
 def test_refcamp_debug_raises_input_errors_instead_of_one_line(run: Run) -> None:
