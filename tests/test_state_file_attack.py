@@ -141,6 +141,34 @@ def test_simulate_sees_campaign_states_a_running_process_has_not_checkpointed(
     check_clean()
 
 
+def foreign(db: Path) -> None:
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE campaigns (id TEXT, state TEXT)")
+        conn.execute("INSERT INTO campaigns VALUES ('medium-referral', 'enabled')")
+        conn.commit()
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda db: db.write_bytes(b"not a database"), "not a SQLite database"),
+        (foreign, "not refcamp's"),
+    ],
+    ids=["not-sqlite", "foreign-sqlite"],
+)
+def test_simulate_refuses_a_state_file_refcamp_refuses(
+    isolated: Path, make: Callable[[Path], Any], words: str
+) -> None:
+    """Reading campaign states, simulate refuses what every command refuses, instead of reading
+    another program's table or silently taking none."""
+    db = isolated / "state.db"
+    make(db)
+    before = files(db)
+    line = one_error(refcamp("--now", START, "simulate", *SMALL))
+    assert words in line and str(db) in line
+    assert files(db) == before
+
+
 def test_simulate_into_keeps_the_simulation_in_a_new_file_only(
     tmp_path: Path, isolated: Path
 ) -> None:
