@@ -251,14 +251,14 @@ def test_simulate_leaves_the_users_state_file_alone(run: Run, isolated: Path) ->
     check_db(run)
 
 
-def test_with_db_the_simulated_data_lands_there(run: Run, isolated: Path, tmp_path: Path) -> None:
+def test_with_into_the_simulated_data_lands_there(run: Run, isolated: Path, tmp_path: Path) -> None:
     ok(run("campaign", "activate", CAMPAIGN))
     before = state_files(isolated)["state.db"]
     other = str(tmp_path / "other.db")
     report = ok(
         run(
-            "--db", other, "--now", START, "simulate", *SMALL, "--seed", "7",
-            "--campaign", CAMPAIGN, "--json",
+            "--now", START, "simulate", *SMALL, "--seed", "7",
+            "--campaign", CAMPAIGN, "--into", other, "--json",
         )
     ).json  # fmt: skip
     f = figures(report, CAMPAIGN)

@@ -20,6 +20,11 @@ from typing import Any
 from refcamp.errors import InputError
 
 DAY = timedelta(days=1)
+# A simulation estimated to make more requests than this runs only with --yes: at the rate below
+# (about what a small machine manages) that is some four minutes; the largest inputs the bounds
+# allow would take hours, and hold every scheduled friend in memory.
+UNCONFIRMED_REQUESTS = 1_000_000
+REQUESTS_PER_SECOND = 4_000
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,29 @@ class Population:
             raise InputError(f"--friends-per-advocate: 0 to 100, got {self.friends_per_advocate}")
         if not 0 < self.basket_mean <= 1_000_000:
             raise InputError(f"--basket-mean: more than 0, got {self.basket_mean}")
+
+    def requests(self, codes_per_customer: int) -> int:
+        """About how many requests a run makes: every customer and every friend registers and
+        orders, a share of the orders is cancelled. Friends come per referral code an advocate
+        gets (`codes_per_customer`); those who would come after the last day are counted too,
+        so this errs high."""
+        friends = self.customers * self.referral_rate * self.friends_per_advocate
+        people = self.customers + friends * codes_per_customer
+        return round(people * (2 + self.cancel_rate))
+
+    def confirm(self, codes_per_customer: int) -> None:
+        """Refuse, unless confirmed, a run estimated to take long: exit 2 with the estimate and
+        how to go on (never a prompt, which would hang a script)."""
+        count = self.requests(codes_per_customer)
+        if count <= UNCONFIRMED_REQUESTS:
+            return
+        seconds = count / REQUESTS_PER_SECOND
+        took = f"{seconds / 3600:.1f} hours" if seconds >= 3600 else f"{seconds / 60:.0f} minutes"
+        raise InputError(
+            f"this simulation makes about {count:,} requests (some {took} at "
+            f"{REQUESTS_PER_SECOND:,} requests/s): pass --yes to run it, or lower --customers, "
+            "--referral-rate or --friends-per-advocate"
+        )
 
 
 def poisson(rng: random.Random, mean: float) -> int:

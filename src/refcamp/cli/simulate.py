@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -14,24 +16,54 @@ from refcamp.cli.options import Json
 
 
 def _states_in(path: Path) -> dict[str, str]:
-    """Campaign states in a state file, read without touching it (none if unreadable).
+    """Campaign states in the state file, read without writing it or anything beside it (none
+    when there is no state file yet). A file refcamp would refuse is refused here too."""
+    from refcamp.store.db import read_only
 
-    immutable=1: no locks and no -wal/-shm files beside the user's file; refcamp checkpoints the
-    file whenever its last connection closes, so what is read is current."""
-    import sqlite3
-    from urllib.parse import quote
-
-    if not path.is_file():
+    conn = read_only(path)
+    if conn is None:
         return {}
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1", uri=True)
-        try:
-            rows = conn.execute("SELECT id, state FROM campaigns").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return {}
-    return dict(rows)
+        return dict(conn.execute("SELECT id, state FROM campaigns").fetchall())
+    finally:
+        conn.close()
+
+
+def _check_into(into: Path, state_file: Path) -> None:
+    """--into names a new file, never the state file: refuse before simulating for minutes."""
+    from refcamp.errors import InputError
+
+    if os.path.realpath(into) == os.path.realpath(state_file):
+        raise InputError(f"--into: {into} is your state file; a simulation never writes it")
+    if os.path.lexists(into):
+        raise InputError(f"--into: {into} exists; refcamp keeps a simulation only in a new file")
+
+
+def _keep(scratch: Path, into: Path) -> None:
+    """Put the finished scratch database at `into` whole or not at all: copied beside it under a
+    temporary name (mode 0600), then linked to its name, which fails rather than replace a file
+    made there meanwhile."""
+    from refcamp.errors import InputError, StateFileError
+
+    try:
+        into.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=into.parent, prefix=".refcamp-simulate-")
+    except OSError as error:
+        raise StateFileError(f"--into: cannot write in {into.parent}: {error.strerror}") from None
+    try:
+        with os.fdopen(handle, "wb") as out, scratch.open("rb") as source:
+            shutil.copyfileobj(source, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(temporary, into)
+    except FileExistsError:
+        raise InputError(
+            f"--into: {into} exists; refcamp keeps a simulation only in a new file"
+        ) from None
+    except OSError as error:
+        raise StateFileError(f"--into: cannot write {into}: {error.strerror}") from None
+    finally:
+        os.unlink(temporary)
 
 
 @guarded
@@ -62,13 +94,27 @@ def simulate(
     point_value: Annotated[
         float, typer.Option("--point-value", help="What one point costs you.")
     ] = 0.01,
+    into: Annotated[
+        Path | None,
+        typer.Option(
+            "--into",
+            help="Also keep the simulated state in this new file (never over an existing one).",
+            show_default=False,
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Run a simulation estimated to take long.")
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Forecast what campaigns will cost, over a synthetic population.
 
-    Runs in a scratch database (or the one the global --db names). The simulation starts at
-    midnight UTC of --now (or today): give --now for a report that repeats exactly."""
+    Runs in a scratch database and never writes your state file (the global --db only says
+    whose campaign states are read); --into keeps the simulated state in a new file. The
+    simulation starts at midnight UTC of --now (or today): give --now for a report that repeats
+    exactly."""
     from refcamp import codes, render, service
+    from refcamp.engine.effects import CreateReferralCode
     from refcamp.errors import InputError, NotFoundError
     from refcamp.simulate import Population
 
@@ -91,18 +137,34 @@ def simulate(
             "no campaign to simulate: activate one (refcamp campaign activate ID) or pass "
             "--campaign ID"
         )
+    referral_codes = sum(
+        isinstance(effect, CreateReferralCode)
+        for c in catalog.campaigns
+        if c.id in chosen
+        for rule in c.rules
+        for effect in rule.then
+    )
+    if not yes:
+        population.confirm(referral_codes)
+    if into is not None:
+        _check_into(into, outer.db_path)
     start = outer.now.replace(hour=0, minute=0, second=0, microsecond=0)
     codes.use_seed(f"simulate-{seed}")
     with tempfile.TemporaryDirectory(prefix="refcamp-simulate-") as scratch:
-        target = outer.db_option or Path(scratch) / "simulate.db"
+        # Always a scratch database: the user's state file (--db) is only ever read, above.
+        target = Path(scratch) / "simulate.db"
         ws = service.Workspace(target, outer.campaigns_option, outer.now_option)
         try:
             for c in catalog.campaigns:
                 service.set_campaign_state(ws, c.id, "enabled" if c.id in chosen else "disabled")
             counts = _run(ws, population, start, as_json)
             figures = [service.campaign_stats(ws, c, point_value) for c in chosen]
+            if into is not None:  # all of it in the file itself, none left in the -wal
+                ws.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             ws.close()
+        if into is not None:
+            _keep(target, into)
     by_day: dict[str, int] = {}
     for f in figures:
         for day in f["pointsByDay"]:

@@ -1,14 +1,17 @@
 """Opening the state file and running one transaction per request.
 
-The file is created with mode 0600, in WAL mode, with a busy timeout long enough that shell scripts
-running refcamp in parallel wait for each other instead of failing. A file that is not SQLite, not
-refcamp's, or from a newer refcamp is refused before anything is written to it.
+The file is created with mode 0600 (an empty file found in its place is made so), in WAL mode, with
+a busy timeout long enough that shell scripts running refcamp in parallel wait for each other
+instead of failing. A path that is not a regular file (a named pipe, a device, a directory, a
+broken or looping symbolic link, or any of these as its -wal/-shm/-journal), or a file that is not
+SQLite, not refcamp's, or from a newer refcamp is refused before SQLite opens it.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,24 +30,95 @@ def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
 
 
-def _check_file(path: Path) -> None:
-    if path.is_dir():
-        raise StateFileError(f"state file {path} is a directory")
+# What a path that is not a regular file is, in the words of the error message. SQLite (and the
+# header read) would wait forever on a named pipe and fail halfway through a command on a device.
+KINDS = {
+    stat.S_IFDIR: "directory",
+    stat.S_IFIFO: "named pipe",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFSOCK: "socket",
+}
+# The files SQLite keeps beside a state file, which it opens as blindly as the file itself.
+SIBLINGS = ("-wal", "-shm", "-journal")
+
+
+def _stat(path: Path, name: str) -> os.stat_result | None:
+    """The file at `path`, symbolic links followed; None when there is none (to be created).
+    `name` is how an error message calls it."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):  # SQLite would create the target, with the umask's mode
+            raise StateFileError(
+                f"{name} is a symbolic link to {os.readlink(path)}, which does not exist"
+            ) from None
+        return None
+    except OSError as error:  # a symbolic-link loop, a path through a file, no permission
+        raise StateFileError(f"{name}: {error.strerror}") from None
+
+
+def _check_kind(info: os.stat_result, name: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = KINDS.get(stat.S_IFMT(info.st_mode), "special file")
+        raise StateFileError(f"{name} is a {kind}, not a regular file")
+
+
+def _siblings(path: Path) -> list[Path]:
+    """The -wal, -shm and -journal paths of a state file, beside the path given and beside the
+    file a symbolic link leads to (where SQLite puts them)."""
+    bases = dict.fromkeys((str(path), os.path.realpath(path)))
+    return [Path(f"{base}{suffix}") for base in bases for suffix in SIBLINGS]
+
+
+def _check_file(path: Path, info: os.stat_result, write: bool = True) -> None:
+    """Refuse, before SQLite opens anything, a state file that is not a regular file (or has
+    something else beside it), is read-only (when writing) or is not SQLite."""
+    _check_kind(info, f"state file {path}")
+    for sibling in _siblings(path):
+        name = f"{sibling} (SQLite's file beside the state file)"
+        found = _stat(sibling, name)
+        if found is not None:
+            _check_kind(found, name)
     # SQLite would open a read-only file and fail at the first write, halfway through a command;
     # WAL mode also needs to create files beside it.
-    if not _writable(path):
+    if write and not _writable(path):
         raise StateFileError(f"state file {path} is read-only; refcamp needs to write it")
-    if not _writable(path.parent):
+    if write and not _writable(path.parent):
         raise StateFileError(
             f"the folder of state file {path} is read-only; refcamp needs to write beside it"
         )
     try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
+        # O_NONBLOCK: should a pipe have been swapped in since the check, the open does not wait
+        # for a writer; fstat then sees it.
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as error:
         raise StateFileError(f"cannot read state file {path}: {error.strerror}") from None
+    try:
+        _check_kind(os.fstat(handle), f"state file {path}")
+        header = os.read(handle, len(SQLITE_HEADER))
+    except OSError as error:
+        raise StateFileError(f"cannot read state file {path}: {error.strerror}") from None
+    finally:
+        os.close(handle)
     if header and header != SQLITE_HEADER:
         raise StateFileError(f"state file {path} is not a SQLite database")
+
+
+def _make_private(path: Path) -> None:
+    """An empty state file is one still to be made: give it (and any -wal/-shm left beside it)
+    the mode refcamp creates state files with. SQLite gives the -wal/-shm files it creates the
+    state file's mode, so they follow."""
+    for target in (path, *_siblings(path)):
+        try:
+            if os.stat(target).st_mode & 0o077:
+                os.chmod(target, 0o600)
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise StateFileError(
+                f"cannot make state file {target} private (mode 0600): {error.strerror}"
+            ) from None
 
 
 def _create(path: Path) -> None:
@@ -62,10 +136,13 @@ def _create(path: Path) -> None:
 
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating and migrating if needed) the refcamp database at `path`."""
-    if path.exists():
-        _check_file(path)
-    else:
+    info = _stat(path, f"state file {path}")
+    if info is None:
         _create(path)
+    else:
+        _check_file(path, info)
+        if info.st_size == 0:
+            _make_private(path)
     try:
         # isolation_level=None: refcamp issues BEGIN IMMEDIATE itself, one per request.
         conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
@@ -85,6 +162,40 @@ def connect(path: Path) -> sqlite3.Connection:
         raise StateFileError(f"state file {path}: {error}") from None
     except StateFileError:
         conn.close()  # a refused file keeps no connection (nor -wal/-shm files beside it)
+        raise
+    return conn
+
+
+def read_only(path: Path) -> sqlite3.Connection | None:
+    """A connection that reads the state file and writes nothing, neither in it nor beside it
+    (simulate reads campaign states so); None when there is no file, or nothing in it yet.
+
+    While another process has the file open, its latest commits may be in the -wal file only:
+    they are read through the -wal and -shm files that process keeps (mode=ro). Without them
+    nobody has the file open, and immutable=1 reads it without creating them (mode=ro alone
+    would, and leave them behind)."""
+    from urllib.parse import quote
+
+    info = _stat(path, f"state file {path}")
+    if info is None:
+        return None
+    _check_file(path, info, write=False)
+    live = all(Path(f"{os.path.realpath(path)}{s}").exists() for s in ("-wal", "-shm"))
+    uri = f"file:{quote(os.path.realpath(path))}?mode=ro" + ("" if live else "&immutable=1")
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.DatabaseError as error:
+        raise StateFileError(f"state file {path}: {error}") from None
+    try:
+        conn.row_factory = sqlite3.Row
+        if _check_owner(conn, path) == 0:
+            conn.close()
+            return None
+    except sqlite3.DatabaseError as error:
+        conn.close()
+        raise StateFileError(f"state file {path}: {error}") from None
+    except StateFileError:
+        conn.close()
         raise
     return conn
 
