@@ -611,19 +611,24 @@ def strict_json(text: str) -> Any:
     return value
 
 
+# Numbers as people type them on a command line: ASCII digits, an optional sign, a decimal point,
+# an exponent. Python's int() and float() also take " 10", "1_000", Arabic-Indic and full-width
+# digits (any Unicode Nd), "nan" and "inf"; none of those is a number here.
+INTEGER = re.compile(r"[-+]?[0-9]+")
+DECIMAL = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
 def typed_value(text: str) -> Any:
     """A command-line value typed sensibly: integers, decimals, true/false, else the string."""
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    for kind in (int, float):
-        try:
-            value = kind(text)
-        except ValueError:
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            break
-        return value
+    if INTEGER.fullmatch(text):
+        return int(text)
+    if DECIMAL.fullmatch(text):
+        value = float(text)
+        if math.isfinite(value):  # 1e999 is text, not infinity
+            return value
     return text
 
 
@@ -682,12 +687,9 @@ def read_item(spec: str, position: int) -> CartItem:
                 raise InputError(f"--item {spec!r}: {key} must be a number, got {value!r}")
             body[key] = number
         elif key == "quantity":
-            try:
-                body[key] = int(value)
-            except ValueError:
-                raise InputError(
-                    f"--item {spec!r}: quantity must be a whole number, got {value!r}"
-                ) from None
+            if not INTEGER.fullmatch(value):
+                raise InputError(f"--item {spec!r}: quantity must be a whole number, got {value!r}")
+            body[key] = int(value)
         else:
             body[key] = value
     if "sku" not in body:

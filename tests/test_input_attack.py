@@ -1,0 +1,240 @@
+"""The command line attacked: a missing option value, numbers in other digits, hostile text in
+output, times at the edge of the calendar, campaign files that loop, nest or never end, and
+payloads without end. Each is exit 2 with one line naming the problem (promptly: the tests that
+could hang have timeouts), changes nothing, and printed user text is inert.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+from conftest import Run
+
+from refcamp.cli import app
+
+T0 = "2026-03-01T10:00:00Z"
+
+
+def refcamp(
+    *args: str, input: str | bytes | None = None, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The real command in its own process (as a shell runs it), with a timeout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "refcamp", *args],
+        input=input.encode() if isinstance(input, str) else input,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, **env},
+        check=False,
+    )
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
+    )
+
+
+def one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> str:
+    """Exit 2, nothing on stdout, one 'refcamp: error:' line holding every word."""
+    assert done.returncode == 2, done
+    assert done.stdout == "", done
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done
+    assert lines[0].startswith("refcamp: error: "), done
+    for word in words:
+        assert word in lines[0], done
+    return lines[0]
+
+
+def ok(result: Any) -> Any:
+    assert result.exit_code == 0, result
+    return result
+
+
+# --- item 6: a missing option value never swallows the next option ------------------------------
+
+
+def test_an_empty_profile_never_turns_a_dry_run_into_a_booking(run: Run) -> None:
+    """`session close DD1 --profile $P --dry-run` with P empty: the shell passes `--profile
+    --dry-run`; it used to close the session for real for a customer named '--dry-run'."""
+    for args in (
+        ["--profile", "--dry-run"],
+        ["--profile=--dry-run"],
+        ["--profile", "-q"],
+        ["--profile", "--help"],
+    ):
+        done = refcamp("session", "close", "DD1", *args)
+        one_line_error(done, "--profile needs a value", args[-1].split("=")[-1])
+    assert run("session", "show", "DD1").exit_code == 1  # nothing booked
+    assert run("profile", "show", "--dry-run").exit_code in (1, 2)
+
+
+def test_referral_create_never_makes_a_code_for_an_option(run: Run) -> None:
+    done = refcamp("referral", "create", "--campaign", "medium-referral", "--advocate", "--json")
+    one_line_error(done, "--advocate needs a value", "--json")
+    assert ok(run("referral", "list", "--json")).json == []
+
+
+def test_a_global_option_never_takes_an_option_as_its_value(isolated: Path) -> None:
+    """`refcamp --db $DB --json ...` with DB empty must not make a state file named '--json'."""
+    one_line_error(refcamp("--db", "--json", "session", "show", "X"), "--db needs a value")
+    one_line_error(refcamp("--now", "--db", "x.db", "db", "path"), "--now needs a value")
+    one_line_error(refcamp("--campaigns", "--now", "campaign", "list"), "--campaigns")
+    assert not (Path.cwd() / "--json").exists()
+    assert not (Path.cwd() / "x.db").exists()
+
+
+def every_command() -> Iterator[tuple[list[str], Any]]:
+    """Every command of refcamp, with the words that invoke it."""
+
+    def walk(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+        children = getattr(command, "commands", None)
+        if children:
+            for name, child in children.items():
+                yield from walk(child, [*path, name])
+        else:
+            yield path, command
+
+    yield from walk(typer.main.get_command(app), [])
+
+
+VALUE_OPTIONS = [
+    pytest.param(path, option.opts[0], id=" ".join([*path, option.opts[0]]))
+    for path, command in every_command()
+    if path != ["serve"]  # it would listen (tested in its own process below)
+    for option in command.params
+    if option.param_type_name == "option" and not option.is_flag
+]
+
+
+@pytest.mark.parametrize(("path", "option"), VALUE_OPTIONS)
+def test_every_option_of_every_command_refuses_an_option_as_its_value(
+    run: Run, path: list[str], option: str
+) -> None:
+    """Generic, so commands added later are covered: the value is another option's name."""
+    for value in ("--help", f"{option}"):
+        result = run(*path, option, value)
+        assert result.exit_code == 2, result
+        assert f"{option} needs a value" in result.stderr, result
+    assert run("db", "check").exit_code == 0
+
+
+def test_serve_refuses_an_option_as_the_host(isolated: Path) -> None:
+    one_line_error(refcamp("serve", "--host", "--port", timeout=30), "--host needs a value")
+
+
+# --- item 12: numbers are ASCII digits ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("points", ["1_000", " 10", "10 ", "١٠", "１０", "10.0", "nan"])
+def test_points_on_the_command_line_are_plain_digits(run: Run, points: str) -> None:
+    done = refcamp(
+        "loyalty", "add", "P", "--program", "sample-wallet", "--points", points, "--reason", "r"
+    )
+    one_line_error(done, "--points", "whole number", "0-9")
+    assert run("loyalty", "ledger", "P").exit_code == 1  # no such customer: nothing booked
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "Infinity", "1_0.5"])
+def test_a_point_value_is_a_finite_plain_number(run: Run, value: str) -> None:
+    """`--point-value nan` printed NaN in --json, which is not JSON."""
+    for command in (["campaign", "stats", "medium-referral"], ["simulate", "--days", "1"]):
+        result = run(*command, "--point-value", value, "--json")
+        assert result.exit_code == 2, result
+        assert "--point-value" in result.stderr and result.stdout == "", result
+
+
+def test_attribute_values_in_other_digits_stay_text(run: Run) -> None:
+    """Python's int() and float() take '1_000' and digits of other scripts (Arabic-Indic, full
+    width); a typed --attr value does not."""
+    shown = ok(
+        run(
+            "profile", "update", "P", "--attr", "a=1_000", "--attr", "b=١٠",
+            "--attr", "c=１０", "--attr", "d=1.5", "--attr", "e=-3", "--attr", "f=1e3",
+            "--attr", "g= 7", "--json",
+        )
+    ).json  # fmt: skip
+    assert shown["customerProfile"]["attributes"] == {
+        "a": "1_000", "b": "١٠", "c": "１０", "d": 1.5, "e": -3, "f": 1000.0, "g": " 7",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["sku=a,quantity=1_000", "sku=a,quantity=١", "sku=a,quantity=１", "sku=a,price=1_0"],
+)
+def test_cart_items_take_plain_digits(run: Run, spec: str) -> None:
+    result = run("session", "update", "S1", "--profile", "P", "--item", spec)
+    assert result.exit_code == 2, result
+    assert "--item" in result.stderr and "number" in result.stderr, result
+    assert run("session", "show", "S1").exit_code == 1
+
+
+# --- item 11: printed user text is inert ----------------------------------------------------------
+
+HOSTILE = "\x1b]0;owned\x07\x1b[2J\x9b31m\u202eevil\x00[/red][bold]x"
+
+
+def assert_inert(text: str) -> None:
+    for char in ("\x1b", "\x07", "\x9b", "\u202e", "\x00"):
+        assert char not in text, repr(text)
+
+
+def test_hostile_text_in_tables_and_lines_is_shown_not_obeyed(run: Run) -> None:
+    ok(
+        run(
+            "loyalty",
+            "add",
+            "P",
+            "--program",
+            "sample-wallet",
+            "--points",
+            "5",
+            "--reason",
+            HOSTILE,
+        )
+    )
+    ok(run("profile", "update", "P", "--attr", f"k={HOSTILE}", "--attr", "m=[bold]x[/bold]"))
+    for command in (["loyalty", "ledger", "P"], ["profile", "show", "P"]):
+        shown = ok(run(*command)).stdout
+        assert_inert(shown)
+        assert "\\x1b]0;owned\\x07" in shown.replace("\n", "").replace("│", "").replace(" ", "")
+    assert "[bold]x[/bold]" in ok(run("profile", "show", "P")).stdout  # not read as markup
+    # JSON keeps the exact text (json.dumps escapes what must be).
+    attributes = ok(run("profile", "show", "P", "--json")).json["profile"]["attributes"]
+    assert attributes["k"] == HOSTILE
+    entry = ok(run("loyalty", "ledger", "P", "--json")).json["data"][0]
+    assert entry["name"] == HOSTILE
+
+
+def test_brackets_in_ids_are_text_not_markup(run: Run) -> None:
+    """`profile update '[/red]X'` crashed with Rich's MarkupError."""
+    for command in (["profile", "update", "[/red]X"], ["profile", "show", "[/red]X"]):
+        result = ok(run(*command))
+        assert "internal error" not in result.stderr
+    assert "[/red]X" in ok(run("profile", "show", "[/red]X")).stdout
+    ok(run("session", "update", "[b]S[/b]", "--profile", "[/red]X"))
+    assert "Customer session [b]S[/b]" in ok(run("session", "show", "[b]S[/b]")).stdout
+
+
+def test_hostile_text_in_campaign_files_is_inert_in_lists_and_errors(
+    run: Run, tmp_path: Path
+) -> None:
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    name = "\\u001b[2Jevil [/red] \\u202e"
+    (folder / "x.toml").write_text(f'[campaign]\nid = "x"\nname = "{name}"\n')
+    for command in (["campaign", "list"], ["campaign", "show", "x"]):
+        shown = ok(run("--campaigns", str(folder), *command)).stdout
+        assert_inert(shown)
+        assert "[/red]" in shown
+    (folder / "x.toml").write_text('[campaign]\nid = "x"\n"\\u001b]0;t\\u0007" = 1\n')
+    done = refcamp("--campaigns", str(folder), "campaign", "list")
+    assert done.returncode == 2, done
+    assert_inert(done.stderr)
+    assert "\\x1b]0;t\\x07" in done.stderr
