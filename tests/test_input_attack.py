@@ -6,6 +6,7 @@ could hang have timeouts), changes nothing, and printed user text is inert.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -238,3 +239,188 @@ def test_hostile_text_in_campaign_files_is_inert_in_lists_and_errors(
     assert done.returncode == 2, done
     assert_inert(done.stderr)
     assert "\\x1b]0;t\\x07" in done.stderr
+
+
+# --- item 9: times at the edge of the calendar ----------------------------------------------------
+
+EARLY = "0001-01-01T00:30:00+01:00"  # the year 0 in UTC
+LATE = "9999-12-31T23:30:00-01:00"  # the year 10000 in UTC
+
+
+def input_error_line(result: Any, *words: str) -> str:
+    """Exit 2 and exactly one error line (in-process: the `run` fixture)."""
+    assert result.exit_code == 2, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("refcamp: error: "), result
+    assert "internal error" not in lines[0], result
+    for word in words:
+        assert word in lines[0], result
+    return lines[0]
+
+
+@pytest.mark.parametrize("moment", [EARLY, LATE])
+def test_times_outside_the_calendar_in_utc_are_input_errors(run: Run, moment: str) -> None:
+    outside = "outside the years 1 to 9999"
+    input_error_line(run("--now", moment, "profile", "update", "P"), "--now", outside)
+    input_error_line(run("profile", "update", "P", env={"REFCAMP_NOW": moment}), "REFCAMP_NOW")
+    for option in ("--starts", "--expires"):
+        result = run(
+            "referral", "create", "--campaign", "medium-referral", "--advocate", "A", option, moment
+        )
+        input_error_line(result, option, outside)
+        result = run("coupon", "create", "--campaign", "spring-coupons", option, moment)
+        input_error_line(result, option, outside)
+    assert ok(run("referral", "list", "--json")).json == []
+    assert run("profile", "show", "P").exit_code == 1
+
+
+@pytest.mark.parametrize("moment", [EARLY, LATE])
+def test_a_replay_line_outside_the_calendar_fails_alone(
+    run: Run, tmp_path: Path, moment: str
+) -> None:
+    log = tmp_path / "log.jsonl"
+    lines = [
+        {"path": "/v2/customer_profiles/P1", "body": {"attributes": {}}, "now": moment},
+        {"path": "/v2/customer_profiles/P2", "body": {"attributes": {}}, "now": T0},
+    ]
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = run("replay", str(log))
+    assert result.exit_code == 1, result  # a bad line: reported, the rest applied
+    assert "outside the years 1 to 9999" in result.stderr, result
+    assert "internal error" not in result.stderr + result.stdout, result
+    assert run("profile", "show", "P1").exit_code == 1
+    assert ok(run("profile", "show", "P2"))
+
+
+def test_an_empty_now_is_an_error_not_the_real_clock(run: Run) -> None:
+    """`--now "$T"` with T empty silently used the real clock."""
+    input_error_line(run("--now", "", "profile", "update", "P"), "--now", "''")
+    input_error_line(run("profile", "update", "P", env={"REFCAMP_NOW": ""}), "REFCAMP_NOW")
+    input_error_line(run("--now", " ", "db", "path"), "--now")
+    assert run("profile", "show", "P").exit_code == 1
+
+
+def test_a_campaign_time_outside_the_calendar_is_a_campaign_problem(
+    run: Run, tmp_path: Path
+) -> None:
+    folder = tmp_path / "early"
+    folder.mkdir()
+    (folder / "early.toml").write_text(
+        f'[campaign]\nid = "early"\nstate = "enabled"\nstart = {EARLY}\nend = {LATE}\n'
+    )
+    result = run("--campaigns", str(folder), "campaign", "list")
+    assert result.exit_code == 2, result
+    assert "start: 0001-01-01T00:30:00+01:00 is outside the years 1 to 9999" in result.stderr
+    assert "end: 9999-12-31T23:30:00-01:00 is outside" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+# --- item 9: campaign folders that nest, loop or never end ----------------------------------------
+
+
+def campaign_folder(tmp_path: Path, **files: str) -> Path:
+    folder = tmp_path / "hostile-campaigns"
+    folder.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (folder / f"{name}.toml").write_text(text)
+    return folder
+
+
+def nested_rule(depth: int, combinator: str = "all") -> str:
+    condition = '{ event = "talon_session_closed" }'
+    for _ in range(depth):
+        condition = f"{{ {combinator} = [{condition}] }}"
+    return (
+        '[campaign]\nid = "deep"\nstate = "enabled"\n\n[[rules]]\nname = "deep"\n'
+        f'when = [{condition}]\nthen = [{{ effect = "show_notification", title = "x" }}]\n'
+    )
+
+
+@pytest.mark.parametrize("depth", [40, 300, 3000])
+def test_conditions_nested_absurdly_deep_are_a_campaign_problem(tmp_path: Path, depth: int) -> None:
+    """300 levels made a RecursionError (internal error); 3000 exhaust TOML's own parser."""
+    folder = campaign_folder(tmp_path, deep=nested_rule(depth))
+    for command in (["campaign", "list"], ["session", "close", "S", "--profile", "P"]):
+        done = refcamp("--campaigns", str(folder), *command)
+        assert done.returncode == 2, done
+        assert "nested deeper than 32 levels" in done.stderr, done
+        assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_conditions_nested_a_sensible_depth_still_work(run: Run, tmp_path: Path) -> None:
+    folder = campaign_folder(tmp_path, deep=nested_rule(10, "any"))
+    closed = ok(
+        run("--campaigns", str(folder), "session", "close", "S", "--profile", "P", "--json")
+    )
+    assert [e["effectType"] for e in closed.json["effects"]] == ["showNotification"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "+nan"])
+def test_nan_and_inf_in_campaign_files_are_refused(run: Run, tmp_path: Path, value: str) -> None:
+    folder = campaign_folder(
+        tmp_path,
+        odd=(
+            '[campaign]\nid = "odd"\nstate = "enabled"\n\n[[rules]]\nname = "r"\n'
+            f'when = [{{ attribute = "session.total", op = ">", value = {value} }}]\n'
+            f'then = [{{ effect = "custom_effect", name = "e", payload = {{ x = {value} }} }}]\n'
+        ),
+    )
+    result = run("--campaigns", str(folder), "campaign", "validate")
+    assert result.exit_code == 2, result
+    assert f"rules[0].when[0].value: {value.lstrip('+')} is not a number" in result.stderr
+    assert "rules[0].then[0].payload.x" in result.stderr
+
+
+def test_a_symlink_loop_among_campaign_files_is_a_clear_error(tmp_path: Path) -> None:
+    folder = campaign_folder(tmp_path)
+    (folder / "a.toml").symlink_to("b.toml")
+    (folder / "b.toml").symlink_to("a.toml")
+    done = refcamp("--campaigns", str(folder), "campaign", "list", timeout=30)
+    assert done.returncode == 2, done
+    assert "a.toml: cannot read: Too many levels of symbolic links" in done.stderr, done
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    one_line_error(refcamp("--campaigns", str(loop), "campaign", "list"), "symbolic links")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_campaign_file_that_is_not_a_regular_file_is_refused_promptly(
+    tmp_path: Path, kind: str
+) -> None:
+    """A FIFO named x.toml made every command wait for a writer; /dev/zero would never end."""
+    folder = campaign_folder(tmp_path)
+    target = folder / "x.toml"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to("/dev/zero")
+    for command in (["campaign", "list"], ["session", "close", "S", "--profile", "P"]):
+        done = refcamp("--campaigns", str(folder), *command, timeout=30)
+        assert done.returncode == 2, done
+        assert "x.toml: cannot read: not a regular file" in done.stderr, done
+    fifo = tmp_path / "campaigns.fifo"
+    os.mkfifo(fifo)
+    one_line_error(refcamp("--campaigns", str(fifo), "campaign", "list", timeout=30), "neither")
+
+
+# --- item 9: payloads have a size limit ---------------------------------------------------------
+
+
+def test_a_payload_on_stdin_is_read_up_to_1_mib(run: Run) -> None:
+    """`yes | refcamp session update X --payload -` read without end."""
+    endless = b"y\n" * (4 << 20)  # 8 MiB, as `yes` would give (only 1 MiB and a byte are read)
+    done = refcamp("session", "update", "X", "--payload", "-", input=endless, timeout=30)
+    one_line_error(done, "payload stdin: larger than 1 MiB")
+    body = {"customerSession": {"profileId": "P", "attributes": {"pad": "x" * 1_000_000}}}
+    done = refcamp("session", "update", "X", "--payload", "-", input=json.dumps(body))
+    assert done.returncode == 0, done  # just under the limit is fine
+    assert run("db", "check").exit_code == 0
+
+
+def test_a_payload_file_is_read_up_to_1_mib(run: Run, tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"attributes": {"pad": "x" * (1 << 20)}}))
+    input_error_line(run("profile", "update", "P", "--payload", str(big)), "larger than 1 MiB")
+    done = refcamp("profile", "update", "P", "--payload", "/dev/zero", timeout=30)
+    one_line_error(done, "larger than 1 MiB")
+    assert run("profile", "show", "P").exit_code == 1

@@ -541,18 +541,24 @@ def read_event_body(body: Any) -> EventInput:
 # --- the command line ----------------------------------------------------------------------------
 
 
+MAX_PAYLOAD = 1 << 20  # bytes, as `serve` allows a request body: no request is larger
+
+
 def read_json(source: str) -> Any:
-    """The JSON document in a file, or on stdin when `source` is '-'."""
+    """The JSON document in a file, or on stdin when `source` is '-'; at most MAX_PAYLOAD bytes
+    are read (`yes | refcamp ... --payload -` would otherwise fill the memory)."""
     if source == "-":
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_PAYLOAD + 1)
         name = "stdin"
     else:
-        path = Path(source)
         try:
-            data = path.read_bytes()
+            with Path(source).open("rb") as handle:  # a pipe (<(...)) is fine; /dev/zero ends
+                data = handle.read(MAX_PAYLOAD + 1)
         except OSError as error:
             raise InputError(f"--payload {source}: {error.strerror}") from None
         name = source
+    if len(data) > MAX_PAYLOAD:
+        raise InputError(f"payload {name}: larger than {MAX_PAYLOAD >> 20} MiB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
