@@ -90,6 +90,14 @@ def test_a_global_option_never_takes_an_option_as_its_value(isolated: Path) -> N
     assert not (Path.cwd() / "x.db").exists()
 
 
+def test_an_empty_path_is_not_the_current_folder(run: Run, tmp_path: Path) -> None:
+    """`--campaigns "$DIR"` with DIR empty read the current folder's campaigns (none), and
+    `--db ""` named the current folder."""
+    one_line_error(refcamp("--campaigns", "", "campaign", "list"), "--campaigns needs a value")
+    one_line_error(refcamp("--db", "", "db", "path"), "--db needs a value")
+    one_line_error(refcamp("replay", str(tmp_path / "log"), "--out", ""), "--out needs a value")
+
+
 def every_command() -> Iterator[tuple[list[str], Any]]:
     """Every command of refcamp, with the words that invoke it."""
 
@@ -424,3 +432,116 @@ def test_a_payload_file_is_read_up_to_1_mib(run: Run, tmp_path: Path) -> None:
     done = refcamp("profile", "update", "P", "--payload", "/dev/zero", timeout=30)
     one_line_error(done, "larger than 1 MiB")
     assert run("profile", "show", "P").exit_code == 1
+
+
+# --- item 12: accepted though wrong ---------------------------------------------------------------
+
+INVISIBLE_IDS = [
+    " ",
+    "\u3000",  # ideographic space
+    "\u200b",  # zero-width space
+    "\u202e",  # right-to-left override
+    "\u200c\u200d",  # joiners only
+    "\u3164",  # Hangul filler
+    "alice\u200b",  # looks like alice
+    "\u202ecilA",  # reads as Alic... reversed
+    "a\u2066b",
+    "x\ufeff",
+]
+
+
+@pytest.mark.parametrize("bad", INVISIBLE_IDS, ids=lambda s: s.encode("unicode_escape").decode())
+def test_invisible_ids_are_refused_everywhere(run: Run, tmp_path: Path, bad: str) -> None:
+    checks: list[tuple[list[str], str]] = [
+        (["profile", "update", bad], "profile id"),
+        (["session", "update", bad, "--profile", "P"], "session"),
+        (["session", "update", "S", "--profile", bad], "--profile"),
+        (["session", "update", "S", "--profile", "P", "--referral", bad], "--referral"),
+        (["session", "update", "S", "--profile", "P", "--coupon", bad], "--coupon"),
+        (["event", "track", "e", "--profile", bad], "profile"),
+        (["referral", "create", "--campaign", "medium-referral", "--advocate", bad], "--advocate"),
+        (["loyalty", "add", bad, "--program", "sample-wallet", "--points", "1", "--reason", "r"],
+         "profile"),
+    ]  # fmt: skip
+    for args, where in checks:
+        result = run(*args)
+        message = input_error_line(result)
+        assert where in message, result
+        assert "visible" in message or "invisible" in message, result
+    body = {"customerSession": {"profileId": "P", "couponCodes": [bad]}}
+    payload = tmp_path / "body.json"
+    payload.write_text(json.dumps(body))
+    result = run("session", "update", "S", "--payload", str(payload))
+    input_error_line(result, "customerSession.couponCodes[0]")
+    assert ok(run("referral", "list", "--json")).json == []
+    assert run("profile", "show", "P").exit_code == 1
+
+
+def test_visible_ids_in_any_script_still_work(run: Run) -> None:
+    for good in ("Ann Lee", "عبد الله", "👨\u200d👩\u200d👧", "ज़\u200dर", "x y"):
+        ok(run("profile", "update", good))
+        assert ok(run("profile", "show", good, "--json")).json["profile"]["integrationId"] == good
+
+
+def test_the_format_characters_refused_are_unicodes_cf_but_the_joiners() -> None:
+    import unicodedata
+
+    from refcamp.payloads import FORMAT
+
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        category = unicodedata.category(char)
+        wanted = category == "Cf" and char not in "\u200c\u200d"
+        found = FORMAT.match(char) is not None
+        assert found == wanted or (found and category == "Cn"), hex(code)  # Cn: newer Unicode
+
+
+def session_body(tmp_path: Path, session: dict[str, Any]) -> str:
+    payload = tmp_path / "body.json"
+    payload.write_text(json.dumps({"customerSession": session}))
+    return str(payload)
+
+
+def test_a_negative_additional_cost_is_refused_like_a_negative_price(
+    run: Run, tmp_path: Path
+) -> None:
+    payload = session_body(
+        tmp_path, {"profileId": "P", "additionalCosts": {"shipping": {"price": -5}}}
+    )
+    message = input_error_line(run("session", "close", "S", "--payload", payload))
+    assert "customerSession.additionalCosts.shipping.price: must not be negative" in message
+    assert run("session", "show", "S").exit_code == 1
+
+
+def test_a_key_given_twice_in_different_case_is_refused(run: Run, tmp_path: Path) -> None:
+    """`"state": "open", "State": "closed"` booked; which one was meant cannot be known."""
+    payload = tmp_path / "body.json"
+    payload.write_text(
+        '{"customerSession": {"profileId": "P", "state": "open", "State": "closed"}}'
+    )
+    message = input_error_line(run("session", "update", "S", "--payload", str(payload)))
+    assert "customerSession.State: given twice, as 'state' and as 'State'" in message
+    payload.write_text('{"attributes": {}, "Attributes": {"x": 1}}')
+    input_error_line(run("profile", "update", "P", "--payload", str(payload)), "Attributes")
+    assert run("session", "show", "S").exit_code == 1
+    assert run("profile", "show", "P").exit_code == 1
+    # Attribute names are data: two that differ in case are two attributes.
+    payload.write_text('{"attributes": {"tier": "a", "Tier": "b"}}')
+    ok(run("profile", "update", "P", "--payload", str(payload)))
+
+
+def test_a_friend_is_not_the_advocate(run: Run) -> None:
+    result = run("referral", "create", "--campaign", "medium-referral", "--advocate", "A",
+                 "--friend", "A")  # fmt: skip
+    input_error_line(result, "--friend", "advocate")
+    assert ok(run("referral", "list", "--json")).json == []
+
+
+def test_a_friend_is_not_the_advocate_in_a_body() -> None:
+    from refcamp.errors import InputError
+    from refcamp.payloads import read_referral_body
+
+    body = {"campaignId": 1, "advocateProfileIntegrationId": "A", "friendProfileIntegrationId": "A"}
+    with pytest.raises(InputError, match="friendProfileIntegrationId: is the advocate"):
+        read_referral_body(body)
+    assert read_referral_body({**body, "friendProfileIntegrationId": "B"}).friend == "B"

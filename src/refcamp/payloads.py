@@ -52,10 +52,22 @@ class _Unset:
 UNSET: Any = _Unset()  # a field the request did not mention: keep what is stored
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # exactly Unicode's Cc (control) category
 SURROGATE = re.compile("[\ud800-\udfff]")  # never valid alone: SQLite cannot store it as UTF-8
+# Unicode's Cf (format) category but for the zero-width (non-)joiners, which scripts and emoji
+# need: invisible characters that hide in an id (U+200B) or reverse how it reads (U+202E), so that
+# two ids that look the same are different customers. (A test checks this against unicodedata.)
+FORMAT = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
+# A character that shows: not white space (" ", U+3000, ...), not a joiner, not a blank filler.
+VISIBLE = re.compile("[^\\s\u200c\u200d\u115f\u1160\u2800\u3164\uffa0]")
 
 
 def check_id(value: Any, what: str) -> str:
-    """An identifier: 1 to 1000 characters, no control characters; any other Unicode is kept."""
+    """An identifier: 1 to 1000 characters, at least one of them visible, no control or invisible
+    format characters; any other Unicode is kept."""
     if not isinstance(value, str):
         raise InputError(f"{what}: expected a string, got {json.dumps(value)}")
     if not value or len(value) > MAX_ID:
@@ -64,6 +76,13 @@ def check_id(value: Any, what: str) -> str:
         raise InputError(f"{what}: must not contain control characters")
     if SURROGATE.search(value):
         raise InputError(f"{what}: not valid Unicode (an unpaired surrogate)")
+    invisible = FORMAT.search(value)
+    if invisible:
+        raise InputError(
+            f"{what}: must not contain invisible format characters (U+{ord(invisible.group()):04X})"
+        )
+    if not VISIBLE.search(value):
+        raise InputError(f"{what}: has no visible character (only spaces or blanks)")
     return value
 
 
@@ -87,7 +106,11 @@ class Fields:
         self.notes = notes
         self.by_lower: dict[str, tuple[str, Any]] = {}
         for key, value in obj.items():
-            self.by_lower[key.lower()] = (key, value)
+            lower = key.lower()
+            if lower in self.by_lower:  # "state": "open", "State": "closed": which one is meant?
+                first = self.by_lower[lower][0]
+                raise InputError(f"{self.where(key)}: given twice, as {first!r} and as {key!r}")
+            self.by_lower[lower] = (key, value)
         self.used: set[str] = set()
 
     def has(self, name: str) -> bool:
@@ -275,6 +298,11 @@ def read_session_body(body: Any) -> SessionInput:
             price = cost_fields.number("price")
             if price is UNSET:
                 raise InputError(f"customerSession.additionalCosts.{name}.price: required")
+            if price < 0:  # as an item's price: a negative cost would be a hidden discount
+                raise InputError(
+                    f"customerSession.additionalCosts.{name}.price: must not be negative, "
+                    f"got {price}"
+                )
             cost_fields.finish()
             parsed[name] = price
         costs = parsed
@@ -393,6 +421,10 @@ def read_referral_body(body: Any, many: bool = False) -> ReferralInput:
     friend = None if many else top.string("friendProfileIntegrationId", None)
     if friend is not None:
         check_id(friend, "friendProfileIntegrationId")
+        if friend == advocates[0]:
+            raise InputError(
+                "friendProfileIntegrationId: is the advocate; a friend is someone else"
+            )
     limit = top.number("usageLimit", None)
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise InputError(f"usageLimit: expected a whole number of at least 0, got {_show(limit)}")

@@ -71,6 +71,8 @@ def check_raw_values(ctx: Any, command: Any, opts: dict[str, Any]) -> None:
                     f"{option} needs a value, got the option {inert(value)} (an empty variable?)",
                     ctx,
                 )
+            if value == "" and param.type_descriptor.is_path:  # Path("") is the current folder
+                raise UsageError(f"{option} needs a value, got an empty one", ctx)
             kind = param.type_descriptor.annotation
             if kind in (int, float) and not plain_number(value, kind):
                 wanted = "a whole number" if kind is int else "a number"
@@ -129,12 +131,13 @@ def debug() -> bool:
     return os.environ.get("REFCAMP_DEBUG", "") not in ("", "0")
 
 
-def fail(message: str, code: int) -> None:
+def fail(message: str, code: int, details: list[str] | tuple[str, ...] = ()) -> None:
+    """The error line, then its details (a campaign error's problems) one a line, indented; the
+    text in them may come from users and files, so it is made inert."""
     from refcamp.render import inert
 
-    # Line by line: a campaign error lists its problems one a line; the text in them is inert.
-    text = "\n".join(inert(part) for part in message.split("\n"))
-    sys.stderr.write(f"refcamp: error: {text}\n")
+    text = "".join(f"\n  {inert(detail)}" for detail in details)
+    sys.stderr.write(f"refcamp: error: {inert(message)}{text}\n")
     raise typer.Exit(code)
 
 
@@ -175,6 +178,9 @@ def guarded(fn: F) -> F:
         except RefcampError as error:
             if debug():
                 raise
+            problems = getattr(error, "problems", None)  # CampaignFileError
+            if problems is not None:
+                fail(str(error).split("\n", 1)[0], error.exit_code, problems)
             fail(str(error), error.exit_code)
         except sqlite3.OperationalError as error:
             if debug():
