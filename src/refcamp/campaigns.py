@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import tomllib
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ def shown(path: Path) -> str:
     """A path as a user would type it: relative to the working directory when inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
         return str(path)
 
 
@@ -49,14 +50,25 @@ def campaign_files(directory: Path) -> list[Path]:
     if directory.is_file():
         return [directory]
     if not directory.is_dir():
-        raise InputError(f"campaign directory {shown(directory)} does not exist")
+        try:
+            directory.stat()
+        except FileNotFoundError:
+            raise InputError(f"campaign directory {shown(directory)} does not exist") from None
+        except OSError as error:  # a symlink loop, a folder without permission
+            raise InputError(f"campaign directory {shown(directory)}: {error.strerror}") from None
+        raise InputError(f"campaigns: {shown(directory)} is neither a folder nor a campaign file")
     return sorted(directory.glob("*.toml"))
 
 
+MAX_NESTING = 32  # levels of tables and arrays; the deepest sensible rule needs about a dozen
+
+
 def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    from refcamp.catalog_cache import read_regular
+
     where = shown(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular(path).decode("utf-8")
     except UnicodeDecodeError as error:
         problems.append(f"{where}: not UTF-8 text (byte {error.start})")
         return None
@@ -64,10 +76,38 @@ def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
         problems.append(f"{where}: cannot read: {error.strerror}")
         return None
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         problems.append(f"{where}: TOML syntax error: {error}")
         return None
+    except RecursionError:
+        problems.append(f"{where}: nested deeper than {MAX_NESTING} levels")
+        return None
+    found = value_problems(data)
+    problems += [f"{where}: {problem}" for problem in found]
+    return None if found else data
+
+
+def value_problems(data: dict[str, Any]) -> list[str]:
+    """Values no campaign can use, found before anything reads them: nesting so deep that reading
+    the conditions would exhaust Python's stack, and nan or inf (TOML has them; no amount,
+    percent or attribute value is one). Iterative, so the check itself cannot overflow."""
+    problems = []
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, place, depth = stack.pop()
+        if depth > MAX_NESTING:
+            short = place if len(place) <= 60 else place[:57] + "..."
+            return [f"{short}: nested deeper than {MAX_NESTING} levels"]
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{place}: {value} is not a number refcamp can use")
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                stack.append((child, f"{place}.{key}" if place else key, depth + 1))
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                stack.append((child, f"{place}[{index}]", depth + 1))
+    return sorted(problems)
 
 
 def read_time(reader: TableReader, key: str) -> datetime | None:
@@ -75,6 +115,12 @@ def read_time(reader: TableReader, key: str) -> datetime | None:
     if isinstance(value, datetime) and value.tzinfo is None:
         reader.problem(key, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
         return None
+    if isinstance(value, datetime):
+        try:
+            value.astimezone(UTC)  # 0001-01-01T00:30:00+01:00 is before the year 1 in UTC
+        except OverflowError:
+            reader.problem(key, f"{value.isoformat()} is outside the years 1 to 9999 in UTC")
+            return None
     return value
 
 

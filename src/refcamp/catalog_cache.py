@@ -8,9 +8,11 @@ never wrong.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pickle
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +23,24 @@ PACKAGE = Path(__file__).parent
 KEEP = 50  # entries: every edit of a campaign file makes a new one, so the oldest are removed
 # The modules whose objects a cached catalog holds.
 SOURCES = ("models.py", "campaigns.py", "tables.py", "engine/conditions.py", "engine/effects.py")
+
+
+LARGEST_FILE = 4 << 20  # bytes: a campaign file is a few kilobytes; more is a mistake or an attack
+
+
+def read_regular(path: Path, limit: int = LARGEST_FILE) -> bytes:
+    """A campaign file's bytes. Only a regular file is read: a FIFO named x.toml would make every
+    command wait for a writer, and a device such as /dev/zero would never end. Opened without
+    blocking, so even the open of a FIFO returns at once; raises OSError with a sentence."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, a device or a socket)")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit >> 20} MiB")
+    return data
 
 
 def cache_dir() -> Path:
@@ -38,7 +58,7 @@ def _key(directory: Path, files: list[Path]) -> str:
     digest = hashlib.sha256(str(directory.resolve()).encode())
     for path in files:
         digest.update(f"\0{path.name}\0".encode())
-        digest.update(path.read_bytes())
+        digest.update(read_regular(path))
     for source in SOURCES:
         stat = (PACKAGE / source).stat()
         digest.update(f"\0{source}:{stat.st_size}:{stat.st_mtime_ns}".encode())
@@ -57,7 +77,8 @@ def load(directory: Path) -> Catalog:
             raise FileNotFoundError(directory)
         key = _key(directory, files)
         entry = cache_dir() / f"campaigns-{key[:32]}.pickle"
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop, to resolve()
+        # Whatever cannot be read is reported by the loader, which names the file.
         from refcamp import campaigns
 
         return campaigns.load(directory)

@@ -29,14 +29,29 @@ def parse_time(text: str, what: str = "time") -> datetime:
         parsed = parsed.replace(tzinfo=UTC)
     if parsed.tzinfo is None:
         raise InputError(f"{what}: {text!r} has no time zone (add Z or +01:00)")
-    return parsed.astimezone(UTC)
+    return in_utc(parsed, what, text)
+
+
+def in_utc(moment: datetime, what: str, text: str | None = None) -> datetime:
+    """A zoned time in UTC; one whose UTC date falls outside the years 1 to 9999 (0001-01-01T00:30
+    at +01:00) is an input error, not an OverflowError."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        shown = repr(text) if text is not None else moment.isoformat()
+        raise InputError(f"{what}: {shown} is outside the years 1 to 9999 in UTC") from None
 
 
 def now(override: str | None = None) -> datetime:
-    """The current time: the override, else REFCAMP_NOW, else the system clock."""
-    text = override or os.environ.get("REFCAMP_NOW")
-    if text:
-        return parse_time(text, "--now" if override else "REFCAMP_NOW")
+    """The current time: the override, else REFCAMP_NOW, else the system clock.
+
+    An empty --now or REFCAMP_NOW is an error, not the real clock: an empty shell variable must
+    not turn a simulated time into today."""
+    if override is not None:
+        return parse_time(override, "--now")
+    text = os.environ.get("REFCAMP_NOW")
+    if text is not None:
+        return parse_time(text, "REFCAMP_NOW")
     return datetime.now(UTC)
 
 
@@ -54,7 +69,7 @@ def from_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text)  # Python 3.11 reads the "Z" itself
 
 
-_DURATION = re.compile(r"^(\d+)([hHDWMY])$")
+_DURATION = re.compile(r"^([0-9]+)([hHDWMY])$")  # [0-9]: \d also takes other scripts' digits
 # At most a century: longer durations are mistakes, and they would run past year 9999.
 _LONGEST = {"h": 24 * 36_525, "H": 24 * 36_525, "D": 36_525, "W": 5_218, "M": 1_200, "Y": 100}
 
@@ -76,7 +91,8 @@ def parse_duration(text: str) -> tuple[int, str]:
 def add_duration(start: datetime, duration: str) -> datetime:
     """The time `duration` after `start`; months and years keep the day of month where they can.
 
-    Raises RefcampError when the result would be past the year 9999."""
+    Raises InputError when the result would be past the year 9999: the time given (--now, a
+    replay line's now, --starts) is too late for the durations the campaigns add to it."""
     count, unit = parse_duration(duration)
     try:
         if unit in "hH":
@@ -97,6 +113,4 @@ def add_duration(start: datetime, duration: str) -> datetime:
             except ValueError:  # 31 January + 1M: the last day of February
                 day -= 1
     except OverflowError:
-        from refcamp.errors import RefcampError
-
-        raise RefcampError(f"{iso(start)} + {duration} is past the year 9999") from None
+        raise InputError(f"{iso(start)} + {duration} is past the year 9999") from None

@@ -52,10 +52,22 @@ class _Unset:
 UNSET: Any = _Unset()  # a field the request did not mention: keep what is stored
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # exactly Unicode's Cc (control) category
 SURROGATE = re.compile("[\ud800-\udfff]")  # never valid alone: SQLite cannot store it as UTF-8
+# Unicode's Cf (format) category but for the zero-width (non-)joiners, which scripts and emoji
+# need: invisible characters that hide in an id (U+200B) or reverse how it reads (U+202E), so that
+# two ids that look the same are different customers. (A test checks this against unicodedata.)
+FORMAT = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
+# A character that shows: not white space (" ", U+3000, ...), not a joiner, not a blank filler.
+VISIBLE = re.compile("[^\\s\u200c\u200d\u115f\u1160\u2800\u3164\uffa0]")
 
 
 def check_id(value: Any, what: str) -> str:
-    """An identifier: 1 to 1000 characters, no control characters; any other Unicode is kept."""
+    """An identifier: 1 to 1000 characters, at least one of them visible, no control or invisible
+    format characters; any other Unicode is kept."""
     if not isinstance(value, str):
         raise InputError(f"{what}: expected a string, got {json.dumps(value)}")
     if not value or len(value) > MAX_ID:
@@ -64,6 +76,13 @@ def check_id(value: Any, what: str) -> str:
         raise InputError(f"{what}: must not contain control characters")
     if SURROGATE.search(value):
         raise InputError(f"{what}: not valid Unicode (an unpaired surrogate)")
+    invisible = FORMAT.search(value)
+    if invisible:
+        raise InputError(
+            f"{what}: must not contain invisible format characters (U+{ord(invisible.group()):04X})"
+        )
+    if not VISIBLE.search(value):
+        raise InputError(f"{what}: has no visible character (only spaces or blanks)")
     return value
 
 
@@ -87,7 +106,11 @@ class Fields:
         self.notes = notes
         self.by_lower: dict[str, tuple[str, Any]] = {}
         for key, value in obj.items():
-            self.by_lower[key.lower()] = (key, value)
+            lower = key.lower()
+            if lower in self.by_lower:  # "state": "open", "State": "closed": which one is meant?
+                first = self.by_lower[lower][0]
+                raise InputError(f"{self.where(key)}: given twice, as {first!r} and as {key!r}")
+            self.by_lower[lower] = (key, value)
         self.used: set[str] = set()
 
     def has(self, name: str) -> bool:
@@ -275,6 +298,11 @@ def read_session_body(body: Any) -> SessionInput:
             price = cost_fields.number("price")
             if price is UNSET:
                 raise InputError(f"customerSession.additionalCosts.{name}.price: required")
+            if price < 0:  # as an item's price: a negative cost would be a hidden discount
+                raise InputError(
+                    f"customerSession.additionalCosts.{name}.price: must not be negative, "
+                    f"got {price}"
+                )
             cost_fields.finish()
             parsed[name] = price
         costs = parsed
@@ -393,6 +421,10 @@ def read_referral_body(body: Any, many: bool = False) -> ReferralInput:
     friend = None if many else top.string("friendProfileIntegrationId", None)
     if friend is not None:
         check_id(friend, "friendProfileIntegrationId")
+        if friend == advocates[0]:
+            raise InputError(
+                "friendProfileIntegrationId: is the advocate; a friend is someone else"
+            )
     limit = top.number("usageLimit", None)
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise InputError(f"usageLimit: expected a whole number of at least 0, got {_show(limit)}")
@@ -541,18 +573,24 @@ def read_event_body(body: Any) -> EventInput:
 # --- the command line ----------------------------------------------------------------------------
 
 
+MAX_PAYLOAD = 1 << 20  # bytes, as `serve` allows a request body: no request is larger
+
+
 def read_json(source: str) -> Any:
-    """The JSON document in a file, or on stdin when `source` is '-'."""
+    """The JSON document in a file, or on stdin when `source` is '-'; at most MAX_PAYLOAD bytes
+    are read (`yes | refcamp ... --payload -` would otherwise fill the memory)."""
     if source == "-":
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_PAYLOAD + 1)
         name = "stdin"
     else:
-        path = Path(source)
         try:
-            data = path.read_bytes()
+            with Path(source).open("rb") as handle:  # a pipe (<(...)) is fine; /dev/zero ends
+                data = handle.read(MAX_PAYLOAD + 1)
         except OSError as error:
             raise InputError(f"--payload {source}: {error.strerror}") from None
         name = source
+    if len(data) > MAX_PAYLOAD:
+        raise InputError(f"payload {name}: larger than {MAX_PAYLOAD >> 20} MiB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -611,19 +649,24 @@ def strict_json(text: str) -> Any:
     return value
 
 
+# Numbers as people type them on a command line: ASCII digits, an optional sign, a decimal point,
+# an exponent. Python's int() and float() also take " 10", "1_000", Arabic-Indic and full-width
+# digits (any Unicode Nd), "nan" and "inf"; none of those is a number here.
+INTEGER = re.compile(r"[-+]?[0-9]+")
+DECIMAL = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
 def typed_value(text: str) -> Any:
     """A command-line value typed sensibly: integers, decimals, true/false, else the string."""
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    for kind in (int, float):
-        try:
-            value = kind(text)
-        except ValueError:
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            break
-        return value
+    if INTEGER.fullmatch(text):
+        return int(text)
+    if DECIMAL.fullmatch(text):
+        value = float(text)
+        if math.isfinite(value):  # 1e999 is text, not infinity
+            return value
     return text
 
 
@@ -682,12 +725,9 @@ def read_item(spec: str, position: int) -> CartItem:
                 raise InputError(f"--item {spec!r}: {key} must be a number, got {value!r}")
             body[key] = number
         elif key == "quantity":
-            try:
-                body[key] = int(value)
-            except ValueError:
-                raise InputError(
-                    f"--item {spec!r}: quantity must be a whole number, got {value!r}"
-                ) from None
+            if not INTEGER.fullmatch(value):
+                raise InputError(f"--item {spec!r}: quantity must be a whole number, got {value!r}")
+            body[key] = int(value)
         else:
             body[key] = value
     if "sku" not in body:

@@ -4,6 +4,7 @@ and errors on stderr. Rich is imported only when a table is drawn."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,17 +27,39 @@ def reset() -> None:
     _consoles.clear()
 
 
+# Characters that act on a terminal or on how text reads instead of showing: Unicode's controls
+# (C0 with ESC, DEL, C1 with CSI and OSC) and the invisible format characters that reorder or hide
+# text (bidi embeddings, overrides and isolates, zero-width space, word joiner, BOM). The zero-width
+# (non-)joiners are kept: scripts and emoji need them, and they move nothing.
+ACTIVE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def inert(text: str) -> str:
+    """Text as people may see it: every control or invisible format character shown as an escape
+    (ESC as \\x1b, a newline as \\x0a, U+202E as \\u202e), so that text from a user, a payload or
+    a state file can neither drive the terminal nor fake a line or reorder what is shown."""
+    return text if ACTIVE.search(text) is None else ACTIVE.sub(_escape, text)
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    # allow_nan=False: NaN and Infinity are not JSON; a script must never be handed them.
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
 
 
 def note(text: str) -> None:
     """A hint or progress line for people, on stderr."""
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(inert(text) + "\n")
 
 
 def line(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(inert(text) + "\n")
 
 
 def table(
@@ -48,8 +71,15 @@ def table(
 ) -> None:
     """A table on stdout; the `wide` column takes the room left, `keep` columns never wrap."""
     from rich.table import Table
+    from rich.text import Text
 
-    grid = Table(title=title, title_justify="left", show_lines=False, expand=wide is not None)
+    # Text objects, never str: Rich would read "[red]" or "[/x]" in user text as markup.
+    grid = Table(
+        title=None if title is None else Text(inert(title)),
+        title_justify="left",
+        show_lines=False,
+        expand=wide is not None,
+    )
     for column in columns:
         if column == wide:
             grid.add_column(column, overflow="fold", ratio=3)
@@ -61,7 +91,7 @@ def table(
                 ratio=None if column in keep or wide is None else 1,
             )
     for row in rows:
-        grid.add_row(*("" if cell is None else str(cell) for cell in row))
+        grid.add_row(*(Text("" if cell is None else inert(str(cell))) for cell in row))
     console().print(grid)
 
 

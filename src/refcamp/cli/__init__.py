@@ -14,12 +14,110 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.core
 
 from refcamp import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+def option_names(ctx: Any) -> set[str]:
+    """Every option name a command line can give here: the command's own, and its parents'
+    (refcamp's global options), --help included."""
+    names: set[str] = set()
+    while ctx is not None:
+        names.update(ctx.help_option_names)
+        for param in ctx.command.params:
+            if param.param_type_name == "option":
+                names.update(param.opts, param.secondary_opts)
+        ctx = ctx.parent
+    return names
+
+
+def plain_number(text: str, kind: type) -> bool:
+    """Whether a command-line number is written as people write one: the parser would also take
+    " 10 ", "1_000", "nan" and "inf" (Pydantic's number syntax)."""
+    import math
+
+    from refcamp.payloads import DECIMAL, INTEGER
+
+    if kind is int:
+        return INTEGER.fullmatch(text) is not None
+    return DECIMAL.fullmatch(text) is not None and math.isfinite(float(text))
+
+
+def check_raw_values(ctx: Any, command: Any, opts: dict[str, Any]) -> None:
+    """The values the parser gave the options, before any conversion.
+
+    An option whose value is missing takes the next word as its value: `--profile $P --dry-run`
+    with an empty $P would close the session for real for a customer named '--dry-run'. So a
+    value that is one of the command's option names (or a global one) is a usage error, in every
+    form (`--profile --dry-run`, `--profile=--dry-run`, `--profile -q`)."""
+    from typer._click.exceptions import UsageError
+
+    from refcamp.render import inert
+
+    names = option_names(ctx)
+    for param in command.params:
+        raw = opts.get(param.name)
+        if param.param_type_name != "option" or raw is None:
+            continue
+        option = param.opts[0]
+        for value in raw if isinstance(raw, list | tuple) else [raw]:
+            if not isinstance(value, str):
+                continue  # a flag's True
+            if value in names:
+                raise UsageError(
+                    f"{option} needs a value, got the option {inert(value)} (an empty variable?)",
+                    ctx,
+                )
+            if value == "" and param.type_descriptor.is_path:  # Path("") is the current folder
+                raise UsageError(f"{option} needs a value, got an empty one", ctx)
+            kind = param.type_descriptor.annotation
+            if kind in (int, float) and not plain_number(value, kind):
+                wanted = "a whole number" if kind is int else "a number"
+                raise UsageError(
+                    f"{option}: expected {wanted} in digits 0-9, got {inert(repr(value))}", ctx
+                )
+    # A global option given before the command (`refcamp --db --json ...`) took one of the
+    # command's option names, which its parser could not know yet.
+    parent = ctx.parent
+    while parent is not None:
+        for param in parent.command.params:
+            value = parent.params.get(param.name)
+            if isinstance(value, str | Path) and str(value) in names:
+                raise UsageError(
+                    f"{param.opts[0]} needs a value, got the option {inert(str(value))}", ctx
+                )
+        parent = parent.parent
+
+
+class _Checked:
+    """The parser of every refcamp command and group checks the raw values (check_raw_values)."""
+
+    def make_parser(self, ctx: Any) -> Any:
+        parser = super().make_parser(ctx)  # type: ignore[misc]
+        parse = parser.parse_args
+
+        def checked(args: list[str]) -> Any:
+            opts, rest, order = parse(args)
+            check_raw_values(ctx, self, opts)
+            return opts, rest, order
+
+        parser.parse_args = checked
+        return parser
+
+
+class Command(_Checked, typer.core.TyperCommand):
+    pass
+
+
+class Group(_Checked, typer.core.TyperGroup):
+    pass
+
+
 app = typer.Typer(
+    cls=Group,
     name="refcamp",
     help="A Talon.One-style promotion engine on your own machine: campaigns in TOML, state in "
     "SQLite, one command per Integration API request.",
@@ -33,8 +131,13 @@ def debug() -> bool:
     return os.environ.get("REFCAMP_DEBUG", "") not in ("", "0")
 
 
-def fail(message: str, code: int) -> None:
-    sys.stderr.write(f"refcamp: error: {message}\n")
+def fail(message: str, code: int, details: list[str] | tuple[str, ...] = ()) -> None:
+    """The error line, then its details (a campaign error's problems) one a line, indented; the
+    text in them may come from users and files, so it is made inert."""
+    from refcamp.render import inert
+
+    text = "".join(f"\n  {inert(detail)}" for detail in details)
+    sys.stderr.write(f"refcamp: error: {inert(message)}{text}\n")
     raise typer.Exit(code)
 
 
@@ -75,6 +178,9 @@ def guarded(fn: F) -> F:
         except RefcampError as error:
             if debug():
                 raise
+            problems = getattr(error, "problems", None)  # CampaignFileError
+            if problems is not None:
+                fail(str(error).split("\n", 1)[0], error.exit_code, problems)
             fail(str(error), error.exit_code)
         except sqlite3.OperationalError as error:
             if debug():
@@ -251,9 +357,11 @@ def register(only: str | None = None, verb: str | None = None) -> None:
             chosen = [c for c in commands if c.name == verb]
             if chosen:  # else: the group's help, or a usage error that lists its commands
                 module.app.registered_commands = chosen
-            app.add_typer(module.app, name=noun)
+            for command in module.app.registered_commands:
+                command.cls = Command
+            app.add_typer(module.app, name=noun, cls=Group)
         else:
-            app.command(noun)(getattr(module, noun))
+            app.command(noun, cls=Command)(getattr(module, noun))
 
 
 def started_as_refcamp() -> bool:
@@ -283,6 +391,8 @@ def main() -> None:
             app(prog_name="refcamp", args=[*sys.argv[1:], "--help"])
         context = getattr(error, "ctx", None)
         hint = f" (see {context.command_path} --help)" if context is not None else ""
-        sys.stderr.write(f"refcamp: error: {error.format_message()}{hint}\n")
+        from refcamp.render import inert
+
+        sys.stderr.write(f"refcamp: error: {inert(error.format_message())}{hint}\n")
         code = error.exit_code
     sys.exit(code if isinstance(code, int) else 0)

@@ -81,6 +81,8 @@ def create(
     for value, option in ((advocate, "--advocate"), (friend, "--friend"), (code, "--code")):
         if value is not None:
             check_id(value, option)
+    if friend is not None and friend == advocate:
+        raise InputError("--friend: is the advocate; a friend is someone else")
     if usage_limit is not None and not 0 <= usage_limit <= LARGEST:
         raise InputError(f"--usage-limit: 0 (unlimited) to {LARGEST}, got {usage_limit}")
     ws = workspace(ctx)
