@@ -505,8 +505,12 @@ def chain_hash(previous: str, row: Mapping[str, Any] | sqlite3.Row) -> str:
     hashes can forge them."""
     import hashlib
 
-    text = json.dumps([previous, *(row[column] for column in CHAINED)], ensure_ascii=False)
+    # ASCII JSON: the same bytes on every Python, whatever characters a reason holds.
+    text = _chain_json((previous, *(row[column] for column in CHAINED)))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_chain_json = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 
 
 def _entries(rows: Any) -> list[LedgerEntry]:
