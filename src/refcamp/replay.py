@@ -759,6 +759,9 @@ class _Replay:
         except RefcampError as error:
             self.reader_error = str(error)
             return None
+        except OSError as error:  # reading the file or stdin here (I/O error)
+            self.reader_error = f"reading {self.source} failed: {error.strerror or error}"
+            return None
         finally:
             self.reading = False
 
@@ -796,8 +799,9 @@ class _Replay:
             self.commit()
         return True
 
-    def commit(self) -> None:
-        """Commit the open batch with its log's progress and its --out responses."""
+    def commit(self, pause: bool = True) -> None:
+        """Commit the open batch with its log's progress and its --out responses; then, if it is
+        time, give other writers a turn."""
         if not self.open:
             return
         known = self.progress.known
@@ -831,7 +835,8 @@ class _Replay:
         self.batch = Summary()
         if self.out is not None:
             self.out.committed()
-        self.turns.after_commit()
+        if pause:
+            self.turns.after_commit()
 
     def rollback(self) -> None:
         if self.conn.in_transaction:
@@ -845,11 +850,10 @@ class _Replay:
     def stopped(self, what: str, exit_code: int = 1) -> Stopped:
         """Why the replay stopped, what is committed, and what to do."""
         done = self.committed
-        kept = (
-            f"lines 1-{done} of {self.source} are committed, none after"
-            if done
-            else (f"no line of {self.source} is committed")
-        )
+        if done:
+            kept = f"lines 1-{done} of {self.source} are committed, none after"
+        else:
+            kept = f"no line of {self.source} is committed"
         if self.log is None:
             rest = f"stdin is not resumed: give it the lines after line {done} again"
         elif done:
@@ -907,7 +911,7 @@ def run(
                 break
             number, item = got
             if number == 0:  # the reader has nothing new: do not hold the lock waiting
-                replay.commit()
+                replay.commit(pause=False)
                 continue
             if item is None:
                 summary.skipped += 1
@@ -918,7 +922,7 @@ def run(
                     break
             if tick:
                 tick(number)
-        replay.commit()
+        replay.commit(pause=False)
     except Stopped:
         replay.rollback()
         raise
@@ -930,11 +934,15 @@ def run(
         cause = _outside(error)
         if cause is None:
             raise
-        where = f"lines {replay.committed + 1}-{replay.last}"
-        raise replay.stopped(f"stopped committing {where}: {_why(cause)}") from error
+        where = (
+            f"committing lines {replay.committed + 1}-{replay.last}"
+            if replay.last > replay.committed
+            else f"after line {replay.last}"
+        )
+        raise replay.stopped(f"stopped {where}: {_why(cause)}") from error
     finally:
         items.close()  # a worker reading ahead is stopped
-        if main:
+        if previous is not None:
             signal.signal(signal.SIGINT, previous)
         if out is not None:
             out.close()
