@@ -587,9 +587,38 @@ def test_progress_is_recorded_with_the_line_count(
     )
     ok(active("replay", str(source), "--json"))
     rows = replays_table(isolated / "state.db")
-    fingerprint = hashlib.sha256(source.read_bytes()).hexdigest()
-    assert rows == [(fingerprint, str(source), 5)]
+    # The log is known by its first line; its progress by the digest of the lines applied (each
+    # without its line ending: for a file of LF lines, the file's own hash).
+    identity = hashlib.sha256(json.dumps(profile_line("A")).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert rows == [(f"{identity}:{digest}", str(source), 5)]
     check_db(active)
+
+
+def test_progress_an_older_refcamp_recorded_is_resumed(
+    run: Run, campaigns_dir: Path, tmp_path: Path, isolated: Path
+) -> None:
+    (campaigns_dir / "reviews.toml").write_text(REVIEWS)
+    ok(run("campaign", "activate", "reviews"))
+    source = write(tmp_path / "old.jsonl", [event_line("A"), event_line("B")])
+    ok(run("replay", str(source), "--json"))
+    # As an older refcamp kept it: under the file's hash.
+    conn = sqlite3.connect(isolated / "state.db")
+    with conn:
+        conn.execute(
+            "UPDATE replays SET fingerprint = ?", (hashlib.sha256(source.read_bytes()).hexdigest(),)
+        )
+    conn.close()
+    again = ok(run("replay", str(source), "--json")).json
+    assert (again["skipped"], again["applied"]) == (2, 0)
+    # Known now by its first line: it may grow.
+    with source.open("a") as handle:
+        handle.write(json.dumps(event_line("C")) + "\n")
+    grown = ok(run("replay", str(source), "--json")).json
+    assert (grown["skipped"], grown["applied"]) == (2, 1)
+    assert [balance(run, p, "review-wallet") for p in "ABC"] == [20, 20, 20]
+    assert len(replays_table(isolated / "state.db")) == 1
+    check_db(run)
 
 
 def test_stdin_replay_is_not_resumed_but_its_requests_are_idempotent(

@@ -1,18 +1,41 @@
 """Replaying recorded Integration API traffic: JSON Lines, one request per line.
 
 Each line goes through the same service function as the matching command and is atomic on its own
-(a savepoint); lines are committed in batches for speed, so a crash leaves whole requests only. The
-file's progress is committed with each batch: a replay that was killed resumes after the last
-committed line, and a file replayed twice applies nothing the second time.
+(a savepoint). Lines are committed in batches for speed; a batch commits together with its log's
+progress and with the --out responses of its lines, or not at all, so a crash leaves whole
+requests only and --out holds a response for exactly the lines committed.
+
+What identifies a log, and how far it got: a log is known by its first request line (its first
+non-blank line, without its line ending). Its progress is the number of lines applied and a
+digest of those lines, each taken without its line ending, so CRLF and LF are the same line and a
+missing final newline makes no other line. A file whose first lines are exactly the lines applied
+from its log resumes after them: a log that grew applies only its new lines, and a log replayed
+twice applies nothing the second time. A file that starts with a known log's first line but whose
+applied lines changed (edited, truncated, or another log starting the same way) is refused rather
+than applied again; `new_log` replays it as a log of its own. Two replays of one log at once
+cannot both apply it: the progress a batch commits must be what that replay last saw.
+
+A failure that is not the line's own (a full disk, an I/O error, a state file locked for too long)
+does not make the line done: the replay stops, the batch it was in rolls back, and a rerun resumes
+after the last committed line. Ctrl-C, and a reading process that dies, stop it after the request
+in progress, with the batch committed. Between batches, the replay lets processes waiting to write
+to the state file in.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import io
+import json
 import os
 import re
+import select
+import signal
+import sqlite3
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +50,18 @@ from refcamp.errors import InputError, RefcampError
 
 BATCH_LINES = 2000
 BATCH_SECONDS = 0.5
+# A reader with nothing new for this long (a quiet stdin): the batch is committed, so the write
+# lock is not held while waiting.
+IDLE_SECONDS = 0.2
+# Other writers: SQLite's busy handler retries a locked write every 100 ms once it has waited a
+# third of a second, so a replay that commits and begins again at once can keep a command waiting
+# until its 30 s timeout. A pause longer than that retry lets every waiting writer in. While
+# nobody else writes, a pause comes every PAUSE_EVERY seconds (3% of a replay's time); after a
+# pause in which others wrote, after every batch; a pause lasts while others keep writing, up to
+# PAUSE_AT_MOST.
+PAUSE_SECONDS = 0.15
+PAUSE_EVERY = 5.0
+PAUSE_AT_MOST = 1.0
 MAX_LINE = 10_000_000  # bytes; a longer line is reported, not parsed
 # A file with fewer lines left than this is read in the main process: a worker costs more to
 # start than it saves. The worker sends its items in chunks of at most this many lines or bytes.
@@ -64,6 +99,24 @@ def _flag(query: dict[str, Any], name: str, line: int) -> bool | None:
     raise InputError(f"line {line}: query.{name}: expected true or false, got {value!r}")
 
 
+_BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _decode(segment: str, line: int) -> str:
+    """A path segment's percent-encoding decoded; a broken escape, or bytes that are not UTF-8,
+    make the line bad (decoded leniently they would be another id: a literal %ZZ or U+FFFD)."""
+    broken = _BROKEN_ESCAPE.search(segment)
+    if broken:
+        escape = segment[broken.start() : broken.start() + 3]
+        raise InputError(f"line {line}: path: invalid percent-encoding {escape!r}")
+    try:
+        return unquote(segment, errors="strict")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"line {line}: path: invalid percent-encoding {segment!r} (the bytes are not UTF-8)"
+        ) from None
+
+
 def parse(line: int, text: str) -> Request:
     """One line of a replay file as a request; InputError names the line and the problem."""
     from refcamp import payloads
@@ -85,7 +138,10 @@ def parse(line: int, text: str) -> Request:
         except ValueError as error:
             raise InputError(f"line {line}: path: {error}") from None
         url_path, url_query = url.path, url.query
-    query: dict[str, Any] = dict(parse_qsl(url_query)) if url_query else {}
+    try:
+        query: dict[str, Any] = dict(parse_qsl(url_query, errors="strict")) if url_query else {}
+    except UnicodeDecodeError:
+        raise InputError(f"line {line}: path: invalid percent-encoding in the query") from None
     extra = record.get("query", {})
     if not isinstance(extra, dict):
         raise InputError(f"line {line}: query: expected an object")
@@ -106,7 +162,7 @@ def parse(line: int, text: str) -> Request:
     now = record.get("now")
     if now is not None and not isinstance(now, str):
         raise InputError(f"line {line}: now: expected an ISO 8601 string")
-    target = unquote(match.group(1)) if match.groups() else None
+    target = _decode(match.group(1), line) if match.groups() else None
     dry = bool(_flag(query, "dry", line))
     # Talon.One runs the rules on a profile update only when asked (runRuleEngine=true).
     run_rules = bool(_flag(query, "runRuleEngine", line))
@@ -158,8 +214,9 @@ def failure(line: int, error: BaseException) -> str:
 
 
 # A line read: its request, why it is not one (a message), or None when an earlier replay of
-# the same file applied it.
+# the same log applied it. Line number 0 is no line: the reader has had nothing new for a while.
 Item = tuple[int, Request | str | None]
+IDLE: Item = (0, None)
 Reader = Callable[[int], Iterator[Item]]  # given how many lines are done, the file's items
 
 
@@ -175,6 +232,9 @@ def requests(lines: Iterable[tuple[int, str | None]], done: int = 0) -> Iterator
     """Each numbered line as a request, or why it is not one; lines up to `done` are skipped
     unread."""
     for number, text in lines:
+        if number == 0:
+            yield IDLE
+            continue
         if number <= done:
             yield number, None
             continue
@@ -211,6 +271,14 @@ class Summary:
         if len(self.failures) < 1000:
             self.failures.append((line, message))
 
+    def add(self, other: Summary) -> None:
+        """Count a committed batch's lines in."""
+        self.requests.update(other.requests)
+        self.effects.update(other.effects)
+        self.rejections.update(other.rejections)
+        self.failures.extend(other.failures[: max(0, 1000 - len(self.failures))])
+        self.failed += other.failed
+
     def as_json(self) -> dict[str, Any]:
         return {
             "requests": dict(self.requests),
@@ -238,9 +306,15 @@ def fingerprint(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), lines + (last != b"\n")  # a last line without a newline counts
 
 
-def numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, str | None]]:
-    """(line number, text) for each non-blank line; text None when it is not UTF-8."""
-    for number, raw in enumerate(lines, start=1):
+def numbered(lines: Iterable[bytes | None]) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) for each non-blank line; text None when it is not UTF-8. A None line
+    (nothing new for a while) is passed on as line 0."""
+    number = 0
+    for raw in lines:
+        if raw is None:
+            yield 0, None
+            continue
+        number += 1
         if not raw.strip():
             continue
         try:
@@ -249,8 +323,39 @@ def numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, str | None]]:
             yield number, None
 
 
-def from_stream(stream: Iterable[bytes]) -> Reader:
-    return lambda done: requests(numbered(stream), done)
+def from_stream(stream: Any) -> Reader:
+    return lambda done: requests(numbered(stream_lines(stream)), done)
+
+
+def stream_lines(stream: Any) -> Iterator[bytes | None]:
+    """A stream's lines, and None whenever none has come for IDLE_SECONDS (a pipe written
+    slowly), so the replay can commit instead of holding the write lock while it waits. A stream
+    without a file descriptor (a test's) is read as it is."""
+    try:
+        fd = stream.fileno()
+        select.select([fd], [], [], 0)
+    except (OSError, ValueError, io.UnsupportedOperation):  # no descriptor, or not selectable
+        yield from stream
+        return
+    parts: list[bytes] = []
+    while True:
+        ready, _, _ = select.select([fd], [], [], IDLE_SECONDS)
+        if not ready:
+            yield None
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        if b"\n" not in chunk:  # a long line arriving piece by piece is joined once
+            parts.append(chunk)
+            continue
+        head, *lines, tail = chunk.split(b"\n")
+        yield b"".join([*parts, head, b"\n"])
+        for line in lines:
+            yield line + b"\n"
+        parts = [tail] if tail else []
+    if parts:
+        yield b"".join(parts)
 
 
 def from_file(path: Path, total: int) -> Reader:
@@ -310,9 +415,15 @@ def in_worker(path: Path, done: int) -> Iterator[Item]:
     try:
         while True:
             try:
+                if not receive.poll(IDLE_SECONDS):
+                    yield IDLE
+                    continue
                 chunk = receive.recv()
-            except EOFError:
-                raise RefcampError("replay: the process reading the file stopped") from None
+            except (EOFError, OSError):  # OSError: it died halfway through sending a chunk
+                raise ReaderStopped(
+                    f"the process reading {path} stopped unexpectedly (exit code "
+                    f"{_exit_code(worker)})"
+                ) from None
             if chunk is None:
                 return
             if isinstance(chunk, RefcampError):
@@ -323,6 +434,15 @@ def in_worker(path: Path, done: int) -> Iterator[Item]:
         if worker.is_alive():
             worker.terminate()
         worker.join()
+
+
+def _exit_code(worker: Any) -> Any:
+    worker.join(1)
+    return worker.exitcode
+
+
+class ReaderStopped(RefcampError):
+    """The process reading the file ahead died (killed, out of memory)."""
 
 
 def _work(path: str, done: int, receive: Any, send: Any) -> None:
@@ -365,65 +485,470 @@ def _work(path: str, done: int, receive: Any, send: Any) -> None:
         send.close()
 
 
-Outcome = Callable[[int, Any, str | None], None]  # (line, response or None, error or None)
+# --- a file as a log ----------------------------------------------------------------------------
+
+
+def _content(raw: bytes) -> bytes:
+    """A line without its line ending: LF and CRLF files hold the same lines."""
+    return raw.removesuffix(b"\n").removesuffix(b"\r")
+
+
+class Log:
+    """A replay file read as a log: its identity (from its first request line), its line count,
+    the content hash an older refcamp knew it by, and the digest of its first n lines, read
+    forward as the replay commits."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.legacy, self.total = fingerprint(path)
+            self._handle = path.open("rb")
+        except OSError as error:
+            raise _unreadable(path, error) from None
+        first = next((raw for raw in self._handle if raw.strip()), b"")
+        self.identity = hashlib.sha256(_content(first)).hexdigest()[:32]
+        self._rewind()
+
+    def _rewind(self) -> None:
+        self._handle.seek(0)
+        self._digest = hashlib.sha256()
+        self.lines = 0
+
+    def digest(self, lines: int) -> str | None:
+        """The digest of the first `lines` lines; None if the file has fewer."""
+        if lines < self.lines:
+            self._rewind()
+        try:
+            while self.lines < lines:
+                raw = self._handle.readline()
+                if not raw:
+                    return None
+                self._digest.update(_content(raw) + b"\n")
+                self.lines += 1
+        except OSError as error:
+            raise _unreadable(self.path, error) from None
+        return self._digest.hexdigest()
+
+    def key(self, lines: int) -> str:
+        """What the state file knows the log's first `lines` lines by."""
+        return f"{self.identity}:{self.digest(lines)}"
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+@dataclass
+class Progress:
+    """Where a log stands in the state file: its lines done, the row that says so (None for a
+    log new to it, or a stream), and every row of its log as read. A batch commits only if those
+    rows are unchanged: another replay of the same log would have changed them."""
+
+    done: int = 0
+    key: str | None = None
+    known: dict[str, int] = field(default_factory=dict)
+
+
+def find_progress(conn: Any, log: Log, new_log: bool) -> Progress:
+    """How far earlier replays of the file's log got; refuses a log whose applied lines changed."""
+    from refcamp.store import queries
+
+    rows = queries.replay_logs(conn, log.identity)
+    found = Progress(known={row[0]: row[2] for row in rows})
+    for key, _, lines, _ in rows:  # fewest lines first: the file is read forward once
+        if log.key(lines) == key and lines >= found.done:
+            found.done, found.key = lines, key
+    legacy = queries.replay_progress(conn, log.legacy)  # by an older refcamp: the file's hash
+    if legacy > found.done:
+        found.known[log.legacy] = legacy
+        found.done, found.key = legacy, log.legacy
+    if found.key is None and rows and not new_log:
+        _, source, lines, updated = rows[-1]
+        raise InputError(
+            f"replay file {log.path}: it starts as a log replayed before ({source}, {lines} "
+            f"lines, last at {updated}) but its first {lines} lines are not that log's any more "
+            "(edited, cut short, or another log starting with the same line), so refcamp cannot "
+            "tell which of its lines were applied; to apply every line as a new log's, replay "
+            "it with --new-log"
+        )
+    log.digest(found.done)  # the digest now stands where the replay resumes
+    return found
+
+
+# --- --out ---------------------------------------------------------------------------------------
+
+_RECORD = re.compile(rb'\{"line": (\d+)[,}]')
+
+
+class Out:
+    """--out: one response per line, written and flushed with the batch that commits its line,
+    taken back if the commit fails. A resumed replay keeps the responses of the lines committed
+    before and drops any others (written just before a commit that a kill prevented)."""
+
+    def __init__(self, path: Path, shape: Callable[[Any], dict[str, Any]]) -> None:
+        self.path = path
+        self.shape = shape  # a response as --json shows it
+        self.pending: list[str] = []
+        self.handle: Any = None
+        self.size = 0
+
+    def open(self, keep: int) -> None:
+        """Open for the lines after `keep` (0: a new file)."""
+        try:
+            resume = keep > 0 and self.path.is_file()
+            handle = self.path.open("r+b" if resume else "wb")
+            if resume:
+                handle.seek(_records_through(handle, keep))
+                handle.truncate()
+        except OSError as error:
+            raise InputError(f"--out {self.path}: {error.strerror or error}") from None
+        self.handle, self.size = handle, handle.tell()
+
+    def add(self, line: int, response: Any, error: str | None) -> None:
+        record = {"line": line, "error": error} if error else {"line": line, **self.shape(response)}
+        self.pending.append(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def write(self) -> None:
+        """Before the batch commits: its responses, on disk."""
+        if self.pending:
+            self.handle.write("".join(self.pending).encode())
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.pending.clear()
+
+    def committed(self) -> None:
+        self.size = self.handle.tell()
+
+    def undo(self) -> None:
+        """The batch was rolled back: so are its responses."""
+        self.pending.clear()
+        if self.handle is not None:
+            with contextlib.suppress(OSError):
+                self.handle.seek(self.size)
+                self.handle.truncate()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _records_through(handle: Any, keep: int) -> int:
+    """The length of the file's leading whole records of lines up to `keep`."""
+    size = 0
+    for raw in handle:
+        found = _RECORD.match(raw)
+        if not raw.endswith(b"\n") or found is None or int(found.group(1)) > keep:
+            break
+        size += len(raw)
+    return size
+
+
+# --- applying ------------------------------------------------------------------------------------
+
+
+class Stopped(RefcampError):
+    """The replay stopped before the end of its input. What it committed stays (`summary` counts
+    it), and a rerun of a file resumes after it."""
+
+    def __init__(self, message: str, summary: Summary, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.summary = summary
+        self.exit_code = exit_code
+
+
+class _Lost(Exception):
+    """The batch in progress cannot be kept; the message says where and why."""
+
+
+def _outside(error: BaseException) -> BaseException | None:
+    """What made a request fail when it was not the request: the disk, the state file, memory.
+    The deepest such error, since a failed rollback may hide the one that caused it."""
+    if isinstance(error, RefcampError):
+        return None
+    found, seen = None, set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        outside = (sqlite3.OperationalError, sqlite3.InternalError, OSError, MemoryError)
+        if isinstance(cause, outside) or type(cause) is sqlite3.DatabaseError:
+            found = cause
+        cause = cause.__cause__ or cause.__context__
+    return found
+
+
+def _why(error: BaseException) -> str:
+    name = getattr(error, "sqlite_errorname", "")
+    if name == "SQLITE_FULL" or getattr(error, "errno", None) == errno.ENOSPC:
+        return "disk full"
+    if name.startswith("SQLITE_IOERR") or isinstance(error, OSError):
+        return f"I/O error ({getattr(error, 'strerror', None) or error})"
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        return f"the state file stayed locked by another process ({error})"
+    if isinstance(error, MemoryError):
+        return "out of memory"
+    if isinstance(error, sqlite3.Error):
+        return f"database: {error}"
+    return f"internal error: {type(error).__name__}: {error}"
+
+
+class Turns:
+    """Pauses after commits that let processes waiting to write to the state file in: every
+    PAUSE_EVERY seconds, and after every batch while others have written during a pause in the
+    last PAUSE_EVERY seconds (a shell loop of commands comes back for its next turn)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.last = time.monotonic()  # the last pause
+        self.others = -PAUSE_EVERY  # the last time others wrote during a pause
+
+    def _version(self) -> int:
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def after_commit(self) -> None:
+        started = time.monotonic()
+        if started - self.others >= PAUSE_EVERY and started - self.last < PAUSE_EVERY:
+            return
+        version = self._version()
+        while True:
+            time.sleep(PAUSE_SECONDS)
+            latest = self._version()  # changes when another connection has committed
+            if latest == version:
+                break
+            version, self.others = latest, time.monotonic()
+            if self.others - started >= PAUSE_AT_MOST:
+                break
+        self.last = time.monotonic()
+
+
+class _Replay:
+    """One replay: the batch in progress, what is committed, and why it stopped early."""
+
+    def __init__(
+        self, ws: Any, source: str, log: Log | None, out: Out | None, progress: Progress
+    ) -> None:
+        self.ws, self.conn = ws, ws.conn
+        self.source, self.log, self.out, self.progress = source, log, out, progress
+        self.summary = Summary()  # the committed lines
+        self.batch = Summary()  # the lines of the open batch
+        self.open = False  # a batch's transaction is open
+        self.count, self.since = 0, 0.0
+        self.last = progress.done  # the last line done (applied, or failed for its own fault)
+        self.committed = progress.done  # the last line committed
+        self.turns = Turns(self.conn)
+        self.reading = False  # waiting for the reader: no request is in progress
+        self.interrupted = False
+        self.reader_error: str | None = None
+
+    def on_sigint(self, signum: int, frame: Any) -> None:
+        """Ctrl-C stops the replay after the request in progress; while it waits for the reader
+        there is none, so it stops at once."""
+        self.interrupted = True
+        if self.reading:
+            raise KeyboardInterrupt
+
+    def next(self, items: Iterator[Item]) -> Item | None:
+        """The next item; None at the end of the input, or when the reader failed or Ctrl-C
+        came while waiting for it (the lines before are whole, and are committed)."""
+        self.reading = True
+        try:
+            return next(items)
+        except StopIteration:
+            return None
+        except KeyboardInterrupt:
+            self.interrupted = True
+            return None
+        except RefcampError as error:
+            self.reader_error = str(error)
+            return None
+        except OSError as error:  # reading the file or stdin here (I/O error)
+            self.reader_error = f"reading {self.source} failed: {error.strerror or error}"
+            return None
+        finally:
+            self.reading = False
+
+    def begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.open, self.count, self.since = True, 0, time.monotonic()
+        self.ws.new_request(None)  # campaign states and ids: read again if others wrote
+
+    def apply(self, number: int, item: Request | str, stop_on_error: bool) -> bool:
+        """One line in the open batch; False when the replay stops at it (--stop-on-error)."""
+        if isinstance(item, str):
+            message: str | None = item
+        else:
+            try:
+                response = apply(self.ws, item)
+            except Exception as error:
+                cause = _outside(error)
+                if cause is not None or not self.conn.in_transaction:
+                    raise _Lost(f"at line {number}: {_why(cause or error)}") from error
+                message = failure(number, error)  # its savepoint is rolled back: nothing changed
+            else:
+                message = None
+                self.batch.record(item.kind, response)
+                if self.out is not None:
+                    self.out.add(number, response, None)
+        if message is not None:
+            self.batch.fail(number, message)
+            if self.out is not None:
+                self.out.add(number, None, message)
+            if stop_on_error:  # the line is not done: a rerun tries it again (and --out's
+                return False  # record of it is replaced then)
+        self.last = number
+        self.count += 1
+        if self.count >= BATCH_LINES or time.monotonic() - self.since > BATCH_SECONDS:
+            self.commit()
+        return True
+
+    def commit(self, pause: bool = True) -> None:
+        """Commit the open batch with its log's progress and its --out responses; then, if it is
+        time, give other writers a turn."""
+        if not self.open:
+            return
+        known = self.progress.known
+        key = self.progress.key
+        if self.log is not None and self.last > self.progress.done:
+            from refcamp.store import queries
+
+            now = {row[0]: row[2] for row in queries.replay_logs(self.conn, self.log.identity)}
+            if self.log.legacy in known:
+                now[self.log.legacy] = queries.replay_progress(self.conn, self.log.legacy)
+            if now != known:
+                raise Stopped(
+                    f"replay of {self.source} stopped after line {self.last}: another replay of "
+                    "the same log committed lines of it meanwhile, so this one's batch is rolled "
+                    "back; run the same command again once the other is done, to resume after "
+                    "the last line committed",
+                    self.summary,
+                )
+            key = self.log.key(self.last)
+            queries.save_replay_progress(
+                self.conn, key, self.source, self.last, iso(self.ws.now), replaces=self.progress.key
+            )
+            known = {k: n for k, n in known.items() if k != self.progress.key} | {key: self.last}
+        if self.out is not None:
+            self.out.write()
+        self.conn.execute("COMMIT")
+        self.open = False
+        self.progress = Progress(self.last, key, known)
+        self.committed = self.last
+        self.summary.add(self.batch)
+        self.batch = Summary()
+        if self.out is not None:
+            self.out.committed()
+        if pause:
+            self.turns.after_commit()
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+        self.open = False
+        self.batch = Summary()
+        if self.out is not None:
+            self.out.undo()
+
+    def stopped(self, what: str, exit_code: int = 1) -> Stopped:
+        """Why the replay stopped, what is committed, and what to do."""
+        done = self.committed
+        if done:
+            kept = f"lines 1-{done} of {self.source} are committed, none after"
+        else:
+            kept = f"no line of {self.source} is committed"
+        if self.log is None:
+            rest = f"stdin is not resumed: give it the lines after line {done} again"
+        elif done:
+            rest = f"run the same command again to resume after line {done}"
+        else:
+            rest = "run the same command again to replay it"
+        return Stopped(f"replay {what}; {kept}; {rest}", self.summary, exit_code)
+
+
+def _convert(ws: Any, log: Log, progress: Progress) -> None:
+    from refcamp.store import queries
+    from refcamp.store.db import transaction
+
+    with transaction(ws.conn) as conn:
+        if queries.replay_progress(conn, log.legacy) != progress.done:
+            raise RefcampError(f"replay file {log.path}: another replay of it is running")
+        key = log.key(progress.done)
+        queries.save_replay_progress(
+            conn, key, str(log.path), progress.done, iso(ws.now), replaces=log.legacy
+        )
+    progress.known = {k: n for k, n in progress.known.items() if k != log.legacy}
+    progress.key, progress.known[key] = key, progress.done
 
 
 def run(
     ws: Any,
     reader: Reader,
     source: str,
-    key: str | None,
-    outcome: Outcome,
+    log: Log | None,
+    out: Out | None = None,
     stop_on_error: bool = False,
     tick: Callable[[int], None] | None = None,
+    new_log: bool = False,
 ) -> Summary:
-    """Replay a file's items into the workspace's database; `key` (a file fingerprint, or None
-    for a stream) makes the replay resumable."""
-    from refcamp.store import queries
-    from refcamp.store.db import batches
-
+    """Replay a file's items (`log`: the file; None for a stream, which is not resumed) into the
+    workspace's database. Raises Stopped when it stops before the end for a reason other than a
+    bad line: what it committed stays."""
     conn = ws.conn
     _ = ws.catalog  # a replay never runs on campaigns that do not validate
-    summary = Summary()
     started = time.monotonic()
-    done = queries.replay_progress(conn, key) if key else 0
-    last = done
-
-    def save_progress() -> None:
-        if key and last > done:
-            queries.save_replay_progress(conn, key, source, last, iso(ws.now))
-
-    items = reader(done)
+    progress = find_progress(conn, log, new_log) if log is not None else Progress()
+    if out is not None:
+        out.open(progress.done if log is not None else 0)
+    if log is not None and progress.key == log.legacy:  # known by an older refcamp: from now on,
+        _convert(ws, log, progress)  # by its first line, so that it may grow
+    replay = _Replay(ws, source, log, out, progress)
+    summary = replay.summary
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, replay.on_sigint) if main else None
+    items = reader(progress.done)
     try:
-        with batches(conn, BATCH_LINES, BATCH_SECONDS, save_progress) as after_request:
-            for number, item in items:
-                if item is None:
-                    summary.skipped += 1
-                    if tick:
-                        tick(number)
-                    continue
-                if isinstance(item, str):
-                    message: str | None = item
-                else:
-                    try:
-                        response = apply(ws, item)
-                    except Exception as error:
-                        # The line's savepoint is rolled back: it changed nothing.
-                        message = failure(number, error)
-                    else:
-                        message = None
-                        summary.record(item.kind, response)
-                        outcome(number, response, None)
-                if message is not None:
-                    summary.fail(number, message)
-                    outcome(number, None, message)
-                    if stop_on_error:
-                        break
-                last = number
-                if tick:
-                    tick(number)
-                after_request()
+        while not replay.interrupted:
+            got = replay.next(items)
+            if got is None:
+                break
+            number, item = got
+            if number == 0:  # the reader has nothing new: do not hold the lock waiting
+                replay.commit(pause=False)
+                continue
+            if item is None:
+                summary.skipped += 1
+            else:
+                if not replay.open:
+                    replay.begin()
+                if not replay.apply(number, item, stop_on_error):
+                    break
+            if tick:
+                tick(number)
+        replay.commit(pause=False)
+    except Stopped:
+        replay.rollback()
+        raise
+    except _Lost as lost:
+        replay.rollback()
+        raise replay.stopped(f"stopped {lost}") from lost.__cause__
+    except BaseException as error:
+        replay.rollback()
+        cause = _outside(error)
+        if cause is None:
+            raise
+        where = (
+            f"committing lines {replay.committed + 1}-{replay.last}"
+            if replay.last > replay.committed
+            else f"after line {replay.last}"
+        )
+        raise replay.stopped(f"stopped {where}: {_why(cause)}") from error
     finally:
         items.close()  # a worker reading ahead is stopped
-    summary.seconds = time.monotonic() - started
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if out is not None:
+            out.close()
+        summary.seconds = time.monotonic() - started
+    if replay.interrupted:
+        raise replay.stopped(f"interrupted after line {replay.last}", 130)
+    if replay.reader_error is not None:
+        raise replay.stopped(f"stopped after line {replay.last}: {replay.reader_error}")
     return summary

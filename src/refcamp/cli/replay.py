@@ -29,6 +29,14 @@ def replay(
     stop_on_error: Annotated[
         bool, typer.Option("--stop-on-error", help="Stop at the first line that fails.")
     ] = False,
+    new_log: Annotated[
+        bool,
+        typer.Option(
+            "--new-log",
+            help="Apply every line, as a new log's, even though the file starts with the first "
+            "line of a log replayed before whose lines have changed.",
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Replay recorded Integration API requests, each exactly as the matching command would.
@@ -36,44 +44,32 @@ def replay(
     Lines: {"path": "/v2/customer_sessions/S1", "body": {...}, "query": {"dry": "true"},
     "now": "2026-05-01T10:00:00Z"}. Paths: /v2/customer_profiles/ID (rules run with
     query runRuleEngine=true, as in Talon.One), /v2/customer_sessions/ID, /v2/events (POST).
-    A bad line is reported and skipped (exit 1 at the end). A file that was replayed before,
-    completely or until it was interrupted, resumes after its last applied line.
+    A bad line is reported and skipped (exit 1 at the end). A log is known by its first line:
+    a file replayed before, completely or until it was interrupted, resumes after its last
+    applied line, whatever its line endings, and a log that grew applies only its new lines.
     """
     from refcamp import render, talon
     from refcamp.errors import InputError
-    from refcamp.replay import fingerprint, from_file, from_stream, run
+    from refcamp.replay import Log, Out, Stopped, from_file, from_stream, run
 
     ws = workspace(ctx)
+    log = None
     if source == "-":
         reader = from_stream(sys.stdin.buffer)
-        key, total, name = None, None, "stdin"
+        total, name = None, "stdin"
     else:
         path = Path(source)
         if not path.is_file():
             raise InputError(f"replay file {source}: no such file")
-        try:
-            key, total = fingerprint(path)
-        except OSError as error:
-            raise InputError(f"replay file {source}: {error.strerror}") from None
+        log = Log(path)
+        total = log.total
         reader = from_file(path, total)
         name = str(path)
     writer = None
     if out is not None:
-        try:
-            writer = out.open("w", encoding="utf-8")
-        except OSError as error:
-            raise InputError(f"--out {out}: {error.strerror}") from None
-
-    def outcome(line: int, response: Any, error: str | None) -> None:
-        if writer is None:
-            return
-        import json
-
-        if error is not None:
-            record: dict[str, Any] = {"line": line, "error": error}
-        else:
-            record = {"line": line, **talon.integration_state(response, ws.catalog, ws.talon_ids())}
-        writer.write(json.dumps(record, ensure_ascii=False) + "\n")
+        writer = Out(
+            out, lambda response: talon.integration_state(response, ws.catalog, ws.talon_ids())
+        )
 
     progress = None
     if sys.stderr.isatty() and not as_json:
@@ -97,9 +93,10 @@ def replay(
             # fork must not copy a thread that is halfway through writing to the terminal.
             auto_refresh=False,
         )
+    stopped = None
     try:
         if progress is None:
-            summary = run(ws, reader, name, key, outcome, stop_on_error)
+            summary = run(ws, reader, name, log, writer, stop_on_error, new_log=new_log)
         else:
             import time
 
@@ -117,15 +114,19 @@ def replay(
                             task, completed=line, rate=f"{line / elapsed:,.0f}", refresh=True
                         )
 
-                summary = run(ws, reader, name, key, outcome, stop_on_error, tick)
+                summary = run(ws, reader, name, log, writer, stop_on_error, tick, new_log)
+    except Stopped as error:  # what was committed is summed up, then the error said
+        stopped, summary = error, error.summary
     finally:
-        if writer is not None:
-            writer.close()
+        if log is not None:
+            log.close()
     data = summary.as_json()
     if as_json:
         render.print_json(data)
     else:
         _print_summary(summary, data)
+    if stopped is not None:
+        raise stopped
     if summary.failed:
         raise typer.Exit(1)
 

@@ -909,9 +909,28 @@ def replay_progress(conn: sqlite3.Connection, fingerprint: str) -> int:
     return row[0] if row else 0
 
 
+def replay_logs(conn: sqlite3.Connection, identity: str) -> list[tuple[str, str, int, str]]:
+    """The progress of every log known by `identity`, fewest lines first: rows whose fingerprint
+    is "IDENTITY:DIGEST" (the digest of the lines applied)."""
+    rows = conn.execute(
+        "SELECT fingerprint, source, lines, updated FROM replays "
+        "WHERE fingerprint > ? AND fingerprint < ? ORDER BY lines",
+        (identity + ":", identity + ";"),  # ";" follows ":" in ASCII: every IDENTITY:... row
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
 def save_replay_progress(
-    conn: sqlite3.Connection, fingerprint: str, source: str, lines: int, updated: str | None
+    conn: sqlite3.Connection,
+    fingerprint: str,
+    source: str,
+    lines: int,
+    updated: str | None,
+    replaces: str | None = None,
 ) -> None:
+    """Record a replay's progress under `fingerprint`, in place of the row `replaces`."""
+    if replaces is not None and replaces != fingerprint:
+        conn.execute("DELETE FROM replays WHERE fingerprint = ?", (replaces,))
     conn.execute(
         "INSERT INTO replays (fingerprint, source, lines, updated) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (fingerprint) DO UPDATE SET lines = excluded.lines, "
