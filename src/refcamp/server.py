@@ -273,7 +273,12 @@ def _campaign_files(directory: Path) -> tuple[Any, ...]:
 async def body_of(request: Request, door: Door) -> Any:
     """The request's JSON body: at most MAX_BODY bytes, arriving within the door's time."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and int(declared) > MAX_BODY
+    ):
         raise ApiError(413, f"request body: larger than {MAX_BODY} bytes")
     chunks: list[bytes] = []
     size = 0
