@@ -11,10 +11,11 @@ import json
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from refcamp.errors import CampaignFileError, InputError
 from refcamp.models import (
@@ -28,9 +29,6 @@ from refcamp.models import (
     Rule,
 )
 from refcamp.tables import TableReader, did_you_mean
-
-if TYPE_CHECKING:
-    from refcamp.engine.effects import EffectSpec
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 FEATURES = ("referrals", "loyalty", "coupons", "giveaways", "strikethrough")
@@ -149,7 +147,8 @@ def read_code_settings(
     )
 
 
-Placed = list[tuple["EffectSpec", str]]  # an effect and where it is written
+# A check only the whole catalog can make (a program named by an effect) and where it is written.
+Placed = list[tuple[Callable[[Catalog], list[tuple[str, str]]], str]]
 
 
 def read_limits(raw: list[Any], where: str, problems: list[str]) -> tuple[Limit, ...]:
@@ -177,9 +176,9 @@ def read_limits(raw: list[Any], where: str, problems: list[str]) -> tuple[Limit,
 
 
 def read_rules(raw: Any, where: str, problems: list[str], placed: Placed) -> tuple[Rule, ...]:
-    """The rules of a file; each effect read is also added to `placed` with its place."""
+    """The rules of a file; each effect's catalog check is also added to `placed` with its place."""
     from refcamp.engine.conditions import read_condition
-    from refcamp.engine.effects import read_effect
+    from refcamp.engine.effects import program_problems, read_effect
 
     if not isinstance(raw, list):
         problems.append(f"{where}: rules: expected an array of tables ([[rules]])")
@@ -209,7 +208,14 @@ def read_rules(raw: Any, where: str, problems: list[str], placed: Placed) -> tup
         for i, table in enumerate(then or []):
             spec = read_effect(table, f"{place}: effect {i + 1}", problems)
             if spec is not None:
-                placed.append((spec, f"{place}: effect {i + 1}"))
+                placed.append((spec.problems, f"{place}: effect {i + 1}"))
+            elif isinstance(table, dict) and isinstance(table.get("program"), str):
+                # The effect has other mistakes; its program is still checked, so that every
+                # problem shows in one run instead of appearing after the others are fixed.
+                program = table["program"]
+                placed.append(
+                    (lambda c, p=program: program_problems(p, c), f"{place}: effect {i + 1}")
+                )
             effects.append(spec)
         rules.append(
             Rule(
@@ -257,6 +263,7 @@ def read_campaign(
     table = data["campaign"]
     if not isinstance(table, dict):
         problems.append(f"{where}: campaign: expected a table ([campaign])")
+        read_rules(data.get("rules", []), where, problems, placed)  # their mistakes too, now
         return None
     reader = TableReader(table, f"{where}: [campaign]", problems)
     campaign_id = reader.text("id")
@@ -364,10 +371,11 @@ def load(directory: Path, extra: Path | None = None) -> Catalog:
             campaigns.append(campaign)
         elif "rules" in data:
             problems.append(f"{where}: rules need a [campaign] table in the same file")
+            read_rules(data["rules"], where, problems, placed)  # their mistakes too, now
     catalog = Catalog(str(directory), tuple(campaigns), programs)
     problems += _shared_talon_ids(catalog)
-    for spec, place in placed:
-        for key, message in spec.problems(catalog):
+    for check, place in placed:
+        for key, message in check(catalog):
             problems.append(f"{place}: {key}: {message}")
     if problems:
         raise CampaignFileError(problems)

@@ -1,0 +1,66 @@
+"""Issue 15, campaign files, listings and replay reruns: every problem of a campaign file at once,
+a file validated with its directory, `campaign new` outside a project, templates in the docs'
+style, paged listings, replay reruns that retry exactly the failed lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import Run
+
+EIGHT_MISTAKES = """
+[campaign]
+id = "Bad_Id"
+state = "enabeld"
+features = ["referals", "loyalty"]
+priorty = 3
+
+[[rules]]
+name = "r1"
+when = [{ event = "talon_sesion_closed" }, { attribute = "session.totl", op = ">", value = "50" }]
+then = [{ effect = "add_loyalty_points", program = "sample-walet", points = 0 }]
+
+[[rules]]
+name = "r2"
+when = [{ attribute = "profile.attributes.age", op = ">", value = "18" }]
+then = [{ effect = "add_loyalty_points", program = "sample-walet", points = 5 }]
+"""
+
+
+def test_validate_lists_every_problem_at_once(run: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "bad.toml").write_text(EIGHT_MISTAKES)
+    result = run("campaign", "validate", str(folder))
+    assert result.exit_code == 2, result
+    lines = [line.strip() for line in result.stderr.splitlines()[1:] if line.strip()]
+    expected = [
+        "[campaign]: state: unknown value 'enabeld'",
+        "[campaign]: unknown key 'priorty'",
+        "[campaign]: features: unknown feature 'referals'",
+        "[campaign]: id: 'Bad_Id'",
+        "rule 1 'r1': condition 1: event: unknown built-in event 'talon_sesion_closed'",
+        "rule 1 'r1': condition 2: attribute: unknown path 'session.totl'",
+        "rule 1 'r1': condition 2: value: op '>' compares numbers, got a string '50'",
+        "rule 1 'r1': effect 1: points: must be at least 1, got 0",
+        "rule 1 'r1': effect 1: program: unknown loyalty program 'sample-walet'",
+        "rule 2 'r2': condition 1: value: op '>' compares numbers, got a string '18'",
+        "rule 2 'r2': effect 1: program: unknown loyalty program 'sample-walet'",
+    ]
+    for part in expected:
+        assert sum(part in line for line in lines) == 1, (part, result.stderr)
+    assert len(lines) == len(expected), result.stderr
+    assert f"({len(expected)} problems)" in result.stderr
+
+
+def test_rules_are_checked_even_when_the_campaign_table_is_wrong(run: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "bad.toml").write_text(
+        'campaign = "oops"\n\n[[rules]]\nname = "r"\nwhen = []\n'
+        'then = [{ effect = "add_loyalty_points", program = "nope", points = 1 }]\n'
+    )
+    result = run("campaign", "validate", str(folder))
+    assert result.exit_code == 2, result
+    assert "campaign: expected a table" in result.stderr
+    assert "unknown loyalty program 'nope'" in result.stderr
