@@ -64,3 +64,36 @@ def test_rules_are_checked_even_when_the_campaign_table_is_wrong(run: Run, tmp_p
     assert result.exit_code == 2, result
     assert "campaign: expected a table" in result.stderr
     assert "unknown loyalty program 'nope'" in result.stderr
+
+
+PROGRAM_FILE = '[[loyalty_program]]\nid = "house-points"\nname = "House points"\n'
+USES_PROGRAM = """
+[campaign]
+id = "uses-points"
+features = ["loyalty"]
+
+[[rules]]
+name = "Points per order"
+when = [{ event = "talon_session_closed" }]
+then = [{ effect = "add_loyalty_points", program = "house-points", points = 5 }]
+"""
+
+
+def test_validate_a_file_in_the_context_of_its_directory(run: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "programs.toml").write_text(PROGRAM_FILE)
+    (folder / "uses-points.toml").write_text(USES_PROGRAM)
+    by_folder = run("campaign", "validate", str(folder))
+    assert by_folder.exit_code == 0, by_folder
+    by_file = run("campaign", "validate", str(folder / "uses-points.toml"))
+    assert by_file.exit_code == 0, by_file
+    assert "programs.toml" in by_file.stdout  # it says what it was checked with
+    as_json = run("campaign", "validate", str(folder / "uses-points.toml"), "--json")
+    assert as_json.exit_code == 0, as_json
+    assert as_json.json["valid"] is True and as_json.json["programs"] == ["house-points"]
+    # A clash with a neighbour is found by file too: the directory could not load.
+    (folder / "twin.toml").write_text(USES_PROGRAM)
+    clash = run("campaign", "validate", str(folder / "uses-points.toml"))
+    assert clash.exit_code == 2, clash
+    assert "duplicate id 'uses-points'" in clash.stderr

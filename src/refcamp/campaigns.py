@@ -324,13 +324,15 @@ def read_campaign(
 
 def load(directory: Path, extra: Path | None = None) -> Catalog:
     """Read and validate every campaign file of a directory (or a single file), plus `extra`
-    (a file about to join the directory) when given."""
+    (a file about to join the directory, or one of its files) when given."""
     problems: list[str] = []
     campaigns: list[Campaign] = []
     programs: dict[str, LoyaltyProgram] = {}
     placed: Placed = []
     paths = campaign_files(directory) if directory.exists() or extra is None else []
-    for path in [*paths, *([extra] if extra else [])]:
+    if extra is not None:  # once, even when it is already one of the directory's files
+        paths = [p for p in paths if not same_file(p, extra)] + [extra]
+    for path in paths:
         data = read_toml(path, problems)
         if data is None:
             continue
@@ -380,6 +382,13 @@ def load(directory: Path, extra: Path | None = None) -> Catalog:
     if problems:
         raise CampaignFileError(problems)
     return replace(catalog, warnings=tuple(code_space_warnings(catalog)))
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
 
 
 def _shared_talon_ids(catalog: Catalog) -> list[str]:

@@ -116,15 +116,22 @@ def validate(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """Check campaign files; every problem is listed with its file, rule and key (exit 2)."""
+    """Check campaign files; every problem is listed with its file, rule and key (exit 2).
+    A file is checked together with the other campaign files of its folder, as a command would
+    load it (a program may be defined in another file; ids must be unique)."""
     from refcamp import render
-    from refcamp.campaigns import load
+    from refcamp.campaigns import campaign_files, load, same_file, shown
     from refcamp.errors import CampaignFileError
 
     ws = workspace(ctx)
     target = path if path is not None else ws.campaigns_dir
+    neighbours: list[Path] = []
     try:
-        catalog = load(target)
+        if path is not None and path.is_file():
+            neighbours = [p for p in campaign_files(path.parent) if not same_file(p, path)]
+            catalog = load(path.parent, extra=path)
+        else:
+            catalog = load(target)
     except CampaignFileError as error:
         if as_json:
             render.print_json({"valid": False, "problems": error.problems})
@@ -142,9 +149,14 @@ def validate(
         return
     for warning in catalog.warnings:
         render.note(f"warning: {warning}")
+    if neighbours:
+        render.line(
+            f"{shown(target)}: valid, checked with the other campaign files of its folder "
+            f"({', '.join(p.name for p in neighbours)})."
+        )
     render.line(
-        f"{target}: {len(catalog.campaigns)} campaign(s), "
-        f"{len(catalog.programs)} loyalty program(s), all valid."
+        f"{shown(target.parent) if neighbours else shown(target)}: {len(catalog.campaigns)} "
+        f"campaign(s), {len(catalog.programs)} loyalty program(s), all valid."
     )
 
 
