@@ -91,7 +91,9 @@ def test_validate_a_file_in_the_context_of_its_directory(run: Run, tmp_path: Pat
     assert "programs.toml" in by_file.stdout  # it says what it was checked with
     as_json = run("campaign", "validate", str(folder / "uses-points.toml"), "--json")
     assert as_json.exit_code == 0, as_json
-    assert as_json.json["valid"] is True and as_json.json["programs"] == ["house-points"]
+    assert as_json.json["valid"] is True
+    assert as_json.json["campaigns"] == ["uses-points"] and as_json.json["programs"] == []
+    assert [Path(p).name for p in as_json.json["checkedWith"]] == ["programs.toml"]
     # A clash with a neighbour is found by file too: the directory could not load.
     (folder / "twin.toml").write_text(USES_PROGRAM)
     clash = run("campaign", "validate", str(folder / "uses-points.toml"))

@@ -138,12 +138,15 @@ def validate(
             raise typer.Exit(2) from None
         raise
     if as_json:
+        # A file's own campaigns and programs; the files it was checked with under checkedWith.
+        mine = shown(target) if path is not None and path.is_file() else None
         render.print_json(
             {
                 "valid": True,
-                "campaigns": [c.id for c in catalog.campaigns],
-                "programs": list(catalog.programs),
+                "campaigns": [c.id for c in catalog.campaigns if mine in (None, c.source)],
+                "programs": [p.id for p in catalog.programs.values() if mine in (None, p.source)],
                 "warnings": list(catalog.warnings),
+                "checkedWith": [shown(p) for p in neighbours],
             }
         )
         return
