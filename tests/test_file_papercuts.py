@@ -99,3 +99,48 @@ def test_validate_a_file_in_the_context_of_its_directory(run: Run, tmp_path: Pat
     clash = run("campaign", "validate", str(folder / "uses-points.toml"))
     assert clash.exit_code == 2, clash
     assert "duplicate id 'uses-points'" in clash.stderr
+
+
+# --- 2: campaign new outside a project ------------------------------------------------------------
+
+
+def test_campaign_new_outside_a_project_keeps_the_samples_and_their_codes(active: Run) -> None:
+    registered = active("profile", "update", "ADVOCATE", "--json")
+    assert registered.exit_code == 0, registered
+    [referral] = registered.json["createdReferrals"]
+    assert not Path("campaigns").exists()  # the samples are the campaign directory
+    made = active("campaign", "new", "homecamp", "--template", "coupon")
+    assert made.exit_code == 0, made
+    said = " ".join(made.stdout.split())
+    assert "campaigns/homecamp.toml" in said
+    assert "instead of the shipped samples" in said
+    assert "medium-referral.toml" in said and "spring-coupons.toml" in said
+    listed = active("campaign", "list", "--json")
+    assert [c["refcamp"]["id"] for c in listed.json] == [
+        "homecamp",
+        "medium-referral",
+        "spring-coupons",
+    ]
+    assert "enabled" in active("campaign", "show", "medium-referral").stdout
+    closed = active(
+        "session", "close", "--profile", "FRIEND", "--referral", referral["code"], "--json"
+    )
+    assert closed.exit_code == 0, closed
+    assert closed.json["effects"][0]["effectType"] == "acceptReferral"
+    assert active("db", "check").exit_code == 0
+
+
+def test_campaign_new_may_not_reuse_a_shipped_samples_id(run: Run) -> None:
+    result = run("campaign", "new", "medium-referral")
+    assert result.exit_code != 0
+    assert "medium-referral" in result.stderr
+    assert not Path("campaigns").exists()  # nothing half-written
+    assert run("campaign", "show", "medium-referral").exit_code == 0
+
+
+def test_campaign_new_elsewhere_says_it_is_not_in_use(run: Run, tmp_path: Path) -> None:
+    result = run("campaign", "new", "later", "--dir", str(tmp_path / "drafts"))
+    assert result.exit_code == 0, result
+    said = " ".join(result.stdout.split())
+    assert "not in the campaign directory in use" in said and "--campaigns" in said
+    assert run("campaign", "show", "medium-referral").exit_code == 0

@@ -196,24 +196,106 @@ def new(
             f"--template: unknown template {template!r}; one of: {', '.join(TEMPLATES)}"
         )
     ws = workspace(ctx)
+    in_use = ws.campaigns_dir
     if directory is None:
-        directory = ws.campaigns_dir if ws.campaigns_dir != SAMPLES else Path("campaigns")
+        directory = in_use if in_use != SAMPLES else LOCAL
     path = directory / f"{campaign_id}.toml"
-
-    def check(temp: Path) -> None:
-        # The new file must validate together with its neighbours (ids must stay unique).
-        try:
-            load(directory, extra=temp)
-        except CampaignFileError as error:
-            raise CampaignFileError(
-                [p.replace(shown(temp), str(path)) for p in error.problems]
-            ) from None
-
-    write_new(path, template_text(campaign_id, template), check=check)
-    if as_json:
-        render.print_json({"id": campaign_id, "template": template, "path": str(path)})
+    # Writing the first ./campaigns makes it the campaign directory in this folder, in place of
+    # the shipped samples; their copies go with it, so their campaigns and codes keep working.
+    takes_over = in_use == SAMPLES and not LOCAL.exists() and _same_place(directory, LOCAL)
+    if takes_over:
+        copied = sorted(SAMPLES.glob("*.toml"))
+        if any(p.stem == campaign_id for p in copied):
+            raise InputError(
+                f"campaign id {campaign_id!r} is a shipped sample's; choose another id"
+            )
+        _new_local_directory(path, template_text(campaign_id, template), copied)
     else:
-        render.line(f"Wrote {path}. Check it with `refcamp campaign validate {path}`.")
+        copied = []
+
+        def check(temp: Path) -> None:
+            # The new file must validate together with its neighbours (ids must stay unique).
+            try:
+                load(directory, extra=temp)
+            except CampaignFileError as error:
+                raise CampaignFileError(
+                    [p.replace(shown(temp), str(path)) for p in error.problems]
+                ) from None
+
+        write_new(path, template_text(campaign_id, template), check=check)
+    now_in_use = LOCAL if takes_over else in_use
+    used = _same_place(directory, now_in_use)
+    if as_json:
+        render.print_json(
+            {
+                "id": campaign_id,
+                "template": template,
+                "path": str(path),
+                "campaignDirectory": str(now_in_use),
+                "inCampaignDirectory": used,
+                "copiedSamples": [p.name for p in copied],
+            }
+        )
+        return
+    render.line(f"Wrote {path}.")
+    if takes_over:
+        render.line(
+            f"It is in a new folder ./{LOCAL} with copies of the shipped samples "
+            f"({', '.join(p.name for p in copied)}): refcamp run in this folder now reads "
+            f"./{LOCAL} instead of the shipped samples, and the copies keep their campaigns "
+            "and the codes they issued working."
+        )
+    elif not used:
+        render.line(
+            f"It is not in the campaign directory in use ({shown(now_in_use)}): give "
+            f"--campaigns {directory} (or set REFCAMP_CAMPAIGNS) to use it."
+        )
+    render.line(
+        f"It starts disabled: `refcamp campaign activate {campaign_id}`. Check edits with "
+        f"`refcamp campaign validate {path}`."
+    )
+
+
+LOCAL = Path("campaigns")  # the folder a project's campaigns live in (see paths.campaigns_dir)
+
+
+def _same_place(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _new_local_directory(path: Path, text: str, samples: list[Path]) -> None:
+    """Create the folder of `path` holding `text` and copies of `samples`, all or nothing: it is
+    filled and validated under a temporary name, then renamed into place."""
+    import shutil
+    import tempfile
+
+    from refcamp.campaigns import load
+    from refcamp.errors import ConflictError, InputError
+
+    folder = path.parent
+    try:
+        temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as error:
+        raise InputError(f"cannot create {folder}: {error.strerror}") from None
+    try:
+        for sample in samples:
+            shutil.copyfile(sample, temp / sample.name)
+        (temp / path.name).write_text(text, encoding="utf-8")
+        load(temp)  # raises with every problem; nothing is left behind
+        temp.chmod(0o777 & ~_umask())  # an ordinary folder, not mkdtemp's private 0700
+        if folder.exists():
+            raise ConflictError(f"{folder} already exists; run the command again")
+        temp.rename(folder)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 PointValue = Annotated[
