@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import Run
 
 EIGHT_MISTAKES = """
@@ -144,3 +145,48 @@ def test_campaign_new_elsewhere_says_it_is_not_in_use(run: Run, tmp_path: Path) 
     said = " ".join(result.stdout.split())
     assert "not in the campaign directory in use" in said and "--campaigns" in said
     assert run("campaign", "show", "medium-referral").exit_code == 0
+
+
+# --- 7b: templates in the docs' style ---------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "campaigns.md"
+
+
+def docs_snippet(heading: str) -> str:
+    """The first ```toml block after a heading of docs/campaigns.md."""
+    text = DOCS.read_text()
+    after = text[text.index(heading) :]
+    start = after.index("```toml\n") + len("```toml\n")
+    return after[start : after.index("```", start)]
+
+
+@pytest.mark.parametrize("template", ["referral", "coupon", "loyalty"])
+def test_docs_snippets_paste_into_a_new_campaign_file(
+    run: Run, tmp_path: Path, template: str
+) -> None:
+    folder = tmp_path / "mine"
+    made = run("campaign", "new", "pasted", "--template", template, "--dir", str(folder))
+    assert made.exit_code == 0, made
+    path = folder / "pasted.toml"
+    text = path.read_text()
+    assert "[[campaign.limits]]" in text or template == "loyalty"
+    assert "[[loyalty_program]]" in text or template == "coupon"
+    limits = docs_snippet("## `[[campaign.limits]]`")
+    program = '[[loyalty_program]]\nid = "extra-wallet"\nname = "Extra"\n'
+    path.write_text(text + "\n" + limits + "\n" + program)
+    checked = run("campaign", "validate", str(path))
+    assert checked.exit_code == 0, (checked, path.read_text())
+
+
+def test_an_inline_table_extended_by_a_header_gets_a_hint(run: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "x.toml").write_text(
+        '[campaign]\nid = "x"\nlimits = [{ action = "redeemReferral", limit = 1 }]\n\n'
+        + docs_snippet("## `[[campaign.limits]]`")
+    )
+    result = run("campaign", "validate", str(folder))
+    assert result.exit_code == 2, result
+    said = " ".join(result.stderr.split())
+    assert "Cannot mutate immutable namespace" in said
+    assert "written inline" in said and "[[campaign.limits]]" in said

@@ -76,7 +76,7 @@ def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        problems.append(f"{where}: TOML syntax error: {error}")
+        problems.append(f"{where}: TOML syntax error: {error}{toml_hint(str(error))}")
         return None
     except RecursionError:
         problems.append(f"{where}: nested deeper than {MAX_NESTING} levels")
@@ -84,6 +84,27 @@ def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     found = value_problems(data)
     problems += [f"{where}: {problem}" for problem in found]
     return None if found else data
+
+
+TOML_NAME = re.compile(r"\(((?:'[^']*',? ?)+)\)")  # tomllib's ('campaign', 'limits')
+
+
+def toml_hint(message: str) -> str:
+    """What to do about the TOML errors people make pasting docs/campaigns.md's snippets."""
+    found = TOML_NAME.search(message)
+    name = ".".join(re.findall(r"'([^']*)'", found.group(1))) if found else "the table"
+    if message.startswith("Cannot mutate immutable namespace"):
+        return (
+            f"; {name} is written inline (`{name.rsplit('.', 1)[-1]} = [...]` or `= {{...}}`), "
+            f"so it cannot be extended by a [{name}] or [[{name}]] header later: write it "
+            f"as [[{name}]] tables (or one [{name}] table), as docs/campaigns.md does"
+        )
+    if message.startswith("Cannot declare") and "twice" in message:
+        return (
+            f"; {name} is already in the file (as a header or as `key = {{...}}`): "
+            "add the keys to the one that is there"
+        )
+    return ""
 
 
 def value_problems(data: dict[str, Any]) -> list[str]:
