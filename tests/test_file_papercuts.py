@@ -4,6 +4,12 @@ style, paged listings, replay reruns that retry exactly the failed lines."""
 
 from __future__ import annotations
 
+import json
+import os
+import pty
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -190,3 +196,90 @@ def test_an_inline_table_extended_by_a_header_gets_a_hint(run: Run, tmp_path: Pa
     said = " ".join(result.stderr.split())
     assert "Cannot mutate immutable namespace" in said
     assert "written inline" in said and "[[campaign.limits]]" in said
+
+
+# --- 7d: listings page, and a long table renders as fast as JSON ---------------------------------
+
+
+def refcamp(*args: str, columns: int = 80) -> tuple[subprocess.CompletedProcess[str], float]:
+    """The real command in its own process, output piped (80 columns unless told), and its time."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "refcamp", *args], capture_output=True, text=True, env=env
+    )
+    return done, time.perf_counter() - started
+
+
+def test_a_table_of_ten_thousand_codes_is_as_quick_as_json_and_never_splits_a_code() -> None:
+    made, _ = refcamp("coupon", "create", "--campaign", "spring-coupons", "--count", "10000", "-q")
+    assert made.returncode == 0, made.stderr
+    codes = made.stdout.split()
+    assert len(codes) == 10_000
+    as_json, json_seconds = refcamp("coupon", "list", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    listed_codes = [c["value"] for c in json.loads(as_json.stdout)]
+    assert sorted(listed_codes) == sorted(codes)
+    listed, table_seconds = refcamp("coupon", "list")
+    assert listed.returncode == 0, listed.stderr
+    # Every code whole, one row each, in order; the table fits 80 columns.
+    rows = [line.split("│")[1].strip() for line in listed.stdout.splitlines() if "│" in line]
+    assert rows == listed_codes
+    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    assert "left out Created" in listed.stderr
+    assert table_seconds < 2 * json_seconds + 1, (table_seconds, json_seconds)
+
+
+def test_listings_take_limit_and_offset(run: Run) -> None:
+    made = run("coupon", "create", "--campaign", "spring-coupons", "--count", "12", "-q")
+    assert made.exit_code == 0, made
+    codes = [c["value"] for c in run("coupon", "list", "--json").json]
+    assert sorted(codes) == sorted(made.stdout.split())
+    page = run("coupon", "list", "--limit", "5", "--offset", "3", "--json")
+    assert [c["value"] for c in page.json] == codes[3:8]
+    shown = run("coupon", "list", "--limit", "5", "--offset", "10")
+    assert shown.exit_code == 0, shown
+    assert [c for c in codes if c in shown.stdout] == codes[10:]
+    assert "Rows 11–12 of 12" in shown.stderr
+    past = run("coupon", "list", "--offset", "50")
+    assert past.exit_code == 0 and "│" not in past.stdout
+    assert "No rows after the first 50 (there are 12)" in past.stderr
+    for bad in (("--limit", "-1"), ("--offset", "-2")):
+        refused = run("coupon", "list", *bad)
+        assert refused.exit_code == 2 and bad[0] in refused.stderr, refused
+    for advocate in ("ANN", "BOB", "CAT"):
+        created = run("referral", "create", "--campaign", "medium-referral", "--advocate", advocate)
+        assert created.exit_code == 0, created
+    first = run("referral", "list", "--limit", "2", "--json").json
+    rest = run("referral", "list", "--offset", "2", "--json").json
+    assert [r["advocateProfileIntegrationId"] for r in first + rest] == ["ANN", "BOB", "CAT"]
+    assert "Rows 1–2 of 3; next: --offset 2" in run("referral", "list", "--limit", "2").stderr
+
+
+def test_a_listing_on_a_terminal_shows_a_page_and_says_how_to_see_more() -> None:
+    made, _ = refcamp("coupon", "create", "--campaign", "spring-coupons", "--count", "150", "-q")
+    assert made.returncode == 0, made.stderr
+    main, secondary = pty.openpty()
+    env = {**os.environ, "COLUMNS": "120"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "refcamp", "coupon", "list"],
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+        env=env,
+    ) as process:
+        os.close(secondary)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the terminal closed: the command is done
+                break
+            if not chunk:
+                break
+            out += chunk
+        stderr = process.stderr.read().decode() if process.stderr else ""
+    os.close(main)
+    assert process.returncode == 0, stderr
+    codes = sorted(made.stdout.split())  # made at one time, so listed in code order
+    assert [c for c in codes if c in out.decode()] == codes[:100]
+    assert "Rows 1–100 of 150; next: --offset 100" in stderr

@@ -374,15 +374,30 @@ def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: st
     return cursor.lastrowid or 0
 
 
+_REFERRALS = (
+    "FROM referrals WHERE (?1 IS NULL OR advocate_id = ?1) AND (?2 IS NULL OR campaign_id = ?2)"
+)
+
+
 def list_referrals(
-    conn: sqlite3.Connection, advocate: str | None = None, campaign: str | None = None
+    conn: sqlite3.Connection,
+    advocate: str | None = None,
+    campaign: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Referral]:
+    """A page of referral codes, oldest first (`limit` None: all after `offset`)."""
     rows = conn.execute(
-        "SELECT rowid, * FROM referrals WHERE (?1 IS NULL OR advocate_id = ?1) "
-        "AND (?2 IS NULL OR campaign_id = ?2) ORDER BY created, code",
-        (advocate, campaign),
+        f"SELECT rowid, * {_REFERRALS} ORDER BY created, code LIMIT ?3 OFFSET ?4",
+        (advocate, campaign, -1 if limit is None else limit, offset),
     )
     return [_referral(row) for row in rows]
+
+
+def count_referrals(
+    conn: sqlite3.Connection, advocate: str | None = None, campaign: str | None = None
+) -> int:
+    return int(conn.execute(f"SELECT count(*) {_REFERRALS}", (advocate, campaign)).fetchone()[0])
 
 
 # Statement templates filled with refcamp's own constants only (the sign), never user data.
@@ -694,15 +709,30 @@ def reserve_coupon(conn: sqlite3.Connection, code: str, profile_id: str | None) 
     conn.execute("UPDATE coupons SET recipient_id = ? WHERE code = ?", (profile_id, code))
 
 
+_COUPONS = (
+    "FROM coupons WHERE (?1 IS NULL OR campaign_id = ?1) AND (?2 IS NULL OR recipient_id = ?2)"
+)
+
+
 def list_coupons(
-    conn: sqlite3.Connection, campaign: str | None = None, recipient: str | None = None
+    conn: sqlite3.Connection,
+    campaign: str | None = None,
+    recipient: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Coupon]:
+    """A page of coupon codes, oldest first (`limit` None: all after `offset`)."""
     rows = conn.execute(
-        "SELECT rowid, * FROM coupons WHERE (?1 IS NULL OR campaign_id = ?1) "
-        "AND (?2 IS NULL OR recipient_id = ?2) ORDER BY created, code",
-        (campaign, recipient),
+        f"SELECT rowid, * {_COUPONS} ORDER BY created, code LIMIT ?3 OFFSET ?4",
+        (campaign, recipient, -1 if limit is None else limit, offset),
     )
     return [_coupon(row) for row in rows]
+
+
+def count_coupons(
+    conn: sqlite3.Connection, campaign: str | None = None, recipient: str | None = None
+) -> int:
+    return int(conn.execute(f"SELECT count(*) {_COUPONS}", (campaign, recipient)).fetchone()[0])
 
 
 def customer_coupons(conn: sqlite3.Connection, profile_id: str) -> list[Coupon]:
