@@ -11,9 +11,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import Run
+from conftest import Run, program_of
+from test_replay import REVIEWS, event_line, write
 
 EIGHT_MISTAKES = """
 [campaign]
@@ -283,3 +285,99 @@ def test_a_listing_on_a_terminal_shows_a_page_and_says_how_to_see_more() -> None
     codes = sorted(made.stdout.split())  # made at one time, so listed in code order
     assert [c for c in codes if c in out.decode()] == codes[:100]
     assert "Rows 1–100 of 150; next: --offset 100" in stderr
+
+
+# --- 7e: a replay rerun retries exactly the lines that failed -------------------------------------
+
+
+def points(run: Run, profile: str) -> int:
+    shown = run("loyalty", "balance", profile, "--json")
+    if shown.exit_code == 1:  # no such customer: no points
+        return 0
+    assert shown.exit_code == 0, shown
+    return int(program_of(shown.json, "review-wallet")["ledger"]["currentBalance"])
+
+
+def test_a_replay_rerun_retries_exactly_the_failed_lines(
+    run: Run, campaigns_dir: Path, tmp_path: Path
+) -> None:
+    (campaigns_dir / "reviews.toml").write_text(REVIEWS)
+    assert run("campaign", "activate", "reviews").exit_code == 0
+    bad_session = {**event_line("C"), "body": {**event_line("C")["body"], "sessionId": "NO"}}
+    lines: list[Any] = [event_line("A"), event_line("B"), bad_session, event_line("D")]
+    lines += ["{not json", event_line("E")]
+    source = write(tmp_path / "log.jsonl", lines)
+
+    first = run("replay", str(source), "--json")
+    assert first.exit_code == 1, first
+    assert (first.json["applied"], first.json["failed"]) == (4, 2)
+    assert [f["line"] for f in first.json["failures"]] == [3, 5]
+
+    # Nothing changed: the failed lines are tried again (and fail again), nothing else is applied.
+    again = run("replay", str(source), "--json")
+    assert again.exit_code == 1, again
+    assert (again.json["retried"], again.json["applied"], again.json["skipped"]) == (2, 0, 4)
+    assert [f["line"] for f in again.json["failures"]] == [3, 5]
+    said = run("replay", str(source))
+    assert said.exit_code == 1
+    assert "retried 2 line(s) that failed before (3, 5)" in " ".join(said.stdout.split())
+
+    # One line fixed: only it is applied; the other is retried and still fails.
+    lines[4] = event_line("F")
+    write(source, lines)
+    fixed = run("replay", str(source), "--json")
+    assert fixed.exit_code == 1, fixed
+    assert (fixed.json["retried"], fixed.json["applied"], fixed.json["failed"]) == (2, 1, 1)
+    lines[2] = event_line("C")
+    write(source, lines)
+    done = run("replay", str(source), "--json")
+    assert done.exit_code == 0, done
+    assert (done.json["retried"], done.json["applied"], done.json["failed"]) == (1, 1, 0)
+    assert [points(run, p) for p in "ABCDEF"] == [20] * 6  # every line applied exactly once
+
+    settled = run("replay", str(source), "--json")
+    assert settled.exit_code == 0, settled
+    assert (settled.json["retried"], settled.json["applied"], settled.json["skipped"]) == (0, 0, 6)
+
+    # Starting over applies every line again, as asked.
+    over = run("replay", str(source), "--start-over", "--json")
+    assert over.exit_code == 0, over
+    assert (over.json["applied"], over.json["skipped"]) == (6, 0)
+    assert [points(run, p) for p in "ABCDEF"] == [40] * 6
+    assert run("replay", str(source), "--json").json["applied"] == 0
+    assert run("db", "check").exit_code == 0
+
+
+def test_a_failed_first_line_fixed_is_retried_alone(
+    run: Run, campaigns_dir: Path, tmp_path: Path
+) -> None:
+    (campaigns_dir / "reviews.toml").write_text(REVIEWS)
+    assert run("campaign", "activate", "reviews").exit_code == 0
+    lines: list[Any] = ['{"path": "/v2/nowhere"}', event_line("A"), event_line("B")]
+    source = write(tmp_path / "log.jsonl", lines)
+    assert run("replay", str(source)).exit_code == 1
+    lines[0] = event_line("Z")  # the line a log is known by changes: it is still the same log
+    write(source, lines)
+    fixed = run("replay", str(source), "--json")
+    assert fixed.exit_code == 0, fixed
+    assert (fixed.json["retried"], fixed.json["applied"], fixed.json["skipped"]) == (1, 1, 2)
+    assert [points(run, p) for p in "ZAB"] == [20, 20, 20]
+    assert run("replay", str(source), "--json").json["applied"] == 0
+    assert run("db", "check").exit_code == 0
+
+
+def test_a_replay_rerun_keeps_one_response_per_line_in_out(
+    run: Run, campaigns_dir: Path, tmp_path: Path
+) -> None:
+    (campaigns_dir / "reviews.toml").write_text(REVIEWS)
+    assert run("campaign", "activate", "reviews").exit_code == 0
+    lines: list[Any] = [event_line("A"), "{not json", event_line("B")]
+    source = write(tmp_path / "log.jsonl", lines)
+    out = tmp_path / "out.jsonl"
+    assert run("replay", str(source), "--out", str(out)).exit_code == 1
+    lines[1] = event_line("C")
+    write(source, lines)
+    assert run("replay", str(source), "--out", str(out)).exit_code == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["line"] for r in records) == [1, 2, 3]
+    assert all("error" not in r for r in records), records

@@ -939,15 +939,41 @@ def replay_progress(conn: sqlite3.Connection, fingerprint: str) -> int:
     return row[0] if row else 0
 
 
-def replay_logs(conn: sqlite3.Connection, identity: str) -> list[tuple[str, str, int, str]]:
+def replay_logs(
+    conn: sqlite3.Connection, identity: str
+) -> list[tuple[str, str, int, str, frozenset[int]]]:
     """The progress of every log known by `identity`, fewest lines first: rows whose fingerprint
-    is "IDENTITY:DIGEST" (the digest of the lines applied)."""
+    is "IDENTITY:DIGEST" (the digest of the lines done), with the lines among them that failed."""
     rows = conn.execute(
-        "SELECT fingerprint, source, lines, updated FROM replays "
+        "SELECT fingerprint, source, lines, updated, failed FROM replays "
         "WHERE fingerprint > ? AND fingerprint < ? ORDER BY lines",
         (identity + ":", identity + ";"),  # ";" follows ":" in ASCII: every IDENTITY:... row
     )
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [(*row[:4], _failed_lines(row[4])) for row in rows]
+
+
+def replay_logs_from(
+    conn: sqlite3.Connection, source: str
+) -> list[tuple[str, str, int, str, frozenset[int]]]:
+    """The logs replayed from the file `source` that had failed lines, fewest lines first."""
+    rows = conn.execute(
+        "SELECT fingerprint, source, lines, updated, failed FROM replays "
+        "WHERE source = ? AND failed != '[]' ORDER BY lines",
+        (source,),
+    )
+    return [(*row[:4], _failed_lines(row[4])) for row in rows]
+
+
+def _failed_lines(text: str) -> frozenset[int]:
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return frozenset()
+    return (
+        frozenset(n for n in found if isinstance(n, int))
+        if isinstance(found, list)
+        else frozenset()
+    )
 
 
 def save_replay_progress(
@@ -957,15 +983,16 @@ def save_replay_progress(
     lines: int,
     updated: str | None,
     replaces: str | None = None,
+    failed: frozenset[int] = frozenset(),
 ) -> None:
     """Record a replay's progress under `fingerprint`, in place of the row `replaces`."""
     if replaces is not None and replaces != fingerprint:
         conn.execute("DELETE FROM replays WHERE fingerprint = ?", (replaces,))
     conn.execute(
-        "INSERT INTO replays (fingerprint, source, lines, updated) VALUES (?, ?, ?, ?) "
+        "INSERT INTO replays (fingerprint, source, lines, updated, failed) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (fingerprint) DO UPDATE SET lines = excluded.lines, "
-        "source = excluded.source, updated = excluded.updated",
-        (fingerprint, source, lines, updated),
+        "source = excluded.source, updated = excluded.updated, failed = excluded.failed",
+        (fingerprint, source, lines, updated, json.dumps(sorted(failed))),
     )
 
 
