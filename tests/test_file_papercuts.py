@@ -381,3 +381,18 @@ def test_a_replay_rerun_keeps_one_response_per_line_in_out(
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["line"] for r in records) == [1, 2, 3]
     assert all("error" not in r for r in records), records
+
+
+def test_campaign_list_says_which_campaigns_with_codes_are_out_of_reach(
+    run: Run, campaigns_dir: Path
+) -> None:
+    assert run("campaign", "activate", "medium-referral").exit_code == 0
+    assert run("profile", "update", "ADVOCATE", "-q").exit_code == 0
+    quiet = run("campaign", "list")
+    assert quiet.exit_code == 0 and "state file holds codes" not in quiet.stderr
+    (campaigns_dir / "medium-referral.toml").rename(campaigns_dir.parent / "elsewhere.toml")
+    # The program lived in that file too: the rest of the directory must still validate.
+    listed = run("campaign", "list")
+    assert listed.exit_code == 0, listed
+    said = " ".join(listed.stderr.split())
+    assert "not in" in said and "medium-referral (1 code)" in said and "--campaigns" in said

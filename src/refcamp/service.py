@@ -279,6 +279,13 @@ def campaigns(ws: Workspace) -> list[tuple[Campaign, str]]:
     return [(c, states.get(c.id, c.state)) for c in catalog.campaigns]
 
 
+def unreachable_codes(ws: Workspace) -> dict[str, int]:
+    """Campaigns with codes in the state file but no file in the campaign directory in use: their
+    codes are rejected until a directory with them is used again."""
+    known = {c.id for c in ws.catalog.campaigns}
+    return {c: n for c, n in queries.codes_by_campaign(ws.conn).items() if c not in known}
+
+
 def find_campaign(catalog: Catalog, campaign_id: str, ids: TalonIds | None = None) -> Campaign:
     """A campaign by its readable id or, given `ids`, by its Talon.One integer id."""
     campaign = catalog.campaign(campaign_id)

@@ -47,6 +47,14 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
         ["ID", "Name", "State", "Features", "Rules"],
         [(c.id, c.name, state, ", ".join(c.features), len(c.rules)) for c, state in rows],
     )
+    missing = service.unreachable_codes(ws)
+    if missing:  # earlier state is never silently out of reach
+        listed = ", ".join(f"{c} ({n:,} code{'s' if n != 1 else ''})" for c, n in missing.items())
+        render.note(
+            f"The state file holds codes of campaigns that are not in {ws.catalog.directory}: "
+            f"{listed}. They are rejected while this campaign directory is in use; give "
+            "--campaigns DIR (or REFCAMP_CAMPAIGNS) with their files to use them."
+        )
 
 
 @app.command("show")

@@ -709,6 +709,15 @@ def reserve_coupon(conn: sqlite3.Connection, code: str, profile_id: str | None) 
     conn.execute("UPDATE coupons SET recipient_id = ? WHERE code = ?", (profile_id, code))
 
 
+def codes_by_campaign(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many referral and coupon codes each campaign has in the state file."""
+    rows = conn.execute(
+        "SELECT campaign_id, count(*) FROM (SELECT campaign_id FROM referrals "
+        "UNION ALL SELECT campaign_id FROM coupons) GROUP BY campaign_id"
+    )
+    return {campaign: count for campaign, count in rows}
+
+
 _COUPONS = (
     "FROM coupons WHERE (?1 IS NULL OR campaign_id = ?1) AND (?2 IS NULL OR recipient_id = ?2)"
 )
