@@ -396,3 +396,15 @@ def test_campaign_list_says_which_campaigns_with_codes_are_out_of_reach(
     assert listed.exit_code == 0, listed
     said = " ".join(listed.stderr.split())
     assert "not in" in said and "medium-referral (1 code)" in said and "--campaigns" in said
+
+
+def test_campaign_new_outside_a_project_that_clashes_with_a_sample_writes_nothing(
+    run: Run,
+) -> None:
+    # The referral template's program would be "sample-wallet", medium-referral's.
+    result = run("campaign", "new", "sample", "--template", "referral")
+    assert result.exit_code == 2, result
+    assert "duplicate id 'sample-wallet'" in result.stderr
+    assert "campaigns/sample.toml" in result.stderr and ".campaigns." not in result.stderr
+    assert not Path("campaigns").exists()
+    assert [p.name for p in Path().iterdir()] == []  # no temporary folder left either

@@ -277,8 +277,8 @@ def _new_local_directory(path: Path, text: str, samples: list[Path]) -> None:
     import shutil
     import tempfile
 
-    from refcamp.campaigns import load
-    from refcamp.errors import ConflictError, InputError
+    from refcamp.campaigns import load, shown
+    from refcamp.errors import CampaignFileError, ConflictError, InputError
 
     folder = path.parent
     try:
@@ -289,7 +289,12 @@ def _new_local_directory(path: Path, text: str, samples: list[Path]) -> None:
         for sample in samples:
             shutil.copyfile(sample, temp / sample.name)
         (temp / path.name).write_text(text, encoding="utf-8")
-        load(temp)  # raises with every problem; nothing is left behind
+        try:
+            load(temp)  # every problem at once; nothing is left behind
+        except CampaignFileError as error:
+            raise CampaignFileError(
+                [p.replace(shown(temp), str(folder)) for p in error.problems]
+            ) from None
         temp.chmod(0o777 & ~_umask())  # an ordinary folder, not mkdtemp's private 0700
         if folder.exists():
             raise ConflictError(f"{folder} already exists; run the command again")
