@@ -17,6 +17,8 @@ import pytest
 from conftest import Run, program_of
 from test_replay import REVIEWS, event_line, write
 
+from refcamp.paths import SAMPLES
+
 EIGHT_MISTAKES = """
 [campaign]
 id = "Bad_Id"
@@ -408,3 +410,16 @@ def test_campaign_new_outside_a_project_that_clashes_with_a_sample_writes_nothin
     assert "campaigns/sample.toml" in result.stderr and ".campaigns." not in result.stderr
     assert not Path("campaigns").exists()
     assert [p.name for p in Path().iterdir()] == []  # no temporary folder left either
+
+
+def test_campaign_new_next_to_a_single_campaign_file_in_use(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "spring.toml").write_bytes((SAMPLES / "spring-coupons.toml").read_bytes())
+    monkeypatch.setenv("REFCAMP_CAMPAIGNS", str(folder / "spring.toml"))
+    result = run("campaign", "new", "next", "--template", "coupon")
+    assert result.exit_code == 0, result
+    assert (folder / "next.toml").is_file()
+    assert "not in the campaign directory in use" in " ".join(result.stdout.split())

@@ -205,8 +205,8 @@ def new(
         )
     ws = workspace(ctx)
     in_use = ws.campaigns_dir
-    if directory is None:
-        directory = in_use if in_use != SAMPLES else LOCAL
+    if directory is None:  # the campaign directory, or the folder of a campaign file in use
+        directory = LOCAL if in_use == SAMPLES else in_use.parent if in_use.is_file() else in_use
     path = directory / f"{campaign_id}.toml"
     # Writing the first ./campaigns makes it the campaign directory in this folder, in place of
     # the shipped samples; their copies go with it, so their campaigns and codes keep working.
