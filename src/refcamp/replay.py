@@ -16,16 +16,11 @@ than applied again; `new_log` replays it as a log of its own. Two replays of one
 cannot both apply it: the progress a batch commits must be what that replay last saw.
 
 A line that fails for its own fault (bad JSON, an unknown customer) is done, but kept as failed
-with the progress; in the digest it stands as a blank line, and the failed line numbers are hashed
-in. A rerun retries exactly those lines, in file order and before the lines after the progress,
-whether or not they were fixed meanwhile (a fixed first line changes the log's identity: the log
-is then found by its file name and its digest); `start_over` applies every line again.
-
-A failure that is not the line's own (a full disk, an I/O error, a state file locked for too long)
-does not make the line done: the replay stops, the batch it was in rolls back, and a rerun resumes
-after the last committed line. Ctrl-C, and a reading process that dies, stop it after the request
-in progress, with the batch committed. Between batches, the replay lets processes waiting to write
-to the state file in.
+with the progress (as ranges of line numbers: a log whose every line fails is one range); in the
+digest it stands as a blank line, since it may be fixed before it is retried. A rerun retries
+exactly those lines, in file order and before the lines after the progress (a fixed first line
+changes the log's identity: the log is then found by its file name and its digest);
+`start_over` applies every line again.
 """
 
 from __future__ import annotations
@@ -224,7 +219,7 @@ def failure(line: int, error: BaseException) -> str:
 Item = tuple[int, Request | str | None]
 IDLE: Item = (0, None)
 # Given how many lines are done and which of them to retry, the file's items.
-Reader = Callable[[int, frozenset[int]], Iterator[Item]]
+Reader = Callable[[int, "LineSet"], Iterator[Item]]
 
 
 def read(line: int, text: str | None) -> Request:
@@ -235,8 +230,93 @@ def read(line: int, text: str | None) -> Request:
     return parse(line, text)
 
 
+class LineSet:
+    """Line numbers as sorted, disjoint ranges [first, last]: what a log's progress keeps of its
+    failed lines. A replay adds lines in file order, so adding costs O(1); everything else costs
+    O(ranges), and a log whose every line failed is a single range."""
+
+    def __init__(self, ranges: Iterable[tuple[int, int]] = ()) -> None:
+        self.ranges = [[first, last] for first, last in ranges]
+
+    @classmethod
+    def parse(cls, text: str) -> LineSet:
+        """From "3-5,9", as the state file keeps it; anything else is no line."""
+        ranges = []
+        try:
+            for part in filter(None, text.split(",")):
+                first, _, last = part.partition("-")
+                a = int(first)
+                b = int(last) if last else a
+                if a < 1 or b < a:
+                    return cls()
+                ranges.append([a, b])
+        except ValueError:
+            return cls()
+        return cls((a, b) for a, b in cls.merged(ranges))
+
+    def text(self) -> str:
+        return ",".join(f"{a}-{b}" if a != b else str(a) for a, b in self.ranges)
+
+    def _index(self, n: int) -> int:
+        """The index of the last range starting at or before n (-1: none)."""
+        import bisect
+
+        return bisect.bisect_right(self.ranges, [n, float("inf")]) - 1
+
+    def __contains__(self, n: object) -> bool:
+        if not isinstance(n, int):
+            return False
+        i = self._index(n)
+        return i >= 0 and self.ranges[i][1] >= n
+
+    def add(self, n: int) -> None:
+        if self.ranges and self.ranges[-1][1] + 1 == n:
+            self.ranges[-1][1] = n  # the usual case: the next line failed too
+        elif not self.ranges or self.ranges[-1][1] + 1 < n:
+            self.ranges.append([n, n])
+        elif n not in self:
+            self.ranges = LineSet.merged([*self.ranges, [n, n]])
+
+    def discard(self, n: int) -> None:
+        i = self._index(n)
+        if i < 0 or self.ranges[i][1] < n:
+            return
+        first, last = self.ranges[i]
+        parts = [[first, n - 1]] if first < n else []
+        parts += [[n + 1, last]] if n < last else []
+        self.ranges[i : i + 1] = parts
+
+    @staticmethod
+    def merged(ranges: list[list[int]]) -> list[list[int]]:
+        out: list[list[int]] = []
+        for first, last in sorted(ranges):
+            if out and first <= out[-1][1] + 1:
+                out[-1][1] = max(out[-1][1], last)
+            else:
+                out.append([first, last])
+        return out
+
+    def upto(self, n: int) -> LineSet:
+        """The lines up to n."""
+        return LineSet((a, min(b, n)) for a, b in self.ranges if a <= n)
+
+    def copy(self) -> LineSet:
+        return LineSet((a, b) for a, b in self.ranges)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LineSet) and self.ranges == other.ranges
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __bool__(self) -> bool:
+        return bool(self.ranges)
+
+
+NO_LINES = LineSet()
+
+
 def requests(
-    lines: Iterable[tuple[int, str | None]], done: int = 0, retry: frozenset[int] = frozenset()
+    lines: Iterable[tuple[int, str | None]], done: int = 0, retry: LineSet = NO_LINES
 ) -> Iterator[Item]:
     """Each numbered line as a request, or why it is not one; lines up to `done` are skipped
     unread, except those to `retry` (they failed before)."""
@@ -336,7 +416,7 @@ def numbered(lines: Iterable[bytes | None]) -> Iterator[tuple[int, str | None]]:
 
 
 def from_stream(stream: Any) -> Reader:
-    return lambda done, retry=frozenset(): requests(numbered(stream_lines(stream)), done, retry)
+    return lambda done, retry=NO_LINES: requests(numbered(stream_lines(stream)), done, retry)
 
 
 def stream_lines(stream: Any) -> Iterator[bytes | None]:
@@ -374,7 +454,7 @@ def from_file(path: Path, total: int) -> Reader:
     """A file's items: read by a second process while this one applies them when the file is
     long and there is a second core, else read here."""
 
-    def reader(done: int, retry: frozenset[int] = frozenset()) -> Iterator[Item]:
+    def reader(done: int, retry: LineSet = NO_LINES) -> Iterator[Item]:
         # A worker started by spawn (macOS, Windows) imports refcamp anew: it pays off later.
         enough = WORKER_LINES if _FORK else 10 * WORKER_LINES
         if total - done >= enough and _cores() > 1:
@@ -391,7 +471,7 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def _in_process(path: Path, done: int, retry: frozenset[int] = frozenset()) -> Iterator[Item]:
+def _in_process(path: Path, done: int, retry: LineSet = NO_LINES) -> Iterator[Item]:
     try:
         handle = path.open("rb")
     except OSError as error:
@@ -404,7 +484,7 @@ def _unreadable(path: Path | str, error: OSError) -> InputError:
     return InputError(f"replay file {path}: {error.strerror or error}")
 
 
-def in_worker(path: Path, done: int, retry: frozenset[int] = frozenset()) -> Iterator[Item]:
+def in_worker(path: Path, done: int, retry: LineSet = NO_LINES) -> Iterator[Item]:
     """requests() of a file, read, parsed and validated by a second process: on two cores, the
     database never waits for the parsing (it is about a fifth of a request). The worker sends
     chunks of items down a pipe, whose size bounds how far ahead of the database it runs."""
@@ -459,9 +539,7 @@ class ReaderStopped(RefcampError):
     """The process reading the file ahead died (killed, out of memory)."""
 
 
-def _work(
-    path: str, done: int, receive: Any, send: Any, retry: frozenset[int] = frozenset()
-) -> None:
+def _work(path: str, done: int, receive: Any, send: Any, retry: LineSet = NO_LINES) -> None:
     """The worker: every item of the file, in chunks, then None (or a message if it failed)."""
     import signal
 
@@ -529,17 +607,14 @@ class Log:
         self._handle.seek(0)
         self._digest = hashlib.sha256()
         self.lines = 0
-        self._failed: frozenset[int] = frozenset()  # the lines read as blank
+        self._failed = NO_LINES  # the lines read as blank
 
-    def digest(self, lines: int, failed: frozenset[int] = frozenset()) -> str | None:
-        """The digest of the first `lines` lines, those in `failed` taken as blank and their
-        numbers hashed in; None if the file has fewer lines. Without failed lines, the digest
-        is the one refcamp always took."""
-        failed = frozenset(n for n in failed if n <= lines)
+    def digest(self, lines: int, failed: LineSet = NO_LINES) -> str | None:
+        """The digest of the first `lines` lines, those in `failed` taken as blank lines (a
+        failed line may be fixed before it is retried); None if the file has fewer lines."""
+        failed = failed.upto(lines)
         read = self.lines
-        if lines < read or {n for n in failed if n <= read} != {
-            n for n in self._failed if n <= read
-        }:
+        if lines < read or failed.upto(read) != self._failed.upto(read):
             self._rewind()  # a line read as it is must now be blank, or the other way round
         self._failed = failed
         try:
@@ -552,12 +627,9 @@ class Log:
                 self._digest.update(content + b"\n")
         except OSError as error:
             raise _unreadable(self.path, error) from None
-        if not failed:
-            return self._digest.hexdigest()
-        numbers = ",".join(str(n) for n in sorted(failed))
-        return hashlib.sha256(f"{self._digest.hexdigest()}:{numbers}".encode()).hexdigest()
+        return self._digest.hexdigest()
 
-    def key(self, lines: int, failed: frozenset[int] = frozenset()) -> str:
+    def key(self, lines: int, failed: LineSet = NO_LINES) -> str:
         """What the state file knows the log's first `lines` lines by."""
         return f"{self.identity}:{self.digest(lines, failed)}"
 
@@ -574,7 +646,7 @@ class Progress:
     done: int = 0
     key: str | None = None
     known: dict[str, int] = field(default_factory=dict)
-    failed: frozenset[int] = frozenset()  # lines done that failed: a rerun retries them
+    failed: LineSet = field(default_factory=LineSet)  # lines done that failed: to retry
 
 
 def find_progress(conn: Any, log: Log, new_log: bool, start_over: bool = False) -> Progress:
@@ -584,18 +656,20 @@ def find_progress(conn: Any, log: Log, new_log: bool, start_over: bool = False) 
 
     rows = queries.replay_logs(conn, log.identity)
     found = Progress(known={row[0]: row[2] for row in rows})
-    for key, _, lines, _, failed in rows:  # fewest lines first: the file is read forward once
+    for key, _, lines, _, text in rows:  # fewest lines first: the file is read forward once
+        failed = LineSet.parse(text)
         if log.key(lines, failed) == key and lines >= found.done:
             found.done, found.key, found.failed = lines, key, failed
     if found.key is None:  # a failed first line fixed: the same file, the same digest
-        for key, _, lines, _, failed in queries.replay_logs_from(conn, str(log.path)):
+        for key, _, lines, _, text in queries.replay_logs_from(conn, str(log.path)):
+            failed = LineSet.parse(text)
             if key.endswith(f":{log.digest(lines, failed)}") and lines >= found.done:
                 found.done, found.key, found.failed = lines, key, failed
                 found.known[key] = lines
     legacy = queries.replay_progress(conn, log.legacy)  # by an older refcamp: the file's hash
     if legacy > found.done:
         found.known[log.legacy] = legacy
-        found.done, found.key, found.failed = legacy, log.legacy, frozenset()
+        found.done, found.key, found.failed = legacy, log.legacy, LineSet()
     if found.key is None and rows and not (new_log or start_over):
         _, source, lines, updated, _ = rows[-1]
         raise InputError(
@@ -606,7 +680,7 @@ def find_progress(conn: Any, log: Log, new_log: bool, start_over: bool = False) 
             "it with --new-log"
         )
     if start_over:  # the first commit replaces the progress found
-        found.done, found.failed = 0, frozenset()
+        found.done, found.failed = 0, LineSet()
     log.digest(found.done, found.failed)  # the digest now stands where the replay resumes
     return found
 
@@ -628,7 +702,7 @@ class Out:
         self.handle: Any = None
         self.size = 0
 
-    def open(self, keep: int, retry: frozenset[int] = frozenset()) -> None:
+    def open(self, keep: int, retry: LineSet = NO_LINES) -> None:
         """Open for the lines after `keep` (0: a new file) and the lines to `retry`, whose
         records are taken out (their new ones come at the end)."""
         try:
@@ -798,7 +872,7 @@ class _Replay:
         self.open = False  # a batch's transaction is open
         self.count, self.since = 0, 0.0
         self.last = progress.done  # the last line done (applied, or failed for its own fault)
-        self.failed = set(progress.failed)  # the lines done that failed
+        self.failed = progress.failed.copy()  # the lines done that failed
         self.committed = progress.done  # the last line committed
         self.turns = Turns(self.conn)
         self.reading = False  # waiting for the reader: no request is in progress
@@ -878,7 +952,7 @@ class _Replay:
             return
         known = self.progress.known
         key = self.progress.key
-        failed = frozenset(self.failed)
+        failed = self.failed.copy()
         if self.log is not None and (
             self.last > self.progress.done or failed != self.progress.failed
         ):
@@ -903,7 +977,7 @@ class _Replay:
                 self.last,
                 iso(self.ws.now),
                 replaces=self.progress.key,
-                failed=failed,
+                failed=failed.text(),
             )
             known = {k: n for k, n in known.items() if k != self.progress.key} | {key: self.last}
         if self.out is not None:

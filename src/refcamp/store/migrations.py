@@ -260,9 +260,9 @@ def m007_replay_failures(conn: sqlite3.Connection) -> None:
     run_script(
         conn,
         """
-        -- The lines of a replayed log that failed (a JSON array of line numbers): a rerun
+        -- The lines of a replayed log that failed, as ranges ("3-5,9"; '' for none): a rerun
         -- retries exactly those, even after they were fixed in the file.
-        ALTER TABLE replays ADD COLUMN failed TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE replays ADD COLUMN failed TEXT NOT NULL DEFAULT '';
         """,
     )
 

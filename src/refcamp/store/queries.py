@@ -948,41 +948,26 @@ def replay_progress(conn: sqlite3.Connection, fingerprint: str) -> int:
     return row[0] if row else 0
 
 
-def replay_logs(
-    conn: sqlite3.Connection, identity: str
-) -> list[tuple[str, str, int, str, frozenset[int]]]:
+def replay_logs(conn: sqlite3.Connection, identity: str) -> list[tuple[str, str, int, str, str]]:
     """The progress of every log known by `identity`, fewest lines first: rows whose fingerprint
-    is "IDENTITY:DIGEST" (the digest of the lines done), with the lines among them that failed."""
+    is "IDENTITY:DIGEST" (the digest of the lines done), with the lines among them that failed
+    (ranges: "3-5,9")."""
     rows = conn.execute(
         "SELECT fingerprint, source, lines, updated, failed FROM replays "
         "WHERE fingerprint > ? AND fingerprint < ? ORDER BY lines",
         (identity + ":", identity + ";"),  # ";" follows ":" in ASCII: every IDENTITY:... row
     )
-    return [(*row[:4], _failed_lines(row[4])) for row in rows]
+    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def replay_logs_from(
-    conn: sqlite3.Connection, source: str
-) -> list[tuple[str, str, int, str, frozenset[int]]]:
+def replay_logs_from(conn: sqlite3.Connection, source: str) -> list[tuple[str, str, int, str, str]]:
     """The logs replayed from the file `source` that had failed lines, fewest lines first."""
     rows = conn.execute(
         "SELECT fingerprint, source, lines, updated, failed FROM replays "
-        "WHERE source = ? AND failed != '[]' ORDER BY lines",
+        "WHERE source = ? AND failed != '' ORDER BY lines",
         (source,),
     )
-    return [(*row[:4], _failed_lines(row[4])) for row in rows]
-
-
-def _failed_lines(text: str) -> frozenset[int]:
-    try:
-        found = json.loads(text)
-    except ValueError:
-        return frozenset()
-    return (
-        frozenset(n for n in found if isinstance(n, int))
-        if isinstance(found, list)
-        else frozenset()
-    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 def save_replay_progress(
@@ -992,16 +977,17 @@ def save_replay_progress(
     lines: int,
     updated: str | None,
     replaces: str | None = None,
-    failed: frozenset[int] = frozenset(),
+    failed: str = "",
 ) -> None:
-    """Record a replay's progress under `fingerprint`, in place of the row `replaces`."""
+    """Record a replay's progress under `fingerprint`, in place of the row `replaces`, with its
+    failed lines (ranges: "3-5,9")."""
     if replaces is not None and replaces != fingerprint:
         conn.execute("DELETE FROM replays WHERE fingerprint = ?", (replaces,))
     conn.execute(
         "INSERT INTO replays (fingerprint, source, lines, updated, failed) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (fingerprint) DO UPDATE SET lines = excluded.lines, "
         "source = excluded.source, updated = excluded.updated, failed = excluded.failed",
-        (fingerprint, source, lines, updated, json.dumps(sorted(failed))),
+        (fingerprint, source, lines, updated, failed),
     )
 
 
