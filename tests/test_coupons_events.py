@@ -1083,7 +1083,8 @@ def test_new_without_a_campaign_directory_writes_to_dot_campaigns(run: Run, isol
     written = isolated / "work" / "campaigns" / "promo.toml"
     assert written.is_file(), result
     listed = ok(run("campaign", "list", "--json")).json
-    assert [c["refcamp"]["id"] for c in listed] == ["promo"]
+    # The shipped samples are copied with it, so ./campaigns taking over hides none of them.
+    assert [c["refcamp"]["id"] for c in listed] == [MEDIUM, "promo", SPRING]
 
 
 @pytest.mark.parametrize("template", ["referral", "loyalty"])

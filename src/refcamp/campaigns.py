@@ -11,10 +11,11 @@ import json
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from refcamp.errors import CampaignFileError, InputError
 from refcamp.models import (
@@ -28,9 +29,6 @@ from refcamp.models import (
     Rule,
 )
 from refcamp.tables import TableReader, did_you_mean
-
-if TYPE_CHECKING:
-    from refcamp.engine.effects import EffectSpec
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 FEATURES = ("referrals", "loyalty", "coupons", "giveaways", "strikethrough")
@@ -78,7 +76,7 @@ def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        problems.append(f"{where}: TOML syntax error: {error}")
+        problems.append(f"{where}: TOML syntax error: {error}{toml_hint(str(error))}")
         return None
     except RecursionError:
         problems.append(f"{where}: nested deeper than {MAX_NESTING} levels")
@@ -86,6 +84,27 @@ def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     found = value_problems(data)
     problems += [f"{where}: {problem}" for problem in found]
     return None if found else data
+
+
+TOML_NAME = re.compile(r"\(((?:'[^']*',? ?)+)\)")  # tomllib's ('campaign', 'limits')
+
+
+def toml_hint(message: str) -> str:
+    """What to do about the TOML errors people make pasting docs/campaigns.md's snippets."""
+    found = TOML_NAME.search(message)
+    name = ".".join(re.findall(r"'([^']*)'", found.group(1))) if found else "the table"
+    if message.startswith("Cannot mutate immutable namespace"):
+        return (
+            f"; {name} is written inline (`{name.rsplit('.', 1)[-1]} = [...]` or `= {{...}}`), "
+            f"so it cannot be extended by a [{name}] or [[{name}]] header later: write it "
+            f"as [[{name}]] tables (or one [{name}] table), as docs/campaigns.md does"
+        )
+    if message.startswith("Cannot declare") and "twice" in message:
+        return (
+            f"; {name} is already in the file (as a header or as `key = {{...}}`): "
+            "add the keys to the one that is there"
+        )
+    return ""
 
 
 def value_problems(data: dict[str, Any]) -> list[str]:
@@ -149,7 +168,8 @@ def read_code_settings(
     )
 
 
-Placed = list[tuple["EffectSpec", str]]  # an effect and where it is written
+# A check only the whole catalog can make (a program named by an effect) and where it is written.
+Placed = list[tuple[Callable[[Catalog], list[tuple[str, str]]], str]]
 
 
 def read_limits(raw: list[Any], where: str, problems: list[str]) -> tuple[Limit, ...]:
@@ -177,9 +197,9 @@ def read_limits(raw: list[Any], where: str, problems: list[str]) -> tuple[Limit,
 
 
 def read_rules(raw: Any, where: str, problems: list[str], placed: Placed) -> tuple[Rule, ...]:
-    """The rules of a file; each effect read is also added to `placed` with its place."""
+    """The rules of a file; each effect's catalog check is also added to `placed` with its place."""
     from refcamp.engine.conditions import read_condition
-    from refcamp.engine.effects import read_effect
+    from refcamp.engine.effects import program_problems, read_effect
 
     if not isinstance(raw, list):
         problems.append(f"{where}: rules: expected an array of tables ([[rules]])")
@@ -209,7 +229,14 @@ def read_rules(raw: Any, where: str, problems: list[str], placed: Placed) -> tup
         for i, table in enumerate(then or []):
             spec = read_effect(table, f"{place}: effect {i + 1}", problems)
             if spec is not None:
-                placed.append((spec, f"{place}: effect {i + 1}"))
+                placed.append((spec.problems, f"{place}: effect {i + 1}"))
+            elif isinstance(table, dict) and isinstance(table.get("program"), str):
+                # The effect has other mistakes; its program is still checked, so that every
+                # problem shows in one run instead of appearing after the others are fixed.
+                program = table["program"]
+                placed.append(
+                    (lambda c, p=program: program_problems(p, c), f"{place}: effect {i + 1}")
+                )
             effects.append(spec)
         rules.append(
             Rule(
@@ -257,6 +284,7 @@ def read_campaign(
     table = data["campaign"]
     if not isinstance(table, dict):
         problems.append(f"{where}: campaign: expected a table ([campaign])")
+        read_rules(data.get("rules", []), where, problems, placed)  # their mistakes too, now
         return None
     reader = TableReader(table, f"{where}: [campaign]", problems)
     campaign_id = reader.text("id")
@@ -317,13 +345,15 @@ def read_campaign(
 
 def load(directory: Path, extra: Path | None = None) -> Catalog:
     """Read and validate every campaign file of a directory (or a single file), plus `extra`
-    (a file about to join the directory) when given."""
+    (a file about to join the directory, or one of its files) when given."""
     problems: list[str] = []
     campaigns: list[Campaign] = []
     programs: dict[str, LoyaltyProgram] = {}
     placed: Placed = []
     paths = campaign_files(directory) if directory.exists() or extra is None else []
-    for path in [*paths, *([extra] if extra else [])]:
+    if extra is not None:  # once, even when it is already one of the directory's files
+        paths = [p for p in paths if not same_file(p, extra)] + [extra]
+    for path in paths:
         data = read_toml(path, problems)
         if data is None:
             continue
@@ -364,14 +394,22 @@ def load(directory: Path, extra: Path | None = None) -> Catalog:
             campaigns.append(campaign)
         elif "rules" in data:
             problems.append(f"{where}: rules need a [campaign] table in the same file")
+            read_rules(data["rules"], where, problems, placed)  # their mistakes too, now
     catalog = Catalog(str(directory), tuple(campaigns), programs)
     problems += _shared_talon_ids(catalog)
-    for spec, place in placed:
-        for key, message in spec.problems(catalog):
+    for check, place in placed:
+        for key, message in check(catalog):
             problems.append(f"{place}: {key}: {message}")
     if problems:
         raise CampaignFileError(problems)
     return replace(catalog, warnings=tuple(code_space_warnings(catalog)))
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
 
 
 def _shared_talon_ids(catalog: Catalog) -> list[str]:

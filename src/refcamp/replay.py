@@ -15,11 +15,12 @@ applied lines changed (edited, truncated, or another log starting the same way) 
 than applied again; `new_log` replays it as a log of its own. Two replays of one log at once
 cannot both apply it: the progress a batch commits must be what that replay last saw.
 
-A failure that is not the line's own (a full disk, an I/O error, a state file locked for too long)
-does not make the line done: the replay stops, the batch it was in rolls back, and a rerun resumes
-after the last committed line. Ctrl-C, and a reading process that dies, stop it after the request
-in progress, with the batch committed. Between batches, the replay lets processes waiting to write
-to the state file in.
+A line that fails for its own fault (bad JSON, an unknown customer) is done, but kept as failed
+with the progress (as ranges of line numbers: a log whose every line fails is one range); in the
+digest it stands as a blank line, since it may be fixed before it is retried. A rerun retries
+exactly those lines, in file order and before the lines after the progress (a fixed first line
+changes the log's identity: the log is then found by its file name and its digest);
+`start_over` applies every line again.
 """
 
 from __future__ import annotations
@@ -217,7 +218,8 @@ def failure(line: int, error: BaseException) -> str:
 # the same log applied it. Line number 0 is no line: the reader has had nothing new for a while.
 Item = tuple[int, Request | str | None]
 IDLE: Item = (0, None)
-Reader = Callable[[int], Iterator[Item]]  # given how many lines are done, the file's items
+# Given how many lines are done and which of them to retry, the file's items.
+Reader = Callable[[int, "LineSet"], Iterator[Item]]
 
 
 def read(line: int, text: str | None) -> Request:
@@ -228,14 +230,101 @@ def read(line: int, text: str | None) -> Request:
     return parse(line, text)
 
 
-def requests(lines: Iterable[tuple[int, str | None]], done: int = 0) -> Iterator[Item]:
+class LineSet:
+    """Line numbers as sorted, disjoint ranges [first, last]: what a log's progress keeps of its
+    failed lines. A replay adds lines in file order, so adding costs O(1); everything else costs
+    O(ranges), and a log whose every line failed is a single range."""
+
+    def __init__(self, ranges: Iterable[tuple[int, int]] = ()) -> None:
+        self.ranges = [[first, last] for first, last in ranges]
+
+    @classmethod
+    def parse(cls, text: str) -> LineSet:
+        """From "3-5,9", as the state file keeps it; anything else is no line."""
+        ranges = []
+        try:
+            for part in filter(None, text.split(",")):
+                first, _, last = part.partition("-")
+                a = int(first)
+                b = int(last) if last else a
+                if a < 1 or b < a:
+                    return cls()
+                ranges.append([a, b])
+        except ValueError:
+            return cls()
+        return cls((a, b) for a, b in cls.merged(ranges))
+
+    def text(self) -> str:
+        return ",".join(f"{a}-{b}" if a != b else str(a) for a, b in self.ranges)
+
+    def _index(self, n: int) -> int:
+        """The index of the last range starting at or before n (-1: none)."""
+        import bisect
+
+        return bisect.bisect_right(self.ranges, [n, float("inf")]) - 1
+
+    def __contains__(self, n: object) -> bool:
+        if not isinstance(n, int):
+            return False
+        i = self._index(n)
+        return i >= 0 and self.ranges[i][1] >= n
+
+    def add(self, n: int) -> None:
+        if self.ranges and self.ranges[-1][1] + 1 == n:
+            self.ranges[-1][1] = n  # the usual case: the next line failed too
+        elif not self.ranges or self.ranges[-1][1] + 1 < n:
+            self.ranges.append([n, n])
+        elif n not in self:
+            self.ranges = LineSet.merged([*self.ranges, [n, n]])
+
+    def discard(self, n: int) -> None:
+        i = self._index(n)
+        if i < 0 or self.ranges[i][1] < n:
+            return
+        first, last = self.ranges[i]
+        parts = [[first, n - 1]] if first < n else []
+        parts += [[n + 1, last]] if n < last else []
+        self.ranges[i : i + 1] = parts
+
+    @staticmethod
+    def merged(ranges: list[list[int]]) -> list[list[int]]:
+        out: list[list[int]] = []
+        for first, last in sorted(ranges):
+            if out and first <= out[-1][1] + 1:
+                out[-1][1] = max(out[-1][1], last)
+            else:
+                out.append([first, last])
+        return out
+
+    def upto(self, n: int) -> LineSet:
+        """The lines up to n."""
+        return LineSet((a, min(b, n)) for a, b in self.ranges if a <= n)
+
+    def copy(self) -> LineSet:
+        return LineSet((a, b) for a, b in self.ranges)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LineSet) and self.ranges == other.ranges
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __bool__(self) -> bool:
+        return bool(self.ranges)
+
+
+NO_LINES = LineSet()
+
+
+def requests(
+    lines: Iterable[tuple[int, str | None]], done: int = 0, retry: LineSet = NO_LINES
+) -> Iterator[Item]:
     """Each numbered line as a request, or why it is not one; lines up to `done` are skipped
-    unread."""
+    unread, except those to `retry` (they failed before)."""
     for number, text in lines:
         if number == 0:
             yield IDLE
             continue
-        if number <= done:
+        if number <= done and number not in retry:
             yield number, None
             continue
         try:
@@ -252,6 +341,7 @@ class Summary:
     failures: list[tuple[int, str]] = field(default_factory=list)
     failed: int = 0
     skipped: int = 0  # lines an earlier replay of the same file already applied
+    retried: list[int] = field(default_factory=list)  # lines that failed before, tried again
     seconds: float = 0.0
 
     @property
@@ -278,6 +368,7 @@ class Summary:
         self.rejections.update(other.rejections)
         self.failures.extend(other.failures[: max(0, 1000 - len(self.failures))])
         self.failed += other.failed
+        self.retried += other.retried
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -285,6 +376,7 @@ class Summary:
             "applied": self.applied,
             "failed": self.failed,
             "skipped": self.skipped,
+            "retried": len(self.retried),
             "effects": dict(self.effects),
             "rejections": dict(self.rejections),
             "failures": [{"line": n, "error": m} for n, m in self.failures],
@@ -324,7 +416,7 @@ def numbered(lines: Iterable[bytes | None]) -> Iterator[tuple[int, str | None]]:
 
 
 def from_stream(stream: Any) -> Reader:
-    return lambda done: requests(numbered(stream_lines(stream)), done)
+    return lambda done, retry=NO_LINES: requests(numbered(stream_lines(stream)), done, retry)
 
 
 def stream_lines(stream: Any) -> Iterator[bytes | None]:
@@ -362,12 +454,12 @@ def from_file(path: Path, total: int) -> Reader:
     """A file's items: read by a second process while this one applies them when the file is
     long and there is a second core, else read here."""
 
-    def reader(done: int) -> Iterator[Item]:
+    def reader(done: int, retry: LineSet = NO_LINES) -> Iterator[Item]:
         # A worker started by spawn (macOS, Windows) imports refcamp anew: it pays off later.
         enough = WORKER_LINES if _FORK else 10 * WORKER_LINES
         if total - done >= enough and _cores() > 1:
-            return in_worker(path, done)
-        return _in_process(path, done)
+            return in_worker(path, done, retry)
+        return _in_process(path, done, retry)
 
     return reader
 
@@ -379,20 +471,20 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def _in_process(path: Path, done: int) -> Iterator[Item]:
+def _in_process(path: Path, done: int, retry: LineSet = NO_LINES) -> Iterator[Item]:
     try:
         handle = path.open("rb")
     except OSError as error:
         raise _unreadable(path, error) from None
     with handle:
-        yield from requests(numbered(handle), done)
+        yield from requests(numbered(handle), done, retry)
 
 
 def _unreadable(path: Path | str, error: OSError) -> InputError:
     return InputError(f"replay file {path}: {error.strerror or error}")
 
 
-def in_worker(path: Path, done: int) -> Iterator[Item]:
+def in_worker(path: Path, done: int, retry: LineSet = NO_LINES) -> Iterator[Item]:
     """requests() of a file, read, parsed and validated by a second process: on two cores, the
     database never waits for the parsing (it is about a fifth of a request). The worker sends
     chunks of items down a pipe, whose size bounds how far ahead of the database it runs."""
@@ -403,13 +495,15 @@ def in_worker(path: Path, done: int) -> Iterator[Item]:
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:  # a forked copy of unwritten output would be written twice
             stream.flush()
-    worker = context.Process(target=_work, args=(str(path), done, receive, send), daemon=True)
+    worker = context.Process(
+        target=_work, args=(str(path), done, receive, send, retry), daemon=True
+    )
     try:
         worker.start()
     except OSError:  # no process to be had (a container's limit): read the file here
         receive.close()
         send.close()
-        yield from _in_process(path, done)
+        yield from _in_process(path, done, retry)
         return
     send.close()  # the worker now holds the only writing end: its exit is this end's EOF
     try:
@@ -445,7 +539,7 @@ class ReaderStopped(RefcampError):
     """The process reading the file ahead died (killed, out of memory)."""
 
 
-def _work(path: str, done: int, receive: Any, send: Any) -> None:
+def _work(path: str, done: int, receive: Any, send: Any, retry: LineSet = NO_LINES) -> None:
     """The worker: every item of the file, in chunks, then None (or a message if it failed)."""
     import signal
 
@@ -464,7 +558,7 @@ def _work(path: str, done: int, receive: Any, send: Any) -> None:
     try:
         chunk: list[Item] = []
         with open(path, "rb") as handle:
-            for item in requests(numbered(counted(handle)), done):
+            for item in requests(numbered(counted(handle)), done, retry):
                 chunk.append(item)
                 if len(chunk) >= CHUNK_LINES or read_bytes >= CHUNK_BYTES:
                     send.send(chunk)
@@ -513,25 +607,31 @@ class Log:
         self._handle.seek(0)
         self._digest = hashlib.sha256()
         self.lines = 0
+        self._failed = NO_LINES  # the lines read as blank
 
-    def digest(self, lines: int) -> str | None:
-        """The digest of the first `lines` lines; None if the file has fewer."""
-        if lines < self.lines:
-            self._rewind()
+    def digest(self, lines: int, failed: LineSet = NO_LINES) -> str | None:
+        """The digest of the first `lines` lines, those in `failed` taken as blank lines (a
+        failed line may be fixed before it is retried); None if the file has fewer lines."""
+        failed = failed.upto(lines)
+        read = self.lines
+        if lines < read or failed.upto(read) != self._failed.upto(read):
+            self._rewind()  # a line read as it is must now be blank, or the other way round
+        self._failed = failed
         try:
             while self.lines < lines:
                 raw = self._handle.readline()
                 if not raw:
                     return None
-                self._digest.update(_content(raw) + b"\n")
                 self.lines += 1
+                content = b"" if self.lines in failed else _content(raw)
+                self._digest.update(content + b"\n")
         except OSError as error:
             raise _unreadable(self.path, error) from None
         return self._digest.hexdigest()
 
-    def key(self, lines: int) -> str:
+    def key(self, lines: int, failed: LineSet = NO_LINES) -> str:
         """What the state file knows the log's first `lines` lines by."""
-        return f"{self.identity}:{self.digest(lines)}"
+        return f"{self.identity}:{self.digest(lines, failed)}"
 
     def close(self) -> None:
         self._handle.close()
@@ -546,23 +646,32 @@ class Progress:
     done: int = 0
     key: str | None = None
     known: dict[str, int] = field(default_factory=dict)
+    failed: LineSet = field(default_factory=LineSet)  # lines done that failed: to retry
 
 
-def find_progress(conn: Any, log: Log, new_log: bool) -> Progress:
-    """How far earlier replays of the file's log got; refuses a log whose applied lines changed."""
+def find_progress(conn: Any, log: Log, new_log: bool, start_over: bool = False) -> Progress:
+    """How far earlier replays of the file's log got; refuses a log whose applied lines changed.
+    `start_over`: from the first line, in place of the progress found."""
     from refcamp.store import queries
 
     rows = queries.replay_logs(conn, log.identity)
     found = Progress(known={row[0]: row[2] for row in rows})
-    for key, _, lines, _ in rows:  # fewest lines first: the file is read forward once
-        if log.key(lines) == key and lines >= found.done:
-            found.done, found.key = lines, key
+    for key, _, lines, _, text in rows:  # fewest lines first: the file is read forward once
+        failed = LineSet.parse(text)
+        if log.key(lines, failed) == key and lines >= found.done:
+            found.done, found.key, found.failed = lines, key, failed
+    if found.key is None:  # a failed first line fixed: the same file, the same digest
+        for key, _, lines, _, text in queries.replay_logs_from(conn, str(log.path)):
+            failed = LineSet.parse(text)
+            if key.endswith(f":{log.digest(lines, failed)}") and lines >= found.done:
+                found.done, found.key, found.failed = lines, key, failed
+                found.known[key] = lines
     legacy = queries.replay_progress(conn, log.legacy)  # by an older refcamp: the file's hash
     if legacy > found.done:
         found.known[log.legacy] = legacy
-        found.done, found.key = legacy, log.legacy
-    if found.key is None and rows and not new_log:
-        _, source, lines, updated = rows[-1]
+        found.done, found.key, found.failed = legacy, log.legacy, LineSet()
+    if found.key is None and rows and not (new_log or start_over):
+        _, source, lines, updated, _ = rows[-1]
         raise InputError(
             f"replay file {log.path}: it starts as a log replayed before ({source}, {lines} "
             f"lines, last at {updated}) but its first {lines} lines are not that log's any more "
@@ -570,7 +679,9 @@ def find_progress(conn: Any, log: Log, new_log: bool) -> Progress:
             "tell which of its lines were applied; to apply every line as a new log's, replay "
             "it with --new-log"
         )
-    log.digest(found.done)  # the digest now stands where the replay resumes
+    if start_over:  # the first commit replaces the progress found
+        found.done, found.failed = 0, LineSet()
+    log.digest(found.done, found.failed)  # the digest now stands where the replay resumes
     return found
 
 
@@ -591,17 +702,46 @@ class Out:
         self.handle: Any = None
         self.size = 0
 
-    def open(self, keep: int) -> None:
-        """Open for the lines after `keep` (0: a new file)."""
+    def open(self, keep: int, retry: LineSet = NO_LINES) -> None:
+        """Open for the lines after `keep` (0: a new file) and the lines to `retry`, whose
+        records are taken out (their new ones come at the end)."""
         try:
             resume = keep > 0 and self.path.is_file()
             handle = self.path.open("r+b" if resume else "wb")
             if resume:
                 handle.seek(_records_through(handle, keep))
                 handle.truncate()
+                if retry:
+                    handle = self._without(handle, retry)
         except OSError as error:
             raise InputError(f"--out {self.path}: {error.strerror or error}") from None
         self.handle, self.size = handle, handle.tell()
+
+    def _without(self, handle: Any, lines: frozenset[int]) -> Any:
+        """The file without the records of `lines`, replaced at once (a crash leaves either)."""
+        import tempfile
+
+        handle.seek(0)
+        kept = []
+        for raw in handle:
+            found = _RECORD.match(raw)
+            if found is None or int(found.group(1)) not in lines:
+                kept.append(raw)
+        handle.close()
+        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(b"".join(kept))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        handle = self.path.open("r+b")
+        handle.seek(0, os.SEEK_END)
+        return handle
 
     def add(self, line: int, response: Any, error: str | None) -> None:
         record = {"line": line, "error": error} if error else {"line": line, **self.shape(response)}
@@ -732,6 +872,7 @@ class _Replay:
         self.open = False  # a batch's transaction is open
         self.count, self.since = 0, 0.0
         self.last = progress.done  # the last line done (applied, or failed for its own fault)
+        self.failed = progress.failed.copy()  # the lines done that failed
         self.committed = progress.done  # the last line committed
         self.turns = Turns(self.conn)
         self.reading = False  # waiting for the reader: no request is in progress
@@ -772,6 +913,8 @@ class _Replay:
 
     def apply(self, number: int, item: Request | str, stop_on_error: bool) -> bool:
         """One line in the open batch; False when the replay stops at it (--stop-on-error)."""
+        if number <= self.progress.done:  # only a line that failed before is read again
+            self.batch.retried.append(number)
         if isinstance(item, str):
             message: str | None = item
         else:
@@ -793,7 +936,10 @@ class _Replay:
                 self.out.add(number, None, message)
             if stop_on_error:  # the line is not done: a rerun tries it again (and --out's
                 return False  # record of it is replaced then)
-        self.last = number
+            self.failed.add(number)
+        else:
+            self.failed.discard(number)
+        self.last = max(self.last, number)
         self.count += 1
         if self.count >= BATCH_LINES or time.monotonic() - self.since > BATCH_SECONDS:
             self.commit()
@@ -806,12 +952,15 @@ class _Replay:
             return
         known = self.progress.known
         key = self.progress.key
-        if self.log is not None and self.last > self.progress.done:
+        failed = self.failed.copy()
+        if self.log is not None and (
+            self.last > self.progress.done or failed != self.progress.failed
+        ):
             from refcamp.store import queries
 
             now = {row[0]: row[2] for row in queries.replay_logs(self.conn, self.log.identity)}
-            if self.log.legacy in known:
-                now[self.log.legacy] = queries.replay_progress(self.conn, self.log.legacy)
+            for other in known.keys() - now.keys():  # by an older refcamp, or a first line fixed
+                now[other] = queries.replay_progress(self.conn, other)
             if now != known:
                 raise Stopped(
                     f"replay of {self.source} stopped after line {self.last}: another replay of "
@@ -820,16 +969,22 @@ class _Replay:
                     "the last line committed",
                     self.summary,
                 )
-            key = self.log.key(self.last)
+            key = self.log.key(self.last, failed)
             queries.save_replay_progress(
-                self.conn, key, self.source, self.last, iso(self.ws.now), replaces=self.progress.key
+                self.conn,
+                key,
+                self.source,
+                self.last,
+                iso(self.ws.now),
+                replaces=self.progress.key,
+                failed=failed.text(),
             )
             known = {k: n for k, n in known.items() if k != self.progress.key} | {key: self.last}
         if self.out is not None:
             self.out.write()
         self.conn.execute("COMMIT")
         self.open = False
-        self.progress = Progress(self.last, key, known)
+        self.progress = Progress(self.last, key, known, failed)
         self.committed = self.last
         self.summary.add(self.batch)
         self.batch = Summary()
@@ -887,6 +1042,7 @@ def run(
     stop_on_error: bool = False,
     tick: Callable[[int], None] | None = None,
     new_log: bool = False,
+    start_over: bool = False,
 ) -> Summary:
     """Replay a file's items (`log`: the file; None for a stream, which is not resumed) into the
     workspace's database. Raises Stopped when it stops before the end for a reason other than a
@@ -894,16 +1050,16 @@ def run(
     conn = ws.conn
     _ = ws.catalog  # a replay never runs on campaigns that do not validate
     started = time.monotonic()
-    progress = find_progress(conn, log, new_log) if log is not None else Progress()
+    progress = find_progress(conn, log, new_log, start_over) if log is not None else Progress()
     if out is not None:
-        out.open(progress.done if log is not None else 0)
+        out.open(progress.done if log is not None else 0, progress.failed)
     if log is not None and progress.key == log.legacy:  # known by an older refcamp: from now on,
         _convert(ws, log, progress)  # by its first line, so that it may grow
     replay = _Replay(ws, source, log, out, progress)
     summary = replay.summary
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, replay.on_sigint) if main else None
-    items = reader(progress.done)
+    items = reader(progress.done, progress.failed)
     try:
         while not replay.interrupted:
             got = replay.next(items)

@@ -279,6 +279,13 @@ def campaigns(ws: Workspace) -> list[tuple[Campaign, str]]:
     return [(c, states.get(c.id, c.state)) for c in catalog.campaigns]
 
 
+def unreachable_codes(ws: Workspace) -> dict[str, int]:
+    """Campaigns with codes in the state file but no file in the campaign directory in use: their
+    codes are rejected until a directory with them is used again."""
+    known = {c.id for c in ws.catalog.campaigns}
+    return {c: n for c, n in queries.codes_by_campaign(ws.conn).items() if c not in known}
+
+
 def find_campaign(catalog: Catalog, campaign_id: str, ids: TalonIds | None = None) -> Campaign:
     """A campaign by its readable id or, given `ids`, by its Talon.One integer id."""
     campaign = catalog.campaign(campaign_id)
@@ -1139,9 +1146,17 @@ def get_session(ws: Workspace, session_id: str) -> Session:
 
 
 def referrals(
-    ws: Workspace, advocate: str | None = None, campaign: str | None = None
-) -> list[Referral]:
-    return queries.list_referrals(ws.conn, advocate, campaign)
+    ws: Workspace,
+    advocate: str | None = None,
+    campaign: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[Referral], int]:
+    """A page of referral codes and how many there are in all."""
+    page = queries.list_referrals(ws.conn, advocate, campaign, limit, offset)
+    if limit is None and (page or not offset):  # the whole list from offset: no count needed
+        return page, offset + len(page)
+    return page, queries.count_referrals(ws.conn, advocate, campaign)
 
 
 def create_referral(
@@ -1277,9 +1292,17 @@ def create_coupons(
 
 
 def coupons(
-    ws: Workspace, campaign: str | None = None, recipient: str | None = None
-) -> list[Coupon]:
-    return queries.list_coupons(ws.conn, campaign, recipient)
+    ws: Workspace,
+    campaign: str | None = None,
+    recipient: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[Coupon], int]:
+    """A page of coupon codes and how many there are in all."""
+    page = queries.list_coupons(ws.conn, campaign, recipient, limit, offset)
+    if limit is None and (page or not offset):  # the whole list from offset: no count needed
+        return page, offset + len(page)
+    return page, queries.count_coupons(ws.conn, campaign, recipient)
 
 
 def get_coupon(ws: Workspace, code: str) -> Coupon:

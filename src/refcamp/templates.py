@@ -1,4 +1,5 @@
-"""Campaign templates for `refcamp campaign new`: valid, commented TOML written with tomli-w.
+"""Campaign templates for `refcamp campaign new`: valid, commented TOML in the style of
+docs/campaigns.md, so its snippets can be pasted in.
 
 Files are written atomically and never over an existing file: the text goes to a temporary file in
 the same directory, is flushed to disk, and is then hard-linked to its name (which fails if the name
@@ -7,6 +8,7 @@ exists) before the temporary name is removed.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -18,17 +20,37 @@ from refcamp.errors import ConflictError, InputError
 TEMPLATES = ("referral", "coupon", "loyalty")
 
 
-def _commented(doc: dict[str, Any], notes: list[tuple[str, str]]) -> str:
-    """TOML for `doc`, with each comment put above the next line starting with its prefix."""
-    import tomli_w
+def _value(value: Any) -> str:
+    """A TOML value on one line: strings, numbers, arrays and inline tables."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON's escapes are TOML's; template texts are plain
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + " }"
 
-    pending = list(notes)
-    out = []
-    for line in tomli_w.dumps(doc).splitlines():
-        if pending and line.startswith(pending[0][0]):
-            out += [f"# {text}" for text in pending.pop(0)[1].splitlines()]
-        out.append(line)
-    return "\n".join(out) + "\n"
+
+def _key_line(key: str, value: Any) -> list[str]:
+    """`key = value`; a long array of inline tables gets one per line, as docs/campaigns.md
+    writes `then`."""
+    line = f"{key} = {_value(value)}"
+    if len(line) <= WIDTH or not isinstance(value, list):
+        return [line]
+    return [f"{key} = ["] + [f"  {_value(v)}," for v in value] + ["]"]
+
+
+def _table(header: str, table: dict[str, Any], comment: str = "") -> str:
+    """One `[header]` or `[[header]]` table with its plain keys, a comment above it."""
+    lines = [f"# {text}" for text in comment.splitlines()] + [header]
+    for key, value in table.items():
+        lines += _key_line(key, value)
+    return "\n".join(lines)
+
+
+WIDTH = 100  # the docs' line length
 
 
 def render(campaign_id: str, template: str) -> str:
@@ -48,18 +70,21 @@ def render(campaign_id: str, template: str) -> str:
             "loyalty": ["loyalty"],
         }[template],
     }
-    doc: dict[str, Any] = {}
-    notes: list[tuple[str, str]] = []
+    programs: list[tuple[dict[str, Any], str]] = []  # (table, comment)
     if template == "referral":
-        doc["loyalty_program"] = [{"id": program, "name": "Referral wallet"}]
-        notes.append(("loyalty_program", "The points go to this program."))
+        programs.append(({"id": program, "name": "Referral wallet"}, "The points go here."))
         campaign["referrals"] = {
             "pattern": "####-####",
             "characters": "ABCDEFGHJKLMNPQRSTUVWXYZ23456789",
             "usage_limit": 0,
             "valid_for": "90D",
         }
-        campaign["limits"] = [{"action": "redeemReferral", "limit": 1, "per": "profile"}]
+        campaign["limits"] = [
+            (
+                {"action": "redeemReferral", "limit": 1, "per": "profile"},
+                "A friend is rewarded once, whoever's code they bring.",
+            )
+        ]
         rules = [
             (
                 "A customer who registers gets a code to share (the advocate).",
@@ -100,7 +125,12 @@ def render(campaign_id: str, template: str) -> str:
             "usage_limit": 1,
             "valid_for": "30D",
         }
-        campaign["limits"] = [{"action": "setDiscount", "limit": 1000, "per": "campaign"}]
+        campaign["limits"] = [
+            (
+                {"action": "setDiscount", "limit": 1000, "per": "campaign"},
+                "A budget: at most 1000 in discounts over the whole campaign.",
+            )
+        ]
         rules = [
             (
                 "Every new customer gets a coupon.",
@@ -123,11 +153,11 @@ def render(campaign_id: str, template: str) -> str:
             ),
         ]
     else:
-        doc["loyalty_program"] = [
-            {"id": program, "name": "Loyalty wallet", "pending": "7D", "validity": "1Y"}
-        ]
-        notes.append(
-            ("loyalty_program", "Points become active after a week and expire after a year.")
+        programs.append(
+            (
+                {"id": program, "name": "Loyalty wallet", "pending": "7D", "validity": "1Y"},
+                "Points become active after a week and expire after a year.",
+            )
         )
         rules = [
             (
@@ -161,27 +191,35 @@ def render(campaign_id: str, template: str) -> str:
                 },
             ),
         ]
-    doc["campaign"] = campaign
-    doc["rules"] = [rule for _, rule in rules]
-    notes.append(
-        (
+    # Every table is written with a [header] or [[header]], never inline, in the order and
+    # style of docs/campaigns.md: its snippets ([[campaign.limits]], [[loyalty_program]], ...)
+    # can then be pasted into the file (TOML refuses to extend a table written inline).
+    referrals = campaign.pop("referrals", None)
+    coupons = campaign.pop("coupons", None)
+    limits = campaign.pop("limits", [])
+    parts = [
+        _table(
             "[campaign]",
+            campaign,
             f"Campaign {campaign_id} ({template} template), made by `refcamp campaign new`.\n"
             "The format is in docs/campaigns.md; check edits with `refcamp campaign validate`.\n"
             f"It starts disabled: `refcamp campaign activate {campaign_id}`.",
         )
-    )
-    if "referrals" in campaign:
-        notes.append(
-            (
+    ]
+    if referrals:
+        parts.append(
+            _table(
                 "[campaign.referrals]",
+                referrals,
                 "Codes this campaign creates: each # is drawn from the characters.",
             )
         )
-    if "coupons" in campaign:
-        notes.append(("[campaign.coupons]", "Coupons this campaign creates."))
-    notes += [("[[rules]]", comment) for comment, _ in rules]
-    return _commented(doc, notes)
+    if coupons:
+        parts.append(_table("[campaign.coupons]", coupons, "Coupons this campaign creates."))
+    parts += [_table("[[campaign.limits]]", limit, note) for limit, note in limits]
+    parts += [_table("[[loyalty_program]]", table, note) for table, note in programs]
+    parts += [_table("[[rules]]", rule, note) for note, rule in rules]
+    return "\n\n".join(parts) + "\n"
 
 
 def write_new(path: Path, text: str, check: Callable[[Path], object] | None = None) -> None:

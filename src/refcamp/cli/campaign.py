@@ -47,6 +47,14 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
         ["ID", "Name", "State", "Features", "Rules"],
         [(c.id, c.name, state, ", ".join(c.features), len(c.rules)) for c, state in rows],
     )
+    missing = service.unreachable_codes(ws)
+    if missing:  # earlier state is never silently out of reach
+        listed = ", ".join(f"{c} ({n:,} code{'s' if n != 1 else ''})" for c, n in missing.items())
+        render.note(
+            f"The state file holds codes of campaigns that are not in {ws.catalog.directory}: "
+            f"{listed}. They are rejected while this campaign directory is in use; give "
+            "--campaigns DIR (or REFCAMP_CAMPAIGNS) with their files to use them."
+        )
 
 
 @app.command("show")
@@ -116,35 +124,50 @@ def validate(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """Check campaign files; every problem is listed with its file, rule and key (exit 2)."""
+    """Check campaign files; every problem is listed with its file, rule and key (exit 2).
+    A file is checked together with the other campaign files of its folder, as a command would
+    load it (a program may be defined in another file; ids must be unique)."""
     from refcamp import render
-    from refcamp.campaigns import load
+    from refcamp.campaigns import campaign_files, load, same_file, shown
     from refcamp.errors import CampaignFileError
 
     ws = workspace(ctx)
     target = path if path is not None else ws.campaigns_dir
+    neighbours: list[Path] = []
     try:
-        catalog = load(target)
+        if path is not None and path.is_file():
+            neighbours = [p for p in campaign_files(path.parent) if not same_file(p, path)]
+            catalog = load(path.parent, extra=path)
+        else:
+            catalog = load(target)
     except CampaignFileError as error:
         if as_json:
             render.print_json({"valid": False, "problems": error.problems})
             raise typer.Exit(2) from None
         raise
     if as_json:
+        # A file's own campaigns and programs; the files it was checked with under checkedWith.
+        mine = shown(target) if path is not None and path.is_file() else None
         render.print_json(
             {
                 "valid": True,
-                "campaigns": [c.id for c in catalog.campaigns],
-                "programs": list(catalog.programs),
+                "campaigns": [c.id for c in catalog.campaigns if mine in (None, c.source)],
+                "programs": [p.id for p in catalog.programs.values() if mine in (None, p.source)],
                 "warnings": list(catalog.warnings),
+                "checkedWith": [shown(p) for p in neighbours],
             }
         )
         return
     for warning in catalog.warnings:
         render.note(f"warning: {warning}")
+    if neighbours:
+        render.line(
+            f"{shown(target)}: valid, checked with the other campaign files of its folder "
+            f"({', '.join(p.name for p in neighbours)})."
+        )
     render.line(
-        f"{target}: {len(catalog.campaigns)} campaign(s), "
-        f"{len(catalog.programs)} loyalty program(s), all valid."
+        f"{shown(target.parent) if neighbours else shown(target)}: {len(catalog.campaigns)} "
+        f"campaign(s), {len(catalog.programs)} loyalty program(s), all valid."
     )
 
 
@@ -181,24 +204,111 @@ def new(
             f"--template: unknown template {template!r}; one of: {', '.join(TEMPLATES)}"
         )
     ws = workspace(ctx)
-    if directory is None:
-        directory = ws.campaigns_dir if ws.campaigns_dir != SAMPLES else Path("campaigns")
+    in_use = ws.campaigns_dir
+    if directory is None:  # the campaign directory, or the folder of a campaign file in use
+        directory = LOCAL if in_use == SAMPLES else in_use.parent if in_use.is_file() else in_use
     path = directory / f"{campaign_id}.toml"
+    # Writing the first ./campaigns makes it the campaign directory in this folder, in place of
+    # the shipped samples; their copies go with it, so their campaigns and codes keep working.
+    takes_over = in_use == SAMPLES and not LOCAL.exists() and _same_place(directory, LOCAL)
+    if takes_over:
+        copied = sorted(SAMPLES.glob("*.toml"))
+        if any(p.stem == campaign_id for p in copied):
+            raise InputError(
+                f"campaign id {campaign_id!r} is a shipped sample's; choose another id"
+            )
+        _new_local_directory(path, template_text(campaign_id, template), copied)
+    else:
+        copied = []
 
-    def check(temp: Path) -> None:
-        # The new file must validate together with its neighbours (ids must stay unique).
+        def check(temp: Path) -> None:
+            # The new file must validate together with its neighbours (ids must stay unique).
+            try:
+                load(directory, extra=temp)
+            except CampaignFileError as error:
+                raise CampaignFileError(
+                    [p.replace(shown(temp), str(path)) for p in error.problems]
+                ) from None
+
+        write_new(path, template_text(campaign_id, template), check=check)
+    now_in_use = LOCAL if takes_over else in_use
+    used = _same_place(directory, now_in_use)
+    if as_json:
+        render.print_json(
+            {
+                "id": campaign_id,
+                "template": template,
+                "path": str(path),
+                "campaignDirectory": str(now_in_use),
+                "inCampaignDirectory": used,
+                "copiedSamples": [p.name for p in copied],
+            }
+        )
+        return
+    render.line(f"Wrote {path}.")
+    if takes_over:
+        render.line(
+            f"It is in a new folder ./{LOCAL} with copies of the shipped samples "
+            f"({', '.join(p.name for p in copied)}): refcamp run in this folder now reads "
+            f"./{LOCAL} instead of the shipped samples, and the copies keep their campaigns "
+            "and the codes they issued working."
+        )
+    elif not used:
+        render.line(
+            f"It is not in the campaign directory in use ({shown(now_in_use)}): give "
+            f"--campaigns {directory} (or set REFCAMP_CAMPAIGNS) to use it."
+        )
+    render.line(
+        f"It starts disabled: `refcamp campaign activate {campaign_id}`. Check edits with "
+        f"`refcamp campaign validate {path}`."
+    )
+
+
+LOCAL = Path("campaigns")  # the folder a project's campaigns live in (see paths.campaigns_dir)
+
+
+def _same_place(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _new_local_directory(path: Path, text: str, samples: list[Path]) -> None:
+    """Create the folder of `path` holding `text` and copies of `samples`, all or nothing: it is
+    filled and validated under a temporary name, then renamed into place."""
+    import shutil
+    import tempfile
+
+    from refcamp.campaigns import load, shown
+    from refcamp.errors import CampaignFileError, ConflictError, InputError
+
+    folder = path.parent
+    try:
+        temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as error:
+        raise InputError(f"cannot create {folder}: {error.strerror}") from None
+    try:
+        for sample in samples:
+            shutil.copyfile(sample, temp / sample.name)
+        (temp / path.name).write_text(text, encoding="utf-8")
         try:
-            load(directory, extra=temp)
+            load(temp)  # every problem at once; nothing is left behind
         except CampaignFileError as error:
             raise CampaignFileError(
-                [p.replace(shown(temp), str(path)) for p in error.problems]
+                [p.replace(shown(temp), str(folder)) for p in error.problems]
             ) from None
+        temp.chmod(0o777 & ~_umask())  # an ordinary folder, not mkdtemp's private 0700
+        if folder.exists():
+            raise ConflictError(f"{folder} already exists; run the command again")
+        temp.rename(folder)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
-    write_new(path, template_text(campaign_id, template), check=check)
-    if as_json:
-        render.print_json({"id": campaign_id, "template": template, "path": str(path)})
-    else:
-        render.line(f"Wrote {path}. Check it with `refcamp campaign validate {path}`.")
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 PointValue = Annotated[

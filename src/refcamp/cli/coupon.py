@@ -6,12 +6,20 @@ from typing import Annotated
 
 import typer
 
+from refcamp import listing
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json, optional_time
 
 app = typer.Typer(help="Coupon codes: create, list, show, reserve.", no_args_is_help=True)
 
 COLUMNS = ["Code", "Campaign", "Recipient", "Used", "Starts", "Expires", "Created"]
+DROP = ("Created", "Starts", "Expires", "Used", "Campaign")  # least useful first
+
+
+def _table(title: str, coupons) -> None:  # type: ignore[no-untyped-def]
+    from refcamp import listing
+
+    listing.table(title, COLUMNS, _rows(coupons), keep=("Code", "Recipient"), drop=DROP)
 
 
 def _rows(coupons):  # type: ignore[no-untyped-def]
@@ -85,7 +93,7 @@ def create(
         for coupon in created:
             render.line(coupon.code)
     else:
-        render.table(f"{len(created)} coupon(s) created", COLUMNS, _rows(created), keep=("Code",))
+        _table(f"{len(created)} coupon(s) created", created)
 
 
 @app.command("list")
@@ -98,20 +106,24 @@ def list_(
     recipient: Annotated[
         str | None, typer.Option("--recipient", help="Only this customer's.", show_default=False)
     ] = None,
+    limit: listing.Limit = None,
+    offset: listing.Offset = 0,
     as_json: Json = False,
 ) -> None:
-    """List coupon codes."""
+    """List coupon codes, oldest first (a page of 100 on a terminal: see --limit)."""
     from refcamp import render, service, talon
 
+    size = listing.page_size(limit, offset, as_json)
     ws = workspace(ctx)
-
-    coupons = service.coupons(ws, campaign, recipient)
+    coupons, total = service.coupons(ws, campaign, recipient, size, offset)
     if as_json:
         render.print_json([talon.coupon(c, ws.talon_ids()) for c in coupons])
     elif coupons:
-        render.table("Coupon codes", COLUMNS, _rows(coupons), keep=("Code",))
-    else:
+        _table("Coupon codes", coupons)
+    elif not total:
         render.line("No coupon codes.")
+    if not as_json:
+        listing.paged_note(len(coupons), offset, total)
 
 
 @app.command("show")
@@ -130,7 +142,7 @@ def show(
     if as_json:
         render.print_json(talon.coupon(coupon, ws.talon_ids()))
     else:
-        render.table(f"Coupon code {coupon.code}", COLUMNS, _rows([coupon]), keep=("Code",))
+        _table(f"Coupon code {coupon.code}", [coupon])
 
 
 @app.command("reserve")

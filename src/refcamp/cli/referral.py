@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from refcamp import listing
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json, optional_time
 
@@ -29,6 +30,13 @@ def _rows(referrals):  # type: ignore[no-untyped-def]
 
 
 COLUMNS = ["Code", "Campaign", "Advocate", "Friend", "Used", "Starts", "Expires", "Created"]
+DROP = ("Created", "Starts", "Friend", "Expires", "Used", "Campaign")  # least useful first
+
+
+def _table(title: str, referrals) -> None:  # type: ignore[no-untyped-def]
+    from refcamp import listing
+
+    listing.table(title, COLUMNS, _rows(referrals), keep=("Code", "Advocate"), drop=DROP)
 
 
 @app.command("create")
@@ -101,7 +109,7 @@ def create(
     elif quiet:
         render.line(referral.code)
     else:
-        render.table(f"Referral code {referral.code} created", COLUMNS, _rows([referral]))
+        _table(f"Referral code {referral.code} created", [referral])
 
 
 @app.command("list")
@@ -116,20 +124,24 @@ def list_(
         str | None,
         typer.Option("--campaign", help="Only this campaign's codes.", show_default=False),
     ] = None,
+    limit: listing.Limit = None,
+    offset: listing.Offset = 0,
     as_json: Json = False,
 ) -> None:
-    """List referral codes."""
+    """List referral codes, oldest first (a page of 100 on a terminal: see --limit)."""
     from refcamp import render, service, talon
 
+    size = listing.page_size(limit, offset, as_json)
     ws = workspace(ctx)
-
-    referrals = service.referrals(ws, advocate, campaign)
+    referrals, total = service.referrals(ws, advocate, campaign, size, offset)
     if as_json:
         render.print_json([talon.referral(r, ws.talon_ids()) for r in referrals])
     elif referrals:
-        render.table("Referral codes", COLUMNS, _rows(referrals), keep=("Code",))
-    else:
+        _table("Referral codes", referrals)
+    elif not total:
         render.line("No referral codes.")
+    if not as_json:
+        listing.paged_note(len(referrals), offset, total)
 
 
 @app.command("show")
@@ -148,4 +160,4 @@ def show(
     if as_json:
         render.print_json(talon.referral(referral, ws.talon_ids()))
     else:
-        render.table(f"Referral code {referral.code}", COLUMNS, _rows([referral]))
+        _table(f"Referral code {referral.code}", [referral])

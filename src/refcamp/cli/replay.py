@@ -37,6 +37,14 @@ def replay(
             "line of a log replayed before whose lines have changed.",
         ),
     ] = False,
+    start_over: Annotated[
+        bool,
+        typer.Option(
+            "--start-over",
+            help="Apply every line again, from the first, even those an earlier replay of this "
+            "log applied (by default a rerun retries only the lines that failed, then goes on).",
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Replay recorded Integration API requests, each exactly as the matching command would.
@@ -47,6 +55,7 @@ def replay(
     A bad line is reported and skipped (exit 1 at the end). A log is known by its first line:
     a file replayed before, completely or until it was interrupted, resumes after its last
     applied line, whatever its line endings, and a log that grew applies only its new lines.
+    The lines that failed are kept: a rerun retries exactly those (fixed or not), then goes on.
     """
     from refcamp import render, talon
     from refcamp.errors import InputError
@@ -96,7 +105,9 @@ def replay(
     stopped = None
     try:
         if progress is None:
-            summary = run(ws, reader, name, log, writer, stop_on_error, new_log=new_log)
+            summary = run(
+                ws, reader, name, log, writer, stop_on_error, new_log=new_log, start_over=start_over
+            )
         else:
             import time
 
@@ -114,7 +125,9 @@ def replay(
                             task, completed=line, rate=f"{line / elapsed:,.0f}", refresh=True
                         )
 
-                summary = run(ws, reader, name, log, writer, stop_on_error, tick, new_log)
+                summary = run(
+                    ws, reader, name, log, writer, stop_on_error, tick, new_log, start_over
+                )
     except Stopped as error:  # what was committed is summed up, then the error said
         stopped, summary = error, error.summary
     finally:
@@ -139,6 +152,7 @@ def _print_summary(summary: Any, data: dict[str, Any]) -> None:
         f"Replayed {summary.applied} request(s) in {summary.seconds:.2f} s"
         + (f" ({rate:,} requests/s)" if rate else "")
         + (f"; {summary.skipped} line(s) already replayed earlier" if summary.skipped else "")
+        + (_retried(summary.retried) if summary.retried else "")
         + (f"; {summary.failed} failed" if summary.failed else "")
         + "."
     )
@@ -151,3 +165,13 @@ def _print_summary(summary: Any, data: dict[str, Any]) -> None:
         render.note(f"failed: {message}")
     if summary.failed > 20:
         render.note(f"... and {summary.failed - 20} more failures (--json lists up to 1000)")
+    if summary.failed:
+        render.note(
+            "Running the same command again retries exactly the failed lines (fix them in the "
+            "file first); --start-over applies every line again."
+        )
+
+
+def _retried(lines: list[int]) -> str:
+    shown = ", ".join(str(n) for n in lines[:10]) + (", ..." if len(lines) > 10 else "")
+    return f"; retried {len(lines)} line(s) that failed before ({shown})"

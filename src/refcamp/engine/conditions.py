@@ -307,16 +307,23 @@ class AttributeCondition(Condition):
         if not isinstance(path, str) or op is None:
             return None
         known = list(NUMERIC_PATHS) if scope == "request" else list(ITEM_FIELDS)
-        if path not in known and not (
+        unknown = path not in known and not (
             path.startswith(PREFIXES[scope]) and path.split(".attributes.", 1)[1]
-        ):
+        )
+        if unknown:
             hint = did_you_mean(path, known + [p + "X" for p in PREFIXES[scope]])
             reader.problem(
                 "attribute",
                 f"unknown path {path!r}{hint}; one of: {', '.join(known)}, "
                 f"{', '.join(p + 'NAME' for p in PREFIXES[scope])}",
             )
-            return None
+            # Go on: the op and value are checked too, so every problem shows in one run.
+        condition = cls._checked(reader, path, op, value)
+        return None if unknown else condition
+
+    @classmethod
+    def _checked(cls, reader: TableReader, path: str, op: str, value: Any) -> Condition | None:
+        """The condition, once its op and value agree with each other and with the path."""
         numeric = path in NUMERIC_PATHS or ITEM_FIELDS.get(path, ("", str))[1] in (int, float)
         if op == "exists":
             if value is not MISSING and not isinstance(value, bool):

@@ -256,6 +256,17 @@ def m006_ledger_chain(conn: sqlite3.Connection) -> None:
     )
 
 
+def m007_replay_failures(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- The lines of a replayed log that failed, as ranges ("3-5,9"; '' for none): a rerun
+        -- retries exactly those, even after they were fixed in the file.
+        ALTER TABLE replays ADD COLUMN failed TEXT NOT NULL DEFAULT '';
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_rule_language,
@@ -263,4 +274,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m004_rejections,
     m005_serve,
     m006_ledger_chain,
+    m007_replay_failures,
 ]

@@ -374,15 +374,30 @@ def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: st
     return cursor.lastrowid or 0
 
 
+_REFERRALS = (
+    "FROM referrals WHERE (?1 IS NULL OR advocate_id = ?1) AND (?2 IS NULL OR campaign_id = ?2)"
+)
+
+
 def list_referrals(
-    conn: sqlite3.Connection, advocate: str | None = None, campaign: str | None = None
+    conn: sqlite3.Connection,
+    advocate: str | None = None,
+    campaign: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Referral]:
+    """A page of referral codes, oldest first (`limit` None: all after `offset`)."""
     rows = conn.execute(
-        "SELECT rowid, * FROM referrals WHERE (?1 IS NULL OR advocate_id = ?1) "
-        "AND (?2 IS NULL OR campaign_id = ?2) ORDER BY created, code",
-        (advocate, campaign),
+        f"SELECT rowid, * {_REFERRALS} ORDER BY created, code LIMIT ?3 OFFSET ?4",
+        (advocate, campaign, -1 if limit is None else limit, offset),
     )
     return [_referral(row) for row in rows]
+
+
+def count_referrals(
+    conn: sqlite3.Connection, advocate: str | None = None, campaign: str | None = None
+) -> int:
+    return int(conn.execute(f"SELECT count(*) {_REFERRALS}", (advocate, campaign)).fetchone()[0])
 
 
 # Statement templates filled with refcamp's own constants only (the sign), never user data.
@@ -694,15 +709,39 @@ def reserve_coupon(conn: sqlite3.Connection, code: str, profile_id: str | None) 
     conn.execute("UPDATE coupons SET recipient_id = ? WHERE code = ?", (profile_id, code))
 
 
-def list_coupons(
-    conn: sqlite3.Connection, campaign: str | None = None, recipient: str | None = None
-) -> list[Coupon]:
+def codes_by_campaign(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many referral and coupon codes each campaign has in the state file."""
     rows = conn.execute(
-        "SELECT rowid, * FROM coupons WHERE (?1 IS NULL OR campaign_id = ?1) "
-        "AND (?2 IS NULL OR recipient_id = ?2) ORDER BY created, code",
-        (campaign, recipient),
+        "SELECT campaign_id, count(*) FROM (SELECT campaign_id FROM referrals "
+        "UNION ALL SELECT campaign_id FROM coupons) GROUP BY campaign_id"
+    )
+    return {campaign: count for campaign, count in rows}
+
+
+_COUPONS = (
+    "FROM coupons WHERE (?1 IS NULL OR campaign_id = ?1) AND (?2 IS NULL OR recipient_id = ?2)"
+)
+
+
+def list_coupons(
+    conn: sqlite3.Connection,
+    campaign: str | None = None,
+    recipient: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Coupon]:
+    """A page of coupon codes, oldest first (`limit` None: all after `offset`)."""
+    rows = conn.execute(
+        f"SELECT rowid, * {_COUPONS} ORDER BY created, code LIMIT ?3 OFFSET ?4",
+        (campaign, recipient, -1 if limit is None else limit, offset),
     )
     return [_coupon(row) for row in rows]
+
+
+def count_coupons(
+    conn: sqlite3.Connection, campaign: str | None = None, recipient: str | None = None
+) -> int:
+    return int(conn.execute(f"SELECT count(*) {_COUPONS}", (campaign, recipient)).fetchone()[0])
 
 
 def customer_coupons(conn: sqlite3.Connection, profile_id: str) -> list[Coupon]:
@@ -909,13 +948,24 @@ def replay_progress(conn: sqlite3.Connection, fingerprint: str) -> int:
     return row[0] if row else 0
 
 
-def replay_logs(conn: sqlite3.Connection, identity: str) -> list[tuple[str, str, int, str]]:
+def replay_logs(conn: sqlite3.Connection, identity: str) -> list[tuple[str, str, int, str, str]]:
     """The progress of every log known by `identity`, fewest lines first: rows whose fingerprint
-    is "IDENTITY:DIGEST" (the digest of the lines applied)."""
+    is "IDENTITY:DIGEST" (the digest of the lines done), with the lines among them that failed
+    (ranges: "3-5,9")."""
     rows = conn.execute(
-        "SELECT fingerprint, source, lines, updated FROM replays "
+        "SELECT fingerprint, source, lines, updated, failed FROM replays "
         "WHERE fingerprint > ? AND fingerprint < ? ORDER BY lines",
         (identity + ":", identity + ";"),  # ";" follows ":" in ASCII: every IDENTITY:... row
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def replay_logs_from(conn: sqlite3.Connection, source: str) -> list[tuple[str, str, int, str, str]]:
+    """The logs replayed from the file `source` that had failed lines, fewest lines first."""
+    rows = conn.execute(
+        "SELECT fingerprint, source, lines, updated, failed FROM replays "
+        "WHERE source = ? AND failed != '' ORDER BY lines",
+        (source,),
     )
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
@@ -927,15 +977,17 @@ def save_replay_progress(
     lines: int,
     updated: str | None,
     replaces: str | None = None,
+    failed: str = "",
 ) -> None:
-    """Record a replay's progress under `fingerprint`, in place of the row `replaces`."""
+    """Record a replay's progress under `fingerprint`, in place of the row `replaces`, with its
+    failed lines (ranges: "3-5,9")."""
     if replaces is not None and replaces != fingerprint:
         conn.execute("DELETE FROM replays WHERE fingerprint = ?", (replaces,))
     conn.execute(
-        "INSERT INTO replays (fingerprint, source, lines, updated) VALUES (?, ?, ?, ?) "
+        "INSERT INTO replays (fingerprint, source, lines, updated, failed) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (fingerprint) DO UPDATE SET lines = excluded.lines, "
-        "source = excluded.source, updated = excluded.updated",
-        (fingerprint, source, lines, updated),
+        "source = excluded.source, updated = excluded.updated, failed = excluded.failed",
+        (fingerprint, source, lines, updated, failed),
     )
 
 
