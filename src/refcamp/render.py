@@ -144,16 +144,16 @@ def effect_words(e: Effect) -> str:
         return words + (f" ({p['name']})" if p.get("name") else "")
     if kind == "setDiscount":
         where = "on matching items" if p.get("scope") == "cartItems" else "off the total"
-        return f"discount {p.get('name')!r}: {p.get('value')} {where}"
+        return f"discount '{p.get('name')}': {p.get('value')} {where}"
     if kind == "rollbackDiscount":
-        return f"discount {p.get('name')!r} of {p.get('value')} rolled back"
+        return f"discount '{p.get('name')}' of {p.get('value')} rolled back"
     if kind == "showNotification":
         return f"[{p.get('notificationType')}] {p.get('title')}: {p.get('body')}"
     if kind == "updateAttribute":
         return f"{p.get('path')} = {json.dumps(p.get('value'), ensure_ascii=False)}"
     if kind in ("addToAudience", "removeFromAudience"):
         verb = "joins" if kind == "addToAudience" else "leaves"
-        return f"{p.get('profileIntegrationId')} {verb} audience {p.get('audienceName')!r}"
+        return f"{p.get('profileIntegrationId')} {verb} audience '{p.get('audienceName')}'"
     if kind == "customEffect":
         return f"{p.get('name')} {json.dumps(p.get('payload'), ensure_ascii=False)}"
     return ", ".join(f"{k}={v}" for k, v in p.items())

@@ -1,0 +1,104 @@
+"""Issue 15, output people read: user and campaign text printed literally, help printed once,
+tables that fit 80 columns without splitting a code, global options after the command, help text,
+quiet usual cases, simulate's progress bar, wording. Every test runs the real command."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from conftest import Run
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import strategies as st
+
+from refcamp.paths import SAMPLES
+
+_numbers = itertools.count(1)
+
+SOME = settings(
+    max_examples=15,
+    deadline=None,
+    # Shrinking CLI runs is slow; a failure still prints the draw.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def ok(result: Any) -> Any:
+    assert result.exit_code == 0, result
+    return result
+
+
+# --- item 0: user and campaign text is printed literally ----------------------------------------
+
+# Printable text rich in what Rich would read as markup ([bold], [/x], [link=...], \[): no
+# control or format characters (those are shown as escapes, tested elsewhere), no marks or
+# odd spaces (how a terminal draws them is not refcamp's), nothing at the ends for a table to trim.
+_piece = st.sampled_from(["[", "]", "[/", "[/]", "[bold]", "[/red]", "[link=x]", "\\", "[info]"])
+_chars = st.characters(
+    blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Mc", "Me", "Zl", "Zp", "Zs"),
+    max_codepoint=0x2FFF,
+)
+TEXT = (
+    st.lists(st.one_of(_piece, _chars, st.just(" ")), min_size=1, max_size=6)
+    .map("".join)
+    .map(str.strip)
+    .filter(lambda s: "[" in s and not s.startswith("-"))
+)
+
+
+def _toml(text: str) -> str:
+    return json.dumps(text)  # JSON's escapes are TOML's basic-string escapes
+
+
+@SOME
+@given(profile=TEXT, value=TEXT, name=TEXT, rule=TEXT, title=TEXT)
+@example("[/red]X", "[gift] wrap", "[draft] Dresden promo", "[b]it's[/b]", "a \\[/x] 'q'")
+def test_user_and_campaign_text_is_printed_literally_everywhere(
+    run: Run, isolated: Path, profile: str, value: str, name: str, rule: str, title: str
+) -> None:
+    n = next(_numbers)
+    folder = isolated / f"campaigns-{n}"
+    shutil.copytree(SAMPLES, folder)
+    (folder / "marked.toml").write_text(
+        "[campaign]\n"
+        'id = "marked"\n'
+        f"name = {_toml(name)}\n"
+        'state = "enabled"\n'
+        'features = ["coupons"]\n'
+        "[campaign.coupons]\n"
+        'pattern = "M-####"\n'
+        "[[rules]]\n"
+        f"name = {_toml(rule)}\n"
+        'when = [{ event = "talon_profile_created" }]\n'
+        "then = [\n"
+        '  { effect = "create_coupon" },\n'
+        '  { effect = "show_notification", type = "info", '
+        f'title = {_toml(title)}, body = "b" }},\n'
+        "]\n",
+        encoding="utf-8",
+    )
+    g = ("--db", str(isolated / f"state-{n}.db"), "--campaigns", str(folder))
+    ok(run(*g, "campaign", "activate", "medium-referral"))
+    ok(run(*g, "campaign", "activate", "spring-coupons"))
+
+    made = ok(run(*g, "profile", "update", profile, "--attr", f"note={value}")).stdout
+    assert f"created for {profile}" in made  # the coupon's details name the customer
+    assert rule in made and f"[info] {title}: b" in made
+    assert "[info] Welcome!" in made  # the shipped notification keeps its [info]
+
+    shown = ok(run(*g, "profile", "show", profile)).stdout
+    assert profile in shown and value in shown
+    assert profile in ok(run(*g, "loyalty", "balance", profile)).stdout
+    assert profile in ok(run(*g, "coupon", "list")).stdout
+    assert name in ok(run(*g, "campaign", "list")).stdout
+    described = ok(run(*g, "campaign", "show", "marked")).stdout
+    assert name in described and rule in described and title in described
+    assert name in ok(run(*g, "campaign", "stats", "marked")).stdout
+    noted = ok(run(*g, "session", "close", "S", "--profile", profile, "--item", "sku=a,price=1"))
+    assert "internal error" not in noted.stderr
+    assert profile in ok(run(*g, "session", "show", "S")).stdout
+    assert profile in ok(run(*g, "referral", "list")).stdout
