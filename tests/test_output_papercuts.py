@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from hypothesis import strategies as st
 
 from refcamp.paths import SAMPLES
 
+TIMEOUT = 120
 _numbers = itertools.count(1)
 
 SOME = settings(
@@ -30,6 +34,21 @@ SOME = settings(
 def ok(result: Any) -> Any:
     assert result.exit_code == 0, result
     return result
+
+
+def refcamp(
+    *args: str, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """The real command in its own process, its output a pipe, the environment as the test set it
+    (plus `env`, less `unset`)."""
+    environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in unset}
+    return subprocess.run(
+        [sys.executable, "-m", "refcamp", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=environment,
+    )
 
 
 # --- item 0: user and campaign text is printed literally ----------------------------------------
@@ -102,3 +121,17 @@ def test_user_and_campaign_text_is_printed_literally_everywhere(
     assert "internal error" not in noted.stderr
     assert profile in ok(run(*g, "session", "show", "S")).stdout
     assert profile in ok(run(*g, "referral", "list")).stdout
+
+
+# --- item 8: help once ---------------------------------------------------------------------------
+
+
+def test_bare_refcamp_and_every_bare_group_print_their_help_once(isolated: Path) -> None:
+    from refcamp.cli import NOUNS
+
+    groups = [noun for noun, kind in NOUNS.items() if kind == "group"]
+    for words in [[], *([group] for group in groups)]:
+        shown = refcamp(*words)
+        assert shown.returncode == 0, shown
+        assert shown.stdout.count("Usage: refcamp") == 1, (words, shown.stdout)
+        assert shown.stderr == "", shown

@@ -387,8 +387,11 @@ def main() -> None:
         # Click's usage errors (vendored by newer Typers) are recognised by their shape.
         if not (hasattr(error, "format_message") and hasattr(error, "exit_code")):
             raise
-        if type(error).__name__ == "NoArgsIsHelpError":  # `refcamp session`: show the help
-            app(prog_name="refcamp", args=[*sys.argv[1:], "--help"])
+        if type(error).__name__ == "NoArgsIsHelpError":  # `refcamp session`: the help, once
+            # Typer's Rich help is printed while the error is made (its message is then empty);
+            # plain Click's help is the message.
+            sys.stdout.write(error.format_message())
+            sys.exit(0)
         context = getattr(error, "ctx", None)
         hint = f" (see {context.command_path} --help)" if context is not None else ""
         from refcamp.render import inert
