@@ -135,3 +135,81 @@ def test_bare_refcamp_and_every_bare_group_print_their_help_once(isolated: Path)
         assert shown.returncode == 0, shown
         assert shown.stdout.count("Usage: refcamp") == 1, (words, shown.stdout)
         assert shown.stderr == "", shown
+
+
+# --- item 9: tables at 80 columns ----------------------------------------------------------------
+
+NOW = ("--now", "2026-03-01T10:00:00Z")
+ADVOCATES = ["ADVOCATE-0001-LONGER-ID", "[/red]X", "Zoë 東京 🙂"]
+
+
+def _story(run: Run) -> list[str]:
+    """Advocates with codes and coupons, a friend who used one: the words tables must keep whole."""
+    ok(run(*NOW, "campaign", "activate", "medium-referral"))
+    ok(run(*NOW, "campaign", "activate", "spring-coupons"))
+    for advocate in ADVOCATES:
+        ok(run(*NOW, "profile", "update", advocate))
+    referrals = [r["code"] for r in ok(run("referral", "list", "--json")).json]
+    coupons = [c["value"] for c in ok(run("coupon", "list", "--json")).json]
+    closed = run(
+        *NOW, "session", "close", "S-0001", "--profile", "FRIEND-0001", "--item", "sku=a,price=60",
+        "--referral", referrals[0],
+    )  # fmt: skip
+    ok(closed)
+    return [*referrals, *coupons, "medium-referral", "spring-coupons", "ADVOCATE-0001-LONGER-ID"]
+
+
+def _fits(output: str, width: int, whole: list[str]) -> None:
+    from rich.cells import cell_len
+
+    lines = output.splitlines()
+    assert lines, output
+    too_wide = [line for line in lines if cell_len(line) > width]
+    assert not too_wide, "\n".join(too_wide)
+    for word in whole:
+        if word in output.replace("\n", " "):
+            assert any(word in line for line in lines), (word, output)  # never split
+
+
+def test_tables_through_a_pipe_fit_80_columns_and_never_split_a_code(run: Run) -> None:
+    whole = _story(run)
+    for args in (
+        ["referral", "list"],
+        ["coupon", "list"],
+        ["campaign", "list"],
+        ["loyalty", "ledger", "FRIEND-0001"],
+        ["session", "show", "S-0001"],
+        ["profile", "show", "ADVOCATE-0001-LONGER-ID"],
+        ["loyalty", "programs"],
+        [*NOW, "profile", "update", "ADVOCATE-0002-LONGER-ID"],
+        [
+            *NOW,
+            "session",
+            "close",
+            "S-2",
+            "--profile",
+            "F2",
+            "--item",
+            "sku=a,price=9",
+            "--explain",
+        ],
+    ):
+        for shown in (refcamp(*args, env={"COLUMNS": "80"}), refcamp(*args, unset=("COLUMNS",))):
+            assert shown.returncode == 0, shown
+            _fits(shown.stdout, 80, [*whole, "Advocate", "Campaign", "2026-03-01 10:00"])
+    listed = refcamp("referral", "list", unset=("COLUMNS",))
+    for code in whole[:3]:
+        assert code in listed.stdout
+    assert "left out to fit 80 columns" in listed.stderr  # what is not shown is said
+    wide = refcamp("referral", "list", env={"COLUMNS": "200"})
+    assert "Created" in wide.stdout and "left out" not in wide.stderr
+
+
+def test_a_table_too_narrow_for_an_id_is_drawn_wider_rather_than_split_it(run: Run) -> None:
+    ok(run(*NOW, "campaign", "activate", "medium-referral"))
+    long_id = "CUSTOMER-" + "0123456789" * 8
+    ok(run(*NOW, "profile", "update", long_id))
+    for args in (["referral", "list"], ["loyalty", "balance", long_id]):
+        shown = refcamp(*args, env={"COLUMNS": "60"})
+        assert shown.returncode == 0, shown
+        assert any(long_id in line for line in shown.stdout.splitlines()), shown.stdout

@@ -23,8 +23,9 @@ def console(stderr: bool = False) -> Any:
 
 
 def reset() -> None:
-    """Forget the consoles (tests swap sys.stdout between invocations)."""
+    """Forget the consoles (tests swap sys.stdout between invocations) and the notes given."""
     _consoles.clear()
+    _said.clear()
 
 
 # Characters that act on a terminal or on how text reads instead of showing: Unicode's controls
@@ -62,6 +63,44 @@ def line(text: str = "") -> None:
     sys.stdout.write(inert(text) + "\n")
 
 
+# Columns of words (and of dates, which may break between day and time), wrapped between words;
+# every other column (codes, ids, amounts, states) is never wrapped, so a code is never split.
+PROSE = frozenset(
+    ("Name", "Details", "Rule", "Outcome", "Reason", "Condition", "Seen", "Needed", "Figure",
+     "Value", "File", "Created", "Starts", "Expires")
+)  # fmt: skip
+# What a table too wide for the terminal leaves out first: what --json or `show` still has.
+LEAST_USEFUL = (
+    "File", "Created", "Starts", "Features", "Friend", "Session", "Validity", "Rules", "Expired",
+    "Spent", "Category", "Needed",
+)  # fmt: skip
+
+
+_said: set[tuple[str, ...]] = set()
+
+
+def _narrowest(header: str, cells: list[str], prose: bool) -> int:
+    """The narrowest a column can be without splitting a code, an id or a word: its widest cell,
+    or in prose its longest word."""
+    from rich.cells import cell_len
+
+    if prose:
+        words = [w for text in (header, *cells) for w in text.split()]
+        return max((cell_len(w) for w in words), default=1)
+    return max(cell_len(text) for text in (header, *cells))
+
+
+def _share(room: int, narrowest: list[int], natural: list[int]) -> list[int]:
+    """Widths that fill `room`: every column at least its narrowest, the room left over shared
+    in proportion to what each column would still use."""
+    spare = room - sum(narrowest)
+    wants = [n - m for n, m in zip(natural, narrowest, strict=True)]
+    if sum(wants) <= spare:
+        return natural
+    widths = [m + spare * w // sum(wants) for m, w in zip(narrowest, wants, strict=True)]
+    return widths
+
+
 def table(
     title: str | None,
     columns: Sequence[str],
@@ -69,30 +108,73 @@ def table(
     wide: str | None = None,
     keep: Sequence[str] = (),
 ) -> None:
-    """A table on stdout; the `wide` column takes the room left, `keep` columns never wrap."""
+    """A table on stdout; the `wide` column takes the room left, `keep` columns never wrap.
+
+    Only prose columns wrap, between words. When the rest does not fit the terminal (80 columns
+    through a pipe), the least useful columns are left out, with a note saying which; a table that
+    still does not fit is printed wider than the terminal rather than split a code."""
+    from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
 
+    texts = [["" if cell is None else inert(str(cell)) for cell in row] for row in rows]
+    prose = [c == wide or (c in PROSE and c not in keep) for c in columns]
+    cells = [[row[i] for row in texts] for i in range(len(columns))]
+    narrowest = [_narrowest(c, cells[i], prose[i]) for i, c in enumerate(columns)]
+    natural = [max(cell_len(t) for t in (c, *cells[i])) for i, c in enumerate(columns)]
+    shown = list(range(len(columns)))
+    room = console().width
+
+    def needed(widths: list[int]) -> int:  # cells, their padding, and the borders between them
+        return sum(widths[i] + 3 for i in shown) + 1
+
+    left_out = []
+    for name in LEAST_USEFUL:
+        if needed(narrowest) <= room:
+            break
+        if name in columns and len(shown) > 2:
+            shown.remove(columns.index(name))
+            left_out.append(name)
+    if left_out and tuple(left_out) not in _said:  # once, not under every table
+        _said.add(tuple(left_out))
+        note(
+            f"note: {', '.join(left_out)} left out to fit {room} columns "
+            "(--json has every field; a wider terminal or COLUMNS shows them)"
+        )
+    width = max(room, needed(narrowest))  # wider than the terminal only to keep words whole
+    widths: list[int | None] = [None] * len(columns)  # Rich's choice when everything fits
+    squeezed = needed(natural) > width
+    if squeezed:
+        fitted = _share(
+            width - needed([0] * len(columns)),
+            [narrowest[i] for i in shown],
+            [natural[i] for i in shown],
+        )
+        for i, fit in zip(shown, fitted, strict=True):
+            widths[i] = fit
+    if title is not None:  # a line of its own: a title naming an id is never wrapped either
+        line(title)
     # Text objects, never str: Rich would read "[red]" or "[/x]" in user text as markup.
     grid = Table(
-        title=None if title is None else Text(inert(title)),
-        title_justify="left",
         show_lines=False,
-        expand=wide is not None,
+        expand=wide is not None and not squeezed,  # the wide column takes the room left
     )
-    for column in columns:
-        if column == wide:
-            grid.add_column(column, overflow="fold", ratio=3)
-        else:
-            grid.add_column(
-                column,
-                overflow="fold",
-                no_wrap=column in keep,
-                ratio=None if column in keep or wide is None else 1,
-            )
-    for row in rows:
-        grid.add_row(*(Text("" if cell is None else inert(str(cell))) for cell in row))
-    console().print(grid)
+    for i in shown:
+        grid.add_column(
+            columns[i],
+            overflow="fold",
+            no_wrap=not prose[i],
+            width=widths[i],
+            ratio=3 if columns[i] == wide and not squeezed else None,
+        )
+    for row in texts:
+        grid.add_row(*(Text(row[i]) for i in shown))
+    out = console()
+    out.width = width  # Rich never draws wider than its console
+    try:
+        out.print(grid, crop=False)
+    finally:
+        out.width = room
 
 
 def event_label(event: str) -> str:
@@ -231,23 +313,31 @@ def response(resp: Any, explain: bool = False) -> None:
 
 
 def explanation(evaluation: Any) -> None:
-    rows = []
+    """Why each rule fired or not: a table per campaign, a row per condition, the rule and its
+    outcome named on its first row (narrow enough for 80 columns without the Needed column, which
+    the condition's words mostly say)."""
+    by_campaign: dict[str, list[tuple[str, str, str, Any, Any, str]]] = {}
     for rule in evaluation.rules:
-        for c in rule.conditions:
+        rows = by_campaign.setdefault(rule.campaign_id, [])
+        outcome = "fired" if rule.fired else "did not fire"
+        if not rule.conditions:
+            rows.append((rule.rule_name, outcome, "(no conditions)", "", "", ""))
+        for n, c in enumerate(rule.conditions):
+            named = n == 0
             rows.append(
                 (
-                    rule.campaign_id,
-                    rule.rule_name,
-                    "fired" if rule.fired else "did not fire",
+                    rule.rule_name if named else "",
+                    outcome if named else "",
                     c.words,
                     c.check.seen,
                     c.check.needed,
                     "yes" if c.check.passed else "no",
                 )
             )
-        if not rule.conditions:
-            rows.append((rule.campaign_id, rule.rule_name, "fired", "(no conditions)", "", "", ""))
-    table("Why", ["Campaign", "Rule", "Outcome", "Condition", "Seen", "Needed", "Holds"], rows)
+    for campaign_id, rows in by_campaign.items():
+        table(
+            f"Why: {campaign_id}", ["Rule", "Outcome", "Condition", "Seen", "Needed", "Holds"], rows
+        )
     for cid, why in evaluation.not_running.items():
         note(f"Campaign {cid} was not evaluated: {why}")
 
