@@ -213,3 +213,30 @@ def test_a_table_too_narrow_for_an_id_is_drawn_wider_rather_than_split_it(run: R
         shown = refcamp(*args, env={"COLUMNS": "60"})
         assert shown.returncode == 0, shown
         assert any(long_id in line for line in shown.stdout.splitlines()), shown.stdout
+
+
+# --- item 12: global options after the command ---------------------------------------------------
+
+
+def test_a_global_option_after_the_command_says_to_put_it_before(isolated: Path) -> None:
+    for args, option in (
+        (["simulate", "--now", "2026-03-01T00:00:00Z", "--customers", "5"], "--now"),
+        (["session", "close", "S1", "--profile", "P", "--db", "x.db"], "--db"),
+        (["session", "close", "S1", "--profile", "P", "--db=x.db"], "--db"),
+        (["campaign", "list", "--campaigns", "somewhere"], "--campaigns"),
+        (["session", "--now", "2026-03-01T00:00:00Z", "close", "S1"], "--now"),
+    ):
+        refused = refcamp(*args)
+        assert refused.returncode == 2, refused
+        assert refused.stdout == ""
+        [line] = refused.stderr.splitlines()
+        assert f"{option} is a global option: put it before the command (refcamp {option}" in line
+    assert not (isolated / "work" / "x.db").exists()
+    assert not (isolated / "state.db").exists()  # nothing ran
+    # The option-value check still sees a global option taken as a command option's value.
+    swallowed = refcamp("session", "close", "S1", "--profile", "--db")
+    assert swallowed.returncode == 2, swallowed
+    assert "--profile needs a value, got the option --db" in swallowed.stderr
+    # And before the command, where it belongs, it works.
+    placed = refcamp("--now", "2026-03-01T00:00:00Z", "session", "close", "S1", "--profile", "P")
+    assert placed.returncode == 0, placed

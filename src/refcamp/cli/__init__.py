@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import typer.core
+from typer._click.exceptions import NoSuchOption
 
 from refcamp import __version__
 
@@ -92,6 +93,29 @@ def check_raw_values(ctx: Any, command: Any, opts: dict[str, Any]) -> None:
         parent = parent.parent
 
 
+def misplaced(ctx: Any, error: Any) -> None:
+    """A global option after the command (`refcamp simulate --now ...`) is "No such option" to
+    the command's parser; say where it goes instead. (Moving it to the front ourselves would mean
+    guessing which later words are other options' values.)"""
+    from typer._click.exceptions import UsageError
+
+    root = ctx.find_root()
+    if ctx is root:
+        return
+    option = error.option_name
+    for param in root.command.params:
+        if option in param.opts:
+            command = ctx.command_path.removeprefix(f"{root.info_name} ")
+            example = (
+                f"{root.info_name} {option}"
+                if param.is_flag
+                else f"{root.info_name} {option} {param.name.upper()} {command} ..."
+            )
+            raise UsageError(
+                f"{option} is a global option: put it before the command ({example})", ctx
+            ) from None
+
+
 class _Checked:
     """The parser of every refcamp command and group checks the raw values (check_raw_values)."""
 
@@ -100,7 +124,11 @@ class _Checked:
         parse = parser.parse_args
 
         def checked(args: list[str]) -> Any:
-            opts, rest, order = parse(args)
+            try:
+                opts, rest, order = parse(args)
+            except NoSuchOption as error:
+                misplaced(ctx, error)
+                raise
             check_raw_values(ctx, self, opts)
             return opts, rest, order
 
