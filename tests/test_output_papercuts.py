@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -240,3 +241,49 @@ def test_a_global_option_after_the_command_says_to_put_it_before(isolated: Path)
     # And before the command, where it belongs, it works.
     placed = refcamp("--now", "2026-03-01T00:00:00Z", "session", "close", "S1", "--profile", "P")
     assert placed.returncode == 0, placed
+
+
+# --- item 10: help text --------------------------------------------------------------------------
+
+
+def _commands() -> list[tuple[list[str], Any]]:
+    """Every command and group of refcamp, with its words after `refcamp`."""
+    import typer
+
+    from refcamp.cli import app
+
+    found = []
+
+    def walk(command: Any, words: list[str]) -> None:
+        found.append((words, command))
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*words, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def test_help_reads_as_sentences_with_no_python_types_or_braces(run: Run) -> None:
+    import inspect
+
+    wide = {"COLUMNS": "1000"}  # a paragraph is then one line, unless the help itself breaks it
+    for words, command in _commands():
+        shown = ok(run(*words, "--help", env=wide)).stdout
+        assert "<bool>" not in shown and "<list[" not in shown, (words, shown)
+        [usage] = [line for line in shown.splitlines() if "Usage:" in line]
+        assert "{" not in usage and "}" not in usage, usage
+        lines = [" ".join(line.split()) for line in shown.splitlines()]
+        doc = inspect.getdoc(command.callback) if command.callback else None
+        for paragraph in (doc or "").split("\n\n"):
+            if not paragraph.startswith((" ", "-")):
+                sentence = " ".join(paragraph.split())
+                assert sentence in lines, (words, sentence, shown)
+    for words, text in (
+        (["session", "cancel"], "every point it booked (the advocate's too) and every code use"),
+        (["coupon", "create"], "drawn from the campaign's [campaign.coupons] pattern"),
+        (["session", "return"], "position=P[,quantity=Q]"),
+    ):
+        assert text in " ".join(ok(run(*words, "--help", env=wide)).stdout.split()), words
+    flags = ok(run("session", "close", "--help", env=wide)).stdout
+    assert re.search(r"--item +<str> +A cart item", flags), flags
+    assert re.search(r"--dry-run +Evaluate", flags), flags  # a flag shows no type

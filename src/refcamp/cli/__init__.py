@@ -116,8 +116,61 @@ def misplaced(ctx: Any, error: Any) -> None:
             ) from None
 
 
+def literal(text: str) -> str:
+    """Help text as written: Typer renders it as Rich markup, where "[campaign.coupons]" is a
+    style tag and vanishes."""
+    import re
+
+    return re.sub(r"\[(?=[a-zA-Z#/@])", r"\\[", text)
+
+
+def reflow(text: str | None) -> str | None:
+    """A docstring as paragraphs: Typer's Rich help keeps the source's line breaks, which cut
+    sentences in the middle. A line that starts with a space or "-" stays a line of its own."""
+    if not text:
+        return text
+    import inspect
+    import re
+
+    return literal(re.sub(r"(?<=\S)\n(?=[^\s-])", " ", inspect.cleandoc(text)))
+
+
+def tidy(param: Any) -> None:
+    """Help for people: a flag takes no value, so no `<bool>`; a repeatable option names what one
+    use takes, not a Python `<list[str]>`, and says it repeats."""
+    if getattr(param, "_tidied", False):  # a command's params are shown again and again
+        return
+    param._tidied = True
+    if param.help:
+        param.help = literal(param.help)
+    if param.param_type_name != "option":
+        return
+    if param.is_flag:
+        param.metavar = ""
+    elif param.type_descriptor.is_list and param.metavar is None:
+        param.metavar = f"<{param._bare_type(param.type_descriptor.annotation.__args__[0])}>"
+        if param.help and "repeatable" not in param.help:
+            param.help = f"{param.help.rstrip('.')} (repeatable)."
+
+
 class _Checked:
-    """The parser of every refcamp command and group checks the raw values (check_raw_values)."""
+    """Every refcamp command and group: its parser checks the raw values (check_raw_values), its
+    help reads as sentences (reflow, tidy)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow(self.help)
+
+    def get_params(self, ctx: Any) -> Any:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            tidy(param)
+        return params
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        # Click marks a required argument {ID}; people know a bare ID (and [ID] for optional).
+        pieces = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
 
     def make_parser(self, ctx: Any) -> Any:
         parser = super().make_parser(ctx)  # type: ignore[misc]
