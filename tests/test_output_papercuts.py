@@ -287,3 +287,35 @@ def test_help_reads_as_sentences_with_no_python_types_or_braces(run: Run) -> Non
     flags = ok(run("session", "close", "--help", env=wide)).stdout
     assert re.search(r"--item +<str> +A cart item", flags), flags
     assert re.search(r"--dry-run +Evaluate", flags), flags  # a flag shows no type
+
+
+# --- item 13: the usual case quiet, the tentative case said -------------------------------------
+
+
+def test_a_request_no_rule_reacts_to_says_so_in_one_line(run: Run) -> None:
+    ok(run("campaign", "activate", "medium-referral"))
+    ok(run("campaign", "activate", "spring-coupons"))
+    quiet = ok(run("session", "update", "S1", "--profile", "P", "--item", "sku=a,price=10"))
+    assert quiet.stdout == "No effects.\n"
+    assert "did not fire" not in quiet.stderr
+    [said] = [line for line in quiet.stderr.splitlines() if "rule" in line.lower()]
+    assert said == "No rule fired (5 rules checked; --explain shows why each did not)."
+    explained = ok(run("session", "update", "S1", "--item", "sku=a,price=10", "--explain"))
+    assert explained.stdout.count("did not fire") == 5
+
+
+def test_a_valid_code_on_an_open_session_is_said_to_wait_for_the_close(run: Run) -> None:
+    ok(run("campaign", "activate", "medium-referral"))
+    [code] = ok(run("profile", "update", "ADVOCATE", "-q")).stdout.split()
+    waiting = ok(run("session", "update", "S1", "--profile", "FRIEND", "--referral", code))
+    words = " ".join(waiting.stdout.split())
+    assert f"referral code {code} is valid; it is redeemed when the session closes" in words
+    assert "rejected" not in words
+    as_json = ok(run("session", "update", "S1", "--referral", code, "--json")).json
+    [effect] = [e for e in as_json["effects"] if e["effectType"] == "rejectReferral"]
+    assert effect["props"]["rejectionReason"] == "ReferralRejectedByCondition"  # Talon's shape
+    closed = ok(run("session", "close", "S1"))
+    assert f"referral code {code} accepted" in " ".join(closed.stdout.split())
+    wrong = ok(run("session", "update", "S2", "--profile", "F2", "--referral", "NOPE-NOPE"))
+    assert "rejected: ReferralNotFound" in " ".join(wrong.stdout.split())
+    ok(run("db", "check"))

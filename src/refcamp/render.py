@@ -11,6 +11,8 @@ from typing import Any
 
 from refcamp.models import EVENTS, Effect
 
+CLOSED = "talon_session_closed"
+
 _consoles: dict[bool, Any] = {}
 
 
@@ -241,13 +243,40 @@ def effect_words(e: Effect) -> str:
     return ", ".join(f"{k}={v}" for k, v in p.items())
 
 
-def effects_table(effects: Sequence[Effect], title: str = "Effects") -> None:
+def tentative(e: Effect, evaluation: Any) -> bool:
+    """Whether a code was rejected only because the session is not closed yet: Talon.One says
+    ...RejectedByCondition, which reads as a failure, but the same code is accepted on close."""
+    reason = e.props.get("rejectionReason")
+    if evaluation is None or not (isinstance(reason, str) and reason.endswith("ByCondition")):
+        return False
+    for rule in evaluation.rules:
+        if (rule.campaign_id, rule.rule_name) == (e.campaign_id, e.rule_name):
+            failed = [c for c in rule.conditions if not c.check.passed]
+            closing = [c for c in failed if getattr(c.condition, "event", None) == CLOSED]
+            return bool(failed) and closing == failed
+    return False
+
+
+def words_of(e: Effect, evaluation: Any = None) -> str:
+    if tentative(e, evaluation):
+        what = "referral code" if e.effect_type == "rejectReferral" else "coupon"
+        return (
+            f"{what} {e.props.get('value')} is valid; it is redeemed when the session closes "
+            f"(until then Talon.One says {e.props.get('rejectionReason')})"
+        )
+    return effect_words(e)
+
+
+def effects_table(
+    effects: Sequence[Effect], title: str = "Effects", evaluation: Any = None
+) -> None:
     campaigns = {e.campaign_id for e in effects}
     if len(campaigns) == 1:  # the usual case: name the campaign once, leave room for details
+        campaign = campaigns.pop()  # none for a code no running campaign checks
         table(
-            f"{title} of {campaigns.pop() or 'no campaign'}",
+            f"{title} of {campaign}" if campaign else title,
             ["Rule", "Effect", "Details"],
-            [(e.rule_name, e.effect_type, effect_words(e)) for e in effects],
+            [(e.rule_name, e.effect_type, words_of(e, evaluation)) for e in effects],
             wide="Details",
             keep=("Effect",),
         )
@@ -255,7 +284,7 @@ def effects_table(effects: Sequence[Effect], title: str = "Effects") -> None:
     table(
         title,
         ["Campaign", "Rule", "Effect", "Details"],
-        [(e.campaign_id, e.rule_name, e.effect_type, effect_words(e)) for e in effects],
+        [(e.campaign_id, e.rule_name, e.effect_type, words_of(e, evaluation)) for e in effects],
         wide="Details",
         keep=("Campaign", "Effect"),
     )
@@ -279,7 +308,7 @@ def response(resp: Any, explain: bool = False) -> None:
     if resp.events:
         note("Event: " + ", ".join(f"{event_label(e)} ({e})" for e in resp.events))
     if resp.effects:
-        effects_table(resp.effects)
+        effects_table(resp.effects, evaluation=resp.evaluation)
     else:
         line("No effects.")
     evaluation = resp.evaluation
@@ -302,12 +331,14 @@ def response(resp: Any, explain: bool = False) -> None:
         explanation(evaluation)
     elif evaluation is not None and not resp.effects:
         unfired = [r for r in evaluation.rules if not r.fired and r.failed_condition]
-        for rule in unfired:
-            failed = rule.failed_condition
+        if len(unfired) == 1:
+            rule, failed = unfired[0], unfired[0].failed_condition
             note(
                 f"Rule '{rule.rule_name}' ({rule.campaign_id}) did not fire: {failed.words} "
                 f"— saw {failed.check.seen}"
             )
+        elif unfired:  # one line, not one a rule: --explain has them all
+            note(f"No rule fired ({len(unfired)} rules checked; --explain shows why each did not).")
     if resp.dry_run:
         note("Dry run: nothing was saved.")
 
