@@ -319,3 +319,64 @@ def test_a_valid_code_on_an_open_session_is_said_to_wait_for_the_close(run: Run)
     wrong = ok(run("session", "update", "S2", "--profile", "F2", "--referral", "NOPE-NOPE"))
     assert "rejected: ReferralNotFound" in " ".join(wrong.stdout.split())
     ok(run("db", "check"))
+
+
+# --- item 14: simulate's progress bar ------------------------------------------------------------
+
+
+def on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """The real command with its stderr on a pseudo-terminal (where progress bars are drawn):
+    the finished process (stdout a pipe) and everything drawn on the terminal."""
+    import pty
+    import threading
+
+    leader, follower = pty.openpty()
+    drawn = bytearray()
+
+    def drain() -> None:  # read as it is drawn: a full terminal buffer would block the command
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the follower closed
+                return
+            if not chunk:
+                return
+            drawn.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        env = {**os.environ, "COLUMNS": "120", "TERM": "xterm"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "refcamp", *args],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            text=True,
+            env=env,
+        )
+        os.close(follower)
+        stdout, _ = process.communicate(timeout=TIMEOUT)
+        reader.join(timeout=10)
+    finally:
+        os.close(leader)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, ""), drawn.decode(
+        "utf-8", "replace"
+    )
+
+
+def test_simulate_draws_replays_kind_of_bar_with_a_fixed_total(run: Run) -> None:
+    ok(run("campaign", "activate", "medium-referral"))
+    done, drawn = on_a_terminal(
+        "--now", "2026-03-01T00:00:00Z", "simulate", "--customers", "2000", "--days", "30"
+    )
+    assert done.returncode == 0, (done, drawn)
+    totals = set(re.findall(r"day \d+/(\d+)", drawn))
+    assert totals == {"30"}, drawn  # a fixed total: the days simulated
+    assert re.search(r"[\d,]+ requests/s", drawn), drawn  # a unit and a rate
+    assert re.search(r"\d+:\d\d:\d\d|-:--:--", drawn), drawn  # the time left
+    # The summary says why there are more registrations than customers.
+    summary = done.stdout.splitlines()[0]
+    registrations = int(re.search(r"(\d+) registrations", summary)[1])  # type: ignore[index]
+    friends = registrations - 2000
+    assert friends > 0, summary
+    assert f"(2000 customers and {friends} friends they referred)" in summary, summary
