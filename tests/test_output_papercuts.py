@@ -380,3 +380,100 @@ def test_simulate_draws_replays_kind_of_bar_with_a_fixed_total(run: Run) -> None
     friends = registrations - 2000
     assert friends > 0, summary
     assert f"(2000 customers and {friends} friends they referred)" in summary, summary
+
+
+# --- item 15: wording ----------------------------------------------------------------------------
+
+
+def test_a_custom_event_is_named_once(run: Run) -> None:
+    tracked = ok(run("event", "track", "review_posted", "--profile", "P"))
+    assert "Event: review_posted\n" in tracked.stderr, tracked
+    registered = ok(run("profile", "update", "Q"))
+    assert "Event: Customer Profile Registration (talon_profile_created)" in registered.stderr
+
+
+def test_tables_show_json_words_never_pythons(run: Run) -> None:
+    ok(run("profile", "update", "P", "--attr", "vip=true", "--attr", 'tags:=["a","b"]'))
+    shown = ok(run("profile", "show", "P")).stdout
+    assert re.search(r"attributes\.vip +│ true ", shown), shown
+    assert '["a", "b"]' in shown and "True" not in shown and "['a'" not in shown, shown
+
+
+def test_amounts_read_5_not_5_0(run: Run) -> None:
+    ok(run("campaign", "activate", "spring-coupons"))
+    ok(run("profile", "update", "BUYER"))
+    [coupon] = [c["value"] for c in ok(run("coupon", "list", "--json")).json]
+    bought = ok(
+        run(
+            "session", "update", "S1", "--profile", "BUYER", "--coupon", coupon,
+            "--item", "sku=a,price=60,category=Accessories",
+        )
+    )  # fmt: skip
+    words = " ".join(bought.stdout.split())
+    assert "discount '5 off accessories': 5 on matching items" in words, words
+    assert "discount '10% off': 6 off the total" in words, words
+    assert ".0 " not in words
+
+
+def test_the_campaign_list_names_the_directory_by_where_it_is(run: Run) -> None:
+    shutil.copytree(SAMPLES, Path("campaigns"))
+    listed = ok(run("campaign", "list")).stdout
+    assert listed.splitlines()[0] == f"Campaigns in {Path('campaigns').resolve()}", listed
+
+
+def test_a_customer_with_no_program_gets_a_sentence_not_bare_headers(
+    run: Run, isolated: Path
+) -> None:
+    alone = isolated / "alone"
+    alone.mkdir()
+    shutil.copy(SAMPLES / "spring-coupons.toml", alone)
+    ok(run("--campaigns", str(alone), "profile", "update", "LONER"))
+    none = ok(run("--campaigns", str(alone), "loyalty", "balance", "LONER")).stdout
+    assert none == "No loyalty programs in the campaigns, so LONER has no balance.\n", none
+
+
+def test_points_per_amount_reads_as_english(run: Run, campaigns_dir: Path) -> None:
+    (campaigns_dir / "per.toml").write_text(
+        "[campaign]\n"
+        'id = "per"\n'
+        'name = "Points per euro"\n'
+        'state = "enabled"\n'
+        'features = ["loyalty"]\n'
+        "[[rules]]\n"
+        'name = "Per euro"\n'
+        'when = [{ event = "talon_session_closed" }]\n'
+        'then = [{ effect = "add_loyalty_points", program = "sample-wallet", points_per = 1, '
+        'of = "session.total" }]\n',
+        encoding="utf-8",
+    )
+    described = ok(run("campaign", "show", "per")).stdout
+    assert "add 1 point per unit of session.total to the current customer" in described, described
+
+
+def test_simulate_json_keys_are_camel_case(run: Run) -> None:
+    ok(run("campaign", "activate", "medium-referral"))
+    report = ok(
+        run(
+            "--now",
+            "2026-03-01T00:00:00Z",
+            "simulate",
+            "--customers",
+            "20",
+            "--days",
+            "3",
+            "--json",
+        )
+    ).json
+    assert set(report["population"]) == {
+        "customers", "days", "referralRate", "friendsPerAdvocate", "cancelRate", "basketMean",
+        "seed",
+    }  # fmt: skip
+
+    def keys(value: Any) -> list[str]:
+        if isinstance(value, dict):
+            return [k for k, v in value.items() for k in (k, *keys(v))]
+        if isinstance(value, list):
+            return [k for v in value for k in keys(v)]
+        return []
+
+    assert [k for k in keys(report) if "_" in k] == [], report

@@ -92,6 +92,23 @@ def _narrowest(header: str, cells: list[str], prose: bool) -> int:
     return max(cell_len(text) for text in (header, *cells))
 
 
+def cell_text(value: Any) -> str:
+    """A value as a table shows it: JSON's words for booleans, lists and objects (true, ["a"]),
+    never Python's (True, ['a'])."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | list | tuple | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def amount(value: Any) -> str:
+    """Money as people write it: 7, 7.50 (never 7.0)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
+    return str(value)
+
+
 def _share(room: int, narrowest: list[int], natural: list[int]) -> list[int]:
     """Widths that fill `room`: every column at least its narrowest, the room left over shared
     in proportion to what each column would still use."""
@@ -119,7 +136,10 @@ def table(
     from rich.table import Table
     from rich.text import Text
 
-    texts = [["" if cell is None else inert(str(cell)) for cell in row] for row in rows]
+    texts = [[inert(cell_text(cell)) for cell in row] for row in rows]
+    if not texts:  # a table of headers alone reads as if something failed to show
+        line(f"{title or 'Nothing to show'}: none.")
+        return
     prose = [c == wide or (c in PROSE and c not in keep) for c in columns]
     cells = [[row[i] for row in texts] for i in range(len(columns))]
     narrowest = [_narrowest(c, cells[i], prose[i]) for i, c in enumerate(columns)]
@@ -228,9 +248,9 @@ def effect_words(e: Effect) -> str:
         return words + (f" ({p['name']})" if p.get("name") else "")
     if kind == "setDiscount":
         where = "on matching items" if p.get("scope") == "cartItems" else "off the total"
-        return f"discount '{p.get('name')}': {p.get('value')} {where}"
+        return f"discount '{p.get('name')}': {amount(p.get('value'))} {where}"
     if kind == "rollbackDiscount":
-        return f"discount '{p.get('name')}' of {p.get('value')} rolled back"
+        return f"discount '{p.get('name')}' of {amount(p.get('value'))} rolled back"
     if kind == "showNotification":
         return f"[{p.get('notificationType')}] {p.get('title')}: {p.get('body')}"
     if kind == "updateAttribute":
@@ -306,7 +326,9 @@ def response(resp: Any, explain: bool = False) -> None:
     if "session" in resp.generated:
         note(f"New session {resp.generated['session']}")
     if resp.events:
-        note("Event: " + ", ".join(f"{event_label(e)} ({e})" for e in resp.events))
+        # A built-in event by its name and type; a custom one's type is its name.
+        labels = (e if event_label(e) == e else f"{event_label(e)} ({e})" for e in resp.events)
+        note("Event: " + ", ".join(labels))
     if resp.effects:
         effects_table(resp.effects, evaluation=resp.evaluation)
     else:

@@ -170,7 +170,15 @@ def simulate(
         for day in f["pointsByDay"]:
             by_day[day["day"]] = by_day.get(day["day"], 0) + day["points"]
     report: dict[str, Any] = {
-        "population": population.__dict__,
+        "population": {  # camelCase, as every other key of the report
+            "customers": population.customers,
+            "days": population.days,
+            "referralRate": population.referral_rate,
+            "friendsPerAdvocate": population.friends_per_advocate,
+            "cancelRate": population.cancel_rate,
+            "basketMean": population.basket_mean,
+            "seed": population.seed,
+        },
         "start": start.date().isoformat(),
         "requests": counts,
         "campaigns": figures,

@@ -261,10 +261,12 @@ class AddLoyaltyPoints(EffectSpec):
 
     def words(self) -> str:
         who = "the advocate" if self.recipient == "advocate" else "the current customer"
-        amount = (
-            f"{self.points}" if self.points is not None else f"{self.points_per:g} per {self.of}"
-        )
-        return f"add {amount} points to {who} in {self.program} ('{self.reason}')"
+        if self.points is not None:
+            amount = f"{self.points} point{'' if self.points == 1 else 's'}"
+        else:
+            amount = f"{self.points_per:g} point{'' if self.points_per == 1 else 's'} per unit of"
+            amount += f" {self.of}"
+        return f"add {amount} to {who} in {self.program} ('{self.reason}')"
 
 
 @register
