@@ -477,3 +477,21 @@ def test_simulate_json_keys_are_camel_case(run: Run) -> None:
         return []
 
     assert [k for k in keys(report) if "_" in k] == [], report
+
+
+def test_an_unknown_name_gets_one_hint_and_a_missing_file_is_called_a_file(run: Run) -> None:
+    ok(run("profile", "update", "P"))
+    close = run("loyalty", "balance", "P", "--program", "sample-walet")
+    assert close.exit_code == 1, close
+    assert "(did you mean sample-wallet?)" in close.stderr and "known" not in close.stderr
+    far = run("loyalty", "balance", "P", "--program", "zzz")
+    assert far.exit_code == 1, far
+    assert "no loyalty program 'zzz' (known: sample-wallet)" in far.stderr, far
+    campaign = run("campaign", "show", "medium-referal")
+    assert campaign.exit_code == 1, campaign
+    assert "(did you mean medium-referral?)" in campaign.stderr and "known" not in campaign.stderr
+    file = run("--campaigns", "nope.toml", "campaign", "list")
+    assert file.exit_code == 2, file
+    assert "campaign file nope.toml does not exist" in file.stderr, file
+    folder = run("--campaigns", "nope", "campaign", "list")
+    assert "campaign directory nope does not exist" in folder.stderr, folder

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from refcamp.clock import add_duration, iso, parse_duration
 from refcamp.engine.core import Context
 from refcamp.models import Campaign, Catalog, CodeSettings
-from refcamp.tables import LARGEST, TableReader, did_you_mean
+from refcamp.tables import LARGEST, TableReader, did_you_mean, unknown_hint
 
 Planned = tuple[Mapping[str, Any], Mapping[str, Any]]  # (props, params)
 
@@ -138,9 +138,8 @@ class CreateReferralCode(CreateCode):
 def program_problems(program: str, catalog: Catalog) -> list[tuple[str, str]]:
     if program in catalog.programs:
         return []
-    known = ", ".join(catalog.programs) or "none defined"
-    hint = did_you_mean(program, catalog.programs)
-    return [("program", f"unknown loyalty program {program!r}{hint}; known: {known}")]
+    hint = unknown_hint(program, catalog.programs)
+    return [("program", f"unknown loyalty program {program!r}{hint}")]
 
 
 @register
