@@ -171,7 +171,7 @@ def table(
     else:
         widths = [natural[i] for i in shown]
         if wide in columns and columns.index(wide) in shown:  # it takes the room left
-            widths[shown.index(columns.index(wide))] += room - needed(natural)
+            widths[shown.index(columns.index(wide))] += width - needed(natural)
     if title is not None:  # a line of its own: a title naming an id is never wrapped either
         line(title)
     sys.stdout.write(
