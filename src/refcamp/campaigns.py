@@ -51,7 +51,8 @@ def campaign_files(directory: Path) -> list[Path]:
         try:
             directory.stat()
         except FileNotFoundError:
-            raise InputError(f"campaign directory {shown(directory)} does not exist") from None
+            kind = "file" if directory.suffix == ".toml" else "directory"  # as it was named
+            raise InputError(f"campaign {kind} {shown(directory)} does not exist") from None
         except OSError as error:  # a symlink loop, a folder without permission
             raise InputError(f"campaign directory {shown(directory)}: {error.strerror}") from None
         raise InputError(f"campaigns: {shown(directory)} is neither a folder nor a campaign file")

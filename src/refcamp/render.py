@@ -11,6 +11,8 @@ from typing import Any
 
 from refcamp.models import EVENTS, Effect
 
+CLOSED = "talon_session_closed"
+
 _consoles: dict[bool, Any] = {}
 
 
@@ -23,8 +25,9 @@ def console(stderr: bool = False) -> Any:
 
 
 def reset() -> None:
-    """Forget the consoles (tests swap sys.stdout between invocations)."""
+    """Forget the consoles (tests swap sys.stdout between invocations) and the notes given."""
     _consoles.clear()
+    _said.clear()
 
 
 # Characters that act on a terminal or on how text reads instead of showing: Unicode's controls
@@ -62,6 +65,61 @@ def line(text: str = "") -> None:
     sys.stdout.write(inert(text) + "\n")
 
 
+# Columns of words (and of dates, which may break between day and time), wrapped between words;
+# every other column (codes, ids, amounts, states) is never wrapped, so a code is never split.
+PROSE = frozenset(
+    ("Name", "Details", "Rule", "Outcome", "Reason", "Condition", "Seen", "Needed", "Figure",
+     "Value", "File", "Created", "Starts", "Expires")
+)  # fmt: skip
+# What a table too wide for the terminal leaves out first: what --json or `show` still has.
+LEAST_USEFUL = (
+    "File", "Created", "Starts", "Features", "Friend", "Session", "Validity", "Rules", "Expired",
+    "Spent", "Category", "Needed",
+)  # fmt: skip
+
+
+_said: set[tuple[str, ...]] = set()
+
+
+def _narrowest(header: str, cells: list[str], prose: bool) -> int:
+    """The narrowest a column can be without splitting a code, an id or a word: its widest cell,
+    or in prose its longest word."""
+    from rich.cells import cell_len
+
+    if prose:
+        words = [w for text in (header, *cells) for w in text.split()]
+        return max((cell_len(w) for w in words), default=1)
+    return max(cell_len(text) for text in (header, *cells))
+
+
+def cell_text(value: Any) -> str:
+    """A value as a table shows it: JSON's words for booleans, lists and objects (true, ["a"]),
+    never Python's (True, ['a'])."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | list | tuple | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def amount(value: Any) -> str:
+    """Money as people write it: 7, 7.50 (never 7.0)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
+    return str(value)
+
+
+def _share(room: int, narrowest: list[int], natural: list[int]) -> list[int]:
+    """Widths that fill `room`: every column at least its narrowest, the room left over shared
+    in proportion to what each column would still use."""
+    spare = room - sum(narrowest)
+    wants = [n - m for n, m in zip(natural, narrowest, strict=True)]
+    if sum(wants) <= spare:
+        return natural
+    widths = [m + spare * w // sum(wants) for m, w in zip(narrowest, wants, strict=True)]
+    return widths
+
+
 def table(
     title: str | None,
     columns: Sequence[str],
@@ -69,30 +127,120 @@ def table(
     wide: str | None = None,
     keep: Sequence[str] = (),
 ) -> None:
-    """A table on stdout; the `wide` column takes the room left, `keep` columns never wrap."""
-    from rich.table import Table
-    from rich.text import Text
+    """A table on stdout; the `wide` column takes the room left, `keep` columns never wrap.
 
-    # Text objects, never str: Rich would read "[red]" or "[/x]" in user text as markup.
-    grid = Table(
-        title=None if title is None else Text(inert(title)),
-        title_justify="left",
-        show_lines=False,
-        expand=wide is not None,
+    Only prose columns wrap, between words. When the rest does not fit the terminal (80 columns
+    through a pipe), the least useful columns are left out, with a note saying which; a table that
+    still does not fit is printed wider than the terminal rather than split a code."""
+    from rich.cells import cell_len
+
+    texts = [[inert(cell_text(cell)) for cell in row] for row in rows]
+    if not texts:  # a table of headers alone reads as if something failed to show
+        line(f"{title or 'Nothing to show'}: none.")
+        return
+    prose = [c == wide or (c in PROSE and c not in keep) for c in columns]
+    cells = [[row[i] for row in texts] for i in range(len(columns))]
+    narrowest = [_narrowest(c, cells[i], prose[i]) for i, c in enumerate(columns)]
+    natural = [max(cell_len(t) for t in (c, *cells[i])) for i, c in enumerate(columns)]
+    shown = list(range(len(columns)))
+    room = console().width
+
+    def needed(widths: list[int]) -> int:  # cells, their padding, and the borders between them
+        return sum(widths[i] + 3 for i in shown) + 1
+
+    left_out = []
+    for name in LEAST_USEFUL:
+        if needed(narrowest) <= room:
+            break
+        if name in columns and len(shown) > 2:
+            shown.remove(columns.index(name))
+            left_out.append(name)
+    if left_out and tuple(left_out) not in _said:  # once, not under every table
+        _said.add(tuple(left_out))
+        note(
+            f"note: {', '.join(left_out)} left out to fit {room} columns "
+            "(--json has every field; a wider terminal or COLUMNS shows them)"
+        )
+    width = max(room, needed(narrowest))  # wider than the terminal only to keep words whole
+    if needed(natural) > width:
+        widths = _share(
+            width - needed([0] * len(columns)),
+            [narrowest[i] for i in shown],
+            [natural[i] for i in shown],
+        )
+    else:
+        widths = [natural[i] for i in shown]
+        if wide in columns and columns.index(wide) in shown:  # it takes the room left
+            widths[shown.index(columns.index(wide))] += width - needed(natural)
+    if title is not None:  # a line of its own: a title naming an id is never wrapped either
+        line(title)
+    sys.stdout.write(
+        _draw(
+            [columns[i] for i in shown],
+            widths,
+            ([row[i] for i in shown] for row in texts),
+            [prose[i] for i in shown],
+        )
     )
-    for column in columns:
-        if column == wide:
-            grid.add_column(column, overflow="fold", ratio=3)
-        else:
-            grid.add_column(
-                column,
-                overflow="fold",
-                no_wrap=column in keep,
-                ratio=None if column in keep or wide is None else 1,
-            )
+
+
+def _draw(
+    headers: list[str], widths: list[int], rows: Iterable[list[str]], prose: list[bool]
+) -> str:
+    """The table as Rich draws one (a heavy head, a light body), at the widths given. Drawn
+    here, not by Rich: the widths are decided above, and Rich takes half a minute for 10,000
+    rows."""
+    from rich.cells import cell_len
+
+    def rule(left: str, fill: str, between: str, right: str) -> str:
+        return left + between.join(fill * (w + 2) for w in widths) + right
+
+    def lines(cells: list[str], border: str) -> list[str]:
+        wrapped = [
+            _wrap(text, w) if wraps else [text]
+            for text, w, wraps in zip(cells, widths, prose, strict=True)
+        ]
+        drawn = []
+        for n in range(max(len(parts) for parts in wrapped)):
+            padded = []
+            for parts, w in zip(wrapped, widths, strict=True):
+                text = parts[n] if n < len(parts) else ""
+                padded.append(f" {text}{' ' * (w - cell_len(text))} ")
+            drawn.append(border + border.join(padded) + border)
+        return drawn
+
+    out = [rule("┏", "━", "┳", "┓"), *lines(headers, "┃"), rule("┡", "━", "╇", "┩")]
     for row in rows:
-        grid.add_row(*(Text("" if cell is None else inert(str(cell))) for cell in row))
-    console().print(grid)
+        out.extend(lines(row, "│"))
+    out.append(rule("└", "─", "┴", "┘"))
+    return "\n".join(out) + "\n"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Prose in lines of at most `width` cells, broken at spaces; a word too long for the line
+    (there is none when the column is as wide as its longest word) is folded."""
+    from rich.cells import cell_len
+
+    if cell_len(text) <= width:
+        return [text]
+    done: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        joined = f"{current} {word}" if current else word
+        if cell_len(joined) <= width:
+            current = joined
+            continue
+        if current:
+            done.append(current)
+        current = word
+        while cell_len(current) > width:
+            cut = 1
+            while cell_len(current[: cut + 1]) <= width:
+                cut += 1
+            done.append(current[:cut])
+            current = current[cut:]
+    done.append(current)
+    return done
 
 
 def event_label(event: str) -> str:
@@ -144,28 +292,55 @@ def effect_words(e: Effect) -> str:
         return words + (f" ({p['name']})" if p.get("name") else "")
     if kind == "setDiscount":
         where = "on matching items" if p.get("scope") == "cartItems" else "off the total"
-        return f"discount {p.get('name')!r}: {p.get('value')} {where}"
+        return f"discount '{p.get('name')}': {amount(p.get('value'))} {where}"
     if kind == "rollbackDiscount":
-        return f"discount {p.get('name')!r} of {p.get('value')} rolled back"
+        return f"discount '{p.get('name')}' of {amount(p.get('value'))} rolled back"
     if kind == "showNotification":
         return f"[{p.get('notificationType')}] {p.get('title')}: {p.get('body')}"
     if kind == "updateAttribute":
         return f"{p.get('path')} = {json.dumps(p.get('value'), ensure_ascii=False)}"
     if kind in ("addToAudience", "removeFromAudience"):
         verb = "joins" if kind == "addToAudience" else "leaves"
-        return f"{p.get('profileIntegrationId')} {verb} audience {p.get('audienceName')!r}"
+        return f"{p.get('profileIntegrationId')} {verb} audience '{p.get('audienceName')}'"
     if kind == "customEffect":
         return f"{p.get('name')} {json.dumps(p.get('payload'), ensure_ascii=False)}"
     return ", ".join(f"{k}={v}" for k, v in p.items())
 
 
-def effects_table(effects: Sequence[Effect], title: str = "Effects") -> None:
+def tentative(e: Effect, evaluation: Any) -> bool:
+    """Whether a code was rejected only because the session is not closed yet: Talon.One says
+    ...RejectedByCondition, which reads as a failure, but the same code is accepted on close."""
+    reason = e.props.get("rejectionReason")
+    if evaluation is None or not (isinstance(reason, str) and reason.endswith("ByCondition")):
+        return False
+    for rule in evaluation.rules:
+        if (rule.campaign_id, rule.rule_name) == (e.campaign_id, e.rule_name):
+            failed = [c for c in rule.conditions if not c.check.passed]
+            closing = [c for c in failed if getattr(c.condition, "event", None) == CLOSED]
+            return bool(failed) and closing == failed
+    return False
+
+
+def words_of(e: Effect, evaluation: Any = None) -> str:
+    if tentative(e, evaluation):
+        what = "referral code" if e.effect_type == "rejectReferral" else "coupon"
+        return (
+            f"{what} {e.props.get('value')} is valid; it is redeemed when the session closes "
+            f"(until then Talon.One says {e.props.get('rejectionReason')})"
+        )
+    return effect_words(e)
+
+
+def effects_table(
+    effects: Sequence[Effect], title: str = "Effects", evaluation: Any = None
+) -> None:
     campaigns = {e.campaign_id for e in effects}
     if len(campaigns) == 1:  # the usual case: name the campaign once, leave room for details
+        campaign = campaigns.pop()  # none for a code no running campaign checks
         table(
-            f"{title} of {campaigns.pop() or 'no campaign'}",
+            f"{title} of {campaign}" if campaign else title,
             ["Rule", "Effect", "Details"],
-            [(e.rule_name, e.effect_type, effect_words(e)) for e in effects],
+            [(e.rule_name, e.effect_type, words_of(e, evaluation)) for e in effects],
             wide="Details",
             keep=("Effect",),
         )
@@ -173,7 +348,7 @@ def effects_table(effects: Sequence[Effect], title: str = "Effects") -> None:
     table(
         title,
         ["Campaign", "Rule", "Effect", "Details"],
-        [(e.campaign_id, e.rule_name, e.effect_type, effect_words(e)) for e in effects],
+        [(e.campaign_id, e.rule_name, e.effect_type, words_of(e, evaluation)) for e in effects],
         wide="Details",
         keep=("Campaign", "Effect"),
     )
@@ -195,9 +370,11 @@ def response(resp: Any, explain: bool = False) -> None:
     if "session" in resp.generated:
         note(f"New session {resp.generated['session']}")
     if resp.events:
-        note("Event: " + ", ".join(f"{event_label(e)} ({e})" for e in resp.events))
+        # A built-in event by its name and type; a custom one's type is its name.
+        labels = (e if event_label(e) == e else f"{event_label(e)} ({e})" for e in resp.events)
+        note("Event: " + ", ".join(labels))
     if resp.effects:
-        effects_table(resp.effects)
+        effects_table(resp.effects, evaluation=resp.evaluation)
     else:
         line("No effects.")
     evaluation = resp.evaluation
@@ -220,34 +397,44 @@ def response(resp: Any, explain: bool = False) -> None:
         explanation(evaluation)
     elif evaluation is not None and not resp.effects:
         unfired = [r for r in evaluation.rules if not r.fired and r.failed_condition]
-        for rule in unfired:
-            failed = rule.failed_condition
+        if len(unfired) == 1:
+            rule, failed = unfired[0], unfired[0].failed_condition
             note(
                 f"Rule '{rule.rule_name}' ({rule.campaign_id}) did not fire: {failed.words} "
                 f"— saw {failed.check.seen}"
             )
+        elif unfired:  # one line, not one a rule: --explain has them all
+            note(f"No rule fired ({len(unfired)} rules checked; --explain shows why each did not).")
     if resp.dry_run:
         note("Dry run: nothing was saved.")
 
 
 def explanation(evaluation: Any) -> None:
-    rows = []
+    """Why each rule fired or not: a table per campaign, a row per condition, the rule and its
+    outcome named on its first row (narrow enough for 80 columns without the Needed column, which
+    the condition's words mostly say)."""
+    by_campaign: dict[str, list[tuple[str, str, str, Any, Any, str]]] = {}
     for rule in evaluation.rules:
-        for c in rule.conditions:
+        rows = by_campaign.setdefault(rule.campaign_id, [])
+        outcome = "fired" if rule.fired else "did not fire"
+        if not rule.conditions:
+            rows.append((rule.rule_name, outcome, "(no conditions)", "", "", ""))
+        for n, c in enumerate(rule.conditions):
+            named = n == 0
             rows.append(
                 (
-                    rule.campaign_id,
-                    rule.rule_name,
-                    "fired" if rule.fired else "did not fire",
+                    rule.rule_name if named else "",
+                    outcome if named else "",
                     c.words,
                     c.check.seen,
                     c.check.needed,
                     "yes" if c.check.passed else "no",
                 )
             )
-        if not rule.conditions:
-            rows.append((rule.campaign_id, rule.rule_name, "fired", "(no conditions)", "", "", ""))
-    table("Why", ["Campaign", "Rule", "Outcome", "Condition", "Seen", "Needed", "Holds"], rows)
+    for campaign_id, rows in by_campaign.items():
+        table(
+            f"Why: {campaign_id}", ["Rule", "Outcome", "Condition", "Seen", "Needed", "Holds"], rows
+        )
     for cid, why in evaluation.not_running.items():
         note(f"Campaign {cid} was not evaluated: {why}")
 

@@ -292,12 +292,11 @@ def find_campaign(catalog: Catalog, campaign_id: str, ids: TalonIds | None = Non
     if campaign is None and ids is not None and campaign_id.isascii() and campaign_id.isdigit():
         campaign = catalog.campaign(ids.key("campaign", int(campaign_id)) or "")
     if campaign is None:
-        from refcamp.tables import did_you_mean
+        from refcamp.tables import unknown_hint
 
         known = [c.id for c in catalog.campaigns]
         raise NotFoundError(
-            f"no campaign {campaign_id!r}{did_you_mean(campaign_id, known)} in "
-            f"{catalog.directory} (known: {', '.join(known) or 'none'})"
+            f"no campaign {campaign_id!r} in {catalog.directory}{unknown_hint(campaign_id, known)}"
         )
     return campaign
 
@@ -1412,12 +1411,9 @@ def _program(ws: Workspace, program: str) -> Any:
     if program not in programs and program.isascii() and program.isdigit():
         program = ws.talon_ids().key("program", int(program)) or program
     if program not in programs:
-        from refcamp.tables import did_you_mean
+        from refcamp.tables import unknown_hint
 
-        raise NotFoundError(
-            f"no loyalty program {program!r}{did_you_mean(program, programs)} "
-            f"(known: {', '.join(programs) or 'none'})"
-        )
+        raise NotFoundError(f"no loyalty program {program!r}{unknown_hint(program, programs)}")
     return programs[program]
 
 

@@ -19,6 +19,13 @@ def did_you_mean(word: str, options: Iterable[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def unknown_hint(word: str, options: Iterable[str]) -> str:
+    """What to add to "no such name": the close one if there is one, else the names known (never
+    both: "(did you mean x?) (known: x)" says one thing twice)."""
+    options = list(options)
+    return did_you_mean(word, options) or f" (known: {', '.join(options) or 'none'})"
+
+
 def type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"

@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import typer.core
+from typer._click.exceptions import NoSuchOption
 
 from refcamp import __version__
 
@@ -92,15 +93,95 @@ def check_raw_values(ctx: Any, command: Any, opts: dict[str, Any]) -> None:
         parent = parent.parent
 
 
+def misplaced(ctx: Any, error: Any) -> None:
+    """A global option after the command (`refcamp simulate --now ...`) is "No such option" to
+    the command's parser; say where it goes instead. (Moving it to the front ourselves would mean
+    guessing which later words are other options' values.)"""
+    from typer._click.exceptions import UsageError
+
+    root = ctx.find_root()
+    if ctx is root:
+        return
+    option = error.option_name
+    for param in root.command.params:
+        if option in param.opts:
+            command = ctx.command_path.removeprefix(f"{root.info_name} ")
+            example = (
+                f"{root.info_name} {option}"
+                if param.is_flag
+                else f"{root.info_name} {option} {param.name.upper()} {command} ..."
+            )
+            raise UsageError(
+                f"{option} is a global option: put it before the command ({example})", ctx
+            ) from None
+
+
+def literal(text: str) -> str:
+    """Help text as written: Typer renders it as Rich markup, where "[campaign.coupons]" is a
+    style tag and vanishes."""
+    import re
+
+    return re.sub(r"\[(?=[a-zA-Z#/@])", r"\\[", text)
+
+
+def reflow(text: str | None) -> str | None:
+    """A docstring as paragraphs: Typer's Rich help keeps the source's line breaks, which cut
+    sentences in the middle. A line that starts with a space or "-" stays a line of its own."""
+    if not text:
+        return text
+    import inspect
+    import re
+
+    return literal(re.sub(r"(?<=\S)\n(?=[^\s-])", " ", inspect.cleandoc(text)))
+
+
+def tidy(param: Any) -> None:
+    """Help for people: a flag takes no value, so no `<bool>`; a repeatable option names what one
+    use takes, not a Python `<list[str]>`, and says it repeats."""
+    if getattr(param, "_tidied", False):  # a command's params are shown again and again
+        return
+    param._tidied = True
+    if param.help:
+        param.help = literal(param.help)
+    if param.param_type_name != "option":
+        return
+    if param.is_flag:
+        param.metavar = ""
+    elif param.type_descriptor.is_list and param.metavar is None:
+        param.metavar = f"<{param._bare_type(param.type_descriptor.annotation.__args__[0])}>"
+        if param.help and "repeatable" not in param.help:
+            param.help = f"{param.help.rstrip('.')} (repeatable)."
+
+
 class _Checked:
-    """The parser of every refcamp command and group checks the raw values (check_raw_values)."""
+    """Every refcamp command and group: its parser checks the raw values (check_raw_values), its
+    help reads as sentences (reflow, tidy)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow(self.help)
+
+    def get_params(self, ctx: Any) -> Any:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            tidy(param)
+        return params
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        # Click marks a required argument {ID}; people know a bare ID (and [ID] for optional).
+        pieces = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
 
     def make_parser(self, ctx: Any) -> Any:
         parser = super().make_parser(ctx)  # type: ignore[misc]
         parse = parser.parse_args
 
         def checked(args: list[str]) -> Any:
-            opts, rest, order = parse(args)
+            try:
+                opts, rest, order = parse(args)
+            except NoSuchOption as error:
+                misplaced(ctx, error)
+                raise
             check_raw_values(ctx, self, opts)
             return opts, rest, order
 
@@ -387,8 +468,11 @@ def main() -> None:
         # Click's usage errors (vendored by newer Typers) are recognised by their shape.
         if not (hasattr(error, "format_message") and hasattr(error, "exit_code")):
             raise
-        if type(error).__name__ == "NoArgsIsHelpError":  # `refcamp session`: show the help
-            app(prog_name="refcamp", args=[*sys.argv[1:], "--help"])
+        if type(error).__name__ == "NoArgsIsHelpError":  # `refcamp session`: the help, once
+            # Typer's Rich help is printed while the error is made (its message is then empty);
+            # plain Click's help is the message.
+            sys.stdout.write(error.format_message())
+            sys.exit(0)
         context = getattr(error, "ctx", None)
         hint = f" (see {context.command_path} --help)" if context is not None else ""
         from refcamp.render import inert

@@ -43,7 +43,7 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
         render.print_json([_campaign_json(c, state, ids) for c, state in rows])
         return
     render.table(
-        f"Campaigns in {ws.catalog.directory}",
+        f"Campaigns in {Path(ws.catalog.directory).resolve()}",  # not "Campaigns in campaigns"
         ["ID", "Name", "State", "Features", "Rules"],
         [(c.id, c.name, state, ", ".join(c.features), len(c.rules)) for c, state in rows],
     )

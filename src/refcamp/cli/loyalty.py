@@ -65,6 +65,9 @@ def balance(
         else:
             render.print_json(talon.loyalty(balances, names, ws.talon_ids()))
         return
+    if not balances:
+        render.line(f"No loyalty programs in the campaigns, so {profile_id} has no balance.")
+        return
     render.table(
         f"Balances of {profile_id}",
         ["Program", "Name", "Current", "Pending", "Expired", "Spent"],

@@ -170,7 +170,15 @@ def simulate(
         for day in f["pointsByDay"]:
             by_day[day["day"]] = by_day.get(day["day"], 0) + day["points"]
     report: dict[str, Any] = {
-        "population": population.__dict__,
+        "population": {  # camelCase, as every other key of the report
+            "customers": population.customers,
+            "days": population.days,
+            "referralRate": population.referral_rate,
+            "friendsPerAdvocate": population.friends_per_advocate,
+            "cancelRate": population.cancel_rate,
+            "basketMean": population.basket_mean,
+            "seed": population.seed,
+        },
         "start": start.date().isoformat(),
         "requests": counts,
         "campaigns": figures,
@@ -179,9 +187,11 @@ def simulate(
     if as_json:
         render.print_json(report)
         return
+    friends = counts["registrations"] - population.customers  # every customer registers
     render.line(
         f"Simulated {population.customers} customers over {population.days} days from "
-        f"{report['start']} (seed {seed}): {counts['registrations']} registrations, "
+        f"{report['start']} (seed {seed}): {counts['registrations']} registrations "
+        f"({population.customers} customers and {friends} friends they referred), "
         f"{counts['orders']} orders, {counts['cancellations']} cancellations."
     )
     for f in figures:
@@ -190,24 +200,41 @@ def simulate(
 
 
 def _run(ws: Any, population: Any, start: Any, quiet: bool) -> dict[str, int]:
+    """Run the simulation, with replay's kind of bar on a terminal: its total is the days
+    simulated (fixed from the start; the requests are not known until friends are drawn), with
+    the requests per second and the time left."""
+    import time
+
     from refcamp import render
-    from refcamp.simulate import run
+    from refcamp.simulate import DAY, run
 
     if quiet or not sys.stderr.isatty():
         return run(ws, population, start)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(
-        TextColumn("simulating"),
+    progress = Progress(
+        TextColumn("simulate"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
+        TextColumn("{task.fields[rate]} requests/s"),
+        TimeRemainingColumn(),
         console=render.console(stderr=True),
         transient=True,
-    ) as progress:
-        task = progress.add_task("simulate", total=population.customers)
+        auto_refresh=False,  # redrawn by the ticks below, as replay's is
+    )
+    with progress:
+        task = progress.add_task("simulate", total=population.days, rate="0")
+        started = drawn = time.monotonic()
 
-        def tick(done: int, total: int) -> None:
-            if done % 100 == 0:
-                progress.update(task, completed=done, total=total)
+        def tick(done: int, _scheduled: int) -> None:
+            nonlocal drawn
+            now = time.monotonic()
+            if now - drawn >= 0.1:  # ten redraws a second at most
+                drawn = now
+                day = (ws.now - start) / DAY  # the simulated clock: each request sets it
+                rate = f"{done / max(now - started, 1e-6):,.0f}"
+                progress.update(task, completed=day, rate=rate, refresh=True)
 
-        return run(ws, population, start, tick)
+        counts = run(ws, population, start, tick)
+        progress.update(task, completed=population.days, refresh=True)
+        return counts

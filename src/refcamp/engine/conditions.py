@@ -447,7 +447,7 @@ class AudienceCondition(Condition):
         return Check(self.audience in audiences, f"audiences: {seen}", self.audience)
 
     def words(self) -> str:
-        return f"the customer is in audience {self.audience!r}"
+        return f"the customer is in audience '{self.audience}'"
 
 
 class Combinator(Condition):

@@ -7,6 +7,7 @@ apply to this request (e.g. no customer to give points to).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import Any, ClassVar
 from refcamp.clock import add_duration, iso, parse_duration
 from refcamp.engine.core import Context
 from refcamp.models import Campaign, Catalog, CodeSettings
-from refcamp.tables import LARGEST, TableReader, did_you_mean
+from refcamp.tables import LARGEST, TableReader, did_you_mean, unknown_hint
 
 Planned = tuple[Mapping[str, Any], Mapping[str, Any]]  # (props, params)
 
@@ -137,9 +138,8 @@ class CreateReferralCode(CreateCode):
 def program_problems(program: str, catalog: Catalog) -> list[tuple[str, str]]:
     if program in catalog.programs:
         return []
-    known = ", ".join(catalog.programs) or "none defined"
-    hint = did_you_mean(program, catalog.programs)
-    return [("program", f"unknown loyalty program {program!r}{hint}; known: {known}")]
+    hint = unknown_hint(program, catalog.programs)
+    return [("program", f"unknown loyalty program {program!r}{hint}")]
 
 
 @register
@@ -260,10 +260,12 @@ class AddLoyaltyPoints(EffectSpec):
 
     def words(self) -> str:
         who = "the advocate" if self.recipient == "advocate" else "the current customer"
-        amount = (
-            f"{self.points}" if self.points is not None else f"{self.points_per:g} per {self.of}"
-        )
-        return f"add {amount} points to {who} in {self.program} ({self.reason!r})"
+        if self.points is not None:
+            amount = f"{self.points} point{'' if self.points == 1 else 's'}"
+        else:
+            amount = f"{self.points_per:g} point{'' if self.points_per == 1 else 's'} per unit of"
+            amount += f" {self.of}"
+        return f"add {amount} to {who} in {self.program} ('{self.reason}')"
 
 
 @register
@@ -306,7 +308,7 @@ class DeductLoyaltyPoints(EffectSpec):
         return props, {"available": context.facts.balances.get(self.program, 0)}
 
     def words(self) -> str:
-        return f"deduct {self.points} points in {self.program} ({self.reason!r})"
+        return f"deduct {self.points} points in {self.program} ('{self.reason}')"
 
 
 @register
@@ -397,7 +399,7 @@ class SetDiscount(EffectSpec):
     def words(self) -> str:
         size = f"{self.amount:g} off" if self.amount is not None else f"{self.percent:g}% off"
         where = "matching items" if self.scope == "items" else "the session total"
-        return f"discount {self.label!r}: {size} {where}"
+        return f"discount '{self.label}': {size} {where}"
 
 
 @register
@@ -473,7 +475,7 @@ class ShowNotification(EffectSpec):
         return {"notificationType": self.kind, "title": self.title, "body": self.body}, {}
 
     def words(self) -> str:
-        return f"show notification {self.title!r}"
+        return f"show notification '{self.title}'"
 
 
 @register
@@ -516,7 +518,7 @@ class UpdateAttribute(EffectSpec):
         }
 
     def words(self) -> str:
-        return f"set {self.path} to {self.value!r}"
+        return f"set {self.path} to {json.dumps(self.value, ensure_ascii=False)}"
 
 
 class AudienceEffect(EffectSpec):
@@ -543,7 +545,7 @@ class AddToAudience(AudienceEffect):
     effect_type = "addToAudience"
 
     def words(self) -> str:
-        return f"add the customer to audience {self.audience!r}"
+        return f"add the customer to audience '{self.audience}'"
 
 
 @register
@@ -554,7 +556,7 @@ class RemoveFromAudience(AudienceEffect):
     effect_type = "removeFromAudience"
 
     def words(self) -> str:
-        return f"remove the customer from audience {self.audience!r}"
+        return f"remove the customer from audience '{self.audience}'"
 
 
 @register
@@ -580,7 +582,7 @@ class CustomEffect(EffectSpec):
         return {"name": self.effect_name, "payload": _plain(self.payload)}, {}
 
     def words(self) -> str:
-        return f"custom effect {self.effect_name!r}"
+        return f"custom effect '{self.effect_name}'"
 
 
 def _plain(value: Any) -> Any:
