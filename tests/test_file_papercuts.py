@@ -230,7 +230,7 @@ def test_a_table_of_ten_thousand_codes_is_as_quick_as_json_and_never_splits_a_co
     rows = [line.split("│")[1].strip() for line in listed.stdout.splitlines() if "│" in line]
     assert rows == listed_codes
     assert max(len(line) for line in listed.stdout.splitlines()) <= 80
-    assert "left out Created" in listed.stderr
+    assert "Created left out to fit 80 columns" in listed.stderr
     assert table_seconds < 2 * json_seconds + 1, (table_seconds, json_seconds)
 
 

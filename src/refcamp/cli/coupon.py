@@ -13,13 +13,12 @@ from refcamp.cli.options import Json, optional_time
 app = typer.Typer(help="Coupon codes: create, list, show, reserve.", no_args_is_help=True)
 
 COLUMNS = ["Code", "Campaign", "Recipient", "Used", "Starts", "Expires", "Created"]
-DROP = ("Created", "Starts", "Expires", "Used", "Campaign")  # least useful first
 
 
 def _table(title: str, coupons) -> None:  # type: ignore[no-untyped-def]
-    from refcamp import listing
+    from refcamp.render import table
 
-    listing.table(title, COLUMNS, _rows(coupons), keep=("Code", "Recipient"), drop=DROP)
+    table(title, COLUMNS, _rows(coupons), keep=("Code", "Recipient"))
 
 
 def _rows(coupons):  # type: ignore[no-untyped-def]

@@ -30,13 +30,12 @@ def _rows(referrals):  # type: ignore[no-untyped-def]
 
 
 COLUMNS = ["Code", "Campaign", "Advocate", "Friend", "Used", "Starts", "Expires", "Created"]
-DROP = ("Created", "Starts", "Friend", "Expires", "Used", "Campaign")  # least useful first
 
 
 def _table(title: str, referrals) -> None:  # type: ignore[no-untyped-def]
-    from refcamp import listing
+    from refcamp.render import table
 
-    listing.table(title, COLUMNS, _rows(referrals), keep=("Code", "Advocate"), drop=DROP)
+    table(title, COLUMNS, _rows(referrals), keep=("Code", "Advocate"))
 
 
 @app.command("create")
