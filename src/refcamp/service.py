@@ -153,6 +153,12 @@ class Workspace:
     def forget_talon_ids(self) -> None:
         self.__dict__.pop("_talon_ids", None)
 
+    def reread_after_rollback(self) -> None:
+        """What this request read (ids, states, campaigns seen) may hold what its dry run rolls
+        back: it stays for shaping this response; a long-running door reads it again next time."""
+        self.__dict__.pop("_data_version", None)
+        self.__dict__.pop("_seen", None)
+
     def new_request(self, moment: datetime | None) -> None:
         """The next request of a long-running door (the HTTP server): what this workspace read
         (campaign states, ids) is read again if another process has committed since."""
@@ -1537,4 +1543,8 @@ def _attach_views(ws: Workspace, response: Response) -> None:
     if "loyalty" in wanted and profile_id is not None:
         response.loyalty = balances(ws, profile_id)
     if response.dry_run:
-        _ = response._views  # read now: after the rollback they would show the state before
+        # Read now: after the rollback they would show the state before (the ids included: an
+        # audience first joined by this request has its id only until then).
+        _ = response._views
+        ws.talon_ids()
+        ws.reread_after_rollback()

@@ -1,0 +1,95 @@
+"""What commands do with input and state, as a new user meets it (issue 15): a dry run prints
+what the real run prints, typed values stay as typed, --item is key=value,... or refused, a
+mistyped --db creates nothing, -q never goes silent without a word, codes only for campaigns that
+have the feature, one story for a disabled campaign, one rule for unknown customers, and a broken
+campaign file blocks only the commands that evaluate rules."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from conftest import Result, Run
+
+
+def assert_input_error(result: Result, *words: str) -> str:
+    """Exit 2, nothing on stdout, one 'refcamp: error:' line holding every word."""
+    assert result.exit_code == 2, result
+    assert result.stdout == "", result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result
+    assert lines[0].startswith("refcamp: error:"), result
+    for word in words:
+        assert word in lines[0], result
+    return lines[0]
+
+
+def assert_check_clean(run: Run, *options: str) -> None:
+    checked = run(*options, "db", "check")
+    assert checked.exit_code == 0, checked
+
+
+def copy_state(source: Path, target: Path) -> None:
+    """A consistent copy of a state file (its -wal included), as SQLite's backup makes it."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+# --- 1: a dry run prints exactly what the real run prints --------------------------------------
+
+
+@pytest.fixture
+def story(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Both sample campaigns running, an advocate, an open session S1, closed sessions S2 and S3."""
+    monkeypatch.setenv("REFCAMP_SEED", "7")
+    monkeypatch.setenv("REFCAMP_NOW", "2026-03-01T10:00:00Z")
+    for args in (
+        ("campaign", "activate", "medium-referral"),
+        ("campaign", "activate", "spring-coupons"),
+        ("profile", "update", "ADV"),
+        ("session", "update", "S1", "--profile", "X1", "--item", "sku=a,price=40"),
+        ("session", "close", "S2", "--profile", "X1", "--item", "sku=a,price=40"),
+        ("session", "close", "S3", "--profile", "X1", "--item", "sku=b,price=60"),
+    ):
+        result = run(*args)
+        assert result.exit_code == 0, result
+    return tmp_path / "state.db"
+
+
+DRY_RUNS = [
+    ("profile", "update", "NEWDRY", "--audience-add", "vip"),
+    ("profile", "update", "X1", "--attr", "colour=red", "--audience-add", "vip"),
+    ("session", "close", "--profile", "STAT1", "--item", "sku=a,price=40"),
+    ("session", "close", "S1"),
+    ("session", "update", "S1", "--item", "sku=c,price=5"),
+    ("session", "cancel", "S2"),
+    ("session", "reopen", "S3"),
+    ("session", "return", "S3", "--item", "position=0"),
+    ("event", "track", "review_posted", "--profile", "X1"),
+]
+
+
+@pytest.mark.parametrize("shape", [("--json",), ()], ids=["json", "table"])
+@pytest.mark.parametrize("command", DRY_RUNS, ids=[" ".join(c[:2]) + f" {c[2]}" for c in DRY_RUNS])
+def test_a_dry_run_prints_what_the_real_run_prints(
+    run: Run, story: Path, tmp_path: Path, command: tuple[str, ...], shape: tuple[str, ...]
+) -> None:
+    dry_db, real_db = tmp_path / "dry.db", tmp_path / "real.db"
+    copy_state(story, dry_db)
+    copy_state(story, real_db)
+    dry = run("--db", str(dry_db), *command, *shape, "--dry-run")
+    real = run("--db", str(real_db), *command, *shape)
+    assert dry.exit_code == real.exit_code == 0, (dry, real)
+    if shape:
+        shown = dry.json
+        # reopen's JSON is reopenCustomerSession's body, effects alone
+        assert shown.pop("dryRun", command[1] == "reopen") is True
+        assert shown == real.json
+        assert dry.stderr == real.stderr
+    else:
+        assert dry.stdout == real.stdout
+        assert dry.stderr == real.stderr + "Dry run: nothing was saved.\n"
+    assert_check_clean(run, "--db", str(dry_db))
+    assert_check_clean(run, "--db", str(real_db))
