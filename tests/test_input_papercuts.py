@@ -93,3 +93,67 @@ def test_a_dry_run_prints_what_the_real_run_prints(
         assert dry.stderr == real.stderr + "Dry run: nothing was saved.\n"
     assert_check_clean(run, "--db", str(dry_db))
     assert_check_clean(run, "--db", str(real_db))
+
+
+# --- 0b: --attr values stay as typed unless they are exactly a JSON number -----------------------
+
+
+def test_attr_values_that_are_not_plain_json_numbers_stay_text(run: Run) -> None:
+    result = run(
+        "profile",
+        "update",
+        "Z",
+        *("--attr", "zip=01067", "--attr", "phone=+491511234567", "--attr", "sku=1_000"),
+        *("--attr", "sp= 42 ", "--attr", "half=.5", "--attr", "one=1.", "--attr", "flag=True"),
+        *("--attr", "n=42", "--attr", "x=-1.5e3", "--attr", "zero=0", "--attr", "yes=true"),
+        *("--attr", "big=12345678901234567890"),
+        "--json",
+    )
+    assert result.exit_code == 0, result
+    assert result.json["customerProfile"]["attributes"] == {
+        "zip": "01067",
+        "phone": "+491511234567",
+        "sku": "1_000",
+        "sp": " 42 ",
+        "half": ".5",
+        "one": "1.",
+        "flag": "True",
+        "big": "12345678901234567890",
+        "n": 42,
+        "x": -1500.0,
+        "zero": 0,
+        "yes": True,
+    }
+
+
+def test_a_rule_on_a_zip_with_a_leading_zero_fires(run: Run, tmp_path: Path) -> None:
+    campaigns = tmp_path / "zips"
+    campaigns.mkdir()
+    (campaigns / "zip.toml").write_text(
+        """
+[campaign]
+id = "dresden"
+name = "Dresden"
+state = "enabled"
+
+[[rules]]
+name = "Dresden welcome"
+when = [
+  { event = "talon_profile_created" },
+  { attribute = "profile.attributes.zip", op = "==", value = "01067" },
+]
+then = [{ effect = "add_to_audience", audience = "dresden" }]
+"""
+    )
+    result = run(
+        "--campaigns", str(campaigns), "profile", "update", "Z", "--attr", "zip=01067", "--json"
+    )
+    assert result.exit_code == 0, result
+    assert [e["effectType"] for e in result.json["effects"]] == ["addToAudience"], result
+
+
+@pytest.mark.parametrize("price", ["010", "+10", "1_0", " 10", "10 ", ".5", "1e999"])
+def test_an_item_price_that_is_not_a_plain_number_is_refused(run: Run, price: str) -> None:
+    result = run("session", "update", "S1", "--profile", "P1", "--item", f"sku=a,price={price}")
+    assert_input_error(result, "price", "number")
+    assert run("session", "show", "S1").exit_code == 1

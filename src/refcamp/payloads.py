@@ -656,22 +656,28 @@ INTEGER = re.compile(r"[-+]?[0-9]+")
 DECIMAL = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
+# What a KEY=VALUE value becomes a number from: exactly a JSON number. Anything else is text kept
+# as typed, so a zip code (01067), a phone number (+49...), 1_000 or " 42 " is never changed.
+JSON_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
 def typed_value(text: str) -> Any:
-    """A command-line value typed sensibly: integers, decimals, true/false, else the string."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if INTEGER.fullmatch(text):
-        return int(text)
-    if DECIMAL.fullmatch(text):
-        value = float(text)
-        if math.isfinite(value):  # 1e999 is text, not infinity
-            return value
-    return text
+    """A command-line value as JSON would read it when it is a JSON number, true or false (one
+    refcamp can keep exactly: within LARGEST_NUMBER), else the text as typed."""
+    if text in ("true", "false"):
+        return text == "true"
+    if JSON_INTEGER.fullmatch(text):
+        number: int | float = int(text)
+    elif JSON_NUMBER.fullmatch(text):
+        number = float(text)
+    else:
+        return text
+    return number if abs(number) <= LARGEST_NUMBER else text  # 1e999 and long ids stay text
 
 
 def read_attrs(specs: list[str], option: str = "--attr") -> dict[str, Any]:
-    """K=V pairs (V typed sensibly) and K:=JSON pairs."""
+    """K=V pairs (V a number only when it is exactly a JSON number) and K:=JSON pairs."""
     result: dict[str, Any] = {}
     for spec in specs:
         if ":=" in spec and spec.index(":=") < spec.index("=") + 1:
@@ -716,16 +722,18 @@ def read_item(spec: str, position: int) -> CartItem:
                 f"--item {spec!r}: unknown key {key!r}{did_you_mean(key, ITEM_KEYS)}; "
                 f"keys: {', '.join(ITEM_KEYS)}"
             )
-        values[key] = value.strip()
+        values[key] = value
     body: dict[str, Any] = {"quantity": 1}
     for key, value in values.items():
         if key in ("price", "weight"):
             number = typed_value(value)
+            if isinstance(number, str) and JSON_NUMBER.fullmatch(value):
+                raise InputError(f"--item {spec!r}: {key} {value} is too large a number")
             if isinstance(number, bool) or not isinstance(number, int | float):
                 raise InputError(f"--item {spec!r}: {key} must be a number, got {value!r}")
             body[key] = number
         elif key == "quantity":
-            if not INTEGER.fullmatch(value):
+            if not JSON_INTEGER.fullmatch(value):
                 raise InputError(f"--item {spec!r}: quantity must be a whole number, got {value!r}")
             body[key] = int(value)
         else:
