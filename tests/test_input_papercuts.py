@@ -157,3 +157,37 @@ def test_an_item_price_that_is_not_a_plain_number_is_refused(run: Run, price: st
     result = run("session", "update", "S1", "--profile", "P1", "--item", f"sku=a,price={price}")
     assert_input_error(result, "price", "number")
     assert run("session", "show", "S1").exit_code == 1
+
+
+# --- 16: --item is key=value,... or refused ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("sku=a price=10", ["'sku=a price=10' is not key=value", "commas", "--payload"]),
+        ("sku=a;price=10", ["'sku=a;price=10' is not key=value", "sku=A1,price=10", "--payload"]),
+        ("sku=a, price=10", ["' price=10' is not key=value", "--payload"]),
+        ("sku=a,price=10 ,quantity=2", ["price must be a number", "'10 '"]),
+        ("sku=a=b,price=10", ["'sku=a=b' is not key=value", "--payload"]),
+        ("sku=a", ["price is required"]),
+        ("sku=a,quantity=2", ["price is required"]),
+        ("sku=a,price=10,price=20", ["price is given twice"]),
+        ("sku=a,SKU=b,price=1", ["sku is given twice"]),
+        ("sku=a,price=10,", ["'' is not key=value"]),
+    ],
+)
+@pytest.mark.parametrize("command", ["update", "close"])
+def test_an_item_that_is_not_key_value_pairs_is_refused(
+    run: Run, spec: str, words: list[str], command: str
+) -> None:
+    result = run("session", command, "S1", "--profile", "P1", "--item", spec)
+    assert_input_error(result, f"--item {spec!r}", *words)
+    assert run("session", "show", "S1").exit_code == 1
+    assert run("profile", "show", "P1").exit_code == 1
+
+
+def test_a_free_item_says_price_0(run: Run) -> None:
+    result = run("session", "update", "S1", "--profile", "P1", "--item", "sku=a,price=0", "--json")
+    assert result.exit_code == 0, result
+    assert result.json["customerSession"]["cartItems"][0]["price"] == 0

@@ -705,16 +705,23 @@ def read_attrs(specs: list[str], option: str = "--attr") -> dict[str, Any]:
 
 
 ITEM_KEYS = ("sku", "name", "price", "quantity", "category", "weight")
+ITEM_FORM = (
+    "expected key=value pairs separated by commas, like sku=A1,price=10,quantity=2 "
+    f"(keys: {', '.join(ITEM_KEYS)}; for a value holding a comma or '=', use --payload)"
+)
 
 
 def read_item(spec: str, position: int) -> CartItem:
-    """--item sku=sku-00004,name=ProductC,price=100,quantity=1,category=Accessories"""
+    """--item sku=sku-00004,name=ProductC,price=100,quantity=1,category=Accessories
+
+    Refused unless it is exactly that: a space or a semicolon between pairs would otherwise
+    make one long sku, a key given twice would silently win and a missing price would be 0."""
     values: dict[str, str] = {}
     for part in spec.split(","):
-        if "=" not in part:
-            raise InputError(f"--item {spec!r}: {part!r} is not key=value")
-        key, value = part.split("=", 1)
-        key = key.strip().lower()
+        key, sep, value = part.partition("=")
+        if not sep or "=" in value or not key or key != key.strip():
+            raise InputError(f"--item {spec!r}: {part!r} is not key=value; {ITEM_FORM}")
+        key = key.lower()
         if key not in ITEM_KEYS:
             from refcamp.tables import did_you_mean
 
@@ -722,6 +729,8 @@ def read_item(spec: str, position: int) -> CartItem:
                 f"--item {spec!r}: unknown key {key!r}{did_you_mean(key, ITEM_KEYS)}; "
                 f"keys: {', '.join(ITEM_KEYS)}"
             )
+        if key in values:
+            raise InputError(f"--item {spec!r}: {key} is given twice")
         values[key] = value
     body: dict[str, Any] = {"quantity": 1}
     for key, value in values.items():
@@ -741,6 +750,9 @@ def read_item(spec: str, position: int) -> CartItem:
     if "sku" not in body:
         raise InputError(f"--item {spec!r}: sku is required")
     try:
-        return read_cart_item(body, "item", position, [])
+        item = read_cart_item(body, "item", position, [])
     except InputError as error:
         raise InputError(f"--item {spec!r}: {str(error).removeprefix('item.')}") from None
+    if "price" not in body:  # checked last, so a wrong quantity is named first
+        raise InputError(f"--item {spec!r}: price is required (price=0 for a free item)")
+    return item
