@@ -191,3 +191,71 @@ def test_a_free_item_says_price_0(run: Run) -> None:
     result = run("session", "update", "S1", "--profile", "P1", "--item", "sku=a,price=0", "--json")
     assert result.exit_code == 0, result
     assert result.json["customerSession"]["cartItems"][0]["price"] == 0
+
+
+# --- 3: a mistyped --db creates nothing --------------------------------------------------------
+
+READ_ONLY = [
+    ("profile", "show", "A"),
+    ("profile", "show", "A", "--json"),
+    ("session", "show", "S1"),
+    ("referral", "list"),
+    ("referral", "list", "--json"),
+    ("referral", "show", "ABCD-EFGH"),
+    ("coupon", "list"),
+    ("coupon", "show", "SPRING-AAAA"),
+    ("loyalty", "balance", "A"),
+    ("loyalty", "balance", "A", "--program", "1"),
+    ("loyalty", "ledger", "A"),
+    ("campaign", "stats", "medium-referral"),
+    ("db", "check"),
+]
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
+@pytest.mark.parametrize("given", ["option", "environment"])
+def test_a_read_only_command_on_a_missing_state_file_says_so_and_creates_nothing(
+    run: Run, tmp_path: Path, command: tuple[str, ...], given: str
+) -> None:
+    for missing in (tmp_path / "nonexistent" / "dir" / "x.db", tmp_path / "typo.db"):
+        if given == "option":
+            result = run("--db", str(missing), *command)
+        else:
+            result = run(*command, env={"REFCAMP_DB": str(missing)})
+        assert result.exit_code == 1, result
+        assert result.stdout == ""
+        assert result.stderr == (
+            f"refcamp: error: no state file at {missing}: nothing is recorded there yet "
+            "(a mistyped --db or REFCAMP_DB?)\n"
+        )
+        assert not (tmp_path / "nonexistent").exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "work"]
+
+
+@pytest.mark.parametrize("given", ["option", "environment"])
+def test_a_writing_command_makes_no_missing_folders(run: Run, tmp_path: Path, given: str) -> None:
+    missing = tmp_path / "nonexistent" / "dir" / "x.db"
+    args = ("profile", "update", "A")
+    if given == "option":
+        result = run("--db", str(missing), *args)
+    else:
+        result = run(*args, env={"REFCAMP_DB": str(missing)})
+    assert_input_error(result, f"cannot create state file {missing}", "does not exist")
+    assert not (tmp_path / "nonexistent").exists()
+
+
+def test_a_writing_command_creates_a_named_state_file_in_an_existing_folder(
+    run: Run, tmp_path: Path
+) -> None:
+    target = tmp_path / "new.db"
+    result = run("--db", str(target), "profile", "update", "A")
+    assert result.exit_code == 0, result
+    assert target.is_file()
+    assert run("--db", str(target), "profile", "show", "A").exit_code == 0
+    assert_check_clean(run, "--db", str(target))
+
+
+def test_the_default_state_file_gets_its_folders(run: Run, tmp_path: Path) -> None:
+    result = run("profile", "update", "A", env={"REFCAMP_DB": ""})
+    assert result.exit_code == 0, result
+    assert (tmp_path / "home" / "data" / "refcamp" / "refcamp.db").is_file()

@@ -79,7 +79,20 @@ class Workspace:
 
     @cached_property
     def conn(self) -> sqlite3.Connection:
-        return connect(self.db_path)
+        from refcamp.paths import db_path_given
+
+        return connect(self.db_path, make_folder=not db_path_given(self.db_option))
+
+    @property
+    def stored(self) -> sqlite3.Connection:
+        """The connection, for a command that only reads: a state file that is not there is a
+        mistyped path (or nothing recorded yet), never a reason to create one."""
+        if "conn" not in self.__dict__ and not os.path.lexists(self.db_path):
+            raise NotFoundError(
+                f"no state file at {self.db_path}: nothing is recorded there yet "
+                "(a mistyped --db or REFCAMP_DB?)"
+            )
+        return self.conn
 
     def close(self) -> None:
         if "conn" in self.__dict__:
@@ -724,7 +737,7 @@ def change_audiences(ws: Workspace, changes: list[tuple[str, str, int]]) -> None
 
 
 def get_profile(ws: Workspace, profile_id: str) -> Profile:
-    profile = queries.get_profile(ws.conn, profile_id)
+    profile = queries.get_profile(ws.stored, profile_id)
     if profile is None:
         raise NotFoundError(f"no customer profile {profile_id!r}")
     return profile
@@ -750,7 +763,7 @@ def _customer_views(conn: sqlite3.Connection, profile_id: str) -> Views:
 
 
 def inventory(ws: Workspace, profile_id: str) -> Inventory:
-    conn = ws.conn
+    conn = ws.stored
     with snapshot(conn):
         profile = get_profile(ws, profile_id)
         views = _customer_views(conn, profile_id)
@@ -1124,7 +1137,7 @@ def cancel_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Res
 def session_view(ws: Workspace, session_id: str) -> tuple[Session, Views, list[Effect]]:
     """A session, what the response shows of it beyond the model (whether it is its customer's
     first, what was returned), and its latest evaluation's effects."""
-    conn = ws.conn
+    conn = ws.stored
     with snapshot(conn):
         session = get_session(ws, session_id)
         views = Views(
@@ -1135,7 +1148,7 @@ def session_view(ws: Workspace, session_id: str) -> tuple[Session, Views, list[E
 
 
 def get_session(ws: Workspace, session_id: str) -> Session:
-    session = queries.get_session(ws.conn, session_id)
+    session = queries.get_session(ws.stored, session_id)
     if session is None:
         raise NotFoundError(f"no customer session {session_id!r}")
     return session
@@ -1147,7 +1160,7 @@ def get_session(ws: Workspace, session_id: str) -> Session:
 def referrals(
     ws: Workspace, advocate: str | None = None, campaign: str | None = None
 ) -> list[Referral]:
-    return queries.list_referrals(ws.conn, advocate, campaign)
+    return queries.list_referrals(ws.stored, advocate, campaign)
 
 
 def create_referral(
@@ -1285,11 +1298,11 @@ def create_coupons(
 def coupons(
     ws: Workspace, campaign: str | None = None, recipient: str | None = None
 ) -> list[Coupon]:
-    return queries.list_coupons(ws.conn, campaign, recipient)
+    return queries.list_coupons(ws.stored, campaign, recipient)
 
 
 def get_coupon(ws: Workspace, code: str) -> Coupon:
-    coupon = queries.get_coupon(ws.conn, code)
+    coupon = queries.get_coupon(ws.stored, code)
     if coupon is None:
         raise NotFoundError(f"no coupon code {code!r}")
     return coupon
@@ -1328,7 +1341,7 @@ def unreserve_coupon(ws: Workspace, code: str, customers: tuple[str, ...]) -> No
 
 def reserved_customers(ws: Workspace, code: str) -> list[tuple[Profile, Views]]:
     """GET /v1/coupon_reservations/customerprofiles/{code}: who the coupon is reserved for."""
-    with snapshot(ws.conn):
+    with snapshot(ws.stored):
         coupon = get_coupon(ws, code)
         if coupon.recipient_id is None:
             return []
@@ -1362,7 +1375,7 @@ def reopen_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Res
 
 
 def get_referral(ws: Workspace, code: str) -> Referral:
-    referral = queries.get_referral(ws.conn, code)
+    referral = queries.get_referral(ws.stored, code)
     if referral is None:
         raise NotFoundError(f"no referral code {code!r}")
     return referral
@@ -1380,6 +1393,7 @@ def balances(ws: Workspace, profile_id: str, program: str | None = None) -> dict
     from refcamp.loyalty import Balance
     from refcamp.loyalty import balances as derive
 
+    _ = ws.stored  # before a program's number is looked up in it
     catalog = ws.catalog
     if program is not None:
         program = _program(ws, program).id
@@ -1477,6 +1491,7 @@ def campaign_stats(ws: Workspace, campaign_id: str, point_value: float = 0.01) -
     Cost = net points (issued - rolled back - deducted) x point_value + discount given - discount
     rolled back; cost per acquired customer divides it by the customers who came through a
     referral that still stands."""
+    _ = ws.stored
     campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
     with snapshot(ws.conn):
         figures = queries.campaign_figures(ws.conn, campaign.id)
@@ -1499,7 +1514,7 @@ def check_state(ws: Workspace) -> list[str]:
     from refcamp.store.check import check
 
     programs = ws.catalog.programs if ws.campaigns_dir.exists() else {}
-    with snapshot(ws.conn):
+    with snapshot(ws.stored):
         return check(ws.conn, programs, ws.now)
 
 
