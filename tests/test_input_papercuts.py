@@ -259,3 +259,39 @@ def test_the_default_state_file_gets_its_folders(run: Run, tmp_path: Path) -> No
     result = run("profile", "update", "A", env={"REFCAMP_DB": ""})
     assert result.exit_code == 0, result
     assert (tmp_path / "home" / "data" / "refcamp" / "refcamp.db").is_file()
+
+
+# --- 11: -q never goes silent without a word --------------------------------------------------
+
+
+def test_quiet_registration_of_a_known_customer_says_why_no_code(active: Run) -> None:
+    first = active("profile", "update", "NEWCUSTOMER", "-q")
+    assert first.exit_code == 0, first
+    assert first.stdout.strip() and first.stderr == ""
+    again = active("profile", "update", "NEWCUSTOMER", "-q")
+    assert again.exit_code == 0, again
+    assert again.stdout == ""
+    assert again.stderr.startswith("note: no code was created: rule 'Generate a referral code' ")
+    assert "did not fire: Customer Profile Registration — saw talon_profile_updated" in again.stderr
+
+
+def test_quiet_registration_with_the_campaign_disabled_says_why_no_code(run: Run) -> None:
+    result = run("profile", "update", "NEWCUSTOMER", "-q")
+    assert result.exit_code == 0, result
+    assert result.stdout == ""
+    assert "note: no code was created: medium-referral is disabled" in result.stderr
+
+
+def test_quiet_registration_without_rules_says_why_no_code(active: Run) -> None:
+    result = active("profile", "update", "NEWCUSTOMER", "-q", "--no-rules")
+    assert result.stdout == ""
+    assert result.stderr == "note: no code was created: the rules did not run (--no-rules)\n"
+
+
+@pytest.mark.parametrize("command", ["update", "close"])
+def test_an_empty_referral_option_is_refused_like_an_empty_profile(
+    active: Run, command: str
+) -> None:
+    result = active("session", command, "S1", "--profile", "P1", "--referral", "")
+    assert_input_error(result, "--referral", "got 0")
+    assert active("session", "show", "S1").exit_code == 1

@@ -677,6 +677,49 @@ def update_profile(
     return response
 
 
+def why_no_code(catalog: Catalog, evaluation: Evaluation | None) -> str:
+    """Why a request created no code, in one line: what -q (which prints only the codes it
+    created) says on stderr instead of going silent."""
+    from refcamp.engine.effects import CreateCode
+
+    if evaluation is None:
+        return "no code was created: the rules did not run (--no-rules)"
+    reasons = []
+    for campaign in catalog.campaigns:
+        makers = [r for r in campaign.rules if any(isinstance(e, CreateCode) for e in r.then)]
+        if not makers:
+            continue
+        if campaign.id in evaluation.not_running:
+            reasons.append(evaluation.not_running[campaign.id])
+            continue
+        for rule in makers:
+            result = next(
+                (
+                    r
+                    for r in evaluation.rules
+                    if r.campaign_id == campaign.id and r.rule_index == rule.index
+                ),
+                None,
+            )
+            failed = result.failed_condition if result is not None else None
+            if failed is not None:
+                reasons.append(
+                    f"rule '{rule.name}' ({campaign.id}) did not fire: {failed.words} "
+                    f"— saw {failed.check.seen}"
+                )
+        for blocked in evaluation.blocked:
+            if blocked.campaign_id == campaign.id and isinstance(
+                campaign.rules[blocked.rule_index].then[blocked.effect_index], CreateCode
+            ):
+                reasons.append(
+                    f"rule '{blocked.rule_name}' ({campaign.id}): {blocked.reason} "
+                    f"— {blocked.details}"
+                )
+    if not reasons:
+        return "no code was created: no campaign creates codes on this request"
+    return "no code was created: " + "; ".join(reasons)
+
+
 def _audience_names(ws: Workspace, given: tuple[str | int, ...], where: str) -> list[str]:
     """Audiences given by name or by Talon.One's integer id, as names."""
     names = []

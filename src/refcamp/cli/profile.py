@@ -68,7 +68,10 @@ def update(
         )
     ws = workspace(ctx)
     resp = service.update_profile(ws, profile_id, request, run_rules=not no_rules, dry_run=dry_run)
-    respond(ctx, resp, as_json, quiet, explain, [r.code for r in resp.created_referrals])
+    codes = [r.code for r in resp.created_referrals]
+    if quiet and not as_json and not codes:  # an empty line alone would pass for a code
+        resp.notes.append(service.why_no_code(ws.catalog, resp.evaluation))
+    respond(ctx, resp, as_json, quiet, explain, codes)
 
 
 @app.command("delete")
