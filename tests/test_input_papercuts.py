@@ -295,3 +295,25 @@ def test_an_empty_referral_option_is_refused_like_an_empty_profile(
     result = active("session", command, "S1", "--profile", "P1", "--referral", "")
     assert_input_error(result, "--referral", "got 0")
     assert active("session", "show", "S1").exit_code == 1
+
+
+# --- 4: profile update -q prints every code it created -----------------------------------------
+
+
+def test_quiet_registration_prints_every_created_code_coupons_included(active: Run) -> None:
+    assert active("campaign", "activate", "spring-coupons").exit_code == 0
+    result = active("profile", "update", "NEWCUSTOMER", "-q")
+    assert result.exit_code == 0, result
+    codes = result.stdout.splitlines()
+    assert len(codes) == 2, result
+    referral, coupon = codes
+    assert active("referral", "show", referral).exit_code == 0
+    assert coupon.startswith("SPRING-")
+    shown = active("coupon", "show", coupon, "--json")
+    assert shown.exit_code == 0, shown
+    assert result.stderr == ""
+
+
+def test_profile_update_help_says_what_quiet_prints(run: Run) -> None:
+    shown = " ".join(run("profile", "update", "--help").stdout.split())
+    assert "prints only the codes created (referral codes, then coupons)" in shown
