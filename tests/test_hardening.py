@@ -1432,6 +1432,7 @@ TINY = """\
 [campaign]
 id = "tiny"
 state = "enabled"
+features = ["referrals", "coupons"]
 
 [campaign.referrals]
 pattern = "C-##"

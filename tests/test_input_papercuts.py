@@ -317,3 +317,47 @@ def test_quiet_registration_prints_every_created_code_coupons_included(active: R
 def test_profile_update_help_says_what_quiet_prints(run: Run) -> None:
     shown = " ".join(run("profile", "update", "--help").stdout.split())
     assert "prints only the codes created (referral codes, then coupons)" in shown
+
+
+# --- 5: codes only for a campaign with that feature --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            ("referral", "create", "--campaign", "spring-coupons", "--advocate", "ADV"),
+            "campaign spring-coupons has no referrals feature, so it takes no referral codes "
+            "(its features: coupons)",
+        ),
+        (
+            (
+                "referral",
+                "create",
+                "--campaign",
+                "spring-coupons",
+                "--advocate",
+                "ADV",
+                "--code",
+                "MY-CODE",
+            ),
+            "campaign spring-coupons has no referrals feature",
+        ),
+        (
+            ("coupon", "create", "--campaign", "medium-referral"),
+            "campaign medium-referral has no coupons feature, so it takes no coupons "
+            "(its features: referrals, loyalty)",
+        ),
+        (
+            ("coupon", "create", "--campaign", "medium-referral", "--code", "MY-COUPON"),
+            "campaign medium-referral has no coupons feature",
+        ),
+    ],
+)
+def test_codes_for_a_campaign_without_that_feature_are_refused(
+    run: Run, command: tuple[str, ...], message: str
+) -> None:
+    assert_input_error(run(*command), message)
+    assert run("referral", "list", "--json").json == []
+    assert run("coupon", "list", "--json").json == []
+    assert run("profile", "show", "ADV").exit_code == 1

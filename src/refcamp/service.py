@@ -314,6 +314,16 @@ def find_campaign(catalog: Catalog, campaign_id: str, ids: TalonIds | None = Non
     return campaign
 
 
+def _require_feature(campaign: Campaign, feature: str, what: str) -> None:
+    """Codes only for a campaign that has the feature (as Talon.One refuses them otherwise)."""
+    if feature not in campaign.features:
+        has = ", ".join(campaign.features) or "none"
+        raise InputError(
+            f"campaign {campaign.id} has no {feature} feature, so it takes no {what} "
+            f"(its features: {has})"
+        )
+
+
 def set_campaign_state(ws: Workspace, campaign_id: str, state: str) -> tuple[Campaign, str]:
     """Set a campaign's state; returns the campaign and its previous state."""
     campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
@@ -1220,6 +1230,7 @@ def create_referral(
     """Create (or import, with `code`) a referral code for an advocate, like Talon.One's
     "create referral code for an advocate"; the advocate's profile is created if needed."""
     campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
+    _require_feature(campaign, "referrals", "referral codes")
     check_id(advocate, "advocate")
     if friend is not None:
         check_id(friend, "friend")
@@ -1289,6 +1300,7 @@ def create_coupons(
 ) -> list[Coupon]:
     """Create `count` coupons from the campaign's [campaign.coupons], or import one `code`."""
     campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
+    _require_feature(campaign, "coupons", "coupons")
     if code is not None:
         check_id(code, "--code")
         if count != 1:
