@@ -361,3 +361,35 @@ def test_codes_for_a_campaign_without_that_feature_are_refused(
     assert run("referral", "list", "--json").json == []
     assert run("coupon", "list", "--json").json == []
     assert run("profile", "show", "ADV").exit_code == 1
+
+
+# --- 6: a disabled campaign tells one story ---------------------------------------------------
+
+
+def test_a_code_with_every_campaign_disabled_tells_one_story(run: Run) -> None:
+    result = run("session", "close", "S1", "--profile", "F", "--referral", "ABCD-EFGH")
+    assert result.exit_code == 0, result
+    assert "ReferralNotFound" in result.stdout
+    assert "No running campaign reacted" not in result.stderr
+    assert (
+        "No campaign rule ran — medium-referral is disabled (refcamp campaign activate "
+        "medium-referral)" in result.stderr
+    )
+    assert "only the codes were checked (above)" in result.stderr
+
+
+def test_a_code_of_a_disabled_campaign_tells_one_story(active: Run) -> None:
+    code = active("profile", "update", "ADV", "-q").stdout.strip()
+    assert active("campaign", "deactivate", "medium-referral").exit_code == 0
+    result = active("session", "close", "S1", "--profile", "F", "--referral", code)
+    assert result.exit_code == 0, result
+    assert "ReferralPartOfNotRunningCampaign" in result.stdout
+    assert "No running campaign reacted" not in result.stderr
+    assert "No campaign rule ran — medium-referral is disabled" in result.stderr
+    assert_check_clean(active)
+
+
+def test_nothing_at_all_with_every_campaign_disabled_still_says_none_reacted(run: Run) -> None:
+    result = run("session", "close", "S1", "--profile", "F", "--item", "sku=a,price=5")
+    assert result.exit_code == 0, result
+    assert "No running campaign reacted — medium-referral is disabled" in result.stderr
