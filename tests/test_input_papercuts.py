@@ -393,3 +393,51 @@ def test_nothing_at_all_with_every_campaign_disabled_still_says_none_reacted(run
     result = run("session", "close", "S1", "--profile", "F", "--item", "sku=a,price=5")
     assert result.exit_code == 0, result
     assert "No running campaign reacted — medium-referral is disabled" in result.stderr
+
+
+# --- 17: one rule for commands naming a customer ----------------------------------------------
+# What gives a customer something creates an unknown one (and says so); what reads or takes
+# from a customer exits 1 for an unknown one.
+
+
+def test_loyalty_add_to_an_unknown_customer_says_it_creates_them(run: Run) -> None:
+    args = ("--program", "sample-wallet", "--points", "5", "--reason", "goodwill")
+    result = run("loyalty", "add", "NEWCUSTOMR", *args)
+    assert result.exit_code == 0, result
+    assert result.stderr == "note: NEWCUSTOMR was not a customer yet: the profile is created\n"
+    assert run("profile", "show", "NEWCUSTOMR").exit_code == 0
+    again = run("loyalty", "add", "NEWCUSTOMR", *args)
+    assert again.exit_code == 0, again
+    assert again.stderr == ""
+    assert_check_clean(run)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("profile", "show", "NOBODY"),
+        ("profile", "delete", "NOBODY"),
+        ("loyalty", "balance", "NOBODY"),
+        ("loyalty", "ledger", "NOBODY"),
+        (
+            "loyalty",
+            "deduct",
+            "NOBODY",
+            "--program",
+            "sample-wallet",
+            "--points",
+            "1",
+            "--reason",
+            "r",
+        ),
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_reading_or_taking_from_an_unknown_customer_exits_1(
+    run: Run, command: tuple[str, ...]
+) -> None:
+    assert run("profile", "update", "SOMEONE").exit_code == 0  # a state file to look in
+    result = run(*command)
+    assert result.exit_code == 1, result
+    assert result.stderr == "refcamp: error: no customer profile 'NOBODY'\n"
+    assert run("profile", "show", "NOBODY").exit_code == 1

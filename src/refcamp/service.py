@@ -56,6 +56,11 @@ class Workspace:
     now_option: str | None = None
 
     @cached_property
+    def new_customers(self) -> list[str]:
+        """Profiles this workspace's requests created without a registration (_ensure_profile)."""
+        return []
+
+    @cached_property
     def now(self) -> datetime:
         return clock.now(self.now_option)
 
@@ -577,11 +582,14 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _ensure_profile(ws: Workspace, profile_id: str) -> Profile:
-    """The profile, created silently (no registration event) when it does not exist yet."""
+    """The profile, created (no registration event) when it does not exist yet: a request that
+    gives a customer something makes them, as in Talon.One. Who was made is kept in
+    ws.new_customers, so a command can say so (a mistyped id makes a customer)."""
     profile = queries.get_profile(ws.conn, profile_id)
     if profile is None:
         profile = Profile(profile_id, {}, ws.now, ws.now)
         queries.save_profile(ws.conn, profile)
+        ws.new_customers.append(profile_id)
     return profile
 
 
