@@ -441,3 +441,76 @@ def test_reading_or_taking_from_an_unknown_customer_exits_1(
     assert result.exit_code == 1, result
     assert result.stderr == "refcamp: error: no customer profile 'NOBODY'\n"
     assert run("profile", "show", "NOBODY").exit_code == 1
+
+
+# --- 18: a broken campaign file blocks only what evaluates rules -------------------------------
+
+
+@pytest.fixture
+def broken(active: Run, campaigns_dir: Path) -> tuple[Run, str]:
+    """The seed story told (ADV's code redeemed by F in S1), then one campaign file broken."""
+    code = active("profile", "update", "ADV", "-q").stdout.strip()
+    closed = active("session", "close", "S1", "--profile", "F", "--referral", code)
+    assert closed.exit_code == 0, closed
+    with (campaigns_dir / "spring-coupons.toml").open("a") as toml:
+        toml.write('program = "sample-walet"\n')
+    return active, code
+
+
+WARNING = "does not validate (1 problem; refcamp campaign validate lists them)"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("loyalty", "balance", "ADV"),
+        ("loyalty", "balance", "ADV", "--json"),
+        ("loyalty", "ledger", "ADV"),
+        ("profile", "show", "ADV"),
+        ("profile", "show", "ADV", "--json"),
+        ("referral", "list"),
+        ("referral", "list", "--json"),
+        ("coupon", "list"),
+        ("session", "show", "S1"),
+        ("session", "show", "S1", "--json"),
+        ("db", "check"),
+    ],
+    ids=" ".join,
+)
+def test_a_broken_campaign_file_does_not_block_reading_the_state_file(
+    broken: tuple[Run, str], command: tuple[str, ...]
+) -> None:
+    run, _ = broken
+    result = run(*command)
+    assert result.exit_code == 0, result
+    assert result.stderr.count(WARNING) == 1, result
+    assert "warning: campaign directory" in result.stderr
+
+
+def test_balances_and_codes_read_with_a_broken_campaign_file_are_the_real_ones(
+    broken: tuple[Run, str],
+) -> None:
+    run, code = broken
+    balance = run("loyalty", "balance", "ADV", "--json")
+    assert [p["ledger"]["currentBalance"] for p in balance.json["programs"].values()] == [100.0]
+    assert [r["code"] for r in run("referral", "list", "--json").json] == [code]
+    assert run("db", "path").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("session", "close", "S2", "--profile", "F"),
+        ("profile", "update", "NEW"),
+        ("event", "track", "review_posted", "--profile", "F"),
+    ],
+    ids=" ".join,
+)
+def test_a_broken_campaign_file_still_blocks_requests_that_run_rules(
+    broken: tuple[Run, str], command: tuple[str, ...]
+) -> None:
+    run, _ = broken
+    result = run(*command)
+    assert result.exit_code == 2, result
+    assert "invalid campaigns (1 problem)" in result.stderr
+    assert "sample-walet" in result.stderr or "program" in result.stderr

@@ -79,8 +79,25 @@ class Workspace:
     @cached_property
     def catalog(self) -> Catalog:
         from refcamp.catalog_cache import load
+        from refcamp.errors import CampaignFileError
 
-        return load(self.campaigns_dir)
+        try:
+            return load(self.campaigns_dir)
+        except CampaignFileError as error:
+            if not self.__dict__.get("_reading"):
+                raise  # a request never runs on a campaign directory that does not validate
+            # A command that only reads the state file still works: one broken file must not
+            # hide balances and codes. It says so, once, and shows no campaign.
+            from refcamp.render import note
+
+            count = len(error.problems)
+            note(
+                f"warning: campaign directory {self.campaigns_dir} does not validate "
+                f"({count} problem{'s' if count != 1 else ''}; refcamp campaign validate "
+                f"lists them): showing the state file without campaigns"
+            )
+            self.__dict__["_broken_catalog"] = True
+            return Catalog(str(self.campaigns_dir), (), {})
 
     @cached_property
     def conn(self) -> sqlite3.Connection:
@@ -92,11 +109,16 @@ class Workspace:
     def stored(self) -> sqlite3.Connection:
         """The connection, for a command that only reads: a state file that is not there is a
         mistyped path (or nothing recorded yet), never a reason to create one."""
-        if "conn" not in self.__dict__ and not os.path.lexists(self.db_path):
-            raise NotFoundError(
-                f"no state file at {self.db_path}: nothing is recorded there yet "
-                "(a mistyped --db or REFCAMP_DB?)"
-            )
+        if "conn" not in self.__dict__:
+            if not os.path.lexists(self.db_path):
+                raise NotFoundError(
+                    f"no state file at {self.db_path}: nothing is recorded there yet "
+                    "(a mistyped --db or REFCAMP_DB?)"
+                )
+            # The command's first touch of the state file is a read, outside any request: it
+            # evaluates no rule, so a campaign directory that does not validate only warns.
+            self.__dict__["_reading"] = True
+            _ = self.catalog  # read now, so a broken one is said whatever the command shows
         return self.conn
 
     def close(self) -> None:
@@ -1576,9 +1598,12 @@ def check_state(ws: Workspace) -> list[str]:
     """Every violated invariant of the state file (empty when sound)."""
     from refcamp.store.check import check
 
-    programs = ws.catalog.programs if ws.campaigns_dir.exists() else {}
-    with snapshot(ws.stored):
-        return check(ws.conn, programs, ws.now)
+    conn = ws.stored
+    programs: Any = ws.catalog.programs if ws.campaigns_dir.exists() else {}
+    with snapshot(conn):
+        if ws.__dict__.get("_broken_catalog"):  # which programs exist cannot be known
+            programs = [r[0] for r in conn.execute("SELECT DISTINCT program_id FROM ledger")]
+        return check(conn, programs, ws.now)
 
 
 def _attach_views(ws: Workspace, response: Response) -> None:
