@@ -1432,7 +1432,6 @@ TINY = """\
 [campaign]
 id = "tiny"
 state = "enabled"
-features = ["referrals", "coupons"]
 
 [campaign.referrals]
 pattern = "C-##"

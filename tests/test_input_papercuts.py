@@ -514,3 +514,15 @@ def test_a_broken_campaign_file_still_blocks_requests_that_run_rules(
     assert result.exit_code == 2, result
     assert "invalid campaigns (1 problem)" in result.stderr
     assert "sample-walet" in result.stderr or "program" in result.stderr
+
+
+def test_a_campaign_declaring_no_features_takes_codes(run: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "plain.toml").write_text('[campaign]\nid = "plain"\nstate = "enabled"\n')
+    options = ("--campaigns", str(folder))
+    assert (
+        run(*options, "referral", "create", "--campaign", "plain", "--advocate", "A").exit_code == 0
+    )
+    assert run(*options, "coupon", "create", "--campaign", "plain").exit_code == 0
+    assert_check_clean(run, *options)

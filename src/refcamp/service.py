@@ -342,12 +342,12 @@ def find_campaign(catalog: Catalog, campaign_id: str, ids: TalonIds | None = Non
 
 
 def _require_feature(campaign: Campaign, feature: str, what: str) -> None:
-    """Codes only for a campaign that has the feature (as Talon.One refuses them otherwise)."""
-    if feature not in campaign.features:
-        has = ", ".join(campaign.features) or "none"
+    """Codes only for a campaign that has the feature, as Talon.One refuses them otherwise. A
+    campaign that declares no features at all (the TOML default) is not restricted."""
+    if campaign.features and feature not in campaign.features:
         raise InputError(
             f"campaign {campaign.id} has no {feature} feature, so it takes no {what} "
-            f"(its features: {has})"
+            f"(its features: {', '.join(campaign.features)})"
         )
 
 
