@@ -207,7 +207,6 @@ READ_ONLY = [
     ("loyalty", "balance", "A"),
     ("loyalty", "balance", "A", "--program", "1"),
     ("loyalty", "ledger", "A"),
-    ("campaign", "stats", "medium-referral"),
     ("db", "check"),
 ]
 

@@ -1576,7 +1576,6 @@ def campaign_stats(ws: Workspace, campaign_id: str, point_value: float = 0.01) -
     Cost = net points (issued - rolled back - deducted) x point_value + discount given - discount
     rolled back; cost per acquired customer divides it by the customers who came through a
     referral that still stands."""
-    _ = ws.stored
     campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
     with snapshot(ws.conn):
         figures = queries.campaign_figures(ws.conn, campaign.id)
