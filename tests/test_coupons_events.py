@@ -333,6 +333,7 @@ def test_list_filters_by_campaign_and_recipient(basic: Run) -> None:
 
 
 def test_show_an_unknown_code_is_exit_1(run: Run, camps: Path) -> None:
+    ok(run("profile", "update", "SOMEONE"))  # a state file to look in
     result = run("coupon", "show", "NOPE-0000", "--json")
     assert result.exit_code == 1, result
     assert "NOPE-0000" in result.stderr
@@ -789,7 +790,8 @@ def test_spring_cancelled_redemption_lets_ann_use_her_coupon_again(run: Run, cam
 
 
 def test_create_without_coupon_settings_uses_the_default_pattern(run: Run, camps: Path) -> None:
-    created = create(run, MEDIUM)
+    add(run, camps, "plain", '[campaign]\nid = "plain"\nfeatures = ["coupons"]\n', activate=False)
+    created = create(run, "plain")
     assert re.match(rf"^SAVE-[{CHARS}]{{6}}$", created[0]["value"]), created
     assert created[0]["usageLimit"] == 1
     assert "expiryDate" not in created[0]  # no expiry

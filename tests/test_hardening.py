@@ -1632,6 +1632,7 @@ def test_state_file_is_created_with_mode_0600(run: Run, tmp_path: Path) -> None:
     try:
         for name in ("a.db", "nested/dir/b.db"):
             path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)  # a state file given makes no folders
             assert run("--db", str(path), "profile", "update", "P").exit_code == 0
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
     finally:

@@ -76,6 +76,7 @@ def test_an_empty_profile_never_turns_a_dry_run_into_a_booking(run: Run) -> None
 
 
 def test_referral_create_never_makes_a_code_for_an_option(run: Run) -> None:
+    ok(run("campaign", "list"))  # a state file to look in afterwards
     done = refcamp("referral", "create", "--campaign", "medium-referral", "--advocate", "--json")
     one_line_error(done, "--advocate needs a value", "--json")
     assert ok(run("referral", "list", "--json")).json == []
@@ -126,6 +127,7 @@ def test_every_option_of_every_command_refuses_an_option_as_its_value(
     run: Run, path: list[str], option: str
 ) -> None:
     """Generic, so commands added later are covered: the value is another option's name."""
+    assert run("campaign", "list").exit_code == 0  # a state file to check afterwards
     for value in ("--help", f"{option}"):
         result = run(*path, option, value)
         assert result.exit_code == 2, result
@@ -268,6 +270,7 @@ def input_error_line(result: Any, *words: str) -> str:
 
 @pytest.mark.parametrize("moment", [EARLY, LATE])
 def test_times_outside_the_calendar_in_utc_are_input_errors(run: Run, moment: str) -> None:
+    ok(run("campaign", "list"))  # a state file to look in afterwards
     outside = "outside the years 1 to 9999"
     input_error_line(run("--now", moment, "profile", "update", "P"), "--now", outside)
     input_error_line(run("profile", "update", "P", env={"REFCAMP_NOW": moment}), "REFCAMP_NOW")
@@ -531,6 +534,7 @@ def test_a_key_given_twice_in_different_case_is_refused(run: Run, tmp_path: Path
 
 
 def test_a_friend_is_not_the_advocate(run: Run) -> None:
+    ok(run("campaign", "list"))  # a state file to look in afterwards
     result = run("referral", "create", "--campaign", "medium-referral", "--advocate", "A",
                  "--friend", "A")  # fmt: skip
     input_error_line(result, "--friend", "advocate")

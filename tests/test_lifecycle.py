@@ -793,6 +793,7 @@ def test_referral_create_for_an_unknown_campaign_exits_1(run: Run) -> None:
     ids=["negative-usage-limit", "expires-before-starts", "expires-at-starts", "bad-time"],
 )
 def test_referral_create_with_invalid_options_exits_2(run: Run, options: tuple[str, ...]) -> None:
+    ok(run("campaign", "list"))  # a state file to look in afterwards
     result = run("referral", "create", "--campaign", SAMPLE, "--advocate", "ADV", *options)
     assert result.exit_code == 2, result
     assert "error" in result.stderr
@@ -1170,6 +1171,7 @@ def test_reject_anonymous_session(active: Run) -> None:
 
 
 def test_referral_create_with_a_usage_limit_too_large_exits_2(run: Run) -> None:
+    ok(run("campaign", "list"))  # a state file to look in afterwards
     result = run(
         "referral",
         "create",

@@ -480,6 +480,7 @@ def test_bad_now_exits_2(
     campaign: Callable[[str], Refcamp], args: tuple[str, ...], bad: str
 ) -> None:
     cli = campaign(points_campaign())
+    assert cli("campaign", "list").exit_code == 0  # a state file to check afterwards
     result = cli(*args, now=bad)
     assert result.exit_code == 2, result
     assert "--now" in result.stderr

@@ -257,8 +257,20 @@ def test_unknown_builtin_event_is_a_load_error(write: Callable[..., Refcamp]) ->
         ("session.total", ">=", "50", ["sku=a,price=24.99,quantity=2"], False),
         ("session.cartItemTotal", "==", "30", ["sku=a,price=10,quantity=3"], True),
         ("session.cartItemTotal", "==", "30", ["sku=a,price=10,quantity=2"], False),
-        ("session.itemCount", ">", "2", ["sku=a,quantity=2", "sku=b,quantity=1"], True),
-        ("session.itemCount", ">", "2", ["sku=a,quantity=1", "sku=b,quantity=1"], False),
+        (
+            "session.itemCount",
+            ">",
+            "2",
+            ["sku=a,quantity=2,price=0", "sku=b,quantity=1,price=0"],
+            True,
+        ),
+        (
+            "session.itemCount",
+            ">",
+            "2",
+            ["sku=a,quantity=1,price=0", "sku=b,quantity=1,price=0"],
+            False,
+        ),
         ("session.itemCount", "in", "[0, 1]", [], True),
         ("session.total", "<", "0.01", [], True),
     ],
@@ -645,29 +657,37 @@ def test_every_mistake_of_a_file_is_listed_at_once(write: Callable[..., Refcamp]
 @pytest.mark.parametrize(
     ("condition", "good", "bad"),
     [
-        (attribute("item.sku", "==", '"sku-1"'), "sku=sku-1", "sku=sku-2"),
+        (attribute("item.sku", "==", '"sku-1"'), "sku=sku-1,price=0", "sku=sku-2,price=0"),
         (
             attribute("item.name", "starts_with", '"Pro"'),
-            "sku=a,name=ProductC",
-            "sku=a,name=Widget",
+            "sku=a,name=ProductC,price=0",
+            "sku=a,name=Widget,price=0",
         ),
         (
             attribute("item.category", "in", '["Accessories", "Bags"]'),
-            "sku=a,category=Bags",
-            "sku=a,category=Shoes",
+            "sku=a,category=Bags,price=0",
+            "sku=a,category=Shoes,price=0",
         ),
         (attribute("item.price", ">=", "20"), "sku=a,price=20", "sku=a,price=19.99"),
-        (attribute("item.quantity", ">=", "3"), "sku=a,quantity=3", "sku=a,quantity=2"),
-        (attribute("item.sku", "not_in", '["other", "x"]'), "sku=y", "sku=x"),
+        (
+            attribute("item.quantity", ">=", "3"),
+            "sku=a,quantity=3,price=0",
+            "sku=a,quantity=2,price=0",
+        ),
+        (attribute("item.sku", "not_in", '["other", "x"]'), "sku=y,price=0", "sku=x,price=0"),
     ],
 )
 def test_any_item_on_item_fields(
     write: Callable[..., Refcamp], condition: str, good: str, bad: str
 ) -> None:
     rc = write(campaign(rule(f"{{ any_item = [{condition}] }}")))
-    yes = rc.update("S1", "--profile", "P", "--item", "sku=other,category=Other", "--item", good)
+    yes = rc.update(
+        "S1", "--profile", "P", "--item", "sku=other,category=Other,price=0", "--item", good
+    )
     assert hit(yes), yes
-    no = rc.update("S2", "--profile", "P", "--item", "sku=other,category=Other", "--item", bad)
+    no = rc.update(
+        "S2", "--profile", "P", "--item", "sku=other,category=Other,price=0", "--item", bad
+    )
     assert not hit(no), no
     assert "saw 0 of 2 items match" in no["ruleFailureReasons"][0]["details"]
     rc.check()
@@ -686,7 +706,7 @@ def test_any_item_on_item_attributes_from_a_payload(write: Callable[..., Refcamp
     blue = cart_body("P", {"sku": "a", "quantity": 1, "price": 5, "attributes": {"color": "blue"}})
     assert not hit(rc.payload("session", "update", "S2", body=blue))
     # Items given with --item have no attributes: the attribute is missing, never a crash.
-    assert not hit(rc.update("S3", "--profile", "P", "--item", "sku=a"))
+    assert not hit(rc.update("S3", "--profile", "P", "--item", "sku=a,price=0"))
     rc.check()
 
 
@@ -721,10 +741,10 @@ def test_any_item_with_not_and_any_inside(write: Callable[..., Refcamp]) -> None
         any_of(attribute("item.sku", "==", '"a"'), attribute("item.quantity", ">", "5")),
     )
     rc = write(campaign(rule(any_item(*inner))))
-    assert hit(rc.update("S1", "--profile", "P", "--item", "sku=a,category=Food"))
-    assert hit(rc.update("S2", "--profile", "P", "--item", "sku=b,quantity=6"))
-    assert not hit(rc.update("S3", "--profile", "P", "--item", "sku=a,category=Gift"))
-    assert not hit(rc.update("S4", "--profile", "P", "--item", "sku=b,quantity=5"))
+    assert hit(rc.update("S1", "--profile", "P", "--item", "sku=a,category=Food,price=0"))
+    assert hit(rc.update("S2", "--profile", "P", "--item", "sku=b,quantity=6,price=0"))
+    assert not hit(rc.update("S3", "--profile", "P", "--item", "sku=a,category=Gift,price=0"))
+    assert not hit(rc.update("S4", "--profile", "P", "--item", "sku=b,quantity=5,price=0"))
     rc.check()
 
 
@@ -982,7 +1002,7 @@ def test_add_loyalty_points_on_an_open_session_is_tentative(write: Callable[...,
         ("0.1", "session.total", "sku=a,price=95", 9),
         ("0.1", "session.total", "sku=a,price=30", 3),
         ("0.29", "session.total", "sku=a,price=100", 29),
-        ("2", "session.itemCount", "sku=a,quantity=3", 6),
+        ("2", "session.itemCount", "sku=a,quantity=3,price=0", 6),
         ("1.5", "session.cartItemTotal", "sku=a,price=10,quantity=2", 30),
         ("0.1", "session.total", "sku=a,price=5", None),
         ("1", "session.total", "sku=a,price=0.99", None),

@@ -20,6 +20,12 @@ def db_path(option: Path | None = None) -> Path:
     return user_data_path("refcamp", appauthor=False) / "refcamp.db"
 
 
+def db_path_given(option: Path | None = None) -> bool:
+    """Whether the state file was named (--db or REFCAMP_DB) rather than refcamp's default: a
+    named one's folder must exist (a typo makes no folders); the default's is made."""
+    return option is not None or bool(os.environ.get("REFCAMP_DB"))
+
+
 def campaigns_dir(option: Path | None = None) -> Path:
     """--campaigns, else REFCAMP_CAMPAIGNS, else ./campaigns when it exists, else the samples."""
     if option is not None:

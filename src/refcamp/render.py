@@ -390,7 +390,10 @@ def response(resp: Any, explain: bool = False) -> None:
                 f"{why} (refcamp campaign activate {cid})" if "is disabled" in why else why
                 for cid, why in evaluation.not_running.items()
             )
-            note(f"No running campaign reacted — {reasons}")
+            if resp.effects:  # code verdicts only: a code is checked even when no rule runs
+                note(f"No campaign rule ran — {reasons}; only the codes were checked (above)")
+            else:
+                note(f"No running campaign reacted — {reasons}")
         elif not evaluation.rules:
             note("No campaign to run.")
     if explain and evaluation is not None:

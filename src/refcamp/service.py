@@ -56,6 +56,11 @@ class Workspace:
     now_option: str | None = None
 
     @cached_property
+    def new_customers(self) -> list[str]:
+        """Profiles this workspace's requests created without a registration (_ensure_profile)."""
+        return []
+
+    @cached_property
     def now(self) -> datetime:
         return clock.now(self.now_option)
 
@@ -74,12 +79,47 @@ class Workspace:
     @cached_property
     def catalog(self) -> Catalog:
         from refcamp.catalog_cache import load
+        from refcamp.errors import CampaignFileError
 
-        return load(self.campaigns_dir)
+        try:
+            return load(self.campaigns_dir)
+        except CampaignFileError as error:
+            if not self.__dict__.get("_reading"):
+                raise  # a request never runs on a campaign directory that does not validate
+            # A command that only reads the state file still works: one broken file must not
+            # hide balances and codes. It says so, once, and shows no campaign.
+            from refcamp.render import note
+
+            count = len(error.problems)
+            note(
+                f"warning: campaign directory {self.campaigns_dir} does not validate "
+                f"({count} problem{'s' if count != 1 else ''}; refcamp campaign validate "
+                f"lists them): showing the state file without campaigns"
+            )
+            self.__dict__["_broken_catalog"] = True
+            return Catalog(str(self.campaigns_dir), (), {})
 
     @cached_property
     def conn(self) -> sqlite3.Connection:
-        return connect(self.db_path)
+        from refcamp.paths import db_path_given
+
+        return connect(self.db_path, make_folder=not db_path_given(self.db_option))
+
+    @property
+    def stored(self) -> sqlite3.Connection:
+        """The connection, for a command that only reads: a state file that is not there is a
+        mistyped path (or nothing recorded yet), never a reason to create one."""
+        if "conn" not in self.__dict__:
+            if not os.path.lexists(self.db_path):
+                raise NotFoundError(
+                    f"no state file at {self.db_path}: nothing is recorded there yet "
+                    "(a mistyped --db or REFCAMP_DB?)"
+                )
+            # The command's first touch of the state file is a read, outside any request: it
+            # evaluates no rule, so a campaign directory that does not validate only warns.
+            self.__dict__["_reading"] = True
+            _ = self.catalog  # read now, so a broken one is said whatever the command shows
+        return self.conn
 
     def close(self) -> None:
         if "conn" in self.__dict__:
@@ -152,6 +192,12 @@ class Workspace:
 
     def forget_talon_ids(self) -> None:
         self.__dict__.pop("_talon_ids", None)
+
+    def reread_after_rollback(self) -> None:
+        """What this request read (ids, states, campaigns seen) may hold what its dry run rolls
+        back: it stays for shaping this response; a long-running door reads it again next time."""
+        self.__dict__.pop("_data_version", None)
+        self.__dict__.pop("_seen", None)
 
     def new_request(self, moment: datetime | None) -> None:
         """The next request of a long-running door (the HTTP server): what this workspace read
@@ -299,6 +345,16 @@ def find_campaign(catalog: Catalog, campaign_id: str, ids: TalonIds | None = Non
             f"no campaign {campaign_id!r} in {catalog.directory}{unknown_hint(campaign_id, known)}"
         )
     return campaign
+
+
+def _require_feature(campaign: Campaign, feature: str, what: str) -> None:
+    """Codes only for a campaign that has the feature, as Talon.One refuses them otherwise. A
+    campaign that declares no features at all (the TOML default) is not restricted."""
+    if campaign.features and feature not in campaign.features:
+        raise InputError(
+            f"campaign {campaign.id} has no {feature} feature, so it takes no {what} "
+            f"(its features: {', '.join(campaign.features)})"
+        )
 
 
 def set_campaign_state(ws: Workspace, campaign_id: str, state: str) -> tuple[Campaign, str]:
@@ -554,11 +610,14 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _ensure_profile(ws: Workspace, profile_id: str) -> Profile:
-    """The profile, created silently (no registration event) when it does not exist yet."""
+    """The profile, created (no registration event) when it does not exist yet: a request that
+    gives a customer something makes them, as in Talon.One. Who was made is kept in
+    ws.new_customers, so a command can say so (a mistyped id makes a customer)."""
     profile = queries.get_profile(ws.conn, profile_id)
     if profile is None:
         profile = Profile(profile_id, {}, ws.now, ws.now)
         queries.save_profile(ws.conn, profile)
+        ws.new_customers.append(profile_id)
     return profile
 
 
@@ -664,6 +723,49 @@ def update_profile(
     return response
 
 
+def why_no_code(catalog: Catalog, evaluation: Evaluation | None) -> str:
+    """Why a request created no code, in one line: what -q (which prints only the codes it
+    created) says on stderr instead of going silent."""
+    from refcamp.engine.effects import CreateCode
+
+    if evaluation is None:
+        return "no code was created: the rules did not run (--no-rules)"
+    reasons = []
+    for campaign in catalog.campaigns:
+        makers = [r for r in campaign.rules if any(isinstance(e, CreateCode) for e in r.then)]
+        if not makers:
+            continue
+        if campaign.id in evaluation.not_running:
+            reasons.append(evaluation.not_running[campaign.id])
+            continue
+        for rule in makers:
+            result = next(
+                (
+                    r
+                    for r in evaluation.rules
+                    if r.campaign_id == campaign.id and r.rule_index == rule.index
+                ),
+                None,
+            )
+            failed = result.failed_condition if result is not None else None
+            if failed is not None:
+                reasons.append(
+                    f"rule '{rule.name}' ({campaign.id}) did not fire: {failed.words} "
+                    f"— saw {failed.check.seen}"
+                )
+        for blocked in evaluation.blocked:
+            if blocked.campaign_id == campaign.id and isinstance(
+                campaign.rules[blocked.rule_index].then[blocked.effect_index], CreateCode
+            ):
+                reasons.append(
+                    f"rule '{blocked.rule_name}' ({campaign.id}): {blocked.reason} "
+                    f"— {blocked.details}"
+                )
+    if not reasons:
+        return "no code was created: no campaign creates codes on this request"
+    return "no code was created: " + "; ".join(reasons)
+
+
 def _audience_names(ws: Workspace, given: tuple[str | int, ...], where: str) -> list[str]:
     """Audiences given by name or by Talon.One's integer id, as names."""
     names = []
@@ -724,7 +826,7 @@ def change_audiences(ws: Workspace, changes: list[tuple[str, str, int]]) -> None
 
 
 def get_profile(ws: Workspace, profile_id: str) -> Profile:
-    profile = queries.get_profile(ws.conn, profile_id)
+    profile = queries.get_profile(ws.stored, profile_id)
     if profile is None:
         raise NotFoundError(f"no customer profile {profile_id!r}")
     return profile
@@ -750,7 +852,7 @@ def _customer_views(conn: sqlite3.Connection, profile_id: str) -> Views:
 
 
 def inventory(ws: Workspace, profile_id: str) -> Inventory:
-    conn = ws.conn
+    conn = ws.stored
     with snapshot(conn):
         profile = get_profile(ws, profile_id)
         views = _customer_views(conn, profile_id)
@@ -1124,7 +1226,7 @@ def cancel_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Res
 def session_view(ws: Workspace, session_id: str) -> tuple[Session, Views, list[Effect]]:
     """A session, what the response shows of it beyond the model (whether it is its customer's
     first, what was returned), and its latest evaluation's effects."""
-    conn = ws.conn
+    conn = ws.stored
     with snapshot(conn):
         session = get_session(ws, session_id)
         views = Views(
@@ -1135,7 +1237,7 @@ def session_view(ws: Workspace, session_id: str) -> tuple[Session, Views, list[E
 
 
 def get_session(ws: Workspace, session_id: str) -> Session:
-    session = queries.get_session(ws.conn, session_id)
+    session = queries.get_session(ws.stored, session_id)
     if session is None:
         raise NotFoundError(f"no customer session {session_id!r}")
     return session
@@ -1152,10 +1254,10 @@ def referrals(
     offset: int = 0,
 ) -> tuple[list[Referral], int]:
     """A page of referral codes and how many there are in all."""
-    page = queries.list_referrals(ws.conn, advocate, campaign, limit, offset)
+    page = queries.list_referrals(ws.stored, advocate, campaign, limit, offset)
     if limit is None and (page or not offset):  # the whole list from offset: no count needed
         return page, offset + len(page)
-    return page, queries.count_referrals(ws.conn, advocate, campaign)
+    return page, queries.count_referrals(ws.stored, advocate, campaign)
 
 
 def create_referral(
@@ -1172,6 +1274,7 @@ def create_referral(
     """Create (or import, with `code`) a referral code for an advocate, like Talon.One's
     "create referral code for an advocate"; the advocate's profile is created if needed."""
     campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
+    _require_feature(campaign, "referrals", "referral codes")
     check_id(advocate, "advocate")
     if friend is not None:
         check_id(friend, "friend")
@@ -1241,6 +1344,7 @@ def create_coupons(
 ) -> list[Coupon]:
     """Create `count` coupons from the campaign's [campaign.coupons], or import one `code`."""
     campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
+    _require_feature(campaign, "coupons", "coupons")
     if code is not None:
         check_id(code, "--code")
         if count != 1:
@@ -1298,14 +1402,14 @@ def coupons(
     offset: int = 0,
 ) -> tuple[list[Coupon], int]:
     """A page of coupon codes and how many there are in all."""
-    page = queries.list_coupons(ws.conn, campaign, recipient, limit, offset)
+    page = queries.list_coupons(ws.stored, campaign, recipient, limit, offset)
     if limit is None and (page or not offset):  # the whole list from offset: no count needed
         return page, offset + len(page)
-    return page, queries.count_coupons(ws.conn, campaign, recipient)
+    return page, queries.count_coupons(ws.stored, campaign, recipient)
 
 
 def get_coupon(ws: Workspace, code: str) -> Coupon:
-    coupon = queries.get_coupon(ws.conn, code)
+    coupon = queries.get_coupon(ws.stored, code)
     if coupon is None:
         raise NotFoundError(f"no coupon code {code!r}")
     return coupon
@@ -1344,7 +1448,7 @@ def unreserve_coupon(ws: Workspace, code: str, customers: tuple[str, ...]) -> No
 
 def reserved_customers(ws: Workspace, code: str) -> list[tuple[Profile, Views]]:
     """GET /v1/coupon_reservations/customerprofiles/{code}: who the coupon is reserved for."""
-    with snapshot(ws.conn):
+    with snapshot(ws.stored):
         coupon = get_coupon(ws, code)
         if coupon.recipient_id is None:
             return []
@@ -1378,7 +1482,7 @@ def reopen_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Res
 
 
 def get_referral(ws: Workspace, code: str) -> Referral:
-    referral = queries.get_referral(ws.conn, code)
+    referral = queries.get_referral(ws.stored, code)
     if referral is None:
         raise NotFoundError(f"no referral code {code!r}")
     return referral
@@ -1396,6 +1500,7 @@ def balances(ws: Workspace, profile_id: str, program: str | None = None) -> dict
     from refcamp.loyalty import Balance
     from refcamp.loyalty import balances as derive
 
+    _ = ws.stored  # before a program's number is looked up in it
     catalog = ws.catalog
     if program is not None:
         program = _program(ws, program).id
@@ -1511,9 +1616,12 @@ def check_state(ws: Workspace) -> list[str]:
     """Every violated invariant of the state file (empty when sound)."""
     from refcamp.store.check import check
 
-    programs = ws.catalog.programs if ws.campaigns_dir.exists() else {}
-    with snapshot(ws.conn):
-        return check(ws.conn, programs, ws.now)
+    conn = ws.stored
+    programs: Any = ws.catalog.programs if ws.campaigns_dir.exists() else {}
+    with snapshot(conn):
+        if ws.__dict__.get("_broken_catalog"):  # which programs exist cannot be known
+            programs = [r[0] for r in conn.execute("SELECT DISTINCT program_id FROM ledger")]
+        return check(conn, programs, ws.now)
 
 
 def _attach_views(ws: Workspace, response: Response) -> None:
@@ -1556,4 +1664,8 @@ def _attach_views(ws: Workspace, response: Response) -> None:
     if "loyalty" in wanted and profile_id is not None:
         response.loyalty = balances(ws, profile_id)
     if response.dry_run:
-        _ = response._views  # read now: after the rollback they would show the state before
+        # Read now: after the rollback they would show the state before (the ids included: an
+        # audience first joined by this request has its id only until then).
+        _ = response._views
+        ws.talon_ids()
+        ws.reread_after_rollback()

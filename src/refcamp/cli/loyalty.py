@@ -133,6 +133,8 @@ def _adjust(
 
     ws = workspace(ctx)
     entry, after = service.adjust_points(ws, profile_id, program, points, reason, deduct=deduct)
+    if profile_id in ws.new_customers:  # a mistyped id would otherwise make a customer silently
+        render.note(f"note: {profile_id} was not a customer yet: the profile is created")
     if as_json:  # the transaction, and the program's balances after it
         render.print_json(
             {**talon.transaction(entry, ws.talon_ids(), ws.catalog), **talon.balance(after)}

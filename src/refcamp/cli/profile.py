@@ -49,7 +49,8 @@ def update(
     """Create or update a customer profile and run the rules.
 
     A new ID fires talon_profile_created (Customer Profile Registration), a known one
-    talon_profile_updated. With -q, prints only the referral codes created.
+    talon_profile_updated. With -q, prints only the codes created (referral codes, then
+    coupons), one per line; when none is created it says why on stderr.
     """
     from refcamp import service
     from refcamp.payloads import ProfileInput, check_id, read_attrs, read_json, read_profile_body
@@ -68,7 +69,10 @@ def update(
         )
     ws = workspace(ctx)
     resp = service.update_profile(ws, profile_id, request, run_rules=not no_rules, dry_run=dry_run)
-    respond(ctx, resp, as_json, quiet, explain, [r.code for r in resp.created_referrals])
+    codes = [r.code for r in resp.created_referrals] + [c.code for c in resp.created_coupons]
+    if quiet and not as_json and not codes:  # an empty line alone would pass for a code
+        resp.notes.append(service.why_no_code(ws.catalog, resp.evaluation))
+    respond(ctx, resp, as_json, quiet, explain, codes)
 
 
 @app.command("delete")

@@ -76,7 +76,7 @@ def _request(payload, profile, anonymous, state, referral, items, attr, coupons)
     if state is not None:
         changes["state"] = state
     if referral is not None:
-        changes["referral_code"] = check_id(referral, "--referral") if referral else None
+        changes["referral_code"] = check_id(referral, "--referral")
     if coupons:
         changes["coupon_codes"] = tuple(check_id(c, "--coupon") for c in coupons)
     if items:

@@ -121,9 +121,14 @@ def _make_private(path: Path) -> None:
             ) from None
 
 
-def _create(path: Path) -> None:
+def _create(path: Path, make_folder: bool) -> None:
     if path.parent.exists() and not _writable(path.parent):
         raise StateFileError(f"cannot create state file {path}: its folder is read-only")
+    if not make_folder and not path.parent.is_dir():
+        raise StateFileError(
+            f"cannot create state file {path}: its folder {path.parent} does not exist "
+            "(a mistyped path? refcamp makes no folders for a state file it is given)"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: never truncate a file another process created a moment ago.
@@ -134,11 +139,12 @@ def _create(path: Path) -> None:
         raise StateFileError(f"cannot create state file {path}: {error.strerror}") from None
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating and migrating if needed) the refcamp database at `path`."""
+def connect(path: Path, make_folder: bool = True) -> sqlite3.Connection:
+    """Open (creating and migrating if needed) the refcamp database at `path`; its missing
+    folders are made only with `make_folder`."""
     info = _stat(path, f"state file {path}")
     if info is None:
-        _create(path)
+        _create(path, make_folder)
     else:
         _check_file(path, info)
         if info.st_size == 0:
