@@ -8,6 +8,12 @@ refcamp campaign activate medium-referral
 
 # The advocate registers; -q prints only the created referral code.
 CODE=$(refcamp profile update NEWCUSTOMER -q)
+if [ -z "$CODE" ]; then
+    # refcamp said why on stderr (NEWCUSTOMER was registered before: a code comes only once).
+    echo "No referral code for NEWCUSTOMER, so the story stops here; point REFCAMP_DB at a fresh" \
+        "file to tell it again." >&2
+    exit 1
+fi
 echo "NEWCUSTOMER's referral code: $CODE"
 
 # A friend places an order carrying the code.

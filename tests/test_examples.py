@@ -54,6 +54,15 @@ def test_seed_story_script(tmp_path: Path) -> None:
     assert balances == ["100", "50"], result.stdout
 
 
+def test_seed_story_script_run_twice_stops_and_says_why(tmp_path: Path) -> None:
+    assert shell("examples/seed-story.sh", tmp_path).returncode == 0
+    again = shell("examples/seed-story.sh", tmp_path)
+    assert again.returncode == 1, again.stdout
+    assert "NEWCUSTOMER's referral code: \n" not in again.stdout
+    assert "No referral code for NEWCUSTOMER" in again.stderr
+    assert "FRIEND1" not in again.stdout  # nothing went on with an empty code
+
+
 def test_seed_session_example_is_the_tutorial_body(tmp_path: Path) -> None:
     body = json.loads((ROOT / "examples" / "seed-session.json").read_text())
     session = body["customerSession"]
