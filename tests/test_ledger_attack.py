@@ -336,7 +336,9 @@ def test_an_older_state_file_gets_its_ledger_chained(active: Run, isolated: Path
         "ALTER TABLE ledger DROP COLUMN chain",
         "CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger "
         "BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END",
-        "DELETE FROM migrations WHERE number = 6",
+        # Later migrations undone too, so that the file is as schema 5 left it.
+        "ALTER TABLE replays DROP COLUMN failed",
+        "DELETE FROM migrations WHERE number >= 6",
         "PRAGMA user_version = 5",
     )
     assert problems(active) == []

@@ -229,8 +229,8 @@ def test_a_line_the_state_file_has_no_room_for_is_not_done(
 
     real = service.connect
 
-    def capped(path: Path) -> sqlite3.Connection:
-        conn = real(path)
+    def capped(path: Path, **options: Any) -> sqlite3.Connection:
+        conn = real(path, **options)
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages + 40}")
         return conn
