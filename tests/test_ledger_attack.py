@@ -343,3 +343,20 @@ def test_an_older_state_file_gets_its_ledger_chained(active: Run, isolated: Path
     )
     assert problems(active) == []
     assert current(active, "ADV") == 100
+
+
+def test_a_long_running_door_keeps_no_list_of_every_customer_it_created(
+    isolated: Path, campaigns_dir: Path
+) -> None:
+    """A replay or a server is one workspace for many requests: who a request created is that
+    request's, forgotten at the next (else a 1M-line replay keeps a million ids in memory)."""
+    from refcamp import service
+
+    ws = service.Workspace(db_option=isolated / "door.db", campaigns_option=campaigns_dir)
+    try:
+        for i in range(3):
+            ws.at(None)  # what replay, simulate and the server do before each request
+            service.adjust_points(ws, f"NEW{i}", PROGRAM, 5, "welcome")
+            assert ws.new_customers == [f"NEW{i}"]
+    finally:
+        ws.close()

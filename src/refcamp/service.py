@@ -57,7 +57,7 @@ class Workspace:
 
     @cached_property
     def new_customers(self) -> list[str]:
-        """Profiles this workspace's requests created without a registration (_ensure_profile)."""
+        """Profiles the current request created without a registration (_ensure_profile)."""
         return []
 
     @cached_property
@@ -135,6 +135,9 @@ class Workspace:
                 fixed = self.__dict__["_fixed_now"] = clock.now(text) if text else None
             moment = fixed if fixed is not None else datetime.now(UTC)
         self.__dict__["now"] = moment
+        # A new request: forget who the last one created, or a replay or server would keep a
+        # list of every customer it ever made.
+        self.__dict__.pop("new_customers", None)
 
     def uses(self, feature: str) -> bool:
         """Whether any campaign has audience conditions ("audience") or deductions ("deduct"),
