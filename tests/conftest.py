@@ -139,3 +139,19 @@ def program_of(loyalty: Mapping[str, Any], program: str) -> dict[str, Any]:
     assert len(found) == 1, (program, loyalty)
     assert loyalty["programs"][str(found[0]["id"])] is found[0], loyalty
     return found[0]
+
+
+def assert_input_error(result: Any, *words: str) -> str:
+    """Exit 2, nothing on stdout, exactly one 'refcamp: error:' line holding every word, no
+    traceback; `result` from the `run` fixture or from subprocess.run (text)."""
+    code = result.exit_code if hasattr(result, "exit_code") else result.returncode
+    assert code == 2, result
+    assert result.stdout == "", result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result
+    message = lines[0]
+    assert message.startswith("refcamp: error:"), result
+    for word in words:
+        assert word in message, result
+    assert "Traceback" not in result.stderr
+    return message

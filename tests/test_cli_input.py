@@ -14,25 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import assert_input_error
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
 SESSION = "S1"
 PROFILE = "P1"
-
-
-def assert_input_error(result: Any, *words: str) -> str:
-    """Exit 2, nothing on stdout, exactly one 'refcamp: error:' line naming the problem."""
-    assert result.exit_code == 2, result
-    assert result.stdout == "", result
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result
-    message = lines[0]
-    assert message.startswith("refcamp: error:"), result
-    for word in words:
-        assert word in message, result
-    assert "Traceback" not in result.stderr
-    return message
 
 
 def assert_nothing_written(run: Run, session: str | None = SESSION, profile: str = PROFILE) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import typer.main
-from conftest import Run
+from conftest import Run, assert_input_error
 
 from refcamp.cli import app
 
@@ -40,18 +40,6 @@ def refcamp(
     )
 
 
-def one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> str:
-    """Exit 2, nothing on stdout, one 'refcamp: error:' line holding every word."""
-    assert done.returncode == 2, done
-    assert done.stdout == "", done
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done
-    assert lines[0].startswith("refcamp: error: "), done
-    for word in words:
-        assert word in lines[0], done
-    return lines[0]
-
-
 def ok(result: Any) -> Any:
     assert result.exit_code == 0, result
     return result
@@ -70,7 +58,7 @@ def test_an_empty_profile_never_turns_a_dry_run_into_a_booking(run: Run) -> None
         ["--profile", "--help"],
     ):
         done = refcamp("session", "close", "DD1", *args)
-        one_line_error(done, "--profile needs a value", args[-1].split("=")[-1])
+        assert_input_error(done, "--profile needs a value", args[-1].split("=")[-1])
     assert run("session", "show", "DD1").exit_code == 1  # nothing booked
     assert run("profile", "show", "--dry-run").exit_code in (1, 2)
 
@@ -78,15 +66,15 @@ def test_an_empty_profile_never_turns_a_dry_run_into_a_booking(run: Run) -> None
 def test_referral_create_never_makes_a_code_for_an_option(run: Run) -> None:
     ok(run("campaign", "list"))  # a state file to look in afterwards
     done = refcamp("referral", "create", "--campaign", "medium-referral", "--advocate", "--json")
-    one_line_error(done, "--advocate needs a value", "--json")
+    assert_input_error(done, "--advocate needs a value", "--json")
     assert ok(run("referral", "list", "--json")).json == []
 
 
 def test_a_global_option_never_takes_an_option_as_its_value(isolated: Path) -> None:
     """`refcamp --db $DB --json ...` with DB empty must not make a state file named '--json'."""
-    one_line_error(refcamp("--db", "--json", "session", "show", "X"), "--db needs a value")
-    one_line_error(refcamp("--now", "--db", "x.db", "db", "path"), "--now needs a value")
-    one_line_error(refcamp("--campaigns", "--now", "campaign", "list"), "--campaigns")
+    assert_input_error(refcamp("--db", "--json", "session", "show", "X"), "--db needs a value")
+    assert_input_error(refcamp("--now", "--db", "x.db", "db", "path"), "--now needs a value")
+    assert_input_error(refcamp("--campaigns", "--now", "campaign", "list"), "--campaigns")
     assert not (Path.cwd() / "--json").exists()
     assert not (Path.cwd() / "x.db").exists()
 
@@ -94,9 +82,9 @@ def test_a_global_option_never_takes_an_option_as_its_value(isolated: Path) -> N
 def test_an_empty_path_is_not_the_current_folder(run: Run, tmp_path: Path) -> None:
     """`--campaigns "$DIR"` with DIR empty read the current folder's campaigns (none), and
     `--db ""` named the current folder."""
-    one_line_error(refcamp("--campaigns", "", "campaign", "list"), "--campaigns needs a value")
-    one_line_error(refcamp("--db", "", "db", "path"), "--db needs a value")
-    one_line_error(refcamp("replay", str(tmp_path / "log"), "--out", ""), "--out needs a value")
+    assert_input_error(refcamp("--campaigns", "", "campaign", "list"), "--campaigns needs a value")
+    assert_input_error(refcamp("--db", "", "db", "path"), "--db needs a value")
+    assert_input_error(refcamp("replay", str(tmp_path / "log"), "--out", ""), "--out needs a value")
 
 
 def every_command() -> Iterator[tuple[list[str], Any]]:
@@ -136,7 +124,7 @@ def test_every_option_of_every_command_refuses_an_option_as_its_value(
 
 
 def test_serve_refuses_an_option_as_the_host(isolated: Path) -> None:
-    one_line_error(refcamp("serve", "--host", "--port", timeout=30), "--host needs a value")
+    assert_input_error(refcamp("serve", "--host", "--port", timeout=30), "--host needs a value")
 
 
 # --- item 12: numbers are ASCII digits ------------------------------------------------------------
@@ -147,7 +135,7 @@ def test_points_on_the_command_line_are_plain_digits(run: Run, points: str) -> N
     done = refcamp(
         "loyalty", "add", "P", "--program", "sample-wallet", "--points", points, "--reason", "r"
     )
-    one_line_error(done, "--points", "whole number", "0-9")
+    assert_input_error(done, "--points", "whole number", "0-9")
     assert run("loyalty", "ledger", "P").exit_code == 1  # no such customer: nothing booked
 
 
@@ -391,7 +379,7 @@ def test_a_symlink_loop_among_campaign_files_is_a_clear_error(tmp_path: Path) ->
     assert "a.toml: cannot read: Too many levels of symbolic links" in done.stderr, done
     loop = tmp_path / "loop"
     loop.symlink_to("loop")
-    one_line_error(refcamp("--campaigns", str(loop), "campaign", "list"), "symbolic links")
+    assert_input_error(refcamp("--campaigns", str(loop), "campaign", "list"), "symbolic links")
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device"])
@@ -411,7 +399,7 @@ def test_a_campaign_file_that_is_not_a_regular_file_is_refused_promptly(
         assert "x.toml: cannot read: not a regular file" in done.stderr, done
     fifo = tmp_path / "campaigns.fifo"
     os.mkfifo(fifo)
-    one_line_error(refcamp("--campaigns", str(fifo), "campaign", "list", timeout=30), "neither")
+    assert_input_error(refcamp("--campaigns", str(fifo), "campaign", "list", timeout=30), "neither")
 
 
 # --- item 9: payloads have a size limit ---------------------------------------------------------
@@ -421,7 +409,7 @@ def test_a_payload_on_stdin_is_read_up_to_1_mib(run: Run) -> None:
     """`yes | refcamp session update X --payload -` read without end."""
     endless = b"y\n" * (4 << 20)  # 8 MiB, as `yes` would give (only 1 MiB and a byte are read)
     done = refcamp("session", "update", "X", "--payload", "-", input=endless, timeout=30)
-    one_line_error(done, "payload stdin: larger than 1 MiB")
+    assert_input_error(done, "payload stdin: larger than 1 MiB")
     body = {"customerSession": {"profileId": "P", "attributes": {"pad": "x" * 1_000_000}}}
     done = refcamp("session", "update", "X", "--payload", "-", input=json.dumps(body))
     assert done.returncode == 0, done  # just under the limit is fine
@@ -433,7 +421,7 @@ def test_a_payload_file_is_read_up_to_1_mib(run: Run, tmp_path: Path) -> None:
     big.write_text(json.dumps({"attributes": {"pad": "x" * (1 << 20)}}))
     input_error_line(run("profile", "update", "P", "--payload", str(big)), "larger than 1 MiB")
     done = refcamp("profile", "update", "P", "--payload", "/dev/zero", timeout=30)
-    one_line_error(done, "larger than 1 MiB")
+    assert_input_error(done, "larger than 1 MiB")
     assert run("profile", "show", "P").exit_code == 1
 
 

@@ -11,19 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import Result, Run
-
-
-def assert_input_error(result: Result, *words: str) -> str:
-    """Exit 2, nothing on stdout, one 'refcamp: error:' line holding every word."""
-    assert result.exit_code == 2, result
-    assert result.stdout == "", result
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result
-    assert lines[0].startswith("refcamp: error:"), result
-    for word in words:
-        assert word in lines[0], result
-    return lines[0]
+from conftest import Run, assert_input_error
 
 
 def assert_check_clean(run: Run, *options: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import program_of
+from test_faults import committed_lines
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -108,19 +109,6 @@ def running(proc: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
             proc.communicate()
 
 
-def committed(db: Path) -> int:
-    """How far the replays of a state file got (their progress commits with each batch)."""
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            row = conn.execute("SELECT coalesce(max(lines), 0) FROM replays").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-    return int(row[0])
-
-
 def wait_for(proc: subprocess.Popen[str], ready: Callable[[], bool]) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not ready():
@@ -197,7 +185,7 @@ def test_a_disk_that_fills_up_stops_the_replay_and_the_rerun_applies_exactly_the
     total = 30_000
     source = write_lines(tmp_path / "reviews.jsonl", [event() for _ in range(total)])
     with running(refcamp("replay", str(source), "--json", db=db)) as proc:
-        wait_for(proc, lambda: committed(db) >= 2000)
+        wait_for(proc, lambda: committed_lines(db) >= 2000)
         filler = fill(small_disk)
         code, out, err = finish(proc)
     assert code == 1, (out, err)
@@ -206,7 +194,7 @@ def test_a_disk_that_fills_up_stops_the_replay_and_the_rerun_applies_exactly_the
     assert "run the same command again" in message, message
     filler.unlink()
 
-    done = committed(db)
+    done = committed_lines(db)
     assert 2000 <= done < total, done
     assert f"lines 1-{done} " in message, message
     assert points(reviews, "P", "--db", str(db)) == POINTS * done
@@ -243,7 +231,7 @@ def test_a_line_the_state_file_has_no_room_for_is_not_done(
     assert stopped.exit_code == 1, stopped
     message = one_line(stopped.stderr)
     assert "line 11" in message and "disk full" in message, message
-    done = committed(Path(os.environ["REFCAMP_DB"]))
+    done = committed_lines(Path(os.environ["REFCAMP_DB"]))
     assert done < 11
     assert points(reviews) == POINTS * done
     assert out_lines(out) == list(range(1, done + 1))
@@ -364,10 +352,10 @@ def test_out_after_a_kill_and_a_rerun_holds_one_response_per_line(
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     out = tmp_path / "out.jsonl"
     with running(refcamp("replay", str(source), "--out", str(out), "--json")) as proc:
-        wait_for(proc, lambda: committed(db) >= 3000)
+        wait_for(proc, lambda: committed_lines(db) >= 3000)
         proc.kill()
         proc.wait(timeout=TIMEOUT)
-    done = committed(db)
+    done = committed_lines(db)
     assert done < total
     code, _, err = finish(refcamp("replay", str(source), "--out", str(out), "--json"))
     assert code == 0, err
@@ -405,7 +393,7 @@ def test_commands_run_alongside_a_long_replay_never_fail_nor_wait_long(
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     stop = tmp_path / "stop"
     with running(refcamp("replay", str(source), "--json")) as replay:
-        wait_for(replay, lambda: committed(db) > 0)
+        wait_for(replay, lambda: committed_lines(db) > 0)
         loops = [
             subprocess.Popen(
                 [sys.executable, "-c", LOOP, str(stop), kind, prefix],
@@ -448,14 +436,14 @@ def test_a_killed_reader_process_is_reported_and_the_rerun_resumes(
     total = 20_000
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     with running(refcamp("replay", str(source), "--json")) as proc:
-        wait_for(proc, lambda: committed(db) >= 2000)
+        wait_for(proc, lambda: committed_lines(db) >= 2000)
         (reader,) = children(proc.pid)
         os.kill(reader, signal.SIGKILL)
         code, _, err = finish(proc)
     assert code == 1, err
     message = one_line(err)
     assert "reading" in message and "stopped" in message, message
-    done = committed(db)
+    done = committed_lines(db)
     assert f"lines 1-{done} " in message and "run the same command again" in message, message
     assert points(reviews) == POINTS * done
 
@@ -473,12 +461,12 @@ def test_ctrl_c_says_where_the_replay_stopped_and_the_rerun_resumes(
     total = 20_000
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     with running(refcamp("replay", str(source), "--json")) as proc:
-        wait_for(proc, lambda: committed(db) >= 2000)
+        wait_for(proc, lambda: committed_lines(db) >= 2000)
         proc.send_signal(signal.SIGINT)
         code, _, err = finish(proc)
     assert code == 130, err
     message = one_line(err)
-    done = committed(db)
+    done = committed_lines(db)
     assert "interrupted" in message, message
     assert f"lines 1-{done} " in message and "run the same command again" in message, message
     assert points(reviews) == POINTS * done

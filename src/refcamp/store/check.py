@@ -80,8 +80,8 @@ def _shapes(conn: sqlite3.Connection) -> Problems:
         for row in conn.execute(f"SELECT rowid, * FROM {table}"):
             try:
                 load(row)
-            except StateFileError as error:
-                problems.append(str(error).split("; `refcamp db check`")[0])
+            except queries.DamagedRow as error:
+                problems.append(error.problem)
     for table in ("events", "redemptions", "discounts", "returns", "audience_members"):
         for row in conn.execute(f"SELECT rowid, created FROM {table}"):
             if not _is_time(row["created"]):

@@ -92,6 +92,14 @@ def set_campaign_state(
     )
 
 
+class DamagedRow(StateFileError):
+    """A row edited out of refcamp's shape; `problem` names it (db check lists it as is)."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"{problem}; `refcamp db check` lists what is wrong")
+
+
 # --- reading rows ------------------------------------------------------------------------------
 
 Loader = TypeVar("Loader", bound=Callable[[sqlite3.Row], Any])
@@ -107,10 +115,8 @@ def loader(what: str, key: str) -> Callable[[Loader], Loader]:
             try:
                 return load(row)
             except (TypeError, ValueError, KeyError, AttributeError) as error:
-                raise StateFileError(
-                    f"{what} {row[key]!r} in the state file is damaged ({error}); "
-                    "`refcamp db check` lists what is wrong"
-                ) from None
+                problem = f"{what} {row[key]!r} in the state file is damaged ({error})"
+                raise DamagedRow(problem) from None
 
         return guarded  # type: ignore[return-value]
 
