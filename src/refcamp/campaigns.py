@@ -28,6 +28,7 @@ from refcamp.models import (
     LoyaltyProgram,
     Rule,
 )
+from refcamp.paths import read_regular
 from refcamp.tables import TableReader, did_you_mean
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -63,7 +64,6 @@ MAX_NESTING = 32  # levels of tables and arrays; the deepest sensible rule needs
 
 
 def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    from refcamp.catalog_cache import read_regular
 
     where = shown(path)
     try:
