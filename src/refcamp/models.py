@@ -314,3 +314,50 @@ class Discount(NamedTuple):
     name: str
     value: float
     scope: str
+
+
+# --- what the state file says of a campaign ----------------------------------------------------
+
+
+class CodeFigures(NamedTuple):
+    """A campaign's referral codes or coupons, as redeemed."""
+
+    accepted: int
+    rolled_back: int
+    rejected: dict[str, int]  # reason -> count, counted at checkout
+
+
+class PointFigures(NamedTuple):
+    """One program's points a campaign's rules booked."""
+
+    issued: int
+    rolled_back: int
+    deducted: int  # net of deductions given back
+    net: int  # issued - rolled back - deducted
+
+
+@dataclass(frozen=True)
+class CampaignFigures:
+    """Counts behind `refcamp campaign stats`, straight from the state file."""
+
+    referral_codes: int
+    coupons: int
+    referrals: CodeFigures
+    coupon_redemptions: CodeFigures
+    points: dict[str, PointFigures]  # program id -> its figures
+    discount_given: float  # money, rounded to cents
+    discount_rolled_back: float
+    acquired_customers: int  # came through a referral of the campaign that still stands
+    points_by_day: list[tuple[str, int]]  # (ISO day, points issued)
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    """What a campaign has cost and achieved."""
+
+    campaign_id: str
+    name: str
+    figures: CampaignFigures
+    point_value: float  # money per point
+    cost: float
+    cost_per_acquired_customer: float | None  # None: nobody acquired yet

@@ -15,7 +15,9 @@ from typing import Any
 from refcamp.clock import iso
 from refcamp.models import (
     Campaign,
+    CampaignStats,
     Catalog,
+    CodeFigures,
     Coupon,
     Effect,
     LedgerEntry,
@@ -450,6 +452,38 @@ def explanation(evaluation: Any, ids: TalonIds) -> dict[str, Any]:
             for rule in evaluation.rules
         ],
         "notRunning": dict(evaluation.not_running),
+    }
+
+
+def campaign_stats(stats: CampaignStats) -> dict[str, Any]:
+    """`refcamp campaign stats --json` (refcamp's own shape, camelCase like Talon.One's)."""
+    f = stats.figures
+
+    def codes(c: CodeFigures) -> dict[str, Any]:
+        return {"accepted": c.accepted, "rolledBack": c.rolled_back, "rejected": c.rejected}
+
+    return {
+        "campaignId": stats.campaign_id,
+        "name": stats.name,
+        "referralCodes": f.referral_codes,
+        "coupons": f.coupons,
+        "referrals": codes(f.referrals),
+        "couponRedemptions": codes(f.coupon_redemptions),
+        "points": {
+            program: {
+                "issued": p.issued,
+                "rolledBack": p.rolled_back,
+                "deducted": p.deducted,
+                "net": p.net,
+            }
+            for program, p in f.points.items()
+        },
+        "discount": {"given": f.discount_given, "rolledBack": f.discount_rolled_back},
+        "acquiredCustomers": f.acquired_customers,
+        "pointsByDay": [{"day": day, "points": points} for day, points in f.points_by_day],
+        "pointValue": stats.point_value,
+        "cost": stats.cost,
+        "costPerAcquiredCustomer": stats.cost_per_acquired_customer,
     }
 
 

@@ -326,12 +326,12 @@ def stats(
 ) -> None:
     """What a campaign has done, from the state file: codes, redemptions and rejections by
     reason, points issued and rolled back, discounts, cost per acquired customer."""
-    from refcamp import render, service
+    from refcamp import render, service, talon
     from refcamp.errors import InputError
 
     if point_value < 0:
         raise InputError(f"--point-value: must not be negative, got {point_value}")
-    figures = service.campaign_stats(workspace(ctx), campaign_id, point_value)
+    figures = talon.campaign_stats(service.campaign_stats(workspace(ctx), campaign_id, point_value))
     if as_json:
         render.print_json(figures)
         return

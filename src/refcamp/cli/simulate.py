@@ -113,7 +113,7 @@ def simulate(
     whose campaign states are read); --into keeps the simulated state in a new file. The
     simulation starts at midnight UTC of --now (or today): give --now for a report that repeats
     exactly."""
-    from refcamp import codes, render, service
+    from refcamp import codes, render, service, talon
     from refcamp.engine.effects import CreateReferralCode
     from refcamp.errors import InputError, NotFoundError
     from refcamp.simulate import Population
@@ -158,7 +158,9 @@ def simulate(
             for c in catalog.campaigns:
                 service.set_campaign_state(ws, c.id, "enabled" if c.id in chosen else "disabled")
             counts = _run(ws, population, start, as_json)
-            figures = [service.campaign_stats(ws, c, point_value) for c in chosen]
+            figures = [
+                talon.campaign_stats(service.campaign_stats(ws, c, point_value)) for c in chosen
+            ]
             if into is not None:  # all of it in the file itself, none left in the -wal
                 ws.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:

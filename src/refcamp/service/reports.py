@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from refcamp.models import CampaignStats
 from refcamp.service.lookup import find_campaign
 from refcamp.service.workspace import Workspace
 from refcamp.store import queries
 from refcamp.store.db import snapshot
 
 
-def campaign_stats(ws: Workspace, campaign_id: str, point_value: float = 0.01) -> dict[str, Any]:
+def campaign_stats(ws: Workspace, campaign_id: str, point_value: float = 0.01) -> CampaignStats:
     """What a campaign has cost and achieved, from what the state file holds.
 
     Cost = net points (issued - rolled back - deducted) x point_value + discount given - discount
@@ -20,18 +21,18 @@ def campaign_stats(ws: Workspace, campaign_id: str, point_value: float = 0.01) -
     campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
     with snapshot(ws.conn):
         figures = queries.campaign_figures(ws.conn, campaign.id)
-    points = sum(p["net"] for p in figures["points"].values())
-    discount = figures["discount"]["given"] - figures["discount"]["rolledBack"]
+    points = sum(p.net for p in figures.points.values())
+    discount = figures.discount_given - figures.discount_rolled_back
     cost = round(points * point_value + discount, 2)
-    acquired = figures["acquiredCustomers"]
-    return {
-        "campaignId": campaign.id,
-        "name": campaign.name,
-        **figures,
-        "pointValue": point_value,
-        "cost": cost,
-        "costPerAcquiredCustomer": round(cost / acquired, 2) if acquired else None,
-    }
+    acquired = figures.acquired_customers
+    return CampaignStats(
+        campaign_id=campaign.id,
+        name=campaign.name,
+        figures=figures,
+        point_value=point_value,
+        cost=cost,
+        cost_per_acquired_customer=round(cost / acquired, 2) if acquired else None,
+    )
 
 
 def check_state(ws: Workspace) -> list[str]:

@@ -12,12 +12,15 @@ from refcamp.clock import from_iso, iso
 from refcamp.errors import StateFileError
 from refcamp.models import (
     Campaign,
+    CampaignFigures,
     CartItem,
     Catalog,
+    CodeFigures,
     Coupon,
     Discount,
     Effect,
     LedgerEntry,
+    PointFigures,
     Profile,
     Redemption,
     Referral,
@@ -1020,34 +1023,57 @@ def count_rejection(
     )
 
 
-def campaign_figures(conn: sqlite3.Connection, campaign_id: str) -> dict[str, Any]:
+def campaign_figures(conn: sqlite3.Connection, campaign_id: str) -> CampaignFigures:
     """Raw counts behind `refcamp campaign stats`, straight from the tables."""
 
     def one(sql: str, *args: Any) -> Any:
         return conn.execute(sql, (campaign_id, *args)).fetchone()[0]
 
-    def redemptions(kind: str) -> dict[str, Any]:
-        rejected = dict(
-            conn.execute(
-                "SELECT reason, sum(count) FROM rejections WHERE campaign_id = ? AND kind = ? "
-                "GROUP BY reason ORDER BY reason",
-                (campaign_id, kind),
-            ).fetchall()
-        )
-        return {
-            "accepted": one(
-                "SELECT count(*) FROM redemptions WHERE campaign_id = ? AND kind = ?", kind
+    by_day = conn.execute(
+        "SELECT substr(created, 1, 10) AS day, sum(amount) FROM ledger WHERE campaign_id = ? "
+        "AND type = 'addition' AND reverses IS NULL GROUP BY day ORDER BY day",
+        (campaign_id,),
+    ).fetchall()
+    return CampaignFigures(
+        referral_codes=one("SELECT count(*) FROM referrals WHERE campaign_id = ?"),
+        coupons=one("SELECT count(*) FROM coupons WHERE campaign_id = ?"),
+        referrals=_code_figures(conn, campaign_id, "referral"),
+        coupon_redemptions=_code_figures(conn, campaign_id, "coupon"),
+        points=_point_figures(conn, campaign_id),
+        discount_given=round(
+            one("SELECT coalesce(sum(value), 0) FROM discounts WHERE campaign_id = ?"), 2
+        ),
+        discount_rolled_back=round(
+            one(
+                "SELECT coalesce(sum(value), 0) FROM discounts WHERE campaign_id = ? "
+                "AND rolled_back IS NOT NULL"
             ),
-            "rolledBack": one(
-                "SELECT count(*) FROM redemptions WHERE campaign_id = ? AND kind = ? "
-                "AND rolled_back IS NOT NULL",
-                kind,
-            ),
-            "rejected": rejected,
-        }
+            2,
+        ),
+        acquired_customers=one(
+            "SELECT count(DISTINCT profile_id) FROM redemptions WHERE campaign_id = ? "
+            "AND kind = 'referral' AND rolled_back IS NULL"
+        ),
+        points_by_day=[(day, total) for day, total in by_day],
+    )
 
-    points: dict[str, dict[str, int]] = {}
-    for row in conn.execute(
+
+def _code_figures(conn: sqlite3.Connection, campaign_id: str, kind: str) -> CodeFigures:
+    accepted, rolled_back = conn.execute(
+        "SELECT count(*), count(rolled_back) FROM redemptions WHERE campaign_id = ? AND kind = ?",
+        (campaign_id, kind),
+    ).fetchone()
+    rejected = conn.execute(
+        "SELECT reason, sum(count) FROM rejections WHERE campaign_id = ? AND kind = ? "
+        "GROUP BY reason ORDER BY reason",
+        (campaign_id, kind),
+    )
+    return CodeFigures(accepted, rolled_back, dict(rejected.fetchall()))
+
+
+def _point_figures(conn: sqlite3.Connection, campaign_id: str) -> dict[str, PointFigures]:
+    points = {}
+    for program, issued, rolled_back, deducted, refunded in conn.execute(
         "SELECT program_id, "
         "sum(CASE WHEN type = 'addition' AND reverses IS NULL THEN amount ELSE 0 END), "
         "sum(CASE WHEN type = 'subtraction' AND reverses IS NOT NULL THEN amount ELSE 0 END), "
@@ -1056,43 +1082,9 @@ def campaign_figures(conn: sqlite3.Connection, campaign_id: str) -> dict[str, An
         "FROM ledger WHERE campaign_id = ? GROUP BY program_id ORDER BY program_id",
         (campaign_id,),
     ):
-        issued, rolled_back, deducted, refunded = row[1], row[2], row[3], row[4]
-        points[row[0]] = {
-            "issued": issued,
-            "rolledBack": rolled_back,
-            "deducted": deducted - refunded,
-            "net": issued - rolled_back - (deducted - refunded),
-        }
-    by_day = conn.execute(
-        "SELECT substr(created, 1, 10) AS day, sum(amount) FROM ledger WHERE campaign_id = ? "
-        "AND type = 'addition' AND reverses IS NULL GROUP BY day ORDER BY day",
-        (campaign_id,),
-    ).fetchall()
-    return {
-        "referralCodes": one("SELECT count(*) FROM referrals WHERE campaign_id = ?"),
-        "coupons": one("SELECT count(*) FROM coupons WHERE campaign_id = ?"),
-        "referrals": redemptions("referral"),
-        "couponRedemptions": redemptions("coupon"),
-        "points": points,
-        "discount": {  # money: sums of decimals, rounded to cents
-            "given": round(
-                one("SELECT coalesce(sum(value), 0) FROM discounts WHERE campaign_id = ?"), 2
-            ),
-            "rolledBack": round(
-                one(
-                    "SELECT coalesce(sum(value), 0) FROM discounts WHERE campaign_id = ? "
-                    "AND rolled_back IS NOT NULL"
-                ),
-                2,
-            ),
-        },
-        # Customers who came through a referral of this campaign that still stands.
-        "acquiredCustomers": one(
-            "SELECT count(DISTINCT profile_id) FROM redemptions WHERE campaign_id = ? "
-            "AND kind = 'referral' AND rolled_back IS NULL"
-        ),
-        "pointsByDay": [{"day": day, "points": total} for day, total in by_day],
-    }
+        spent = deducted - refunded
+        points[program] = PointFigures(issued, rolled_back, spent, issued - rolled_back - spent)
+    return points
 
 
 def same_but_case(conn: sqlite3.Connection, table: str, key: str, value: str) -> str | None:
