@@ -21,11 +21,14 @@ from refcamp.store.db import transaction
 from refcamp.tables import LARGEST
 
 
-def book_entry(ws: Workspace, **fields: Any) -> LedgerEntry:
-    """Store a new ledger entry made now, with its own transaction UUID; returns it with its
-    row id. The one place an entry is made: earned, deducted, manual or a rollback's."""
+def book_entry(ws: Workspace, numbered: bool = False, **fields: Any) -> LedgerEntry:
+    """Store a new ledger entry made now, with its own transaction UUID: the one place an entry
+    is made (earned, deducted, manual or a rollback's). With `numbered`, the entry returned
+    carries its row id (its Talon.One id), for a caller that shows it: a copy a replay's
+    bookings do without."""
     entry = LedgerEntry(transaction_uuid=codes.transaction_uuid(), created=ws.now, **fields)
-    return replace(entry, talon_id=queries.insert_entry(ws.conn, entry))
+    number = queries.insert_entry(ws.conn, entry)
+    return replace(entry, talon_id=number) if numbered else entry
 
 
 def book_like(ws: Workspace, like: LedgerEntry, **changes: Any) -> LedgerEntry:
@@ -85,6 +88,7 @@ def adjust_points(
             start, expiry = _validity(settings, ws.now)
         entry = book_entry(
             ws,
+            numbered=True,
             program_id=settings.id,
             profile_id=profile_id,
             type="subtraction" if deduct else "addition",
