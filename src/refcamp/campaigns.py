@@ -63,7 +63,7 @@ MAX_NESTING = 32  # levels of tables and arrays; the deepest sensible rule needs
 
 
 def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    from refcamp.catalog_cache import read_regular
+    from refcamp.paths import read_regular
 
     where = shown(path)
     try:

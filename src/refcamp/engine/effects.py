@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from refcamp.clock import add_duration, iso, parse_duration
-from refcamp.engine.core import Context
+from refcamp.engine.conditions import MISSING, NUMERIC_PATHS, read_conditions, resolve
+from refcamp.engine.types import Context
 from refcamp.models import Campaign, Catalog, CodeSettings
 from refcamp.tables import LARGEST, TableReader, did_you_mean, unknown_hint
 
@@ -173,8 +174,6 @@ class AddLoyaltyPoints(EffectSpec):
 
     @classmethod
     def read(cls, reader: TableReader) -> EffectSpec | None:
-        from refcamp.engine.conditions import NUMERIC_PATHS
-
         program = reader.text("program")
         points = reader.integer("points", None, minimum=1)
         points_per = reader.get("points_per", (int, float), None)
@@ -213,8 +212,6 @@ class AddLoyaltyPoints(EffectSpec):
     def amount(self, context: Context) -> int:
         if self.points is not None:
             return self.points
-        from refcamp.engine.conditions import MISSING, resolve
-
         value = resolve(self.of or "", context, None)
         if value is MISSING:
             return 0
@@ -330,8 +327,6 @@ class SetDiscount(EffectSpec):
 
     @classmethod
     def read(cls, reader: TableReader) -> EffectSpec | None:
-        from refcamp.engine.conditions import read_conditions
-
         label = reader.text("name")
         amount = reader.get("amount", (int, float), None)
         percent = reader.get("percent", (int, float), None)
