@@ -191,3 +191,63 @@ def test_every_kind_has_a_sample():
 def test_words_are_what_the_cli_printed(effect_type, props, words):
     effect = Effect("welcome", "r1", 0, "rule", effect_type, props)
     assert said(effect) == words
+
+
+class FakePort:
+    """A BookingPort that records what a kind asked of it (the service's does it in SQLite)."""
+
+    def __init__(self, final: bool = True, points: int = 0) -> None:
+        self.final, self.session_id, self.points = final, "s1", points
+        self.calls: list[tuple] = []
+        self.notes: list[str] = []
+
+    def __getattr__(self, name: str):
+        def call(*args):
+            self.calls.append((name, *args))
+            return {"create_code": "NEW-CODE", "add_entry": "uuid-1"}.get(name)
+
+        return call
+
+    def spendable(self, profile_id: str, program: str) -> int:
+        return self.points
+
+    def coupon(self, code: str):
+        return None
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+def deduction(points: int) -> Effect:
+    props = {"programId": "points", "value": points, P: "ana", "transactionUUID": None}
+    return Effect("c", "r", 0, "rule", "deductLoyaltyPoints", {**props, "name": "Redeem"})
+
+
+def test_a_deduction_is_checked_against_what_the_port_says_is_spendable():
+    port = FakePort(points=30)
+    assert KINDS["deductLoyaltyPoints"].book(port, deduction(50)) is None
+    assert port.notes == [
+        "deduct_loyalty_points: ana has 30 points in points, not 50; nothing deducted"
+    ]
+    assert port.calls == []
+    booked = KINDS["deductLoyaltyPoints"].book(port, deduction(30))
+    assert booked is not None and booked.props["transactionUUID"] == "uuid-1"
+    assert port.calls[0][:3] == ("add_entry", deduction(30), "subtraction")
+
+
+def test_an_open_session_books_no_points_and_no_code_uses():
+    port = FakePort(final=False, points=100)
+    added = Effect("c", "r", 0, "rule", "addLoyaltyPoints", {"value": 5}, {"start_date": None})
+    assert KINDS["addLoyaltyPoints"].book(port, added) is added
+    assert KINDS["deductLoyaltyPoints"].book(port, deduction(5)) == deduction(5)
+    accepted = Effect("c", "r", 0, "rule", "acceptCoupon", {"value": "SAVE-10"})
+    assert KINDS["acceptCoupon"].book(port, accepted) is accepted
+    assert port.calls == []
+
+
+def test_a_created_code_gets_the_value_the_port_drew():
+    port = FakePort()
+    effect = Effect("c", "r", 0, "rule", "couponCreated", {"value": None, "profileId": "ana"})
+    booked = KINDS["couponCreated"].book(port, effect)
+    assert booked is not None and booked.props == {"value": "NEW-CODE", "profileId": "ana"}
+    assert port.calls == [("create_code", "coupon", effect)]
