@@ -262,7 +262,7 @@ def guarded(fn: F) -> F:
             problems = getattr(error, "problems", None)  # CampaignFileError
             if problems is not None:
                 fail(str(error).split("\n", 1)[0], error.exit_code, problems)
-            fail(str(error), error.exit_code)
+            fail(in_options(str(error), getattr(error, "field", None)), error.exit_code)
         except sqlite3.OperationalError as error:
             if debug():
                 raise
@@ -279,6 +279,20 @@ def guarded(fn: F) -> F:
             )
 
     return wrapper  # type: ignore[return-value]
+
+
+def in_options(message: str, field: str | None) -> str:
+    """The service names a request's field ("usage limit: ..."); at the command line a person typed
+    an option: name that one ("--usage-limit: ...") when the running command has it."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True) if field else None
+    if ctx is None or field is None or not message.startswith(f"{field}:"):
+        return message
+    for param in ctx.command.params:
+        if param.name == field.replace(" ", "_") and param.opts[0].startswith("--"):
+            return param.opts[0] + message[len(field) :]
+    return message
 
 
 def workspace(ctx: typer.Context) -> Any:
@@ -378,7 +392,7 @@ def root(
     render.reset()
     from refcamp.errors import RefcampError
 
-    ws = Workspace(db, campaigns, now)
+    ws = Workspace(db, campaigns, now, warn=render.note)
     ctx.obj = ws
     ctx.call_on_close(ws.close)
     try:
