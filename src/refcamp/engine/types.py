@@ -32,7 +32,6 @@ class Facts:
     audiences: frozenset[str] = frozenset()  # the current customer's audiences
     event_attributes: Mapping[str, Any] | None = None  # a custom event's attributes
     coupons: Mapping[str, Coupon | None] = field(default_factory=dict)  # session codes -> record
-    balances: Mapping[str, int] = field(default_factory=dict)  # program -> current points
 
     @property
     def referral_code(self) -> str | None:
