@@ -31,7 +31,8 @@ class BookingPort(Protocol):
     def add_entry(
         self, effect: Effect, type: str, start_date: datetime | None, expiry_date: datetime | None
     ) -> str:
-        """Book a ledger entry (addition, subtraction) from the effect's props; its UUID."""
+        """Book a ledger entry (addition, subtraction) from the effect's props, active from
+        `start_date` (None: now); returns its transaction UUID."""
 
     def spendable(self, profile_id: str, program: str) -> int:
         """What a deduction may take now, from every committed entry of the customer."""
@@ -39,19 +40,26 @@ class BookingPort(Protocol):
     def redeem(self, kind: str, effect: Effect) -> None:
         """Count a use of the code in effect.props["value"] for the session."""
 
-    def count_rejection(self, effect: Effect, kind: str) -> None: ...
+    def count_rejection(self, kind: str, effect: Effect) -> None:
+        """Count the rejection of a code (its campaign's statistics)."""
 
-    def coupon(self, code: str) -> Coupon | None: ...
+    def coupon(self, code: str) -> Coupon | None:
+        """The stored coupon, or None."""
 
-    def reserve_coupon(self, code: str, profile_id: str) -> None: ...
+    def reserve_coupon(self, code: str, profile_id: str) -> None:
+        """Reserve the coupon for the customer."""
 
-    def add_discount(self, effect: Effect) -> None: ...
+    def add_discount(self, effect: Effect) -> None:
+        """Book the discount for the session."""
 
-    def set_attribute(self, owner: str, owner_id: str, name: str, value: Any) -> None: ...
+    def set_attribute(self, owner: str, owner_id: str, name: str, value: Any) -> None:
+        """Set a profile's or a session's (`owner`) attribute."""
 
-    def join_audience(self, audience: str, profile_id: str) -> None: ...
+    def join_audience(self, audience: str, profile_id: str) -> None:
+        """Add the customer to the audience (made when new)."""
 
-    def leave_audience(self, audience: str, profile_id: str) -> None: ...
+    def leave_audience(self, audience: str, profile_id: str) -> None:
+        """Remove the customer from the audience."""
 
     def note(self, text: str) -> None:
         """Say why an effect was left out."""
@@ -152,7 +160,7 @@ class RejectCode(EffectKind):
     def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
         # Counted at checkout only: an open session may be updated many times.
         if port.final and effect.campaign_id:
-            port.count_rejection(effect, cls.code_kind)
+            port.count_rejection(cls.code_kind, effect)
         return effect
 
 

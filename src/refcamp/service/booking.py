@@ -120,7 +120,7 @@ class Booking:
         value = effect.props["value"]
         queries.redeem(ws.conn, kind, value, effect, self.session_id, self.profile_id, ws.now)
 
-    def count_rejection(self, effect: Effect, kind: str) -> None:
+    def count_rejection(self, kind: str, effect: Effect) -> None:
         reason = effect.props["rejectionReason"]
         queries.count_rejection(self.ws.conn, effect.campaign_id, kind, reason, self.ws.now)
 
