@@ -20,8 +20,9 @@ from refcamp.paths import read_regular
 
 PACKAGE = Path(__file__).parent
 KEEP = 50  # entries: every edit of a campaign file makes a new one, so the oldest are removed
-# The modules whose objects a cached catalog holds.
-SOURCES = ("models.py", "campaigns.py", "tables.py", "engine/conditions.py", "engine/effects.py")
+# The modules whose objects a cached catalog holds (the engine's condition and effect kinds, in
+# whichever of its modules they live).
+SOURCES = ("models.py", "campaigns.py", "tables.py", "engine")
 
 
 def cache_dir() -> Path:
@@ -41,8 +42,10 @@ def _key(directory: Path, files: list[Path]) -> str:
         digest.update(f"\0{path.name}\0".encode())
         digest.update(read_regular(path))
     for source in SOURCES:
-        stat = (PACKAGE / source).stat()
-        digest.update(f"\0{source}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        found = (PACKAGE / source).glob("*.py") if source == "engine" else [PACKAGE / source]
+        for path in sorted(found):
+            info = path.stat()
+            digest.update(f"\0{path.name}:{info.st_size}:{info.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 
