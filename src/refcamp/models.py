@@ -5,15 +5,11 @@ Nothing here does I/O. Times are aware UTC datetimes; attributes are plain JSON-
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-if TYPE_CHECKING:
-    from refcamp.engine.conditions import Condition
-    from refcamp.engine.effects import EffectSpec
+from typing import Any, NamedTuple, Protocol
 
 # Built-in events, with the Rule Builder's labels (see the Talon.One reference).
 EVENTS: dict[str, str] = {
@@ -84,12 +80,50 @@ class LoyaltyProgram:
     talon_id: int | None = None  # Talon.One's integer id, when the TOML sets one
 
 
+# A rule's conditions and effects are the engine's kinds (engine.conditions, engine.effects). The
+# engine sits above this module, so a rule names them by what the rest of refcamp calls on them;
+# `context` is the engine's Context.
+
+
+class RuleCondition(Protocol):
+    def check(self, context: Any, item: CartItem | None = None) -> Any:
+        """The outcome for this request (the engine's Check)."""
+
+    def words(self) -> str:
+        """The condition in words, for `campaign show` and --explain."""
+
+    def walk(self) -> Iterator[RuleCondition]:
+        """This condition and those nested in it."""
+
+
+class RuleEffect(Protocol):
+    name: str  # the value of `effect` in TOML
+    effect_type: str  # Talon.One's effectType
+
+    def plan(self, context: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+        """(props, params) for this request, or None when the effect does not apply."""
+
+    def usage(
+        self, props: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> tuple[str, int, str | None] | None:
+        """What the planned effect counts against campaign limits: (action, amount, profile)."""
+
+    def planned(self, context: Any, props: Mapping[str, Any]) -> None:
+        """Called once the effect is kept (past the campaign limits)."""
+
+    def words(self) -> str:
+        """The effect in words, for `campaign show`."""
+
+    def problems(self, catalog: Catalog) -> list[tuple[str, str]]:
+        """(key, message) pairs for references that only the whole catalog can check."""
+
+
 @dataclass(frozen=True)
 class Rule:
     index: int
     name: str
-    when: tuple[Condition, ...]
-    then: tuple[EffectSpec, ...]
+    when: tuple[RuleCondition, ...]
+    then: tuple[RuleEffect, ...]
 
 
 @dataclass(frozen=True)

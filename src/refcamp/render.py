@@ -249,62 +249,11 @@ def event_label(event: str) -> str:
 
 def effect_words(e: Effect) -> str:
     """An effect in words, for the effects table."""
-    p = e.props
-    kind = e.effect_type
-    if kind == "referralCreated":
-        return f"referral code {p.get('value')} created"
-    if kind == "acceptReferral":
-        return f"referral code {p.get('value')} accepted"
-    if kind == "rejectReferral":
-        reason, details = p.get("rejectionReason"), p.get("details")
-        return f"referral code {p.get('value')} rejected: {reason} ({details})"
-    if kind == "rollbackReferral":
-        return f"use of referral code {p.get('value')} given back"
-    if kind in ("addLoyaltyPoints", "rollbackAddedLoyaltyPoints", "rollbackDeductedLoyaltyPoints"):
-        sign = "-" if kind == "rollbackAddedLoyaltyPoints" else "+"
-        who, program = p.get("recipientIntegrationId"), p.get("programId")
-        words = f"{sign}{p.get('value')} points for {who} in {program}"
-        if p.get("name"):
-            words += f" ({p['name']})"
-        if kind == "addLoyaltyPoints" and p.get("transactionUUID") is None:
-            words += ", not booked until the session closes"
-        if p.get("startDate"):
-            words += f", pending until {p['startDate']}"
-        if p.get("expiryDate"):
-            words += f", expire {p['expiryDate']}"
-        return words
-    if kind == "acceptCoupon":
-        return f"coupon {p.get('value')} accepted"
-    if kind == "rejectCoupon":
-        reason, details = p.get("rejectionReason"), p.get("details")
-        return f"coupon {p.get('value')} rejected: {reason} ({details})"
-    if kind == "rollbackCoupon":
-        return f"use of coupon {p.get('value')} given back"
-    if kind == "couponCreated":
-        return f"coupon {p.get('value')} created for {p.get('profileId')}"
-    if kind == "reserveCoupon":
-        new = "reserved" if p.get("isNewReservation") else "was already reserved"
-        return f"coupon {p.get('couponValue')} {new} for {p.get('profileIntegrationId')}"
-    if kind == "deductLoyaltyPoints":
-        words = f"-{p.get('value')} points for {p.get('recipientIntegrationId')} in " + str(
-            p.get("programId")
-        )
-        return words + (f" ({p['name']})" if p.get("name") else "")
-    if kind == "setDiscount":
-        where = "on matching items" if p.get("scope") == "cartItems" else "off the total"
-        return f"discount '{p.get('name')}': {amount(p.get('value'))} {where}"
-    if kind == "rollbackDiscount":
-        return f"discount '{p.get('name')}' of {amount(p.get('value'))} rolled back"
-    if kind == "showNotification":
-        return f"[{p.get('notificationType')}] {p.get('title')}: {p.get('body')}"
-    if kind == "updateAttribute":
-        return f"{p.get('path')} = {json.dumps(p.get('value'), ensure_ascii=False)}"
-    if kind in ("addToAudience", "removeFromAudience"):
-        verb = "joins" if kind == "addToAudience" else "leaves"
-        return f"{p.get('profileIntegrationId')} {verb} audience '{p.get('audienceName')}'"
-    if kind == "customEffect":
-        return f"{p.get('name')} {json.dumps(p.get('payload'), ensure_ascii=False)}"
-    return ", ".join(f"{k}={v}" for k, v in p.items())
+    # The words belong to the effect's kind (engine.kinds, engine.effects); imported here, so
+    # that a command printing no effects does not load the engine.
+    from refcamp.engine.effects import said
+
+    return said(e)
 
 
 def tentative(e: Effect, evaluation: Any) -> bool:

@@ -1,5 +1,6 @@
 """The pure rule engine: `evaluate(catalog, facts) -> Evaluation`."""
 
-from refcamp.engine.core import Check, Context, Evaluation, Facts, RuleResult, evaluate
+from refcamp.engine.core import evaluate
+from refcamp.engine.types import Check, Context, Evaluation, Facts, RuleResult
 
 __all__ = ["Check", "Context", "Evaluation", "Facts", "RuleResult", "evaluate"]

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from refcamp.engine.core import Check, Context
+from refcamp.engine.types import Check, Context
 from refcamp.models import EVENTS, CartItem, Rule
 from refcamp.tables import TableReader, did_you_mean, type_name
 

@@ -12,106 +12,23 @@ written; a session's referral code gets exactly one verdict per evaluation (acce
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
 from refcamp.clock import iso
-from refcamp.models import Campaign, Catalog, Coupon, Effect, Profile, Referral, Rule, Session
-
-if TYPE_CHECKING:
-    from refcamp.engine.coupons import CouponVerdict
-    from refcamp.engine.limits import Budget, UsageKey
-    from refcamp.engine.referrals import Verdict
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Everything a request's evaluation may look at."""
-
-    now: datetime
-    events: tuple[str, ...]
-    profile: Profile | None  # the current customer; None in an anonymous session
-    session: Session | None = None
-    referral: Referral | None = None  # the record behind session.referral_code, if it exists
-    campaign_states: Mapping[str, str] = field(default_factory=dict)
-    usage: Mapping[UsageKey, int] = field(default_factory=dict)  # limit counters so far
-    audiences: frozenset[str] = frozenset()  # the current customer's audiences
-    event_attributes: Mapping[str, Any] | None = None  # a custom event's attributes
-    coupons: Mapping[str, Coupon | None] = field(default_factory=dict)  # session codes -> record
-    balances: Mapping[str, int] = field(default_factory=dict)  # program -> current points
-
-    @property
-    def referral_code(self) -> str | None:
-        return self.session.referral_code if self.session else None
-
-
-# The records an evaluation makes for every condition and rule are named tuples, not dataclasses:
-# a replay makes thousands a second, and every command start defines them.
-
-
-class Check(NamedTuple):
-    """A condition's outcome, with what was seen and what was needed (for --explain)."""
-
-    passed: bool
-    seen: str
-    needed: str
-
-
-class ConditionResult(NamedTuple):
-    index: int
-    condition: Any  # the Condition; its words are made only when someone reads them
-    check: Check
-
-    @property
-    def words(self) -> str:
-        return str(self.condition.words())
-
-
-class RuleResult(NamedTuple):
-    campaign_id: str
-    rule_index: int
-    rule_name: str
-    fired: bool
-    conditions: tuple[ConditionResult, ...]
-
-    @property
-    def failed_condition(self) -> ConditionResult | None:
-        return next((c for c in self.conditions if not c.check.passed), None)
-
-
-class Blocked(NamedTuple):
-    """An effect of a fired rule that a campaign limit stopped."""
-
-    campaign_id: str
-    rule_index: int
-    rule_name: str
-    effect_index: int
-    effect_type: str
-    reason: str  # CampaignLimitReached, ProfileLimitReached
-    details: str
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    effects: tuple[Effect, ...]
-    rules: tuple[RuleResult, ...]  # every rule of every running campaign
-    not_running: Mapping[str, str]  # campaign id -> why it did not run
-    blocked: tuple[Blocked, ...] = ()
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a condition or effect sees: the facts, its campaign, and the referral verdict."""
-
-    facts: Facts
-    catalog: Catalog
-    campaign: Campaign
-    referral: Verdict
-    budget: Budget
-    coupons: Mapping[str, CouponVerdict] = field(default_factory=dict)
-    # Discounts planned so far in this request, so that the next one cannot exceed what is left.
-    discounted: list[float] = field(default_factory=list)
+from refcamp.engine import coupons, referrals
+from refcamp.engine.conditions import CouponCondition, ReferralCondition, mentions
+from refcamp.engine.limits import reason as limit_reason
+from refcamp.engine.types import (
+    Blocked,
+    Budget,
+    ConditionResult,
+    Context,
+    Evaluation,
+    Facts,
+    RuleResult,
+)
+from refcamp.models import Campaign, Catalog, Effect, Rule
 
 
 def not_running_reason(campaign: Campaign, state: str, now: datetime) -> str | None:
@@ -154,105 +71,111 @@ def _effect(
     )
 
 
-_parts: tuple[Any, ...] | None = None
+class _Outcome:
+    """What one evaluation has found so far (plain slots: a replay makes thousands a second)."""
+
+    __slots__ = ("blocked", "coupons_accepted", "effects", "referral_accepted", "rules")
+
+    def __init__(self) -> None:
+        self.effects: list[Effect] = []
+        self.rules: list[RuleResult] = []
+        self.blocked: list[Blocked] = []
+        self.referral_accepted = False
+        self.coupons_accepted: dict[str, str] = {}  # campaign id -> the code accepted
 
 
 def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
-    # These modules import this one, so they are imported here; a replay calls this function
-    # thousands of times a second, so it is done once.
-    global _parts
-    if _parts is None:
-        from refcamp.engine import conditions, coupons, limits, referrals
-
-        _parts = (conditions, coupons, limits, referrals)
-    conditions_, coupons_, limits_, referrals_ = _parts
-    CouponCondition, ReferralCondition = conditions_.CouponCondition, conditions_.ReferralCondition
-    mentions, Budget, limit_reason = conditions_.mentions, limits_.Budget, limits_.reason
-    coupon_rejection, coupon_verdicts = coupons_.rejection, coupons_.verdicts
-    verdict = referrals_.verdict
-
     not_running = stopped(catalog, facts.campaign_states, facts.now)
     budget = Budget(facts.usage)
-    referral = verdict(catalog, facts, not_running, budget)
-    coupons = coupon_verdicts(catalog, facts, not_running, budget)
+    referral = referrals.verdict(catalog, facts, not_running, budget)
+    verdicts = coupons.verdicts(catalog, facts, not_running, budget)
     discounted: list[float] = []
-
-    effects: list[Effect] = []
-    rules: list[RuleResult] = []
-    blocked: list[Blocked] = []
-    accepted = False
-    accepted_coupons: dict[str, str] = {}  # campaign id -> the code accepted
+    out = _Outcome()
     for campaign in catalog.in_order:
         if campaign.id in not_running:
             continue
-        context = Context(facts, catalog, campaign, referral, budget, coupons, discounted)
+        context = Context(facts, catalog, campaign, referral, budget, verdicts, discounted)
         for rule in campaign.rules:
             results = tuple(
                 ConditionResult(i, condition, condition.check(context))
                 for i, condition in enumerate(rule.when)
             )
             fired = all(r.check.passed for r in results)
-            rules.append(RuleResult(campaign.id, rule.index, rule.name, fired, results))
-            if not fired:
-                continue
+            out.rules.append(RuleResult(campaign.id, rule.index, rule.name, fired, results))
+            if fired:
+                _accept_codes(context, rule, out)
+                _plan_effects(context, rule, out)
 
-            profile_id = facts.profile.id if facts.profile else None
-            valid_coupon = next(
-                (
-                    v.code
-                    for v in coupons.values()
-                    if v.reason is None and v.campaign_id == campaign.id
-                ),
-                None,
-            )
-            if (
-                bool(coupons)
-                and mentions(rule, CouponCondition)
-                and valid_coupon is not None
-                and campaign.id not in accepted_coupons
-            ):
-                accepted_coupons[campaign.id] = valid_coupon
-                budget.spend(campaign, "redeemCoupon", 1, profile_id, valid_coupon)
-                effects.append(_effect(campaign, rule, "acceptCoupon", {"value": valid_coupon}))
-            if (
-                mentions(rule, ReferralCondition)
-                and not accepted
-                and referral.valid_for(campaign.id)
-            ):
-                accepted = True
-                budget.spend(campaign, "redeemReferral", 1, profile_id, referral.code)
-                effects.append(_effect(campaign, rule, "acceptReferral", {"value": referral.code}))
-            for index, spec in enumerate(rule.then):
-                planned = spec.plan(context)
-                if planned is None:
-                    continue
-                props, params = planned
-                usage = spec.usage(props, params)
-                if usage is not None:
-                    action, amount, subject = usage
-                    stop = budget.blocking(campaign, action, amount, subject)
-                    if stop is not None:
-                        limit, used = stop
-                        blocked.append(
-                            Blocked(
-                                campaign.id,
-                                rule.index,
-                                rule.name,
-                                index,
-                                spec.effect_type,
-                                limit_reason(limit),
-                                f"limit {limit.words()}: {used} used, this needs {amount} more",
-                            )
-                        )
-                        continue
-                    budget.spend(campaign, action, amount, subject)
-                spec.planned(context, props)
-                effects.append(_effect(campaign, rule, spec.effect_type, props, params))
-
-    if referral.code is not None and not accepted:
-        effects.append(referral.rejection(catalog, rules))
-    taken = set(accepted_coupons.values())
-    for code, coupon in coupons.items():
+    if referral.code is not None and not out.referral_accepted:
+        out.effects.append(referrals.rejection(referral, catalog, out.rules))
+    taken = set(out.coupons_accepted.values())
+    for code, verdict in verdicts.items():
         if code not in taken:
-            effects.append(coupon_rejection(coupon, catalog, rules, set(accepted_coupons)))
-    return Evaluation(tuple(effects), tuple(rules), not_running, tuple(blocked))
+            rejection = coupons.rejection(verdict, catalog, out.rules, set(out.coupons_accepted))
+            out.effects.append(rejection)
+    return Evaluation(tuple(out.effects), tuple(out.rules), not_running, tuple(out.blocked))
+
+
+def _accept_codes(context: Context, rule: Rule, out: _Outcome) -> None:
+    """A fired rule that checks codes accepts the session's valid ones: one coupon per
+    campaign, one referral code per request."""
+    campaign, budget, verdicts, referral = (
+        context.campaign,
+        context.budget,
+        context.coupons,
+        context.referral,
+    )
+    profile_id = context.facts.profile.id if context.facts.profile else None
+    valid_coupon = next(
+        (v.code for v in verdicts.values() if v.reason is None and v.campaign_id == campaign.id),
+        None,
+    )
+    if (
+        bool(verdicts)
+        and mentions(rule, CouponCondition)
+        and valid_coupon is not None
+        and campaign.id not in out.coupons_accepted
+    ):
+        out.coupons_accepted[campaign.id] = valid_coupon
+        budget.spend(campaign, "redeemCoupon", 1, profile_id, valid_coupon)
+        out.effects.append(_effect(campaign, rule, "acceptCoupon", {"value": valid_coupon}))
+    if (
+        mentions(rule, ReferralCondition)
+        and not out.referral_accepted
+        and referral.valid_for(campaign.id)
+    ):
+        out.referral_accepted = True
+        budget.spend(campaign, "redeemReferral", 1, profile_id, referral.code)
+        out.effects.append(_effect(campaign, rule, "acceptReferral", {"value": referral.code}))
+
+
+def _plan_effects(context: Context, rule: Rule, out: _Outcome) -> None:
+    """Plan a fired rule's effects in the order written; one that a campaign limit stops is
+    recorded as blocked instead."""
+    campaign, budget = context.campaign, context.budget
+    for index, spec in enumerate(rule.then):
+        planned = spec.plan(context)
+        if planned is None:
+            continue
+        props, params = planned
+        usage = spec.usage(props, params)
+        if usage is not None:
+            action, amount, subject = usage
+            stop = budget.blocking(campaign, action, amount, subject)
+            if stop is not None:
+                limit, used = stop
+                out.blocked.append(
+                    Blocked(
+                        campaign.id,
+                        rule.index,
+                        rule.name,
+                        index,
+                        spec.effect_type,
+                        limit_reason(limit),
+                        f"limit {limit.words()}: {used} used, this needs {amount} more",
+                    )
+                )
+                continue
+            budget.spend(campaign, action, amount, subject)
+        spec.planned(context, props)
+        out.effects.append(_effect(campaign, rule, spec.effect_type, props, params))

@@ -8,11 +8,11 @@ rejectCoupon otherwise.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
 from refcamp.clock import iso
-from refcamp.engine.core import Facts, RuleResult
-from refcamp.engine.limits import Budget
+from refcamp.engine.conditions import CouponCondition
+from refcamp.engine.rejections import rejection as reject
+from refcamp.engine.types import Budget, CouponVerdict, Facts, RuleResult
 from refcamp.models import Catalog, Effect
 
 LIMIT_REASONS = {
@@ -20,13 +20,6 @@ LIMIT_REASONS = {
     "profile": "ProfileLimitReached",
     "code": "CouponLimitReached",
 }
-
-
-class CouponVerdict(NamedTuple):  # made for every request: a named tuple is cheap
-    code: str
-    campaign_id: str | None
-    reason: str | None  # None: valid for campaign_id
-    details: str = ""
 
 
 def verdicts(
@@ -47,40 +40,40 @@ def _verdict(
         return CouponVerdict(code, None, "CouponNotFound", f"no coupon code {code!r} exists")
     campaign_id = coupon.campaign_id
 
-    def reject(reason: str, details: str) -> CouponVerdict:
+    def refuse(reason: str, details: str) -> CouponVerdict:
         return CouponVerdict(code, campaign_id, reason, details)
 
     campaign = catalog.campaign(campaign_id)
     if campaign is None:
-        return reject(
+        return refuse(
             "CouponPartOfNotRunningCampaign", f"campaign {campaign_id} is not in the directory"
         )
     if campaign.id in not_running:
-        return reject("CouponPartOfNotRunningCampaign", not_running[campaign.id])
+        return refuse("CouponPartOfNotRunningCampaign", not_running[campaign.id])
     profile_id = facts.profile.id if facts.profile else None
     if coupon.recipient_id is not None and coupon.recipient_id != profile_id:
-        return reject(
+        return refuse(
             "CouponRecipientDoesNotMatch",
             f"{code} is reserved for {coupon.recipient_id}"
             + ("" if profile_id else "; the session has no customer"),
         )
     if coupon.start_date is not None and facts.now < coupon.start_date:
-        return reject("CouponStartDateInFuture", f"{code} is valid from {iso(coupon.start_date)}")
+        return refuse("CouponStartDateInFuture", f"{code} is valid from {iso(coupon.start_date)}")
     if coupon.expiry_date is not None and facts.now >= coupon.expiry_date:
-        return reject("CouponExpired", f"{code} expired at {iso(coupon.expiry_date)}")
+        return refuse("CouponExpired", f"{code} expired at {iso(coupon.expiry_date)}")
     if coupon.usage_limit and coupon.usage_counter >= coupon.usage_limit:
-        return reject(
+        return refuse(
             "CouponLimitReached",
             f"{code} has been used {coupon.usage_counter} of {coupon.usage_limit} times",
         )
     if profile_id is None and any(
         limit.per == "profile" for limit in campaign.limits_for("redeemCoupon")
     ):
-        return reject("ProfileRequired", "the campaign limits coupons per customer")
+        return refuse("ProfileRequired", "the campaign limits coupons per customer")
     stop = budget.blocking(campaign, "redeemCoupon", 1, profile_id, code)
     if stop is not None:
         limit, used = stop
-        return reject(LIMIT_REASONS[limit.per], f"limit {limit.words()}: {used} used")
+        return refuse(LIMIT_REASONS[limit.per], f"limit {limit.words()}: {used} used")
     return CouponVerdict(code, campaign_id, None)
 
 
@@ -88,8 +81,6 @@ def rejection(
     verdict: CouponVerdict, catalog: Catalog, rules: Sequence[RuleResult], accepted: set[str]
 ) -> Effect:
     """The rejectCoupon effect for a code that no fired rule accepted."""
-    from refcamp.engine.conditions import CouponCondition
-    from refcamp.engine.rejections import rejection as reject
 
     reason, details = verdict.reason, verdict.details
     if reason is None and verdict.campaign_id in accepted:

@@ -1,8 +1,10 @@
-"""Effect kinds. Each is a table `{ effect = "NAME", ... }` registered in EFFECTS.
+"""The effect kinds a campaign file names. Each is a table `{ effect = "NAME", ... }` registered
+in EFFECTS (by TOML name) and in engine.kinds.KINDS (by effectType).
 
 `plan(context)` is pure: it returns the Talon.One props the engine knows and the params the service
 needs to carry the effect out (create the code, book the entry), or None when the effect cannot
-apply to this request (e.g. no customer to give points to).
+apply to this request (e.g. no customer to give points to). `book(port, effect)` carries it out
+through the service's BookingPort; `said(props)` puts it in words for output.
 """
 
 from __future__ import annotations
@@ -14,16 +16,28 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from refcamp.clock import add_duration, iso, parse_duration
-from refcamp.engine.core import Context
-from refcamp.models import Campaign, Catalog, CodeSettings
+from refcamp.engine.conditions import MISSING, NUMERIC_PATHS, read_conditions, resolve
+from refcamp.engine.kinds import (
+    KINDS,
+    BookingPort,
+    EffectKind,
+    dates_said,
+    money,
+    points_said,
+    register_kind,
+    with_props,
+)
+from refcamp.engine.types import Context
+from refcamp.models import Campaign, Catalog, CodeSettings, Effect
 from refcamp.tables import LARGEST, TableReader, did_you_mean, unknown_hint
 
 Planned = tuple[Mapping[str, Any], Mapping[str, Any]]  # (props, params)
 
 
-class EffectSpec:
+class EffectSpec(EffectKind):
+    """A kind a campaign file names; an instance is one effect as written in a rule."""
+
     name: ClassVar[str]  # the value of `effect` in TOML
-    effect_type: ClassVar[str]  # Talon.One's effectType
 
     @classmethod
     def read(cls, reader: TableReader) -> EffectSpec | None:
@@ -54,6 +68,7 @@ EFFECTS: dict[str, type[EffectSpec]] = {}
 
 def register(cls: type[EffectSpec]) -> type[EffectSpec]:
     EFFECTS[cls.name] = cls
+    register_kind(cls)
     return cls
 
 
@@ -109,6 +124,14 @@ class CreateCode(EffectSpec):
     def props(self, owner: str) -> dict[str, Any]:
         return {"value": None}
 
+    code_kind: ClassVar[str]  # referral, coupon
+
+    @classmethod
+    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
+        """Draw a free code from the effect's pattern and store it: a referral code for an
+        advocate, or a coupon reserved for its customer."""
+        return with_props(effect, value=port.create_code(cls.code_kind, effect))
+
     def usage(
         self, props: Mapping[str, Any], params: Mapping[str, Any]
     ) -> tuple[str, int, str | None] | None:
@@ -122,6 +145,11 @@ class CreateReferralCode(CreateCode):
     name = "create_referral_code"
     effect_type = "referralCreated"
     limit_action = "createReferral"
+    code_kind = "referral"
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        return f"referral code {props.get('value')} created"
 
     def settings(self, campaign: Campaign) -> CodeSettings:
         return campaign.referrals
@@ -173,8 +201,6 @@ class AddLoyaltyPoints(EffectSpec):
 
     @classmethod
     def read(cls, reader: TableReader) -> EffectSpec | None:
-        from refcamp.engine.conditions import NUMERIC_PATHS
-
         program = reader.text("program")
         points = reader.integer("points", None, minimum=1)
         points_per = reader.get("points_per", (int, float), None)
@@ -213,8 +239,6 @@ class AddLoyaltyPoints(EffectSpec):
     def amount(self, context: Context) -> int:
         if self.points is not None:
             return self.points
-        from refcamp.engine.conditions import MISSING, resolve
-
         value = resolve(self.of or "", context, None)
         if value is MISSING:
             return 0
@@ -258,6 +282,21 @@ class AddLoyaltyPoints(EffectSpec):
     ) -> tuple[str, int, str | None] | None:
         return "addLoyaltyPoints", props["value"], props["recipientIntegrationId"]
 
+    @classmethod
+    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
+        if not port.final:
+            return effect  # tentative until the session closes
+        params = effect.params
+        uuid = port.add_entry(effect, "addition", params["start_date"], params["expiry_date"])
+        return with_props(effect, transactionUUID=uuid)
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        words = points_said(props, "+")
+        if props.get("transactionUUID") is None:
+            words += ", not booked until the session closes"
+        return words + dates_said(props)
+
     def words(self) -> str:
         who = "the advocate" if self.recipient == "advocate" else "the current customer"
         if self.points is not None:
@@ -270,7 +309,11 @@ class AddLoyaltyPoints(EffectSpec):
 
 @register
 class DeductLoyaltyPoints(EffectSpec):
-    """Deduct points from the current customer (never below zero: the effect is then left out)."""
+    """Deduct points from the current customer, never below zero: the effect is then left out.
+
+    Whether the points are there is decided when the effect is booked, inside the request's write
+    transaction, against every committed entry of the customer's program (not on a balance read
+    earlier, which a concurrent request may have spent)."""
 
     name = "deduct_loyalty_points"
     effect_type = "deductLoyaltyPoints"
@@ -305,7 +348,26 @@ class DeductLoyaltyPoints(EffectSpec):
             "transactionUUID": None,
             "name": self.reason,
         }
-        return props, {"available": context.facts.balances.get(self.program, 0)}
+        return props, {}
+
+    @classmethod
+    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
+        props = effect.props
+        profile_id, program = props["recipientIntegrationId"], props["programId"]
+        available = port.spendable(profile_id, program)
+        if props["value"] > available:
+            port.note(
+                f"deduct_loyalty_points: {profile_id} has {available} points in {program}, "
+                f"not {props['value']}; nothing deducted"
+            )
+            return None
+        if not port.final:
+            return effect
+        return with_props(effect, transactionUUID=port.add_entry(effect, "subtraction", None, None))
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        return points_said(props, "-")
 
     def words(self) -> str:
         return f"deduct {self.points} points in {self.program} ('{self.reason}')"
@@ -330,8 +392,6 @@ class SetDiscount(EffectSpec):
 
     @classmethod
     def read(cls, reader: TableReader) -> EffectSpec | None:
-        from refcamp.engine.conditions import read_conditions
-
         label = reader.text("name")
         amount = reader.get("amount", (int, float), None)
         percent = reader.get("percent", (int, float), None)
@@ -396,6 +456,17 @@ class SetDiscount(EffectSpec):
         # What later discounts may take is what is left after this one.
         context.discounted.append(props["value"])
 
+    @classmethod
+    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
+        if port.final and port.session_id is not None:
+            port.add_discount(effect)
+        return effect
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        where = "on matching items" if props.get("scope") == "cartItems" else "off the total"
+        return f"discount '{props.get('name')}': {money(props.get('value'))} {where}"
+
     def words(self) -> str:
         size = f"{self.amount:g} off" if self.amount is not None else f"{self.percent:g}% off"
         where = "matching items" if self.scope == "items" else "the session total"
@@ -409,6 +480,11 @@ class CreateCoupon(CreateCode):
     name = "create_coupon"
     effect_type = "couponCreated"
     limit_action = "createCoupon"
+    code_kind = "coupon"
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        return f"coupon {props.get('value')} created for {props.get('profileId')}"
 
     def settings(self, campaign: Campaign) -> CodeSettings:
         return campaign.coupons
@@ -446,6 +522,25 @@ class ReserveCoupon(EffectSpec):
         }
         return props, {}
 
+    @classmethod
+    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
+        code, profile_id = effect.props["couponValue"], effect.props["profileIntegrationId"]
+        coupon = port.coupon(code)
+        if coupon is None:
+            port.note(f"reserve_coupon: no coupon {code!r}; nothing reserved")
+            return None
+        if coupon.recipient_id not in (None, profile_id):
+            owner = coupon.recipient_id
+            port.note(f"reserve_coupon: {code} is reserved for {owner}; not for {profile_id}")
+            return None
+        port.reserve_coupon(code, profile_id)
+        return with_props(effect, isNewReservation=coupon.recipient_id is None)
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        new = "reserved" if props.get("isNewReservation") else "was already reserved"
+        return f"coupon {props.get('couponValue')} {new} for {props.get('profileIntegrationId')}"
+
     def words(self) -> str:
         return f"reserve coupon {self.code} for the customer"
 
@@ -473,6 +568,10 @@ class ShowNotification(EffectSpec):
 
     def plan(self, context: Context) -> Planned | None:
         return {"notificationType": self.kind, "title": self.title, "body": self.body}, {}
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        return f"[{props.get('notificationType')}] {props.get('title')}: {props.get('body')}"
 
     def words(self) -> str:
         return f"show notification '{self.title}'"
@@ -517,6 +616,18 @@ class UpdateAttribute(EffectSpec):
             "name": name,
         }
 
+    @classmethod
+    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
+        params = effect.params
+        port.set_attribute(
+            params["owner"], params["owner_id"], params["name"], effect.props["value"]
+        )
+        return effect
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        return f"{props.get('path')} = {json.dumps(props.get('value'), ensure_ascii=False)}"
+
     def words(self) -> str:
         return f"set {self.path} to {json.dumps(self.value, ensure_ascii=False)}"
 
@@ -544,6 +655,15 @@ class AddToAudience(AudienceEffect):
     name = "add_to_audience"
     effect_type = "addToAudience"
 
+    @classmethod
+    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
+        port.join_audience(effect.props["audienceName"], effect.props["profileIntegrationId"])
+        return effect
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        return f"{props.get('profileIntegrationId')} joins audience '{props.get('audienceName')}'"
+
     def words(self) -> str:
         return f"add the customer to audience '{self.audience}'"
 
@@ -554,6 +674,15 @@ class RemoveFromAudience(AudienceEffect):
 
     name = "remove_from_audience"
     effect_type = "removeFromAudience"
+
+    @classmethod
+    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
+        port.leave_audience(effect.props["audienceName"], effect.props["profileIntegrationId"])
+        return effect
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        return f"{props.get('profileIntegrationId')} leaves audience '{props.get('audienceName')}'"
 
     def words(self) -> str:
         return f"remove the customer from audience '{self.audience}'"
@@ -580,6 +709,10 @@ class CustomEffect(EffectSpec):
 
     def plan(self, context: Context) -> Planned | None:
         return {"name": self.effect_name, "payload": _plain(self.payload)}, {}
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        return f"{props.get('name')} {json.dumps(props.get('payload'), ensure_ascii=False)}"
 
     def words(self) -> str:
         return f"custom effect '{self.effect_name}'"
@@ -616,3 +749,12 @@ def read_effect(table: Any, where: str, problems: list[str]) -> EffectSpec | Non
     spec = kind.read(reader)
     reader.done()
     return spec
+
+
+def said(effect: Effect) -> str:
+    """An effect in words, for the effects table: its kind's, or its props for a type refcamp
+    does not know (an effect read back from a newer state file)."""
+    kind = KINDS.get(effect.effect_type)
+    if kind is None:
+        return ", ".join(f"{k}={v}" for k, v in effect.props.items())
+    return kind.said(effect.props)

@@ -6,12 +6,12 @@ Reasons are Talon.One's, checked in this order so the most fundamental one is re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
 from refcamp.clock import iso
-from refcamp.engine.core import Facts, RuleResult
-from refcamp.engine.limits import Budget
+from refcamp.engine.conditions import ReferralCondition, mentions
 from refcamp.engine.limits import reason as limit_reason
+from refcamp.engine.rejections import rejection as reject
+from refcamp.engine.types import Budget, Facts, RuleResult, Verdict
 from refcamp.models import Catalog, Effect
 
 REASONS: dict[str, str] = {
@@ -32,40 +32,27 @@ REASONS: dict[str, str] = {
 }
 
 
-class Verdict(NamedTuple):  # made for every request: a named tuple is cheap
-    code: str | None  # the code the session carries
-    campaign_id: str | None  # the campaign answering for it: the code's own, when it exists
-    reason: str | None  # None: valid for campaign_id
-    details: str = ""
-
-    def valid_for(self, campaign_id: str) -> bool:
-        return self.code is not None and self.reason is None and self.campaign_id == campaign_id
-
-    def rejection(self, catalog: Catalog, rules: Sequence[RuleResult]) -> Effect:
-        """The rejectReferral effect for a code that no fired rule accepted."""
-        from refcamp.engine.conditions import ReferralCondition
-        from refcamp.engine.rejections import rejection
-
-        return rejection(
-            catalog,
-            rules,
-            effect_type="rejectReferral",
-            code=self.code,
-            campaign_id=self.campaign_id,
-            reason=self.reason,
-            details=self.details or REASONS.get(self.reason or "", ""),
-            checks=ReferralCondition,
-            by_condition="ReferralRejectedByCondition",
-            untriggered=(
-                "ReferralPartOfNotTriggeredCampaign",
-                REASONS["ReferralPartOfNotTriggeredCampaign"],
-            ),
-        )
+def rejection(verdict: Verdict, catalog: Catalog, rules: Sequence[RuleResult]) -> Effect:
+    """The rejectReferral effect for a code that no fired rule accepted."""
+    return reject(
+        catalog,
+        rules,
+        effect_type="rejectReferral",
+        code=verdict.code,
+        campaign_id=verdict.campaign_id,
+        reason=verdict.reason,
+        details=verdict.details or REASONS.get(verdict.reason or "", ""),
+        checks=ReferralCondition,
+        by_condition="ReferralRejectedByCondition",
+        untriggered=(
+            "ReferralPartOfNotTriggeredCampaign",
+            REASONS["ReferralPartOfNotTriggeredCampaign"],
+        ),
+    )
 
 
 def _checking_campaign(catalog: Catalog, not_running: Mapping[str, str]) -> str | None:
     """For a code that does not exist: the first running campaign that checks referral codes."""
-    from refcamp.engine.conditions import ReferralCondition, mentions
 
     candidates = [
         c
@@ -87,44 +74,44 @@ def verdict(
     referral = facts.referral
     campaign_id = referral.campaign_id if referral else _checking_campaign(catalog, not_running)
 
-    def reject(reason: str, details: str) -> Verdict:
+    def refuse(reason: str, details: str) -> Verdict:
         return Verdict(code, campaign_id, reason, details)
 
     if facts.profile is None:
-        return reject(
+        return refuse(
             "ReferralRecipientDoesNotMatch", "an anonymous session cannot redeem a referral code"
         )
     if referral is None:
-        return reject("ReferralNotFound", f"no referral code {code!r} exists")
+        return refuse("ReferralNotFound", f"no referral code {code!r} exists")
     campaign = catalog.campaign(referral.campaign_id)
     if campaign is None:
-        return reject(
+        return refuse(
             "ReferralPartOfNotRunningCampaign",
             f"campaign {referral.campaign_id} is not in the campaign directory",
         )
     if campaign.id in not_running:
-        return reject("ReferralPartOfNotRunningCampaign", not_running[campaign.id])
+        return refuse("ReferralPartOfNotRunningCampaign", not_running[campaign.id])
     friend = facts.profile.id
     if friend == referral.advocate_id:
-        return reject(
+        return refuse(
             "ReferralRecipientIdSameAsAdvocate",
             f"{friend} is the advocate of {code}; a friend must redeem it",
         )
     if referral.friend_id is not None and referral.friend_id != friend:
-        return reject("ReferralRecipientDoesNotMatch", f"{code} was made for {referral.friend_id}")
+        return refuse("ReferralRecipientDoesNotMatch", f"{code} was made for {referral.friend_id}")
     if referral.start_date is not None and facts.now < referral.start_date:
-        return reject(
+        return refuse(
             "ReferralStartDateInFuture", f"{code} is valid from {iso(referral.start_date)}"
         )
     if referral.expiry_date is not None and facts.now >= referral.expiry_date:
-        return reject("ReferralExpired", f"{code} expired at {iso(referral.expiry_date)}")
+        return refuse("ReferralExpired", f"{code} expired at {iso(referral.expiry_date)}")
     if referral.usage_limit and referral.usage_counter >= referral.usage_limit:
-        return reject(
+        return refuse(
             "ReferralLimitReached",
             f"{code} has been used {referral.usage_counter} of {referral.usage_limit} times",
         )
     stop = budget.blocking(campaign, "redeemReferral", 1, friend, code)
     if stop is not None:
         limit, used = stop
-        return reject(limit_reason(limit), f"limit {limit.words()}: {used} used")
+        return refuse(limit_reason(limit), f"limit {limit.words()}: {used} used")
     return Verdict(code, campaign_id, None)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from refcamp.engine.core import RuleResult
+from refcamp.engine.conditions import mentions
+from refcamp.engine.types import RuleResult
 from refcamp.models import Catalog, Effect
 
 
@@ -26,7 +27,6 @@ def rejection(
     """`reason` None means the code itself is fine: then the rule that checks it failed on another
     condition (`by_condition`, with conditionIndex), or no rule checks it (`untriggered`: reason
     and details)."""
-    from refcamp.engine.conditions import mentions
 
     campaign = catalog.campaign(campaign_id) if campaign_id else None
     checking = [r for r in (campaign.rules if campaign else ()) if mentions(r, checks)]

@@ -27,12 +27,6 @@ def load_facts(
     referral = queries.get_referral(conn, code) if code else None
     coupon_codes = session.coupon_codes if session else ()
     profile_id = profile.id if profile else None
-    balances: dict[str, int] = {}
-    if profile_id is not None and ws.uses("deduct"):
-        from refcamp.loyalty import balances as derive
-
-        derived = derive(queries.ledger(conn, profile_id), ws.now)
-        balances = {program: b.current for program, b in derived.items()}
     # Only the limit counters this request can spend: a campaign that does not run spends
     # nothing, and a code is redeemed only when the session brings one.
     states = ws.campaign_states()
@@ -64,7 +58,6 @@ def load_facts(
         else frozenset(),
         event_attributes=event_attributes,
         coupons={c: queries.get_coupon(conn, c) for c in coupon_codes},
-        balances=balances,
     )
 
 

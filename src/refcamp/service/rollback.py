@@ -5,6 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from refcamp.engine.kinds import (
+    EffectKind,
+    RollbackAddedLoyaltyPoints,
+    RollbackCoupon,
+    RollbackDeductedLoyaltyPoints,
+    RollbackDiscount,
+    RollbackReferral,
+)
 from refcamp.models import Effect, Session
 from refcamp.service.points import book_like
 from refcamp.service.response import Response
@@ -47,9 +55,9 @@ def _roll_back_points(ws: Workspace, session: Session, response: Response, share
         if keep:  # what stays, with the original's dates: pending points stay pending
             book_like(ws, entry, amount=keep)
         kind = (
-            "rollbackAddedLoyaltyPoints"
+            RollbackAddedLoyaltyPoints
             if entry.type == "addition"
-            else "rollbackDeductedLoyaltyPoints"
+            else RollbackDeductedLoyaltyPoints
         )
         response.effects.append(
             _rollback_effect(
@@ -70,7 +78,7 @@ def _roll_back_points(ws: Workspace, session: Session, response: Response, share
 def _give_back_uses(ws: Workspace, session: Session, response: Response) -> None:
     for use in queries.session_redemptions(ws.conn, session.id):
         queries.roll_back_redemption(ws.conn, use, ws.now)
-        kind = "rollbackReferral" if use.kind == "referral" else "rollbackCoupon"
+        kind = RollbackReferral if use.kind == "referral" else RollbackCoupon
         response.effects.append(
             _rollback_effect(
                 ws, use.campaign_id, use.rule_index, use.rule_name, kind, value=use.code
@@ -88,7 +96,7 @@ def _roll_back_discounts(ws: Workspace, session: Session, response: Response, sh
                 discount.campaign_id,
                 discount.rule_index,
                 discount.rule_name,
-                "rollbackDiscount",
+                RollbackDiscount,
                 name=discount.name,
                 value=round(discount.value - keep, 2),
             )
@@ -100,14 +108,15 @@ def _rollback_effect(
     campaign_id: str | None,
     rule_index: int | None,
     rule_name: str | None,
-    effect_type: str,
+    kind: type[EffectKind],
     **props: Any,
 ) -> Effect:
+    """A rollback's effect; the rollback has booked it (its kind carries only words)."""
     return Effect(
         campaign_id=campaign_id or "",
         ruleset_id=_ruleset(ws, campaign_id),
         rule_index=rule_index or 0,
         rule_name=rule_name or "",
-        effect_type=effect_type,
+        effect_type=kind.effect_type,
         props=props,
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from refcamp import catalog_cache, clock, paths
 from refcamp.engine.conditions import AudienceCondition
-from refcamp.engine.effects import CustomEffect, DeductLoyaltyPoints
+from refcamp.engine.effects import CustomEffect
 from refcamp.errors import CampaignFileError, InputError, NotFoundError
 from refcamp.models import Catalog, TalonIds
 from refcamp.store import queries
@@ -137,8 +137,8 @@ class Workspace:
         self.new_customers = []
 
     def uses(self, feature: str) -> bool:
-        """Whether any campaign has audience conditions ("audience") or deductions ("deduct"),
-        so requests skip loading what no rule looks at."""
+        """Whether any campaign has audience conditions ("audience"), so requests skip loading
+        what no rule looks at."""
         if self._uses is None:
             rules = [r for c in self.catalog.campaigns for r in c.rules]
             self._uses = {
@@ -148,7 +148,6 @@ class Workspace:
                     for top in r.when
                     for c in top.walk()
                 ),
-                "deduct": any(isinstance(e, DeductLoyaltyPoints) for r in rules for e in r.then),
             }
         return self._uses[feature]
 

@@ -1,0 +1,135 @@
+"""The shape of src/refcamp, read with `ast`: no module imports itself back through others.
+
+Every import counts (module-level, function-level and under TYPE_CHECKING): a loop hidden inside
+a function still ties the modules together and still needs a comment to explain it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "refcamp"
+ROOT = Path(__file__).resolve().parent.parent / "src" / PACKAGE
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(ROOT.rglob("*.py"))}
+
+
+def imported(
+    node: ast.Import | ast.ImportFrom, here: str, is_package: bool, known: set[str]
+) -> Iterator[str]:
+    """The src/refcamp modules an import statement names (as grimp reads them: `from a import b`
+    imports module a.b when there is one, else module a)."""
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    else:
+        base = node.module or ""
+        if node.level:  # a relative import: resolve it against this module's package
+            package = here.split(".") if is_package else here.split(".")[:-1]
+            package = package[: len(package) - (node.level - 1)]
+            base = ".".join([*package, base] if base else package)
+        names = [
+            f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+            for alias in node.names
+        ]
+    for name in names:
+        # `import refcamp.engine.core.x` names a module by its longest known prefix
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        if name == PACKAGE or name.startswith(PACKAGE + "."):
+            yield name
+
+
+def imports_of(source: str, name: str, is_package: bool, known: set[str]) -> set[str]:
+    """Every src/refcamp module a module's source imports, wherever the import statement is."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.update(imported(node, name, is_package, known))
+    found.discard(name)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    found = modules()
+    known = set(found)
+    return {
+        name: imports_of(path.read_text(encoding="utf-8"), name, path.name == "__init__.py", known)
+        for name, path in found.items()
+    }
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a list of modules (first == last), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            if target not in state:
+                cycle = visit(target)
+                if cycle:
+                    return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_the_graph_sees_every_kind_of_import():
+    source = """
+from typing import TYPE_CHECKING
+import refcamp.clock
+from refcamp.engine import core
+from .tables import did_you_mean
+if TYPE_CHECKING:
+    from refcamp.models import Rule
+def late():
+    from refcamp.engine.effects import EFFECTS
+"""
+    names = {"refcamp.clock", "refcamp.engine.core", "refcamp.tables", "refcamp.models"}
+    names.add("refcamp.engine.effects")
+    known = {*names, "refcamp", "refcamp.engine", "refcamp.campaigns"}
+    assert imports_of(source, "refcamp.campaigns", False, known) == names
+    assert "refcamp.models" in import_graph()
+
+
+def test_find_cycle_reports_the_loop():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert find_cycle(graph) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_in_src():
+    cycle = find_cycle(import_graph())
+    if cycle:
+        pytest.fail("import cycle: " + " -> ".join(cycle))
+
+
+@pytest.mark.parametrize("name", ["refcamp.engine.types", "refcamp.models"])
+def test_shared_types_import_nothing_of_the_engine(name):
+    graph = import_graph()
+    engine = [t for t in graph[name] if t.startswith("refcamp.engine") and t != name]
+    assert engine == [], f"{name} imports {engine}"
