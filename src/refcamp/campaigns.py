@@ -29,7 +29,7 @@ from refcamp.models import (
     Rule,
 )
 from refcamp.paths import read_regular
-from refcamp.tables import TableReader, did_you_mean
+from refcamp.tables import Problem, TableReader, did_you_mean
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 FEATURES = ("referrals", "loyalty", "coupons", "giveaways", "strikethrough")
@@ -63,27 +63,27 @@ def campaign_files(directory: Path) -> list[Path]:
 MAX_NESTING = 32  # levels of tables and arrays; the deepest sensible rule needs about a dozen
 
 
-def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
+def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
 
     where = shown(path)
     try:
         text = read_regular(path).decode("utf-8")
     except UnicodeDecodeError as error:
-        problems.append(f"{where}: not UTF-8 text (byte {error.start})")
+        problems.append(Problem(where, f"not UTF-8 text (byte {error.start})"))
         return None
     except OSError as error:
-        problems.append(f"{where}: cannot read: {error.strerror}")
+        problems.append(Problem(where, f"cannot read: {error.strerror}"))
         return None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        problems.append(f"{where}: TOML syntax error: {error}{toml_hint(str(error))}")
+        problems.append(Problem(where, f"TOML syntax error: {error}{toml_hint(str(error))}"))
         return None
     except RecursionError:
-        problems.append(f"{where}: nested deeper than {MAX_NESTING} levels")
+        problems.append(Problem(where, f"nested deeper than {MAX_NESTING} levels"))
         return None
     found = value_problems(data)
-    problems += [f"{where}: {problem}" for problem in found]
+    problems += [Problem(f"{where}: {place}", problem) for place, problem in found]
     return None if found else data
 
 
@@ -108,26 +108,27 @@ def toml_hint(message: str) -> str:
     return ""
 
 
-def value_problems(data: dict[str, Any]) -> list[str]:
+def value_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     """Values no campaign can use, found before anything reads them: nesting so deep that reading
     the conditions would exhaust Python's stack, and nan or inf (TOML has them; no amount,
-    percent or attribute value is one). Iterative, so the check itself cannot overflow."""
+    percent or attribute value is one). Iterative, so the check itself cannot overflow. Returns
+    (place, message) pairs."""
     problems = []
     stack: list[tuple[Any, str, int]] = [(data, "", 0)]
     while stack:
         value, place, depth = stack.pop()
         if depth > MAX_NESTING:
             short = place if len(place) <= 60 else place[:57] + "..."
-            return [f"{short}: nested deeper than {MAX_NESTING} levels"]
+            return [(short, f"nested deeper than {MAX_NESTING} levels")]
         if isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"{place}: {value} is not a number refcamp can use")
+            problems.append((place, f"{value} is not a number refcamp can use"))
         elif isinstance(value, dict):
             for key, child in value.items():
                 stack.append((child, f"{place}.{key}" if place else key, depth + 1))
         elif isinstance(value, list):
             for index, child in enumerate(value):
                 stack.append((child, f"{place}[{index}]", depth + 1))
-    return sorted(problems)
+    return sorted(problems, key=lambda found: f"{found[0]}: {found[1]}")
 
 
 def read_time(reader: TableReader, key: str) -> datetime | None:
@@ -145,11 +146,11 @@ def read_time(reader: TableReader, key: str) -> datetime | None:
 
 
 def read_code_settings(
-    table: Any, where: str, problems: list[str], default: CodeSettings | None = None
+    table: Any, where: str, problems: list[Problem], default: CodeSettings | None = None
 ) -> CodeSettings:
     default = default or CodeSettings()
     if not isinstance(table, dict):
-        problems.append(f"{where}: expected a table")
+        problems.append(Problem(where, "expected a table"))
         return default
     from refcamp.engine.effects import read_duration
 
@@ -173,12 +174,12 @@ def read_code_settings(
 Placed = list[tuple[Callable[[Catalog], list[tuple[str, str]]], str]]
 
 
-def read_limits(raw: list[Any], where: str, problems: list[str]) -> tuple[Limit, ...]:
+def read_limits(raw: list[Any], where: str, problems: list[Problem]) -> tuple[Limit, ...]:
     limits = []
     for index, table in enumerate(raw or []):
         place = f"{where} {index + 1}"
         if not isinstance(table, dict):
-            problems.append(f"{place}: expected a table")
+            problems.append(Problem(place, "expected a table"))
             continue
         reader = TableReader(table, place, problems)
         action = reader.choice("action", LIMIT_ACTIONS)
@@ -197,19 +198,19 @@ def read_limits(raw: list[Any], where: str, problems: list[str]) -> tuple[Limit,
     return tuple(limits)
 
 
-def read_rules(raw: Any, where: str, problems: list[str], placed: Placed) -> tuple[Rule, ...]:
+def read_rules(raw: Any, where: str, problems: list[Problem], placed: Placed) -> tuple[Rule, ...]:
     """The rules of a file; each effect's catalog check is also added to `placed` with its place."""
     from refcamp.engine.conditions import read_condition
     from refcamp.engine.effects import program_problems, read_effect
 
     if not isinstance(raw, list):
-        problems.append(f"{where}: rules: expected an array of tables ([[rules]])")
+        problems.append(Problem(f"{where}: rules", "expected an array of tables ([[rules]])"))
         return ()
     rules = []
     for index, table in enumerate(raw):
         place = f"{where}: rule {index + 1}"
         if not isinstance(table, dict):
-            problems.append(f"{place}: expected a table")
+            problems.append(Problem(place, "expected a table"))
             continue
         reader = TableReader(table, place, problems)
         name = reader.text("name")
@@ -250,11 +251,11 @@ def read_rules(raw: Any, where: str, problems: list[str], placed: Placed) -> tup
     return tuple(rules)
 
 
-def read_program(table: Any, where: str, problems: list[str]) -> LoyaltyProgram | None:
+def read_program(table: Any, where: str, problems: list[Problem]) -> LoyaltyProgram | None:
     from refcamp.engine.effects import read_duration
 
     if not isinstance(table, dict):
-        problems.append(f"{where}: expected a table")
+        problems.append(Problem(where, "expected a table"))
         return None
     reader = TableReader(table, where, problems)
     program_id = reader.text("id")
@@ -279,12 +280,12 @@ def read_program(table: Any, where: str, problems: list[str]) -> LoyaltyProgram 
 
 
 def read_campaign(
-    data: dict[str, Any], path: Path, problems: list[str], placed: Placed
+    data: dict[str, Any], path: Path, problems: list[Problem], placed: Placed
 ) -> Campaign | None:
     where = shown(path)
     table = data["campaign"]
     if not isinstance(table, dict):
-        problems.append(f"{where}: campaign: expected a table ([campaign])")
+        problems.append(Problem(f"{where}: campaign", "expected a table ([campaign])"))
         read_rules(data.get("rules", []), where, problems, placed)  # their mistakes too, now
         return None
     reader = TableReader(table, f"{where}: [campaign]", problems)
@@ -358,7 +359,7 @@ def _check_campaign(
 def load(directory: Path, extra: Path | None = None) -> Catalog:
     """Read and validate every campaign file of a directory (or a single file), plus `extra`
     (a file about to join the directory, or one of its files) when given."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     campaigns: list[Campaign] = []
     programs: dict[str, LoyaltyProgram] = {}
     placed: Placed = []
@@ -373,13 +374,18 @@ def load(directory: Path, extra: Path | None = None) -> Catalog:
         for key in data:
             if key not in TOP_LEVEL:
                 problems.append(
-                    f"{where}: unknown key '{key}'{did_you_mean(key, TOP_LEVEL)}; "
-                    f"a campaign file holds {', '.join(TOP_LEVEL)}"
+                    Problem(
+                        where,
+                        f"unknown key '{key}'{did_you_mean(key, TOP_LEVEL)}; "
+                        f"a campaign file holds {', '.join(TOP_LEVEL)}",
+                    )
                 )
         raw_programs = data.get("loyalty_program", [])
         if not isinstance(raw_programs, list):
             problems.append(
-                f"{where}: loyalty_program: expected an array of tables ([[loyalty_program]])"
+                Problem(
+                    f"{where}: loyalty_program", "expected an array of tables ([[loyalty_program]])"
+                )
             )
             raw_programs = []
         for index, table in enumerate(raw_programs):
@@ -388,8 +394,10 @@ def load(directory: Path, extra: Path | None = None) -> Catalog:
                 continue
             if program.id in programs:
                 problems.append(
-                    f"{where}: loyalty program {index + 1}: id: duplicate id "
-                    f"{program.id!r}, also in {programs[program.id].source}"
+                    Problem(
+                        f"{where}: loyalty program {index + 1}: id",
+                        f"duplicate id {program.id!r}, also in {programs[program.id].source}",
+                    )
                 )
                 continue
             programs[program.id] = program
@@ -400,19 +408,25 @@ def load(directory: Path, extra: Path | None = None) -> Catalog:
             twin = next((c for c in campaigns if c.id == campaign.id), None)
             if twin is not None:
                 problems.append(
-                    f"{where}: [campaign]: id: duplicate id {campaign.id!r}, also in {twin.source}"
+                    Problem(
+                        f"{where}: [campaign]: id",
+                        f"duplicate id {campaign.id!r}, also in {twin.source}",
+                    )
                 )
                 continue
             campaigns.append(campaign)
         elif "rules" in data:
-            problems.append(f"{where}: rules need a [campaign] table in the same file")
+            problems.append(Problem(where, "rules need a [campaign] table in the same file"))
             read_rules(data["rules"], where, problems, placed)  # their mistakes too, now
     catalog = Catalog(str(directory), tuple(campaigns), programs)
     problems += _shared_talon_ids(catalog)
     for check, place in placed:
         for key, message in check(catalog):
-            problems.append(f"{place}: {key}: {message}")
+            problems.append(Problem(f"{place}: {key}", message))
     if problems:
+        files = sorted({shown(path) for path in paths}, key=len, reverse=True)
+        for problem in problems:  # the longest file name that starts its place is its file
+            problem.file = next((f for f in files if problem.where.startswith(f)), "")
         raise CampaignFileError(problems)
     return replace(catalog, warnings=tuple(code_space_warnings(catalog)))
 
@@ -424,9 +438,9 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _shared_talon_ids(catalog: Catalog) -> list[str]:
+def _shared_talon_ids(catalog: Catalog) -> list[Problem]:
     """Two campaigns (or two programs) cannot share a Talon.One integer id."""
-    problems = []
+    problems: list[Problem] = []
     for kind, things in (("campaign", catalog.campaigns), ("program", catalog.programs.values())):
         seen: dict[int, str] = {}
         for thing in things:
@@ -434,8 +448,10 @@ def _shared_talon_ids(catalog: Catalog) -> list[str]:
                 continue
             if thing.talon_id in seen:
                 problems.append(
-                    f"{thing.source}: {kind} {thing.id!r}: talon_id: {thing.talon_id} is "
-                    f"already the id of {kind} {seen[thing.talon_id]!r}"
+                    Problem(
+                        f"{thing.source}: {kind} {thing.id!r}: talon_id",
+                        f"{thing.talon_id} is already the id of {kind} {seen[thing.talon_id]!r}",
+                    )
                 )
             seen[thing.talon_id] = thing.id
     return problems

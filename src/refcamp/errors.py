@@ -3,6 +3,8 @@ them into a message on stderr and an exit code (0 success, 1 cannot be done, 2 i
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RefcampError(Exception):
     """Something the user asked for cannot be done now (exit 1)."""
@@ -39,7 +41,7 @@ class InputError(RefcampError):
 class CampaignFileError(InputError):
     """One or more campaign files are invalid; every problem is listed, each naming its place."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[Any]) -> None:  # tables.Problem: each reads as a sentence
         self.problems = problems
         count = len(problems)
         head = "1 problem" if count == 1 else f"{count} problems"

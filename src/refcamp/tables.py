@@ -7,6 +7,7 @@ unknown key 'valu' (did you mean value?)"), so a campaign file's mistakes are al
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -49,10 +50,47 @@ def kind_name(kind: type) -> str:
     return type_name(kind())
 
 
+class Problem(str):
+    """A mistake in a campaign file. It reads as its sentence, "WHERE: MESSAGE", so it prints and
+    compares as text; it keeps its parts, so `campaign validate --json` can give them apart.
+    `where` is the file, then the table, rule, condition or effect and key, as the reader went
+    in; `file` is set once the loader knows which of its files that is."""
+
+    where: str
+    message: str
+    file: str
+
+    def __new__(cls, where: str, message: str) -> Problem:
+        self = super().__new__(cls, f"{where}: {message}")
+        self.where, self.message, self.file = where, message, ""
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:  # str's own would call __new__ with the text alone
+        return (Problem, (self.where, self.message), {"file": self.file})
+
+    def parts(self) -> dict[str, Any]:
+        """{file, rule, place, message, text}: `place` is where within the file ("" for the file
+        as a whole) and `rule` the rule's number when the problem is in one."""
+        place = self.where
+        if self.file and place.startswith(self.file):
+            place = place[len(self.file) :].removeprefix(": ")
+        rule = RULE.match(place)
+        return {
+            "file": self.file,
+            "rule": int(rule.group(1)) if rule else None,
+            "place": place,
+            "message": self.message,
+            "text": str(self),
+        }
+
+
+RULE = re.compile(r"rule (\d+)\b")
+
+
 class TableReader:
     """Reads the keys of one table; `done()` reports the keys nobody asked for."""
 
-    def __init__(self, table: dict[str, Any], where: str, problems: list[str]) -> None:
+    def __init__(self, table: dict[str, Any], where: str, problems: list[Problem]) -> None:
         self.table = table
         self.where = where
         self.problems = problems
@@ -60,7 +98,7 @@ class TableReader:
 
     def problem(self, key: str | None, message: str) -> None:
         place = f"{self.where}: {key}" if key else self.where
-        self.problems.append(f"{place}: {message}")
+        self.problems.append(Problem(place, message))
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = MISSING) -> Any:
         """The value of `key` if it has the type asked for; otherwise a problem and `default`."""

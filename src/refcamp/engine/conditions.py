@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from refcamp.engine.types import Check, Context
 from refcamp.models import EVENTS, CartItem, Rule
-from refcamp.tables import TableReader, did_you_mean, type_name
+from refcamp.tables import Problem, TableReader, did_you_mean, type_name
 
 
 class Condition:
@@ -141,28 +141,34 @@ def mentions(rule: Rule, kind: type[Condition]) -> bool:
 
 
 def read_condition(
-    table: Any, where: str, problems: list[str], scope: str = "request"
+    table: Any, where: str, problems: list[Problem], scope: str = "request"
 ) -> Condition | None:
     if not isinstance(table, dict):
-        problems.append(f'{where}: a condition must be a table like {{ event = "..." }}')
+        problems.append(Problem(where, 'a condition must be a table like { event = "..." }'))
         return None
     kinds = [key for key in table if key in CONDITIONS]
     if len(kinds) != 1:
         if kinds:
-            problems.append(f"{where}: one condition per table, got {', '.join(kinds)}")
+            problems.append(Problem(where, f"one condition per table, got {', '.join(kinds)}"))
         else:
             first = next(iter(table), "")
             hint = did_you_mean(first, CONDITIONS) if first else ""
             problems.append(
-                f"{where}: unknown condition{f' {first!r}' if first else ''}{hint}; "
-                f"one of: {', '.join(CONDITIONS)}"
+                Problem(
+                    where,
+                    f"unknown condition{f' {first!r}' if first else ''}{hint}; "
+                    f"one of: {', '.join(CONDITIONS)}",
+                )
             )
         return None
     kind = CONDITIONS[kinds[0]]
     if scope not in kind.scopes:
         problems.append(
-            f"{where}: {kind.key} cannot be used inside an item filter; use attribute "
-            "conditions on item.* paths"
+            Problem(
+                where,
+                f"{kind.key} cannot be used inside an item filter; use attribute "
+                "conditions on item.* paths",
+            )
         )
         return None
     reader = TableReader(table, where, problems)
@@ -172,11 +178,11 @@ def read_condition(
 
 
 def read_conditions(
-    raw: Any, where: str, problems: list[str], scope: str = "request"
+    raw: Any, where: str, problems: list[Problem], scope: str = "request"
 ) -> list[Condition] | None:
     """A list of condition tables; None (after a problem) when it is not a list."""
     if not isinstance(raw, list):
-        problems.append(f"{where}: expected an array of condition tables")
+        problems.append(Problem(where, "expected an array of condition tables"))
         return None
     found = [
         read_condition(table, f"{where}[{i + 1}]", problems, scope) for i, table in enumerate(raw)

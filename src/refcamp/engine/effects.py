@@ -29,7 +29,7 @@ from refcamp.engine.kinds import (
 )
 from refcamp.engine.types import Context
 from refcamp.models import Campaign, Catalog, CodeSettings, Effect
-from refcamp.tables import LARGEST, TableReader, did_you_mean, unknown_hint
+from refcamp.tables import LARGEST, Problem, TableReader, did_you_mean, unknown_hint
 
 Planned = tuple[Mapping[str, Any], Mapping[str, Any]]  # (props, params)
 
@@ -731,9 +731,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def read_effect(table: Any, where: str, problems: list[str]) -> EffectSpec | None:
+def read_effect(table: Any, where: str, problems: list[Problem]) -> EffectSpec | None:
     if not isinstance(table, dict):
-        problems.append(f'{where}: an effect must be a table like {{ effect = "..." }}')
+        problems.append(Problem(where, 'an effect must be a table like { effect = "..." }'))
         return None
     reader = TableReader(table, where, problems)
     name = reader.text("effect")
@@ -742,8 +742,11 @@ def read_effect(table: Any, where: str, problems: list[str]) -> EffectSpec | Non
     kind = EFFECTS.get(name)
     if kind is None:
         problems.append(
-            f"{where}: effect: unknown effect {name!r}{did_you_mean(name, EFFECTS)}; "
-            f"one of: {', '.join(EFFECTS)}"
+            Problem(
+                f"{where}: effect",
+                f"unknown effect {name!r}{did_you_mean(name, EFFECTS)}; "
+                f"one of: {', '.join(EFFECTS)}",
+            )
         )
         return None
     spec = kind.read(reader)
