@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from refcamp import render, service, talon
+from refcamp.campaigns import ID, campaign_files, load, same_file, shown
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
+from refcamp.errors import CampaignFileError, ConflictError, InputError
+from refcamp.paths import SAMPLES
+from refcamp.templates import TEMPLATES, write_new
+from refcamp.templates import render as template_text
 
 app = typer.Typer(
     help="Campaigns: list, show in words, activate, deactivate, validate.", no_args_is_help=True
@@ -25,7 +34,6 @@ def rule_words(rule) -> str:  # type: ignore[no-untyped-def]
 
 def _campaign_json(campaign: Any, state: str, ids: Any) -> dict[str, Any]:
     """Talon.One's Campaign, with refcamp's own facts (its readable id) under "refcamp"."""
-    from refcamp import talon
 
     return {**talon.campaign(campaign, state, ids), "refcamp": {"id": campaign.id}}
 
@@ -34,7 +42,6 @@ def _campaign_json(campaign: Any, state: str, ids: Any) -> dict[str, Any]:
 @guarded
 def list_(ctx: typer.Context, as_json: Json = False) -> None:
     """List the campaigns of the campaign directory with their current state."""
-    from refcamp import render, service
 
     ws = workspace(ctx)
     rows = service.campaigns(ws)
@@ -61,7 +68,6 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
 @guarded
 def show(ctx: typer.Context, campaign_id: CampaignId, as_json: Json = False) -> None:
     """Show a campaign, reading every rule back in words."""
-    from refcamp import render, service
 
     ws = workspace(ctx)
     campaign = service.find_campaign(ws.catalog, campaign_id, ws.talon_ids())
@@ -85,7 +91,6 @@ def show(ctx: typer.Context, campaign_id: CampaignId, as_json: Json = False) -> 
 
 
 def _set_state(ctx: typer.Context, campaign_id: str, state: str, as_json: bool) -> None:
-    from refcamp import render, service
 
     ws = workspace(ctx)
     campaign, before = service.set_campaign_state(ws, campaign_id, state)
@@ -127,9 +132,6 @@ def validate(
     """Check campaign files; every problem is listed with its file, rule and key (exit 2).
     A file is checked together with the other campaign files of its folder, as a command would
     load it (a program may be defined in another file; ids must be unique)."""
-    from refcamp import render
-    from refcamp.campaigns import campaign_files, load, same_file, shown
-    from refcamp.errors import CampaignFileError
 
     ws = workspace(ctx)
     target = path if path is not None else ws.campaigns_dir
@@ -190,12 +192,6 @@ def new(
     as_json: Json = False,
 ) -> None:
     """Write a valid, commented campaign file from a template (never over an existing file)."""
-    from refcamp import render
-    from refcamp.campaigns import ID, load, shown
-    from refcamp.errors import CampaignFileError, InputError
-    from refcamp.paths import SAMPLES
-    from refcamp.templates import TEMPLATES, write_new
-    from refcamp.templates import render as template_text
 
     if not ID.match(campaign_id):
         raise InputError(f"campaign id {campaign_id!r}: use lower-case letters, digits and dashes")
@@ -274,11 +270,6 @@ def _same_place(a: Path, b: Path) -> bool:
 def _new_local_directory(path: Path, text: str, samples: list[Path]) -> None:
     """Create the folder of `path` holding `text` and copies of `samples`, all or nothing: it is
     filled and validated under a temporary name, then renamed into place."""
-    import shutil
-    import tempfile
-
-    from refcamp.campaigns import load, shown
-    from refcamp.errors import CampaignFileError, ConflictError, InputError
 
     folder = path.parent
     try:
@@ -304,7 +295,6 @@ def _new_local_directory(path: Path, text: str, samples: list[Path]) -> None:
 
 
 def _umask() -> int:
-    import os
 
     mask = os.umask(0)
     os.umask(mask)
@@ -326,8 +316,6 @@ def stats(
 ) -> None:
     """What a campaign has done, from the state file: codes, redemptions and rejections by
     reason, points issued and rolled back, discounts, cost per acquired customer."""
-    from refcamp import render, service
-    from refcamp.errors import InputError
 
     if point_value < 0:
         raise InputError(f"--point-value: must not be negative, got {point_value}")

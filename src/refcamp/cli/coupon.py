@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from refcamp import listing
+from refcamp import listing, render, service, talon
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json, optional_time
+from refcamp.render import short_time, table
 
 app = typer.Typer(help="Coupon codes: create, list, show, reserve.", no_args_is_help=True)
 
@@ -16,13 +17,11 @@ COLUMNS = ["Code", "Campaign", "Recipient", "Used", "Starts", "Expires", "Create
 
 
 def _table(title: str, coupons) -> None:  # type: ignore[no-untyped-def]
-    from refcamp.render import table
 
     table(title, COLUMNS, _rows(coupons), keep=("Code", "Recipient"))
 
 
 def _rows(coupons):  # type: ignore[no-untyped-def]
-    from refcamp.render import short_time
 
     for c in coupons:
         yield (
@@ -72,7 +71,6 @@ def create(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the codes.")] = False,
 ) -> None:
     """Create coupon codes (or import one); a code that exists already is exit 1."""
-    from refcamp import render, service, talon
 
     ws = workspace(ctx)
 
@@ -110,7 +108,6 @@ def list_(
     as_json: Json = False,
 ) -> None:
     """List coupon codes, oldest first (a page of 100 on a terminal: see --limit)."""
-    from refcamp import render, service, talon
 
     size = listing.page_size(limit, offset, as_json)
     ws = workspace(ctx)
@@ -133,7 +130,6 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show one coupon code."""
-    from refcamp import render, service, talon
 
     ws = workspace(ctx)
 
@@ -153,7 +149,6 @@ def reserve(
     as_json: Json = False,
 ) -> None:
     """Reserve a coupon for a customer: only they can redeem it (reserved for another: exit 1)."""
-    from refcamp import render, service, talon
 
     ws = workspace(ctx)
 

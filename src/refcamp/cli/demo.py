@@ -7,8 +7,11 @@ from pathlib import Path
 
 import typer
 
+from refcamp import render, service, talon
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
+from refcamp.paths import SAMPLES
+from refcamp.payloads import ProfileInput, SessionInput
 
 CAMPAIGN = "medium-referral"
 
@@ -16,9 +19,6 @@ CAMPAIGN = "medium-referral"
 @guarded
 def demo(ctx: typer.Context, as_json: Json = False) -> None:
     """Run the seed's referral story in a throwaway database (never yours), step by step."""
-    from refcamp import render, service, talon
-    from refcamp.paths import SAMPLES
-    from refcamp.payloads import ProfileInput, SessionInput
 
     outer = workspace(ctx)
     steps: list[dict] = []

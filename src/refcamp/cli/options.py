@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from refcamp.clock import parse_time
+
 Json = Annotated[bool, typer.Option("--json", help="Print JSON (Talon.One's shapes) for scripts.")]
 Quiet = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print only the key values, one per line.")
@@ -32,6 +34,5 @@ Payload = Annotated[
 
 def optional_time(value: str | None, option: str) -> Any:
     """A --starts/--expires style time, or None when the option was not given."""
-    from refcamp.clock import parse_time
 
     return parse_time(value, option) if value is not None else None

@@ -6,15 +6,18 @@ from typing import Annotated
 
 import typer
 
-from refcamp import listing
+from refcamp import listing, render, service, talon
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json, optional_time
+from refcamp.errors import InputError
+from refcamp.payloads import check_id
+from refcamp.render import short_time, table
+from refcamp.tables import LARGEST
 
 app = typer.Typer(help="Referral codes: create, list, show.", no_args_is_help=True)
 
 
 def _rows(referrals):  # type: ignore[no-untyped-def]
-    from refcamp.render import short_time
 
     for r in referrals:
         yield (
@@ -33,7 +36,6 @@ COLUMNS = ["Code", "Campaign", "Advocate", "Friend", "Used", "Starts", "Expires"
 
 
 def _table(title: str, referrals) -> None:  # type: ignore[no-untyped-def]
-    from refcamp.render import table
 
     table(title, COLUMNS, _rows(referrals), keep=("Code", "Advocate"))
 
@@ -79,10 +81,6 @@ def create(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the code.")] = False,
 ) -> None:
     """Create or import a referral code for an advocate (a code that exists already: exit 1)."""
-    from refcamp import render, service, talon
-    from refcamp.errors import InputError
-    from refcamp.payloads import check_id
-    from refcamp.tables import LARGEST
 
     # Checked here too, so a message names the option typed (the service names the field).
     for value, option in ((advocate, "--advocate"), (friend, "--friend"), (code, "--code")):
@@ -128,7 +126,6 @@ def list_(
     as_json: Json = False,
 ) -> None:
     """List referral codes, oldest first (a page of 100 on a terminal: see --limit)."""
-    from refcamp import render, service, talon
 
     size = listing.page_size(limit, offset, as_json)
     ws = workspace(ctx)
@@ -151,7 +148,6 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show one referral code."""
-    from refcamp import render, service, talon
 
     ws = workspace(ctx)
 

@@ -8,8 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
-from refcamp.cli import guarded, workspace
+from refcamp import render, talon
+from refcamp.cli import guarded, output, workspace
 from refcamp.cli.options import Json
+from refcamp.errors import InputError
+from refcamp.replay import Log, Out, Stopped, from_file, from_stream, run
 
 
 @guarded
@@ -57,9 +60,6 @@ def replay(
     applied line, whatever its line endings, and a log that grew applies only its new lines.
     The lines that failed are kept: a rerun retries exactly those (fixed or not), then goes on.
     """
-    from refcamp import render, talon
-    from refcamp.errors import InputError
-    from refcamp.replay import Log, Out, Stopped, from_file, from_stream, run
 
     ws = workspace(ctx)
     log = None
@@ -80,54 +80,16 @@ def replay(
             out, lambda response: talon.integration_state(response, ws.catalog, ws.talon_ids())
         )
 
-    progress = None
-    if sys.stderr.isatty() and not as_json:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        progress = Progress(
-            TextColumn("replay"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]} requests/s"),
-            TimeRemainingColumn(),
-            console=render.console(stderr=True),
-            transient=True,
-            # Redrawn by the ticks below, not by a thread: a replay may fork a worker, and a
-            # fork must not copy a thread that is halfway through writing to the terminal.
-            auto_refresh=False,
-        )
     stopped = None
     try:
-        if progress is None:
-            summary = run(
-                ws, reader, name, log, writer, stop_on_error, new_log=new_log, start_over=start_over
-            )
-        else:
-            import time
-
-            with progress:
-                task = progress.add_task("replay", total=total, rate="0")
-                started = drawn = time.monotonic()
+        with output(ctx).progress("replay", total, "", shown=not as_json) as bar:
+            tick = None
+            if bar is not None:
 
                 def tick(line: int) -> None:
-                    nonlocal drawn
-                    now = time.monotonic()
-                    if now - drawn >= 0.1 or line == total:  # ten redraws a second at most
-                        drawn = now
-                        elapsed = max(now - started, 1e-6)
-                        progress.update(
-                            task, completed=line, rate=f"{line / elapsed:,.0f}", refresh=True
-                        )
+                    bar.update(line, line, force=line == total)
 
-                summary = run(
-                    ws, reader, name, log, writer, stop_on_error, tick, new_log, start_over
-                )
+            summary = run(ws, reader, name, log, writer, stop_on_error, tick, new_log, start_over)
     except Stopped as error:  # what was committed is summed up, then the error said
         stopped, summary = error, error.summary
     finally:
@@ -145,7 +107,6 @@ def replay(
 
 
 def _print_summary(summary: Any, data: dict[str, Any]) -> None:
-    from refcamp import render
 
     rate = data["requestsPerSecond"]
     render.line(

@@ -6,8 +6,22 @@ from typing import Annotated
 
 import typer
 
+from refcamp import render, service, talon
 from refcamp.cli import guarded, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
+from refcamp.errors import InputError
+from refcamp.models import SESSION_STATES
+from refcamp.payloads import (
+    ReturnInput,
+    SessionInput,
+    check_id,
+    read_attrs,
+    read_item,
+    read_json,
+    read_return_body,
+    read_returned_item,
+    read_session_body,
+)
 
 app = typer.Typer(help="Customer sessions: update, close, cancel, show.", no_args_is_help=True)
 
@@ -55,15 +69,6 @@ Items = Annotated[
 
 
 def _request(payload, profile, anonymous, state, referral, items, attr, coupons):  # type: ignore[no-untyped-def]
-    from refcamp.errors import InputError
-    from refcamp.payloads import (
-        SessionInput,
-        check_id,
-        read_attrs,
-        read_item,
-        read_json,
-        read_session_body,
-    )
 
     request = read_session_body(read_json(payload)) if payload else SessionInput()
     changes: dict = {}
@@ -87,7 +92,6 @@ def _request(payload, profile, anonymous, state, referral, items, attr, coupons)
 
 
 def _update(ctx, session_id, request, dry_run, explain, as_json, quiet):  # type: ignore[no-untyped-def]
-    from refcamp import service
 
     ws = workspace(ctx)
     resp = service.update_session(ws, session_id, request, dry_run=dry_run)
@@ -120,8 +124,6 @@ def update(
     Points and code uses are booked only when the session closes; an open session shows what
     would happen. With -q, prints only the session id.
     """
-    from refcamp.errors import InputError
-    from refcamp.models import SESSION_STATES
 
     if state is not None and state not in SESSION_STATES:
         raise InputError(f"--state: unknown state {state!r}; one of: {', '.join(SESSION_STATES)}")
@@ -166,7 +168,6 @@ def cancel(
 ) -> None:
     """Cancel a session. A closed one is revoked: every point it booked (the advocate's too) and
     every code use is rolled back. An open one books nothing. Cancelling twice changes nothing."""
-    from refcamp import service
 
     resp = service.cancel_session(workspace(ctx), session_id, dry_run=dry_run)
     respond(ctx, resp, as_json, quiet, explain, [session_id])
@@ -183,7 +184,6 @@ def reopen(
 ) -> None:
     """Reopen a closed session: what its close booked (points, code uses, discounts) is rolled
     back, and closing it again books anew (PUT /v2/customer_sessions/ID/reopen)."""
-    from refcamp import render, service, talon
 
     ws = workspace(ctx)
     resp = service.reopen_session(ws, session_id, dry_run=dry_run)
@@ -215,9 +215,6 @@ def return_(
 ) -> None:
     """Return items of a closed session: the points the session earned and its discounts are
     rolled back in proportion to the value returned (POST /v2/customer_sessions/ID/returns)."""
-    from refcamp import service
-    from refcamp.errors import InputError
-    from refcamp.payloads import ReturnInput, read_json, read_return_body, read_returned_item
 
     if payload and item:
         raise InputError("--payload and --item contradict each other; give one")
@@ -239,7 +236,6 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show a customer session: state, customer, cart, codes."""
-    from refcamp import render, service, talon
 
     ws = workspace(ctx)
     session, views, effects = service.session_view(ws, session_id)

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from refcamp.cli import guarded, workspace
+from refcamp import codes, render, service
+from refcamp.cli import guarded, output, workspace
 from refcamp.cli.options import Json
+from refcamp.engine.effects import CreateReferralCode
+from refcamp.errors import InputError, NotFoundError, StateFileError
+from refcamp.simulate import DAY, Population, run
+from refcamp.store.db import read_only
 
 
 def _states_in(path: Path) -> dict[str, str]:
     """Campaign states in the state file, read without writing it or anything beside it (none
     when there is no state file yet). A file refcamp would refuse is refused here too."""
-    from refcamp.store.db import read_only
 
     conn = read_only(path)
     if conn is None:
@@ -31,7 +34,6 @@ def _states_in(path: Path) -> dict[str, str]:
 
 def _check_into(into: Path, state_file: Path) -> None:
     """--into names a new file, never the state file: refuse before simulating for minutes."""
-    from refcamp.errors import InputError
 
     if os.path.realpath(into) == os.path.realpath(state_file):
         raise InputError(f"--into: {into} is your state file; a simulation never writes it")
@@ -43,7 +45,6 @@ def _keep(scratch: Path, into: Path) -> None:
     """Put the finished scratch database at `into` whole or not at all: copied beside it under a
     temporary name (mode 0600), then linked to its name, which fails rather than replace a file
     made there meanwhile."""
-    from refcamp.errors import InputError, StateFileError
 
     try:
         into.parent.mkdir(parents=True, exist_ok=True)
@@ -113,10 +114,6 @@ def simulate(
     whose campaign states are read); --into keeps the simulated state in a new file. The
     simulation starts at midnight UTC of --now (or today): give --now for a report that repeats
     exactly."""
-    from refcamp import codes, render, service
-    from refcamp.engine.effects import CreateReferralCode
-    from refcamp.errors import InputError, NotFoundError
-    from refcamp.simulate import Population
 
     outer = workspace(ctx)
     population = Population(
@@ -157,7 +154,7 @@ def simulate(
         try:
             for c in catalog.campaigns:
                 service.set_campaign_state(ws, c.id, "enabled" if c.id in chosen else "disabled")
-            counts = _run(ws, population, start, as_json)
+            counts = _run(ctx, ws, population, start, as_json)
             figures = [service.campaign_stats(ws, c, point_value) for c in chosen]
             if into is not None:  # all of it in the file itself, none left in the -wal
                 ws.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -199,42 +196,20 @@ def simulate(
     render.chart("Points issued per day", sorted(by_day.items()))
 
 
-def _run(ws: Any, population: Any, start: Any, quiet: bool) -> dict[str, int]:
+def _run(ctx: typer.Context, ws: Any, population: Any, start: Any, quiet: bool) -> dict[str, int]:
     """Run the simulation, with replay's kind of bar on a terminal: its total is the days
     simulated (fixed from the start; the requests are not known until friends are drawn), with
     the requests per second and the time left."""
-    import time
 
-    from refcamp import render
-    from refcamp.simulate import DAY, run
-
-    if quiet or not sys.stderr.isatty():
-        return run(ws, population, start)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    progress = Progress(
-        TextColumn("simulate"),
-        BarColumn(),
-        TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
-        TextColumn("{task.fields[rate]} requests/s"),
-        TimeRemainingColumn(),
-        console=render.console(stderr=True),
-        transient=True,
-        auto_refresh=False,  # redrawn by the ticks below, as replay's is
-    )
-    with progress:
-        task = progress.add_task("simulate", total=population.days, rate="0")
-        started = drawn = time.monotonic()
+    count = "day {task.completed:.0f}/{task.total:.0f}"
+    with output(ctx).progress("simulate", population.days, count, shown=not quiet) as bar:
+        if bar is None:
+            return run(ws, population, start)
 
         def tick(done: int, _scheduled: int) -> None:
-            nonlocal drawn
-            now = time.monotonic()
-            if now - drawn >= 0.1:  # ten redraws a second at most
-                drawn = now
-                day = (ws.now - start) / DAY  # the simulated clock: each request sets it
-                rate = f"{done / max(now - started, 1e-6):,.0f}"
-                progress.update(task, completed=day, rate=rate, refresh=True)
+            day = (ws.now - start) / DAY  # the simulated clock: each request sets it
+            bar.update(day, done)
 
         counts = run(ws, population, start, tick)
-        progress.update(task, completed=population.days, refresh=True)
+        bar.update(population.days, None, force=True)
         return counts
