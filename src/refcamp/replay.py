@@ -43,9 +43,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from refcamp import talon
 from refcamp.clock import iso, parse_time
 from refcamp.errors import InputError, RefcampError
 
@@ -1061,41 +1062,12 @@ def run(
     previous = signal.signal(signal.SIGINT, replay.on_sigint) if main else None
     items = reader(progress.done, progress.failed)
     try:
-        while not replay.interrupted:
-            got = replay.next(items)
-            if got is None:
-                break
-            number, item = got
-            if number == 0:  # the reader has nothing new: do not hold the lock waiting
-                replay.commit(pause=False)
-                continue
-            if item is None:
-                summary.skipped += 1
-            else:
-                if not replay.open:
-                    replay.begin()
-                if not replay.apply(number, item, stop_on_error):
-                    break
-            if tick:
-                tick(number)
+        _apply_all(replay, items, stop_on_error, tick)
         replay.commit(pause=False)
-    except Stopped:
-        replay.rollback()
-        raise
-    except _Lost as lost:
-        replay.rollback()
-        raise replay.stopped(f"stopped {lost}") from lost.__cause__
     except BaseException as error:
         replay.rollback()
-        cause = _outside(error)
-        if cause is None:
-            raise
-        where = (
-            f"committing lines {replay.committed + 1}-{replay.last}"
-            if replay.last > replay.committed
-            else f"after line {replay.last}"
-        )
-        raise replay.stopped(f"stopped {where}: {_why(cause)}") from error
+        _stop_for(replay, error)
+        raise
     finally:
         items.close()  # a worker reading ahead is stopped
         if previous is not None:
@@ -1108,3 +1080,92 @@ def run(
     if replay.reader_error is not None:
         raise replay.stopped(f"stopped after line {replay.last}: {replay.reader_error}")
     return summary
+
+
+def _apply_all(
+    replay: _Replay, items: Any, stop_on_error: bool, tick: Callable[[int], None] | None
+) -> None:
+    """Apply the reader's items until the end, an interruption or a line that stops it."""
+    summary = replay.summary
+    while not replay.interrupted:
+        got = replay.next(items)
+        if got is None:
+            break
+        number, item = got
+        if number == 0:  # the reader has nothing new: do not hold the lock waiting
+            replay.commit(pause=False)
+            continue
+        if item is None:
+            summary.skipped += 1
+        else:
+            if not replay.open:
+                replay.begin()
+            if not replay.apply(number, item, stop_on_error):
+                break
+        if tick:
+            tick(number)
+
+
+def _stop_for(replay: _Replay, error: BaseException) -> None:
+    """Raise Stopped for an error that ended the replay from outside its lines (a lost lock, a
+    full disk); return for any other (Stopped itself, a bug), which the caller raises again."""
+    if isinstance(error, Stopped):
+        return
+    if isinstance(error, _Lost):
+        raise replay.stopped(f"stopped {error}") from error.__cause__
+    cause = _outside(error)
+    if cause is None:
+        return
+    where = (
+        f"committing lines {replay.committed + 1}-{replay.last}"
+        if replay.last > replay.committed
+        else f"after line {replay.last}"
+    )
+    raise replay.stopped(f"stopped {where}: {_why(cause)}") from error
+
+
+class Source(NamedTuple):
+    """What a replay reads: a file (its log, resumed) or stdin (no log, not resumed)."""
+
+    reader: Reader
+    name: str
+    log: Log | None
+    total: int | None
+
+
+@contextlib.contextmanager
+def opened(source: str, stdin: Any) -> Iterator[Source]:
+    """`source`: a replay file's name, or "-" for `stdin` (a binary stream)."""
+    if source == "-":
+        yield Source(from_stream(stdin), "stdin", None, None)
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"replay file {source}: no such file")
+    log = Log(path)
+    try:
+        yield Source(from_file(path, log.total), str(path), log, log.total)
+    finally:
+        log.close()
+
+
+def replay_source(
+    ws: Any,
+    source: Source,
+    out: Path | None = None,
+    stop_on_error: bool = False,
+    tick: Callable[[int], None] | None = None,
+    new_log: bool = False,
+    start_over: bool = False,
+) -> tuple[Summary, Stopped | None]:
+    """Replay `source` (see run), writing --out's responses in Talon.One's shapes. Returns the
+    summary and, when the replay stopped before the end, why: what it committed is summed up
+    before the error is said."""
+    writer = None
+    if out is not None:
+        writer = Out(out, lambda resp: talon.integration_state(resp, ws.catalog, ws.talon_ids()))
+    args = (source.reader, source.name, source.log, writer, stop_on_error, tick)
+    try:
+        return run(ws, *args, new_log, start_over), None
+    except Stopped as error:
+        return error.summary, error

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from refcamp import render, talon
+from refcamp import render
 from refcamp.cli import guarded, output, workspace
 from refcamp.cli.options import Json
-from refcamp.errors import InputError
-from refcamp.replay import Log, Out, Stopped, from_file, from_stream, run
+from refcamp.replay import Summary, opened, replay_source
 
 
 @guarded
@@ -62,39 +61,19 @@ def replay(
     """
 
     ws = workspace(ctx)
-    log = None
-    if source == "-":
-        reader = from_stream(sys.stdin.buffer)
-        total, name = None, "stdin"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise InputError(f"replay file {source}: no such file")
-        log = Log(path)
-        total = log.total
-        reader = from_file(path, total)
-        name = str(path)
-    writer = None
-    if out is not None:
-        writer = Out(
-            out, lambda response: talon.integration_state(response, ws.catalog, ws.talon_ids())
+    with (
+        opened(source, sys.stdin.buffer) as src,
+        output(ctx).progress("replay", src.total, "", shown=not as_json) as bar,
+    ):
+        tick = None
+        if bar is not None:
+
+            def tick(line: int) -> None:
+                bar.update(line, line, force=line == src.total)
+
+        summary, stopped = replay_source(
+            ws, src, out, stop_on_error, tick, new_log=new_log, start_over=start_over
         )
-
-    stopped = None
-    try:
-        with output(ctx).progress("replay", total, "", shown=not as_json) as bar:
-            tick = None
-            if bar is not None:
-
-                def tick(line: int) -> None:
-                    bar.update(line, line, force=line == total)
-
-            summary = run(ws, reader, name, log, writer, stop_on_error, tick, new_log, start_over)
-    except Stopped as error:  # what was committed is summed up, then the error said
-        stopped, summary = error, error.summary
-    finally:
-        if log is not None:
-            log.close()
     data = summary.as_json()
     if as_json:
         render.print_json(data)
@@ -106,8 +85,7 @@ def replay(
         raise typer.Exit(1)
 
 
-def _print_summary(summary: Any, data: dict[str, Any]) -> None:
-
+def _print_summary(summary: Summary, data: dict[str, Any]) -> None:
     rate = data["requestsPerSecond"]
     render.line(
         f"Replayed {summary.applied} request(s) in {summary.seconds:.2f} s"
