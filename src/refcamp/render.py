@@ -29,10 +29,10 @@ class Bar:
         self._started = self._drawn = self._clock()
 
     def update(self, completed: float, done: int | None, force: bool = False) -> None:
-        """`completed` of the bar's total; `done` requests so far, for the rate shown (None
-        leaves the rate as it is)."""
+        """`completed` of the bar's total; `done` requests so far, for the rate shown (None: the
+        work is over, drawn now with the rate as it was)."""
         now = self._clock()
-        if not force and now - self._drawn < 0.1:
+        if not force and done is not None and now - self._drawn < 0.1:
             return
         self._drawn = now
         fields = {} if done is None else {"rate": f"{done / max(now - self._started, 1e-6):,.0f}"}

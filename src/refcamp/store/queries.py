@@ -1083,3 +1083,8 @@ def campaign_figures(conn: sqlite3.Connection, campaign_id: str) -> dict[str, An
         ),
         "pointsByDay": [{"day": day, "points": total} for day, total in by_day],
     }
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Everything committed into the file itself, none left in the -wal (a file to hand on)."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
