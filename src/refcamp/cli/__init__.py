@@ -141,7 +141,6 @@ def respond(
     keys: list[str],
 ) -> None:
     """Print a request's Response: JSON (Talon.One's shape), the key values, or tables."""
-
     ws, out = workspace(ctx), output(ctx)
     if codes.seed() and (resp.created_referrals or resp.generated):
         out.note("note: REFCAMP_SEED is set, so generated codes and ids are predictable")

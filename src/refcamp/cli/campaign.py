@@ -34,7 +34,6 @@ def rule_words(rule) -> str:  # type: ignore[no-untyped-def]
 
 def _campaign_json(campaign: Any, state: str, ids: Any) -> dict[str, Any]:
     """Talon.One's Campaign, with refcamp's own facts (its readable id) under "refcamp"."""
-
     return {**talon.campaign(campaign, state, ids), "refcamp": {"id": campaign.id}}
 
 
@@ -42,7 +41,6 @@ def _campaign_json(campaign: Any, state: str, ids: Any) -> dict[str, Any]:
 @guarded
 def list_(ctx: typer.Context, as_json: Json = False) -> None:
     """List the campaigns of the campaign directory with their current state."""
-
     ws = workspace(ctx)
     rows = service.campaigns(ws)
     if as_json:
@@ -68,7 +66,6 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
 @guarded
 def show(ctx: typer.Context, campaign_id: CampaignId, as_json: Json = False) -> None:
     """Show a campaign, reading every rule back in words."""
-
     ws = workspace(ctx)
     campaign = service.find_campaign(ws.catalog, campaign_id, ws.talon_ids())
     state = dict((c.id, s) for c, s in service.campaigns(ws))[campaign.id]
@@ -91,7 +88,6 @@ def show(ctx: typer.Context, campaign_id: CampaignId, as_json: Json = False) -> 
 
 
 def _set_state(ctx: typer.Context, campaign_id: str, state: str, as_json: bool) -> None:
-
     ws = workspace(ctx)
     campaign, before = service.set_campaign_state(ws, campaign_id, state)
     if as_json:
@@ -132,7 +128,6 @@ def validate(
     """Check campaign files; every problem is listed with its file, rule and key (exit 2).
     A file is checked together with the other campaign files of its folder, as a command would
     load it (a program may be defined in another file; ids must be unique)."""
-
     ws = workspace(ctx)
     target = path if path is not None else ws.campaigns_dir
     neighbours: list[Path] = []
@@ -192,7 +187,6 @@ def new(
     as_json: Json = False,
 ) -> None:
     """Write a valid, commented campaign file from a template (never over an existing file)."""
-
     if not ID.match(campaign_id):
         raise InputError(f"campaign id {campaign_id!r}: use lower-case letters, digits and dashes")
     if template not in TEMPLATES:
@@ -270,7 +264,6 @@ def _same_place(a: Path, b: Path) -> bool:
 def _new_local_directory(path: Path, text: str, samples: list[Path]) -> None:
     """Create the folder of `path` holding `text` and copies of `samples`, all or nothing: it is
     filled and validated under a temporary name, then renamed into place."""
-
     folder = path.parent
     try:
         temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
@@ -295,7 +288,6 @@ def _new_local_directory(path: Path, text: str, samples: list[Path]) -> None:
 
 
 def _umask() -> int:
-
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -316,7 +308,6 @@ def stats(
 ) -> None:
     """What a campaign has done, from the state file: codes, redemptions and rejections by
     reason, points issued and rolled back, discounts, cost per acquired customer."""
-
     if point_value < 0:
         raise InputError(f"--point-value: must not be negative, got {point_value}")
     figures = service.campaign_stats(workspace(ctx), campaign_id, point_value)

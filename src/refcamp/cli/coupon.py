@@ -71,7 +71,6 @@ def create(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the codes.")] = False,
 ) -> None:
     """Create coupon codes (or import one); a code that exists already is exit 1."""
-
     ws = workspace(ctx)
 
     created = service.create_coupons(
@@ -108,7 +107,6 @@ def list_(
     as_json: Json = False,
 ) -> None:
     """List coupon codes, oldest first (a page of 100 on a terminal: see --limit)."""
-
     size = listing.page_size(limit, offset, as_json)
     ws = workspace(ctx)
     coupons, total = service.coupons(ws, campaign, recipient, size, offset)
@@ -130,7 +128,6 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show one coupon code."""
-
     ws = workspace(ctx)
 
     coupon = service.get_coupon(ws, code)
@@ -149,7 +146,6 @@ def reserve(
     as_json: Json = False,
 ) -> None:
     """Reserve a coupon for a customer: only they can redeem it (reserved for another: exit 1)."""
-
     ws = workspace(ctx)
 
     coupon, new = service.reserve_coupon(ws, code, profile)

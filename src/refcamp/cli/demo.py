@@ -19,7 +19,6 @@ CAMPAIGN = "medium-referral"
 @guarded
 def demo(ctx: typer.Context, as_json: Json = False) -> None:
     """Run the seed's referral story in a throwaway database (never yours), step by step."""
-
     outer = workspace(ctx)
     steps: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="refcamp-demo-") as scratch:

@@ -48,7 +48,6 @@ def track(
     as_json: Json = False,
 ) -> None:
     """Track a custom event for a customer; rules with { event = "TYPE" } react to it."""
-
     body = read_event_body(read_json(payload)) if payload else EventInput()
     event_type = event_type or body.type
     profile = profile or body.profile_id

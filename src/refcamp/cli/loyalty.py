@@ -24,7 +24,6 @@ Program = Annotated[
 @guarded
 def programs(ctx: typer.Context, as_json: Json = False) -> None:
     """List the loyalty programs the campaign files define."""
-
     catalog = workspace(ctx).catalog
     rows = list(catalog.programs.values())
     if as_json:
@@ -54,7 +53,6 @@ def balance(
     ctx: typer.Context, profile_id: ProfileId, program: Program = None, as_json: Json = False
 ) -> None:
     """A customer's balances as of now: current, pending, expired, spent."""
-
     ws = workspace(ctx)
     balances = service.balances(ws, profile_id, program)
     names = ws.catalog.program_names
@@ -83,7 +81,6 @@ def ledger(
     ctx: typer.Context, profile_id: ProfileId, program: Program = None, as_json: Json = False
 ) -> None:
     """Every ledger entry of a customer, oldest first."""
-
     ws = workspace(ctx)
     entries = service.ledger(ws, profile_id, program)
     if as_json:  # getLoyaltyProgramProfileTransactions' body
@@ -127,7 +124,6 @@ def _adjust(
     deduct: bool,
     as_json: bool,
 ) -> None:
-
     ws = workspace(ctx)
     entry, after = service.adjust_points(ws, profile_id, program, points, reason, deduct=deduct)
     if profile_id in ws.new_customers:  # a mistyped id would otherwise make a customer silently

@@ -34,5 +34,4 @@ Payload = Annotated[
 
 def optional_time(value: str | None, option: str) -> Any:
     """A --starts/--expires style time, or None when the option was not given."""
-
     return parse_time(value, option) if value is not None else None

@@ -81,7 +81,6 @@ def create(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the code.")] = False,
 ) -> None:
     """Create or import a referral code for an advocate (a code that exists already: exit 1)."""
-
     # Checked here too, so a message names the option typed (the service names the field).
     for value, option in ((advocate, "--advocate"), (friend, "--friend"), (code, "--code")):
         if value is not None:
@@ -126,7 +125,6 @@ def list_(
     as_json: Json = False,
 ) -> None:
     """List referral codes, oldest first (a page of 100 on a terminal: see --limit)."""
-
     size = listing.page_size(limit, offset, as_json)
     ws = workspace(ctx)
     referrals, total = service.referrals(ws, advocate, campaign, size, offset)
@@ -148,7 +146,6 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show one referral code."""
-
     ws = workspace(ctx)
 
     referral = service.get_referral(ws, code)

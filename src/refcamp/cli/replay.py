@@ -59,7 +59,6 @@ def replay(
     applied line, whatever its line endings, and a log that grew applies only its new lines.
     The lines that failed are kept: a rerun retries exactly those (fixed or not), then goes on.
     """
-
     ws = workspace(ctx)
     with (
         opened(source, sys.stdin.buffer) as src,

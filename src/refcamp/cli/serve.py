@@ -42,7 +42,6 @@ def serve(
 ) -> None:
     """Answer Talon.One's Integration API on HTTP: point an application or SDK at the printed
     URL. Ctrl-C or SIGTERM stops it after the requests in flight."""
-
     # Cold start: the HTTP door and uvicorn load only when serving (`refcamp --help` loads
     # this module for its one-line help).
     from refcamp import server

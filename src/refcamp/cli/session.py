@@ -124,7 +124,6 @@ def update(
     Points and code uses are booked only when the session closes; an open session shows what
     would happen. With -q, prints only the session id.
     """
-
     if state is not None and state not in SESSION_STATES:
         raise InputError(f"--state: unknown state {state!r}; one of: {', '.join(SESSION_STATES)}")
     request = _request(payload, profile, anonymous, state, referral, item, attr, coupon)
@@ -168,7 +167,6 @@ def cancel(
 ) -> None:
     """Cancel a session. A closed one is revoked: every point it booked (the advocate's too) and
     every code use is rolled back. An open one books nothing. Cancelling twice changes nothing."""
-
     resp = service.cancel_session(workspace(ctx), session_id, dry_run=dry_run)
     respond(ctx, resp, as_json, quiet, explain, [session_id])
 
@@ -184,7 +182,6 @@ def reopen(
 ) -> None:
     """Reopen a closed session: what its close booked (points, code uses, discounts) is rolled
     back, and closing it again books anew (PUT /v2/customer_sessions/ID/reopen)."""
-
     ws = workspace(ctx)
     resp = service.reopen_session(ws, session_id, dry_run=dry_run)
     if as_json:  # reopenCustomerSession's body
@@ -215,7 +212,6 @@ def return_(
 ) -> None:
     """Return items of a closed session: the points the session earned and its discounts are
     rolled back in proportion to the value returned (POST /v2/customer_sessions/ID/returns)."""
-
     if payload and item:
         raise InputError("--payload and --item contradict each other; give one")
     if payload:
@@ -236,7 +232,6 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show a customer session: state, customer, cart, codes."""
-
     ws = workspace(ctx)
     session, views, effects = service.session_view(ws, session_id)
     data = talon.session(session, views.first_session, views.returned_items)
