@@ -40,43 +40,49 @@ def _table(title: str, referrals) -> None:  # type: ignore[no-untyped-def]
     table(title, COLUMNS, _rows(referrals), keep=("Code", "Advocate"))
 
 
+Code = Annotated[
+    str | None,
+    typer.Option(
+        "--code",
+        help="Import this code; omitted: one is drawn from the campaign's pattern.",
+        show_default=False,
+    ),
+]
+UsageLimit = Annotated[
+    int | None,
+    typer.Option(
+        "--usage-limit",
+        help="Redemptions allowed, 0 = unlimited (default: the campaign's).",
+        show_default=False,
+    ),
+]
+Starts = Annotated[
+    str | None, typer.Option("--starts", help="Valid from (ISO 8601).", show_default=False)
+]
+Expires = Annotated[
+    str | None,
+    typer.Option(
+        "--expires",
+        help="Valid until (ISO 8601; default: the campaign's valid_for, else never).",
+        show_default=False,
+    ),
+]
+
+
 @app.command("create")
 @guarded
 def create(
     ctx: typer.Context,
     campaign: Annotated[str, typer.Option("--campaign", help="The campaign the code belongs to.")],
     advocate: Annotated[str, typer.Option("--advocate", help="The advocate's integration id.")],
-    code: Annotated[
-        str | None,
-        typer.Option(
-            "--code",
-            help="Import this code; omitted: one is drawn from the campaign's pattern.",
-            show_default=False,
-        ),
-    ] = None,
+    code: Code = None,
     friend: Annotated[
         str | None,
         typer.Option("--friend", help="Only this friend may redeem it.", show_default=False),
     ] = None,
-    usage_limit: Annotated[
-        int | None,
-        typer.Option(
-            "--usage-limit",
-            help="Redemptions allowed, 0 = unlimited (default: the campaign's).",
-            show_default=False,
-        ),
-    ] = None,
-    starts: Annotated[
-        str | None, typer.Option("--starts", help="Valid from (ISO 8601).", show_default=False)
-    ] = None,
-    expires: Annotated[
-        str | None,
-        typer.Option(
-            "--expires",
-            help="Valid until (ISO 8601; default: the campaign's valid_for, else never).",
-            show_default=False,
-        ),
-    ] = None,
+    usage_limit: UsageLimit = None,
+    starts: Starts = None,
+    expires: Expires = None,
     as_json: Json = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the code.")] = False,
 ) -> None:

@@ -13,40 +13,46 @@ from refcamp.cli import guarded, output, workspace
 from refcamp.cli.options import Json
 from refcamp.replay import Summary, opened, replay_source
 
+ReplayFile = Annotated[
+    str, typer.Argument(metavar="FILE|-", help="JSON Lines, one request per line; - for stdin.")
+]
+OutFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help='Write one response per line (the commands\' --json, plus "line").',
+        show_default=False,
+    ),
+]
+StopOnError = Annotated[
+    bool, typer.Option("--stop-on-error", help="Stop at the first line that fails.")
+]
+NewLog = Annotated[
+    bool,
+    typer.Option(
+        "--new-log",
+        help="Apply every line, as a new log's, even though the file starts with the first "
+        "line of a log replayed before whose lines have changed.",
+    ),
+]
+StartOver = Annotated[
+    bool,
+    typer.Option(
+        "--start-over",
+        help="Apply every line again, from the first, even those an earlier replay of this "
+        "log applied (by default a rerun retries only the lines that failed, then goes on).",
+    ),
+]
+
 
 @guarded
 def replay(
     ctx: typer.Context,
-    source: Annotated[
-        str, typer.Argument(metavar="FILE|-", help="JSON Lines, one request per line; - for stdin.")
-    ],
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help='Write one response per line (the commands\' --json, plus "line").',
-            show_default=False,
-        ),
-    ] = None,
-    stop_on_error: Annotated[
-        bool, typer.Option("--stop-on-error", help="Stop at the first line that fails.")
-    ] = False,
-    new_log: Annotated[
-        bool,
-        typer.Option(
-            "--new-log",
-            help="Apply every line, as a new log's, even though the file starts with the first "
-            "line of a log replayed before whose lines have changed.",
-        ),
-    ] = False,
-    start_over: Annotated[
-        bool,
-        typer.Option(
-            "--start-over",
-            help="Apply every line again, from the first, even those an earlier replay of this "
-            "log applied (by default a rerun retries only the lines that failed, then goes on).",
-        ),
-    ] = False,
+    source: ReplayFile,
+    out: OutFile = None,
+    stop_on_error: StopOnError = False,
+    new_log: NewLog = False,
+    start_over: StartOver = False,
     as_json: Json = False,
 ) -> None:
     """Replay recorded Integration API requests, each exactly as the matching command would.
