@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from refcamp import render, service, talon
-from refcamp.campaigns import ID, campaign_files, load, same_file, shown
+from refcamp import authoring, render, service, talon
+from refcamp.campaigns import shown
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
-from refcamp.errors import CampaignFileError, ConflictError, InputError
-from refcamp.paths import SAMPLES
-from refcamp.templates import TEMPLATES, write_new
-from refcamp.templates import render as template_text
+from refcamp.errors import CampaignFileError, InputError
 
 app = typer.Typer(
     help="Campaigns: list, show in words, activate, deactivate, validate.", no_args_is_help=True
@@ -128,15 +122,8 @@ def validate(
     """Check campaign files; every problem is listed with its file, rule and key (exit 2).
     A file is checked together with the other campaign files of its folder, as a command would
     load it (a program may be defined in another file; ids must be unique)."""
-    ws = workspace(ctx)
-    target = path if path is not None else ws.campaigns_dir
-    neighbours: list[Path] = []
     try:
-        if path is not None and path.is_file():
-            neighbours = [p for p in campaign_files(path.parent) if not same_file(p, path)]
-            catalog = load(path.parent, extra=path)
-        else:
-            catalog = load(target)
+        checked = authoring.check_campaigns(workspace(ctx), path)
     except CampaignFileError as error:
         if as_json:
             render.print_json({"valid": False, "problems": error.problems})
@@ -144,17 +131,22 @@ def validate(
         raise
     if as_json:
         # A file's own campaigns and programs; the files it was checked with under checkedWith.
-        mine = shown(target) if path is not None and path.is_file() else None
+        campaigns, programs = checked.own_ids()
         render.print_json(
             {
                 "valid": True,
-                "campaigns": [c.id for c in catalog.campaigns if mine in (None, c.source)],
-                "programs": [p.id for p in catalog.programs.values() if mine in (None, p.source)],
-                "warnings": list(catalog.warnings),
-                "checkedWith": [shown(p) for p in neighbours],
+                "campaigns": campaigns,
+                "programs": programs,
+                "warnings": list(checked.catalog.warnings),
+                "checkedWith": [shown(p) for p in checked.neighbours],
             }
         )
         return
+    _print_checked(checked)
+
+
+def _print_checked(checked: authoring.Checked) -> None:
+    target, catalog, neighbours = checked.target, checked.catalog, checked.neighbours
     for warning in catalog.warnings:
         render.note(f"warning: {warning}")
     if neighbours:
@@ -187,110 +179,41 @@ def new(
     as_json: Json = False,
 ) -> None:
     """Write a valid, commented campaign file from a template (never over an existing file)."""
-    if not ID.match(campaign_id):
-        raise InputError(f"campaign id {campaign_id!r}: use lower-case letters, digits and dashes")
-    if template not in TEMPLATES:
-        raise InputError(
-            f"--template: unknown template {template!r}; one of: {', '.join(TEMPLATES)}"
-        )
-    ws = workspace(ctx)
-    in_use = ws.campaigns_dir
-    if directory is None:  # the campaign directory, or the folder of a campaign file in use
-        directory = LOCAL if in_use == SAMPLES else in_use.parent if in_use.is_file() else in_use
-    path = directory / f"{campaign_id}.toml"
-    # Writing the first ./campaigns makes it the campaign directory in this folder, in place of
-    # the shipped samples; their copies go with it, so their campaigns and codes keep working.
-    takes_over = in_use == SAMPLES and not LOCAL.exists() and _same_place(directory, LOCAL)
-    if takes_over:
-        copied = sorted(SAMPLES.glob("*.toml"))
-        if any(p.stem == campaign_id for p in copied):
-            raise InputError(
-                f"campaign id {campaign_id!r} is a shipped sample's; choose another id"
-            )
-        _new_local_directory(path, template_text(campaign_id, template), copied)
-    else:
-        copied = []
-
-        def check(temp: Path) -> None:
-            # The new file must validate together with its neighbours (ids must stay unique).
-            try:
-                load(directory, extra=temp)
-            except CampaignFileError as error:
-                raise CampaignFileError(
-                    [p.replace(shown(temp), str(path)) for p in error.problems]
-                ) from None
-
-        write_new(path, template_text(campaign_id, template), check=check)
-    now_in_use = LOCAL if takes_over else in_use
-    used = _same_place(directory, now_in_use)
+    written = authoring.new_campaign(workspace(ctx), campaign_id, template, directory)
     if as_json:
         render.print_json(
             {
-                "id": campaign_id,
-                "template": template,
-                "path": str(path),
-                "campaignDirectory": str(now_in_use),
-                "inCampaignDirectory": used,
-                "copiedSamples": [p.name for p in copied],
+                "id": written.campaign_id,
+                "template": written.template,
+                "path": str(written.path),
+                "campaignDirectory": str(written.campaign_directory),
+                "inCampaignDirectory": written.in_campaign_directory,
+                "copiedSamples": [p.name for p in written.copied],
             }
         )
-        return
+    else:
+        _print_written(written)
+
+
+def _print_written(written: authoring.Written) -> None:
+    path, campaign_id = written.path, written.campaign_id
     render.line(f"Wrote {path}.")
-    if takes_over:
+    if written.takes_over:
         render.line(
-            f"It is in a new folder ./{LOCAL} with copies of the shipped samples "
-            f"({', '.join(p.name for p in copied)}): refcamp run in this folder now reads "
-            f"./{LOCAL} instead of the shipped samples, and the copies keep their campaigns "
-            "and the codes they issued working."
+            f"It is in a new folder ./{authoring.LOCAL} with copies of the shipped samples "
+            f"({', '.join(p.name for p in written.copied)}): refcamp run in this folder now "
+            f"reads ./{authoring.LOCAL} instead of the shipped samples, and the copies keep "
+            "their campaigns and the codes they issued working."
         )
-    elif not used:
+    elif not written.in_campaign_directory:
         render.line(
-            f"It is not in the campaign directory in use ({shown(now_in_use)}): give "
-            f"--campaigns {directory} (or set REFCAMP_CAMPAIGNS) to use it."
+            f"It is not in the campaign directory in use ({shown(written.campaign_directory)}): "
+            f"give --campaigns {path.parent} (or set REFCAMP_CAMPAIGNS) to use it."
         )
     render.line(
         f"It starts disabled: `refcamp campaign activate {campaign_id}`. Check edits with "
         f"`refcamp campaign validate {path}`."
     )
-
-
-LOCAL = Path("campaigns")  # the folder a project's campaigns live in (see paths.campaigns_dir)
-
-
-def _same_place(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
-
-
-def _new_local_directory(path: Path, text: str, samples: list[Path]) -> None:
-    """Create the folder of `path` holding `text` and copies of `samples`, all or nothing: it is
-    filled and validated under a temporary name, then renamed into place."""
-    folder = path.parent
-    try:
-        temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    except OSError as error:
-        raise InputError(f"cannot create {folder}: {error.strerror}") from None
-    try:
-        for sample in samples:
-            shutil.copyfile(sample, temp / sample.name)
-        (temp / path.name).write_text(text, encoding="utf-8")
-        try:
-            load(temp)  # every problem at once; nothing is left behind
-        except CampaignFileError as error:
-            raise CampaignFileError(
-                [p.replace(shown(temp), str(folder)) for p in error.problems]
-            ) from None
-        temp.chmod(0o777 & ~_umask())  # an ordinary folder, not mkdtemp's private 0700
-        if folder.exists():
-            raise ConflictError(f"{folder} already exists; run the command again")
-        temp.rename(folder)
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 PointValue = Annotated[
