@@ -213,6 +213,32 @@ def _share(room: int, narrowest: list[int], natural: list[int]) -> list[int]:
     return widths
 
 
+def _needed(widths: list[int], shown: list[int]) -> int:
+    """The width of a table's shown columns: cells, their padding, and the borders between."""
+    return sum(widths[i] + 3 for i in shown) + 1
+
+
+def _fitting(columns: Sequence[str], narrowest: list[int], room: int) -> list[int]:
+    """The columns shown: all, or all but the least useful until the rest fits `room`, with a
+    note saying which are left out (once a run, not under every table)."""
+    shown = list(range(len(columns)))
+    left_out = []
+    for name in LEAST_USEFUL:
+        if _needed(narrowest, shown) <= room:
+            break
+        if name in columns and len(shown) > 2:
+            shown.remove(columns.index(name))
+            left_out.append(name)
+    said = output().said
+    if left_out and tuple(left_out) not in said:
+        said.add(tuple(left_out))
+        note(
+            f"note: {', '.join(left_out)} left out to fit {room} columns "
+            "(--json has every field; a wider terminal or COLUMNS shows them)"
+        )
+    return shown
+
+
 def table(
     title: str | None,
     columns: Sequence[str],
@@ -235,26 +261,12 @@ def table(
     cells = [[row[i] for row in texts] for i in range(len(columns))]
     narrowest = [_narrowest(c, cells[i], prose[i]) for i, c in enumerate(columns)]
     natural = [max(cell_len(t) for t in (c, *cells[i])) for i, c in enumerate(columns)]
-    shown = list(range(len(columns)))
     room = console().width
+    shown = _fitting(columns, narrowest, room)
 
-    def needed(widths: list[int]) -> int:  # cells, their padding, and the borders between them
-        return sum(widths[i] + 3 for i in shown) + 1
+    def needed(widths: list[int]) -> int:
+        return _needed(widths, shown)
 
-    left_out = []
-    for name in LEAST_USEFUL:
-        if needed(narrowest) <= room:
-            break
-        if name in columns and len(shown) > 2:
-            shown.remove(columns.index(name))
-            left_out.append(name)
-    said = output().said
-    if left_out and tuple(left_out) not in said:  # once, not under every table
-        said.add(tuple(left_out))
-        note(
-            f"note: {', '.join(left_out)} left out to fit {room} columns "
-            "(--json has every field; a wider terminal or COLUMNS shows them)"
-        )
     width = max(room, needed(narrowest))  # wider than the terminal only to keep words whole
     if needed(natural) > width:
         widths = _share(
