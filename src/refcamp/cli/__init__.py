@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 
 from refcamp import __version__, codes, render, talon
 from refcamp.cli.commands import NOUNS, Command, Group, Nouns
-from refcamp.errors import InputError, RefcampError
+from refcamp.errors import InputError, RefcampError, from_sqlite
 from refcamp.render import Output
 from refcamp.service import Response, Workspace
 
@@ -86,15 +85,14 @@ def guarded(fn: F) -> F:
             if problems is not None:
                 fail(str(error).split("\n", 1)[0], error.exit_code, problems)
             fail(str(error), error.exit_code)
-        except sqlite3.OperationalError as error:
-            if debug():
-                raise
-            fail(f"database: {error}", 1)
         except BrokenPipeError:
             raise typer.Exit(1) from None
         except Exception as error:
             if debug():
                 raise
+            known = from_sqlite(error)  # the store's SQLite errors, said as refcamp's
+            if known is not None:
+                fail(str(known), known.exit_code)
             fail(
                 f"internal error: {type(error).__name__}: {error} "
                 "(run with REFCAMP_DEBUG=1 for the traceback)",
