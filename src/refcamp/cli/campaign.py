@@ -12,6 +12,7 @@ from refcamp.campaigns import shown
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
 from refcamp.errors import CampaignFileError, InputError
+from refcamp.models import Campaign, Rule, TalonIds
 
 app = typer.Typer(
     help="Campaigns: list, show in words, activate, deactivate, validate.", no_args_is_help=True
@@ -20,13 +21,13 @@ app = typer.Typer(
 CampaignId = Annotated[str, typer.Argument(metavar="ID", help="The campaign id.")]
 
 
-def rule_words(rule) -> str:  # type: ignore[no-untyped-def]
+def rule_words(rule: Rule) -> str:
     when = " and ".join(c.words() for c in rule.when) or "always"
     then = " and ".join(e.words() for e in rule.then)
     return f"When {when}, then {then}."
 
 
-def _campaign_json(campaign: Any, state: str, ids: Any) -> dict[str, Any]:
+def _campaign_json(campaign: Campaign, state: str, ids: TalonIds) -> dict[str, Any]:
     """Talon.One's Campaign, with refcamp's own facts (its readable id) under "refcamp"."""
     return {**talon.campaign(campaign, state, ids), "refcamp": {"id": campaign.id}}
 

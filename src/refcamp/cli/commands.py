@@ -22,6 +22,7 @@ import typer.main
 from typer._click.core import Command as ClickCommand
 from typer._click.core import Context, Parameter
 from typer._click.exceptions import NoSuchOption, UsageError
+from typer.core import MarkupMode
 from typer.models import CommandInfo, TyperInfo
 
 from refcamp.payloads import DECIMAL, INTEGER
@@ -212,7 +213,7 @@ class Built(Mapping[str, ClickCommand]):
         return len(self._names)
 
 
-def _command(info: CommandInfo, markup: Any) -> ClickCommand:
+def _command(info: CommandInfo, markup: MarkupMode) -> ClickCommand:
     info.cls = Command
     # pretty_exceptions_short only matters to Typer's pretty tracebacks, which refcamp turns off.
     return typer.main.get_command_from_info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from refcamp import listing, render, service, talon
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json, optional_time
+from refcamp.models import Coupon
 from refcamp.render import short_time, table
 
 app = typer.Typer(help="Coupon codes: create, list, show, reserve.", no_args_is_help=True)
@@ -16,13 +18,11 @@ app = typer.Typer(help="Coupon codes: create, list, show, reserve.", no_args_is_
 COLUMNS = ["Code", "Campaign", "Recipient", "Used", "Starts", "Expires", "Created"]
 
 
-def _table(title: str, coupons) -> None:  # type: ignore[no-untyped-def]
-
+def _table(title: str, coupons: Iterable[Coupon]) -> None:
     table(title, COLUMNS, _rows(coupons), keep=("Code", "Recipient"))
 
 
-def _rows(coupons):  # type: ignore[no-untyped-def]
-
+def _rows(coupons: Iterable[Coupon]) -> Iterator[tuple[str, ...]]:
     for c in coupons:
         yield (
             c.code,

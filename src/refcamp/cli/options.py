@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
 import typer
 
@@ -32,6 +33,6 @@ Payload = Annotated[
 ]
 
 
-def optional_time(value: str | None, option: str) -> Any:
+def optional_time(value: str | None, option: str) -> datetime | None:
     """A --starts/--expires style time, or None when the option was not given."""
     return parse_time(value, option) if value is not None else None

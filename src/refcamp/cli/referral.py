@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from refcamp import listing, render, service, talon
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json, optional_time
 from refcamp.errors import InputError
+from refcamp.models import Referral
 from refcamp.payloads import check_id
 from refcamp.render import short_time, table
 from refcamp.tables import LARGEST
@@ -17,8 +19,7 @@ from refcamp.tables import LARGEST
 app = typer.Typer(help="Referral codes: create, list, show.", no_args_is_help=True)
 
 
-def _rows(referrals):  # type: ignore[no-untyped-def]
-
+def _rows(referrals: Iterable[Referral]) -> Iterator[tuple[str, ...]]:
     for r in referrals:
         yield (
             r.code,
@@ -35,8 +36,7 @@ def _rows(referrals):  # type: ignore[no-untyped-def]
 COLUMNS = ["Code", "Campaign", "Advocate", "Friend", "Used", "Starts", "Expires", "Created"]
 
 
-def _table(title: str, referrals) -> None:  # type: ignore[no-untyped-def]
-
+def _table(title: str, referrals: Iterable[Referral]) -> None:
     table(title, COLUMNS, _rows(referrals), keep=("Code", "Advocate"))
 
 

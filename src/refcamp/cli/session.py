@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -68,10 +68,18 @@ Items = Annotated[
 ]
 
 
-def _request(payload, profile, anonymous, state, referral, items, attr, coupons):  # type: ignore[no-untyped-def]
-
+def _request(
+    payload: str | None,
+    profile: str | None,
+    anonymous: bool,
+    state: str | None,
+    referral: str | None,
+    items: list[str] | None,
+    attr: list[str] | None,
+    coupons: list[str] | None,
+) -> SessionInput:
     request = read_session_body(read_json(payload)) if payload else SessionInput()
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if anonymous and profile:
         raise InputError("--profile and --anonymous contradict each other; give one")
     if anonymous:
@@ -91,8 +99,15 @@ def _request(payload, profile, anonymous, state, referral, items, attr, coupons)
     return SessionInput(**{**request.__dict__, **changes})
 
 
-def _update(ctx, session_id, request, dry_run, explain, as_json, quiet):  # type: ignore[no-untyped-def]
-
+def _update(
+    ctx: typer.Context,
+    session_id: str | None,
+    request: SessionInput,
+    dry_run: bool,
+    explain: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     ws = workspace(ctx)
     resp = service.update_session(ws, session_id, request, dry_run=dry_run)
     respond(ctx, resp, as_json, quiet, explain, [resp.session.id] if resp.session else [])
