@@ -213,9 +213,9 @@ def test_a_line_the_state_file_has_no_room_for_is_not_done(
 ) -> None:
     # SQLite's max_page_count caps the state file (for this connection only): SQLITE_FULL at the
     # big line, wherever the test runs, without a file system to fill.
-    from refcamp import service
+    from refcamp.service import workspace
 
-    real = service.connect
+    real = workspace.connect
 
     def capped(path: Path, **options: Any) -> sqlite3.Connection:
         conn = real(path, **options)
@@ -223,7 +223,7 @@ def test_a_line_the_state_file_has_no_room_for_is_not_done(
         conn.execute(f"PRAGMA max_page_count = {pages + 40}")
         return conn
 
-    monkeypatch.setattr(service, "connect", capped)
+    monkeypatch.setattr(workspace, "connect", capped)
     lines = [event() for _ in range(10)] + [event(blob="x" * 600_000)] + [event() for _ in range(9)]
     source = write_lines(tmp_path / "reviews.jsonl", lines)
     out = tmp_path / "out.jsonl"
@@ -236,7 +236,7 @@ def test_a_line_the_state_file_has_no_room_for_is_not_done(
     assert points(reviews) == POINTS * done
     assert out_lines(out) == list(range(1, done + 1))
 
-    monkeypatch.setattr(service, "connect", real)
+    monkeypatch.setattr(workspace, "connect", real)
     resumed = reviews("replay", str(source), "--out", str(out), "--json")
     assert resumed.exit_code == 0, resumed
     assert (resumed.json["skipped"], resumed.json["applied"]) == (done, 20 - done)

@@ -19,9 +19,21 @@ class ConflictError(RefcampError):
 
 
 class InputError(RefcampError):
-    """Invalid input: arguments, payloads, files (exit 2)."""
+    """Invalid input: arguments, payloads, files (exit 2).
+
+    `field` names the request field at fault when there is one (the message then starts with
+    "FIELD:"): a door may name it in its own words (the CLI says the option a person typed)."""
 
     exit_code = 2
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    @classmethod
+    def about(cls, field: str, problem: str) -> InputError:
+        """ "FIELD: problem", with the field kept for the door."""
+        return cls(f"{field}: {problem}", field)
 
 
 class CampaignFileError(InputError):

@@ -289,3 +289,28 @@ class Effect:
     # What the service needs to carry the effect out (e.g. the advocate of a code to create);
     # never printed.
     params: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+class Redemption(NamedTuple):
+    """A code use a closed session booked (the row a rollback gives back)."""
+
+    id: int
+    kind: str  # referral, coupon
+    code: str
+    campaign_id: str
+    rule_index: int
+    rule_name: str
+
+
+class Discount(NamedTuple):
+    """A discount a closed session booked (the row a rollback reverses, in whole or in part)."""
+
+    id: int
+    session_id: str
+    profile_id: str | None
+    campaign_id: str
+    rule_index: int
+    rule_name: str
+    name: str
+    value: float
+    scope: str

@@ -69,20 +69,20 @@ def check_id(value: Any, what: str) -> str:
     """An identifier: 1 to 1000 characters, at least one of them visible, no control or invisible
     format characters; any other Unicode is kept."""
     if not isinstance(value, str):
-        raise InputError(f"{what}: expected a string, got {json.dumps(value)}")
+        raise InputError.about(what, f"expected a string, got {json.dumps(value)}")
     if not value or len(value) > MAX_ID:
-        raise InputError(f"{what}: must be 1 to {MAX_ID} characters, got {len(value)}")
+        raise InputError.about(what, f"must be 1 to {MAX_ID} characters, got {len(value)}")
     if CONTROL.search(value):
-        raise InputError(f"{what}: must not contain control characters")
+        raise InputError.about(what, "must not contain control characters")
     if SURROGATE.search(value):
-        raise InputError(f"{what}: not valid Unicode (an unpaired surrogate)")
+        raise InputError.about(what, "not valid Unicode (an unpaired surrogate)")
     invisible = FORMAT.search(value)
     if invisible:
-        raise InputError(
-            f"{what}: must not contain invisible format characters (U+{ord(invisible.group()):04X})"
+        raise InputError.about(
+            what, f"must not contain invisible format characters (U+{ord(invisible.group()):04X})"
         )
     if not VISIBLE.search(value):
-        raise InputError(f"{what}: has no visible character (only spaces or blanks)")
+        raise InputError.about(what, "has no visible character (only spaces or blanks)")
     return value
 
 

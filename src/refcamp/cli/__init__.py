@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer._click.globals import get_current_context
 
 from refcamp import __version__, codes, render, talon
 from refcamp.cli.commands import NOUNS, Command, Group, Nouns
@@ -84,7 +85,7 @@ def guarded(fn: F) -> F:
             problems = getattr(error, "problems", None)  # CampaignFileError
             if problems is not None:
                 fail(str(error).split("\n", 1)[0], error.exit_code, problems)
-            fail(str(error), error.exit_code)
+            fail(in_options(str(error), getattr(error, "field", None)), error.exit_code)
         except BrokenPipeError:
             raise typer.Exit(1) from None
         except Exception as error:
@@ -102,6 +103,18 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def in_options(message: str, field: str | None) -> str:
+    """The service names a request's field ("usage limit: ..."); at the command line a person typed
+    an option: name that one ("--usage-limit: ...") when the running command has it."""
+    ctx = get_current_context(silent=True) if field else None
+    if ctx is None or field is None or not message.startswith(f"{field}:"):
+        return message
+    for param in ctx.command.params:
+        if param.name == field.replace(" ", "_") and param.opts[0].startswith("--"):
+            return param.opts[0] + message[len(field) :]
+    return message
+
+
 @dataclass
 class Run:
     """What one run of refcamp keeps on the root context: its workspace and its output."""
@@ -113,8 +126,6 @@ class Run:
 def _run(ctx: typer.Context) -> Run:
     root = ctx.find_root()
     if not isinstance(root.obj, Run):  # the root callback did not run (completion)
-        # Cold start: the service is imported only by a run that uses it.
-
         root.obj = Run(Workspace(), render.output())
     return root.obj
 
@@ -206,11 +217,9 @@ def root(
         ),
     ] = False,
 ) -> None:
-    # Cold start: --help, --version and usage errors never reach here, nor need the service.
-
     codes.reset_seed()
     out = render.start()  # this run's output, on the streams in place now (tests swap them)
-    ws = Workspace(db, campaigns, now)
+    ws = Workspace(db, campaigns, now, warn=out.note)
     ctx.obj = Run(ws, out)
     ctx.call_on_close(ws.close)
     try:

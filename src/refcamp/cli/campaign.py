@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
-from refcamp import authoring, render, service, talon
+from refcamp import render, service, talon
 from refcamp.campaigns import shown
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
 from refcamp.errors import CampaignFileError, InputError
 from refcamp.models import Campaign, Rule, TalonIds
+from refcamp.service import authoring
 
 app = typer.Typer(
     help="Campaigns: list, show in words, activate, deactivate, validate.", no_args_is_help=True

@@ -15,9 +15,11 @@ from refcamp.models import (
     CartItem,
     Catalog,
     Coupon,
+    Discount,
     Effect,
     LedgerEntry,
     Profile,
+    Redemption,
     Referral,
     Session,
 )
@@ -584,17 +586,20 @@ def session_entries(conn: sqlite3.Connection, session_id: str) -> list[LedgerEnt
     )
 
 
-def session_redemptions(conn: sqlite3.Connection, session_id: str) -> list[sqlite3.Row]:
-    return conn.execute(
-        "SELECT * FROM redemptions WHERE session_id = ? AND rolled_back IS NULL ORDER BY id",
+def session_redemptions(conn: sqlite3.Connection, session_id: str) -> list[Redemption]:
+    """The code uses a session booked that still stand."""
+    rows = conn.execute(
+        "SELECT id, kind, code, campaign_id, rule_index, rule_name FROM redemptions "
+        "WHERE session_id = ? AND rolled_back IS NULL ORDER BY id",
         (session_id,),
-    ).fetchall()
+    )
+    return [Redemption(*row) for row in rows]
 
 
-def roll_back_redemption(conn: sqlite3.Connection, row: sqlite3.Row, now: datetime) -> None:
+def roll_back_redemption(conn: sqlite3.Connection, use: Redemption, now: datetime) -> None:
     """Give a code's use back: mark the redemption and lower the code's counter."""
-    conn.execute("UPDATE redemptions SET rolled_back = ? WHERE id = ?", (iso(now), row["id"]))
-    conn.execute(_COUNTER[row["kind"]].format(sign="-"), (row["code"],))
+    conn.execute("UPDATE redemptions SET rolled_back = ? WHERE id = ?", (iso(now), use.id))
+    conn.execute(_COUNTER[use.kind].format(sign="-"), (use.code,))
 
 
 # --- campaign limits -----------------------------------------------------------------------------
@@ -853,11 +858,14 @@ def insert_discount(
     )
 
 
-def session_discounts(conn: sqlite3.Connection, session_id: str) -> list[sqlite3.Row]:
-    return conn.execute(
-        "SELECT * FROM discounts WHERE session_id = ? AND rolled_back IS NULL ORDER BY id",
+def session_discounts(conn: sqlite3.Connection, session_id: str) -> list[Discount]:
+    """The discounts a session booked that still stand."""
+    rows = conn.execute(
+        "SELECT id, session_id, profile_id, campaign_id, rule_index, rule_name, name, value, "
+        "scope FROM discounts WHERE session_id = ? AND rolled_back IS NULL ORDER BY id",
         (session_id,),
-    ).fetchall()
+    )
+    return [Discount(*row) for row in rows]
 
 
 def returned(conn: sqlite3.Connection, session_id: str) -> dict[int, int]:
@@ -904,29 +912,31 @@ def insert_returns(
     )
 
 
-def reduce_discount(conn: sqlite3.Connection, row: sqlite3.Row, keep: float, now: datetime) -> None:
+def reduce_discount(
+    conn: sqlite3.Connection, discount: Discount, keep: float, now: datetime
+) -> None:
     """Roll a booked discount back and, when some of it stays, book what stays anew."""
-    roll_back_discount(conn, row, now)
+    roll_back_discount(conn, discount.id, now)
     if keep > 0:
         conn.execute(
             "INSERT INTO discounts (session_id, profile_id, campaign_id, rule_index, rule_name, "
             "name, value, scope, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                row["session_id"],
-                row["profile_id"],
-                row["campaign_id"],
-                row["rule_index"],
-                row["rule_name"],
-                row["name"],
+                discount.session_id,
+                discount.profile_id,
+                discount.campaign_id,
+                discount.rule_index,
+                discount.rule_name,
+                discount.name,
                 keep,
-                row["scope"],
+                discount.scope,
                 iso(now),
             ),
         )
 
 
-def roll_back_discount(conn: sqlite3.Connection, row: sqlite3.Row, now: datetime) -> None:
-    conn.execute("UPDATE discounts SET rolled_back = ? WHERE id = ?", (iso(now), row["id"]))
+def roll_back_discount(conn: sqlite3.Connection, discount_id: int, now: datetime) -> None:
+    conn.execute("UPDATE discounts SET rolled_back = ? WHERE id = ?", (iso(now), discount_id))
 
 
 def set_attribute(
@@ -1083,6 +1093,15 @@ def campaign_figures(conn: sqlite3.Connection, campaign_id: str) -> dict[str, An
         ),
         "pointsByDay": [{"day": day, "points": total} for day, total in by_day],
     }
+
+
+def same_but_case(conn: sqlite3.Connection, table: str, key: str, value: str) -> str | None:
+    """The stored id or code that differs from `value` only in letter case, if there is one
+    (what a mistyped lookup most likely meant; a scan, run only when the lookup failed)."""
+    assert table in {"profiles", "sessions", "referrals", "coupons"} and key in {"id", "code"}
+    sql = f"SELECT {key} FROM {table} WHERE {key} = ? COLLATE NOCASE LIMIT 1"
+    row = conn.execute(sql, (value,)).fetchone()
+    return row[0] if row else None
 
 
 def checkpoint(conn: sqlite3.Connection) -> None:

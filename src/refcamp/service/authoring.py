@@ -1,6 +1,7 @@
 """Authoring campaign files: checking them as a command would load them, and writing a new one
 from a template. The doors call these and render what they return; problems are raised as
-CampaignFileError (every problem, each naming its place)."""
+CampaignFileError (every problem, each naming its place). Of the service, it uses only the
+workspace (its campaign directory)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from refcamp.campaigns import ID, campaign_files, load, same_file, shown
 from refcamp.errors import CampaignFileError, ConflictError, InputError
 from refcamp.models import Catalog
 from refcamp.paths import SAMPLES
+from refcamp.service.workspace import Workspace
 from refcamp.templates import TEMPLATES, write_new
 from refcamp.templates import render as template_text
 
@@ -40,7 +41,7 @@ class Checked:
         return campaigns, programs
 
 
-def check_campaigns(ws: Any, path: Path | None) -> Checked:
+def check_campaigns(ws: Workspace, path: Path | None) -> Checked:
     """Check a campaign file or directory (None: the campaign directory in use). A file is
     checked together with the other campaign files of its folder, as a command would load it
     (a program may be defined in another file; ids must be unique)."""
@@ -66,7 +67,7 @@ class Written:
 
 
 def new_campaign(
-    ws: Any, campaign_id: str, template: str, directory: Path | None = None
+    ws: Workspace, campaign_id: str, template: str, directory: Path | None = None
 ) -> Written:
     """Write a valid, commented campaign file from a template, never over an existing file, in
     `directory` (default: the campaign directory, or ./campaigns instead of the samples)."""

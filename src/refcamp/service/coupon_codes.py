@@ -1,0 +1,136 @@
+"""Coupon codes: creating or importing them, listing, reserving them for customers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from refcamp import clock, codes
+from refcamp.errors import ConflictError, InputError
+from refcamp.models import Coupon, Profile
+from refcamp.payloads import check_id
+from refcamp.service.campaign_states import require_feature
+from refcamp.service.lookup import ensure_profile, find_campaign, get_coupon, get_profile
+from refcamp.service.response import Views, customer_views
+from refcamp.service.workspace import Workspace
+from refcamp.store import queries
+from refcamp.store.db import snapshot, transaction
+from refcamp.tables import LARGEST
+
+
+def create_coupons(
+    ws: Workspace,
+    campaign_id: str,
+    code: str | None = None,
+    count: int = 1,
+    recipient: str | None = None,
+    usage_limit: int | None = None,
+    starts: datetime | None = None,
+    expires: datetime | None = None,
+) -> list[Coupon]:
+    """Create `count` coupons from the campaign's [campaign.coupons], or import one `code`."""
+    campaign = find_campaign(ws.catalog, campaign_id, ws.talon_ids())
+    require_feature(campaign, "coupons", "coupons")
+    if code is not None:
+        check_id(code, "code")
+        if count != 1:
+            raise InputError("a code and a count contradict each other; give one")
+    if not 1 <= count <= 100_000:
+        raise InputError.about("count", f"must be 1 to 100000, got {count}")
+    if recipient is not None:
+        check_id(recipient, "recipient")
+    if usage_limit is not None and not 0 <= usage_limit <= LARGEST:
+        raise InputError.about("usage limit", f"0 (unlimited) to {LARGEST}, got {usage_limit}")
+    if starts and expires and expires <= starts:
+        raise InputError("the expiry must be after the start")
+    settings = campaign.coupons
+    if code is None and count > codes.space(settings.pattern, settings.characters):
+        raise InputError.about(
+            "count",
+            f"pattern {settings.pattern!r} can make only "
+            f"{codes.space(settings.pattern, settings.characters):,} codes, not {count:,}",
+        )
+    if expires is None and settings.valid_for and settings.valid_for != "unlimited":
+        expires = clock.add_duration(starts or ws.now, settings.valid_for)
+    created = []
+    with transaction(ws.conn):
+        conn = ws.conn
+        queries.see_campaigns(conn, ws.catalog, ws.now)
+        if code is not None and queries.exists(conn, "coupons", "code", code):
+            raise ConflictError(f"coupon code {code!r} already exists")
+        if recipient is not None:
+            ensure_profile(ws, recipient)
+        for _ in range(count):
+            value = code or codes.generate(
+                settings.pattern,
+                settings.characters,
+                lambda c: queries.exists(conn, "coupons", "code", c),
+            )
+            coupon = Coupon(
+                code=value,
+                campaign_id=campaign.id,
+                recipient_id=recipient,
+                usage_limit=settings.usage_limit if usage_limit is None else usage_limit,
+                usage_counter=0,
+                start_date=starts,
+                expiry_date=expires,
+                created=ws.now,
+            )
+            coupon = replace(coupon, talon_id=queries.insert_coupon(conn, coupon, None))
+            created.append(coupon)
+    return created
+
+
+def coupons(
+    ws: Workspace,
+    campaign: str | None = None,
+    recipient: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[Coupon], int]:
+    """A page of coupon codes and how many there are in all."""
+    page = queries.list_coupons(ws.stored, campaign, recipient, limit, offset)
+    if limit is None and (page or not offset):  # the whole list from offset: no count needed
+        return page, offset + len(page)
+    return page, queries.count_coupons(ws.stored, campaign, recipient)
+
+
+def reserve_coupon(ws: Workspace, code: str, profile_id: str) -> tuple[Coupon, bool]:
+    """Reserve a coupon for a customer ("You can reserve coupons for a specific customer");
+    returns the coupon and whether the reservation is new."""
+    check_id(profile_id, "profile")
+    with transaction(ws.conn):
+        coupon = get_coupon(ws, code)
+        if coupon.recipient_id not in (None, profile_id):
+            raise ConflictError(f"coupon {code} is already reserved for {coupon.recipient_id}")
+        ensure_profile(ws, profile_id)
+        queries.reserve_coupon(ws.conn, code, profile_id)
+    return replace(coupon, recipient_id=profile_id), coupon.recipient_id is None
+
+
+def reserve_coupon_for(ws: Workspace, code: str, customers: tuple[str, ...]) -> Coupon:
+    """POST /v1/coupon_reservations/{code}: reserve a coupon for customers. refcamp keeps one
+    recipient per coupon, so a coupon can be reserved for one customer (409 otherwise)."""
+    if len(set(customers)) > 1:
+        raise ConflictError(
+            f"coupon {code}: refcamp reserves a coupon for one customer, got {len(set(customers))}"
+        )
+    return reserve_coupon(ws, code, customers[0])[0]
+
+
+def unreserve_coupon(ws: Workspace, code: str, customers: tuple[str, ...]) -> None:
+    """DELETE /v1/coupon_reservations/{code}: remove the reservation for these customers."""
+    with transaction(ws.conn):
+        coupon = get_coupon(ws, code)
+        if coupon.recipient_id is not None and coupon.recipient_id in customers:
+            queries.reserve_coupon(ws.conn, code, None)
+
+
+def reserved_customers(ws: Workspace, code: str) -> list[tuple[Profile, Views]]:
+    """GET /v1/coupon_reservations/customerprofiles/{code}: who the coupon is reserved for."""
+    with snapshot(ws.stored):
+        coupon = get_coupon(ws, code)
+        if coupon.recipient_id is None:
+            return []
+        profile = get_profile(ws, coupon.recipient_id)
+        return [(profile, customer_views(ws.conn, profile.id))]

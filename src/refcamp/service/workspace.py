@@ -1,0 +1,249 @@
+"""Where a command's state lives: the state file's connection, the campaign catalog, the clock,
+and what a long-running door keeps between requests."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+from refcamp import catalog_cache, clock, paths
+from refcamp.engine.conditions import AudienceCondition
+from refcamp.engine.effects import CustomEffect, DeductLoyaltyPoints
+from refcamp.errors import CampaignFileError, InputError, NotFoundError
+from refcamp.models import Catalog, TalonIds
+from refcamp.store import queries
+from refcamp.store.db import connect, transaction
+
+
+@dataclass
+class Workspace:
+    """Where a command's state lives; the database and the campaigns are opened on first use.
+
+    A long-running door (replay, the HTTP server) keeps one workspace for many requests: what it
+    has read is cached in the fields below, each filled in one method and forgotten in another."""
+
+    db_option: Path | None = None
+    campaigns_option: Path | None = None
+    now_option: str | None = None
+    # How a warning reaches people (the CLI gives its stderr writer); without it, warnings are
+    # only kept in `warnings`.
+    warn: Callable[[str], None] | None = field(default=None, repr=False)
+
+    warnings: list[str] = field(default_factory=list, init=False, repr=False)
+    # Profiles the current request created without a registration (ensure_profile), so a command
+    # can say so: a mistyped id makes a customer.
+    new_customers: list[str] = field(default_factory=list, init=False, repr=False)
+    # A command that only reads the state file: a campaign directory that does not validate only
+    # warns, and `broken_catalog` says it was replaced by an empty one.
+    reading: bool = field(default=False, init=False, repr=False)
+    broken_catalog: bool = field(default=False, init=False, repr=False)
+
+    _now: datetime | None = field(default=None, init=False, repr=False)
+    _fixed_now: datetime | bool | None = field(default=False, init=False, repr=False)
+    _conn: sqlite3.Connection | None = field(default=None, init=False, repr=False)
+    _catalog: Catalog | None = field(default=None, init=False, repr=False)
+    _uses: dict[str, bool] | None = field(default=None, init=False, repr=False)
+    _states: dict[str, str] | None = field(default=None, init=False, repr=False)
+    _talon_ids: TalonIds | None = field(default=None, init=False, repr=False)
+    _seen: bool = field(default=False, init=False, repr=False)  # campaigns recorded in the file
+    _recheck: bool = field(default=False, init=False, repr=False)
+    _data_version: int | None = field(default=None, init=False, repr=False)
+
+    @property
+    def now(self) -> datetime:
+        if self._now is None:
+            self._now = clock.now(self.now_option)
+        return self._now
+
+    @cached_property
+    def db_path(self) -> Path:
+        return paths.db_path(self.db_option)
+
+    @cached_property
+    def campaigns_dir(self) -> Path:
+        return paths.campaigns_dir(self.campaigns_option)
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = self._load_catalog()
+        return self._catalog
+
+    def _load_catalog(self) -> Catalog:
+        try:
+            return catalog_cache.load(self.campaigns_dir)
+        except CampaignFileError as error:
+            if not self.reading:
+                raise  # a request never runs on a campaign directory that does not validate
+            # A command that only reads the state file still works: one broken file must not
+            # hide balances and codes. It says so, once, and shows no campaign.
+            count = len(error.problems)
+            self._warn(
+                f"warning: campaign directory {self.campaigns_dir} does not validate "
+                f"({count} problem{'s' if count != 1 else ''}; refcamp campaign validate "
+                f"lists them): showing the state file without campaigns"
+            )
+            self.broken_catalog = True
+            return Catalog(str(self.campaigns_dir), (), {})
+
+    def _warn(self, text: str) -> None:
+        self.warnings.append(text)
+        if self.warn is not None:
+            self.warn(text)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = connect(self.db_path, make_folder=not paths.db_path_given(self.db_option))
+        return self._conn
+
+    @property
+    def stored(self) -> sqlite3.Connection:
+        """The connection, for a command that only reads: a state file that is not there is a
+        mistyped path (or nothing recorded yet), never a reason to create one."""
+        if self._conn is None:
+            if not os.path.lexists(self.db_path):
+                raise NotFoundError(
+                    f"no state file at {self.db_path}: nothing is recorded there yet "
+                    "(a mistyped --db or REFCAMP_DB?)"
+                )
+            # The command's first touch of the state file is a read, outside any request: it
+            # evaluates no rule, so a campaign directory that does not validate only warns.
+            self.reading = True
+            _ = self.catalog  # read now, so a broken one is said whatever the command shows
+        return self.conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def at(self, moment: datetime | None) -> None:
+        """Set the clock for the next request (replay lines carry their own "now")."""
+        if moment is None:
+            if self._fixed_now is False:  # --now or REFCAMP_NOW, read once
+                text = self.now_option or os.environ.get("REFCAMP_NOW")
+                self._fixed_now = clock.now(text) if text else None
+            fixed = self._fixed_now
+            moment = fixed if isinstance(fixed, datetime) else datetime.now(UTC)
+        self._now = moment
+        # A new request: forget who the last one created, or a replay or server would keep a
+        # list of every customer it ever made.
+        self.new_customers = []
+
+    def uses(self, feature: str) -> bool:
+        """Whether any campaign has audience conditions ("audience") or deductions ("deduct"),
+        so requests skip loading what no rule looks at."""
+        if self._uses is None:
+            rules = [r for c in self.catalog.campaigns for r in c.rules]
+            self._uses = {
+                "audience": any(
+                    isinstance(c, AudienceCondition)
+                    for r in rules
+                    for top in r.when
+                    for c in top.walk()
+                ),
+                "deduct": any(isinstance(e, DeductLoyaltyPoints) for r in rules for e in r.then),
+            }
+        return self._uses[feature]
+
+    def talon_ids(self) -> TalonIds:
+        """The integer ids Talon.One's models use, given once per campaign, ruleset, program and
+        custom effect of the catalog (and per audience when it is first joined)."""
+        self._changed_elsewhere()
+        if self._talon_ids is None:
+            wanted = self._numbered()
+            numbers = queries.talon_ids(self.conn)
+            stale = [
+                (kind, key)
+                for kind, key, fixed in wanted
+                if numbers.get((kind, key)) is None or fixed not in (None, numbers[(kind, key)])
+            ]
+            if stale:  # given under the write lock, which a read-only command takes only then
+                with transaction(self.conn):
+                    numbers = queries.talon_ids(self.conn)
+                    _refuse_taken(wanted, numbers)
+                    queries.give_talon_ids(self.conn, wanted)
+                    numbers = queries.talon_ids(self.conn)
+            self._talon_ids = TalonIds(numbers)
+        return self._talon_ids
+
+    def _numbered(self) -> list[tuple[str, str, int | None]]:
+        """(kind, key, the talon_id the TOML fixes or None) of everything the catalog numbers."""
+        wanted: list[tuple[str, str, int | None]] = []
+        for c in self.catalog.campaigns:
+            wanted += [("campaign", c.id, c.talon_id), ("ruleset", c.ruleset_id, None)]
+            wanted += [
+                ("effect", e.effect_name, None)
+                for r in c.rules
+                for e in r.then
+                if isinstance(e, CustomEffect)
+            ]
+        wanted += [("program", p.id, p.talon_id) for p in self.catalog.programs.values()]
+        return wanted
+
+    def forget_talon_ids(self) -> None:
+        self._talon_ids = None
+
+    def forget_states(self) -> None:
+        """A campaign's state changed: read the states again at the next request."""
+        self._states = None
+
+    def reread_after_rollback(self) -> None:
+        """What this request read (ids, states, campaigns seen) may hold what its dry run rolls
+        back: it stays for shaping this response; a long-running door reads it again next time."""
+        self._data_version = None
+        self._seen = False
+
+    def new_request(self, moment: datetime | None) -> None:
+        """The next request of a long-running door (the HTTP server): what this workspace read
+        (campaign states, ids) is read again if another process has committed since."""
+        self.at(moment)
+        self._recheck = True
+
+    def _changed_elsewhere(self) -> None:
+        """Once per request, at the first read that needs it (inside the request's transaction):
+        drop what was read if another connection committed since (SQLite's data_version)."""
+        if not self._recheck:
+            return
+        self._recheck = False
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._data_version = version
+            self._states = None
+            self._talon_ids = None
+
+    def forget_campaigns(self) -> None:
+        """The campaign files changed: read them again at the next request."""
+        self._catalog = self._uses = self._states = self._talon_ids = None
+        self._seen = False
+
+    def campaign_states(self) -> dict[str, str]:
+        """Every campaign's current state, read inside the request's transaction: once per
+        command, and again in a server only when another process has committed since."""
+        self._changed_elsewhere()
+        if self._states is None:
+            if not self._seen:  # once per catalog (a failed group forgets it)
+                queries.see_campaigns(self.conn, self.catalog, self.now)
+                self._seen = True
+            self._states = queries.campaign_states(self.conn)
+        return self._states
+
+
+def _refuse_taken(wanted: list[tuple[str, str, int | None]], numbers: dict) -> None:
+    """A talon_id fixed in the TOML that the state file gave another campaign or program would
+    silently move a number clients know: refused."""
+    holders = {(kind, number): key for (kind, key), number in numbers.items()}
+    for kind, key, fixed in wanted:
+        holder = holders.get((kind, fixed))
+        if fixed is not None and holder not in (None, key):
+            raise InputError(
+                f"{kind} {key!r}: talon_id {fixed} is already the id this state file gave "
+                f"{kind} {holder!r}; choose another talon_id (clients may know {holder!r} by "
+                f"{fixed})"
+            )
