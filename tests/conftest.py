@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import sqlite3
@@ -11,10 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.testing
 from typer.testing import CliRunner
 
 from refcamp.cli import app
 from refcamp.paths import SAMPLES
+
+# Typer turns the app into Click commands at every CliRunner.invoke (~80 ms for refcamp's tree,
+# 95% of an in-process command); the commands it builds are stateless, so the tests build them
+# once, as one `refcamp` process does. (Typer is pinned below 0.30 in pyproject.toml.)
+typer.testing._get_command = functools.cache(typer.testing._get_command)
 
 ENV = ("REFCAMP_DB", "REFCAMP_CAMPAIGNS", "REFCAMP_NOW", "REFCAMP_SEED", "REFCAMP_DEBUG")
 

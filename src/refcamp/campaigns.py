@@ -28,6 +28,7 @@ from refcamp.models import (
     LoyaltyProgram,
     Rule,
 )
+from refcamp.paths import read_regular
 from refcamp.tables import TableReader, did_you_mean
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -63,7 +64,6 @@ MAX_NESTING = 32  # levels of tables and arrays; the deepest sensible rule needs
 
 
 def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    from refcamp.catalog_cache import read_regular
 
     where = shown(path)
     try:
@@ -308,16 +308,7 @@ def read_campaign(
     )
     limits = read_limits(reader.get("limits", list, []), f"{where}: [[campaign.limits]]", problems)
     reader.done()
-    for feature in features or []:
-        if feature not in FEATURES:
-            hint = did_you_mean(str(feature), FEATURES)
-            reader.problem(
-                "features", f"unknown feature {feature!r}{hint}; one of: {', '.join(FEATURES)}"
-            )
-    if isinstance(campaign_id, str) and not ID.match(campaign_id):
-        reader.problem("id", f"{campaign_id!r} must be lower-case letters, digits and dashes")
-    if start and end and end <= start:
-        reader.problem("end", "must be after start")
+    _check_campaign(reader, campaign_id, features, start, end)
     rules = read_rules(data.get("rules", []), where, problems, placed)
     if not isinstance(campaign_id, str):
         return None
@@ -342,6 +333,26 @@ def read_campaign(
         limits=limits,
         talon_id=talon_id,
     )
+
+
+def _check_campaign(
+    reader: TableReader,
+    campaign_id: Any,
+    features: Any,
+    start: datetime | None,
+    end: datetime | None,
+) -> None:
+    """What the [campaign] table's values must be beyond their types."""
+    for feature in features or []:
+        if feature not in FEATURES:
+            hint = did_you_mean(str(feature), FEATURES)
+            reader.problem(
+                "features", f"unknown feature {feature!r}{hint}; one of: {', '.join(FEATURES)}"
+            )
+    if isinstance(campaign_id, str) and not ID.match(campaign_id):
+        reader.problem("id", f"{campaign_id!r} must be lower-case letters, digits and dashes")
+    if start and end and end <= start:
+        reader.problem("end", "must be after start")
 
 
 def load(directory: Path, extra: Path | None = None) -> Catalog:

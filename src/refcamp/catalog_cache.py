@@ -8,39 +8,21 @@ never wrong.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import pickle
-import stat
 import sys
 import tempfile
 from pathlib import Path
 
 from refcamp.models import Catalog
+from refcamp.paths import read_regular
 
 PACKAGE = Path(__file__).parent
 KEEP = 50  # entries: every edit of a campaign file makes a new one, so the oldest are removed
-# The modules whose objects a cached catalog holds.
-SOURCES = ("models.py", "campaigns.py", "tables.py", "engine/conditions.py", "engine/effects.py")
-
-
-LARGEST_FILE = 4 << 20  # bytes: a campaign file is a few kilobytes; more is a mistake or an attack
-
-
-def read_regular(path: Path, limit: int = LARGEST_FILE) -> bytes:
-    """A campaign file's bytes. Only a regular file is read: a FIFO named x.toml would make every
-    command wait for a writer, and a device such as /dev/zero would never end. Opened without
-    blocking, so even the open of a FIFO returns at once; raises OSError with a sentence."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file (a FIFO, a device or a socket)")
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(errno.EFBIG, f"larger than {limit >> 20} MiB")
-    return data
+# The modules whose objects a cached catalog holds (the engine's condition and effect kinds, in
+# whichever of its modules they live).
+SOURCES = ("models.py", "campaigns.py", "tables.py", "engine")
 
 
 def cache_dir() -> Path:
@@ -60,8 +42,10 @@ def _key(directory: Path, files: list[Path]) -> str:
         digest.update(f"\0{path.name}\0".encode())
         digest.update(read_regular(path))
     for source in SOURCES:
-        stat = (PACKAGE / source).stat()
-        digest.update(f"\0{source}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        found = (PACKAGE / source).glob("*.py") if source == "engine" else [PACKAGE / source]
+        for path in sorted(found):
+            info = path.stat()
+            digest.update(f"\0{path.name}:{info.st_size}:{info.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 

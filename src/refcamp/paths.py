@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -37,3 +39,21 @@ def campaigns_dir(option: Path | None = None) -> Path:
     if local.is_dir():
         return local
     return SAMPLES
+
+
+LARGEST_FILE = 4 << 20  # bytes: a campaign file is a few kilobytes; more is a mistake or an attack
+
+
+def read_regular(path: Path, limit: int = LARGEST_FILE) -> bytes:
+    """A campaign file's bytes. Only a regular file is read: a FIFO named x.toml would make every
+    command wait for a writer, and a device such as /dev/zero would never end. Opened without
+    blocking, so even the open of a FIFO returns at once; raises OSError with a sentence."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, a device or a socket)")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit >> 20} MiB")
+    return data

@@ -12,7 +12,7 @@ import math
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -252,61 +252,27 @@ def read_response_content(fields: Fields) -> tuple[str, ...]:
 
 
 def read_session_body(body: Any) -> SessionInput:
+    """A NewCustomerSessionV2 request body (IntegrationRequest), every field checked and named by
+    its JSON path when wrong; fields refcamp does not emulate are accepted with a note."""
     notes: list[str] = []
     top = Fields(body, "", notes)
     session = Fields(top.obj("customerSession", {}, container=True), "customerSession", notes)
     response_content = read_response_content(top)
     top.finish()
-
-    profile_id = session.raw("profileId")
-    if profile_id == "":
-        profile_id = None  # Talon.One: an empty profileId is an anonymous session
-    elif profile_id is not UNSET and profile_id is not None:
-        profile_id = check_id(profile_id, "customerSession.profileId")
-
+    # Read in this order, so of several wrong fields the first is named, as before.
+    profile_id = _optional_id(session, "profileId")
     state = session.string("state")
     if state is not UNSET and state not in SESSION_STATES:
         raise InputError(
             f"customerSession.state: unknown state {state!r}; one of: {', '.join(SESSION_STATES)}"
         )
-
-    cart_items = session.array("cartItems")
-    if cart_items is not UNSET:
-        if len(cart_items) > MAX_ITEMS:
-            raise InputError(f"customerSession.cartItems: more than {MAX_ITEMS} items")
-        cart_items = tuple(
-            read_cart_item(item, f"customerSession.cartItems[{i}]", i, notes)
-            for i, item in enumerate(cart_items)
-        )
-
+    cart_items = _cart_items(session, notes)
     coupon_codes = session.strings("couponCodes")
     if coupon_codes is not UNSET:
         for i, code in enumerate(coupon_codes):
             check_id(code, f"customerSession.couponCodes[{i}]")
-
-    referral_code = session.raw("referralCode")
-    if referral_code == "" or referral_code is None:
-        referral_code = None if referral_code is not UNSET else UNSET
-    elif referral_code is not UNSET:
-        referral_code = check_id(referral_code, "customerSession.referralCode")
-
-    costs = session.obj("additionalCosts")
-    if costs is not UNSET:
-        parsed = {}
-        for name, cost in costs.items():
-            cost_fields = Fields(cost, f"customerSession.additionalCosts.{name}", notes)
-            price = cost_fields.number("price")
-            if price is UNSET:
-                raise InputError(f"customerSession.additionalCosts.{name}.price: required")
-            if price < 0:  # as an item's price: a negative cost would be a hidden discount
-                raise InputError(
-                    f"customerSession.additionalCosts.{name}.price: must not be negative, "
-                    f"got {price}"
-                )
-            cost_fields.finish()
-            parsed[name] = price
-        costs = parsed
-
+    referral_code = _optional_id(session, "referralCode")
+    costs = _additional_costs(session, notes)
     result = SessionInput(
         profile_id=profile_id,
         state=state,
@@ -320,7 +286,48 @@ def read_session_body(body: Any) -> SessionInput:
     )
     session.raw("loyaltyCards")  # accepted; refcamp has no loyalty cards
     session.finish()
-    return SessionInput(**{**result.__dict__, "notes": tuple(notes)})
+    return replace(result, notes=tuple(notes))
+
+
+def _optional_id(session: Fields, key: str) -> Any:
+    """An id the session may leave out (UNSET), clear (None: an empty string or null, which
+    Talon.One takes as no customer or no code) or give."""
+    value = session.raw(key)
+    if value is UNSET:
+        return UNSET
+    if value == "" or value is None:
+        return None
+    return check_id(value, f"customerSession.{key}")
+
+
+def _cart_items(session: Fields, notes: list[str]) -> Any:
+    items = session.array("cartItems")
+    if items is UNSET:
+        return UNSET
+    if len(items) > MAX_ITEMS:
+        raise InputError(f"customerSession.cartItems: more than {MAX_ITEMS} items")
+    return tuple(
+        read_cart_item(item, f"customerSession.cartItems[{i}]", i, notes)
+        for i, item in enumerate(items)
+    )
+
+
+def _additional_costs(session: Fields, notes: list[str]) -> Any:
+    costs = session.obj("additionalCosts")
+    if costs is UNSET:
+        return UNSET
+    parsed = {}
+    for name, cost in costs.items():
+        where = f"customerSession.additionalCosts.{name}"
+        cost_fields = Fields(cost, where, notes)
+        price = cost_fields.number("price")
+        if price is UNSET:
+            raise InputError(f"{where}.price: required")
+        if price < 0:  # as an item's price: a negative cost would be a hidden discount
+            raise InputError(f"{where}.price: must not be negative, got {price}")
+        cost_fields.finish()
+        parsed[name] = price
+    return parsed
 
 
 @dataclass(frozen=True)

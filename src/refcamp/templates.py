@@ -13,11 +13,9 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from refcamp.errors import ConflictError, InputError
-
-TEMPLATES = ("referral", "coupon", "loyalty")
 
 
 def _value(value: Any) -> str:
@@ -53,39 +51,35 @@ def _table(header: str, table: dict[str, Any], comment: str = "") -> str:
 WIDTH = 100  # the docs' line length
 
 
-def render(campaign_id: str, template: str) -> str:
-    """The text of a new campaign file."""
-    if template not in TEMPLATES:
-        raise InputError(
-            f"--template: unknown template {template!r}; one of: {', '.join(TEMPLATES)}"
-        )
-    program = f"{campaign_id}-wallet"
-    campaign: dict[str, Any] = {
-        "id": campaign_id,
-        "name": f"{campaign_id}: {template} campaign",
-        "state": "disabled",
-        "features": {
-            "referral": ["referrals", "loyalty"],
-            "coupon": ["coupons"],
-            "loyalty": ["loyalty"],
-        }[template],
-    }
-    programs: list[tuple[dict[str, Any], str]] = []  # (table, comment)
-    if template == "referral":
-        programs.append(({"id": program, "name": "Referral wallet"}, "The points go here."))
-        campaign["referrals"] = {
+class Template(NamedTuple):
+    """What a template puts in a new campaign file, besides its [campaign] id, name and state."""
+
+    features: list[str]
+    referrals: dict[str, Any] | None  # [campaign.referrals]
+    coupons: dict[str, Any] | None  # [campaign.coupons]
+    limits: list[tuple[dict[str, Any], str]]  # ([[campaign.limits]] table, comment)
+    programs: list[tuple[dict[str, Any], str]]  # ([[loyalty_program]] table, comment)
+    rules: list[tuple[str, dict[str, Any]]]  # (comment, [[rules]] table)
+
+
+def _referral(program: str) -> Template:
+    return Template(
+        features=["referrals", "loyalty"],
+        referrals={
             "pattern": "####-####",
             "characters": "ABCDEFGHJKLMNPQRSTUVWXYZ23456789",
             "usage_limit": 0,
             "valid_for": "90D",
-        }
-        campaign["limits"] = [
+        },
+        coupons=None,
+        limits=[
             (
                 {"action": "redeemReferral", "limit": 1, "per": "profile"},
                 "A friend is rewarded once, whoever's code they bring.",
             )
-        ]
-        rules = [
+        ],
+        programs=[({"id": program, "name": "Referral wallet"}, "The points go here.")],
+        rules=[
             (
                 "A customer who registers gets a code to share (the advocate).",
                 {
@@ -117,21 +111,28 @@ def render(campaign_id: str, template: str) -> str:
                     ],
                 },
             ),
-        ]
-    elif template == "coupon":
-        campaign["coupons"] = {
+        ],
+    )
+
+
+def _coupon(program: str) -> Template:
+    return Template(
+        features=["coupons"],
+        referrals=None,
+        coupons={
             "pattern": "SAVE-######",
             "characters": "ABCDEFGHJKLMNPQRSTUVWXYZ23456789",
             "usage_limit": 1,
             "valid_for": "30D",
-        }
-        campaign["limits"] = [
+        },
+        limits=[
             (
                 {"action": "setDiscount", "limit": 1000, "per": "campaign"},
                 "A budget: at most 1000 in discounts over the whole campaign.",
             )
-        ]
-        rules = [
+        ],
+        programs=[],
+        rules=[
             (
                 "Every new customer gets a coupon.",
                 {
@@ -151,15 +152,23 @@ def render(campaign_id: str, template: str) -> str:
                     "then": [{"effect": "set_discount", "name": "10% off", "percent": 10}],
                 },
             ),
-        ]
-    else:
-        programs.append(
+        ],
+    )
+
+
+def _loyalty(program: str) -> Template:
+    return Template(
+        features=["loyalty"],
+        referrals=None,
+        coupons=None,
+        limits=[],
+        programs=[
             (
                 {"id": program, "name": "Loyalty wallet", "pending": "7D", "validity": "1Y"},
                 "Points become active after a week and expire after a year.",
             )
-        )
-        rules = [
+        ],
+        rules=[
             (
                 "One point per unit spent, on every closed session.",
                 {
@@ -190,13 +199,33 @@ def render(campaign_id: str, template: str) -> str:
                     "then": [{"effect": "add_to_audience", "audience": "vip"}],
                 },
             ),
-        ]
+        ],
+    )
+
+
+TEMPLATES: dict[str, Callable[[str], Template]] = {
+    "referral": _referral,
+    "coupon": _coupon,
+    "loyalty": _loyalty,
+}
+
+
+def render(campaign_id: str, template: str) -> str:
+    """The text of a new campaign file."""
+    if template not in TEMPLATES:
+        raise InputError(
+            f"--template: unknown template {template!r}; one of: {', '.join(TEMPLATES)}"
+        )
+    made = TEMPLATES[template](f"{campaign_id}-wallet")
+    campaign = {
+        "id": campaign_id,
+        "name": f"{campaign_id}: {template} campaign",
+        "state": "disabled",
+        "features": made.features,
+    }
     # Every table is written with a [header] or [[header]], never inline, in the order and
     # style of docs/campaigns.md: its snippets ([[campaign.limits]], [[loyalty_program]], ...)
     # can then be pasted into the file (TOML refuses to extend a table written inline).
-    referrals = campaign.pop("referrals", None)
-    coupons = campaign.pop("coupons", None)
-    limits = campaign.pop("limits", [])
     parts = [
         _table(
             "[campaign]",
@@ -206,19 +235,19 @@ def render(campaign_id: str, template: str) -> str:
             f"It starts disabled: `refcamp campaign activate {campaign_id}`.",
         )
     ]
-    if referrals:
+    if made.referrals:
         parts.append(
             _table(
                 "[campaign.referrals]",
-                referrals,
+                made.referrals,
                 "Codes this campaign creates: each # is drawn from the characters.",
             )
         )
-    if coupons:
-        parts.append(_table("[campaign.coupons]", coupons, "Coupons this campaign creates."))
-    parts += [_table("[[campaign.limits]]", limit, note) for limit, note in limits]
-    parts += [_table("[[loyalty_program]]", table, note) for table, note in programs]
-    parts += [_table("[[rules]]", rule, note) for note, rule in rules]
+    if made.coupons:
+        parts.append(_table("[campaign.coupons]", made.coupons, "Coupons this campaign creates."))
+    parts += [_table("[[campaign.limits]]", limit, note) for limit, note in made.limits]
+    parts += [_table("[[loyalty_program]]", table, note) for table, note in made.programs]
+    parts += [_table("[[rules]]", rule, note) for note, rule in made.rules]
     return "\n\n".join(parts) + "\n"
 
 
