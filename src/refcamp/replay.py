@@ -25,6 +25,7 @@ changes the log's identity: the log is then found by its file name and its diges
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import hashlib
@@ -36,6 +37,7 @@ import select
 import signal
 import sqlite3
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -46,9 +48,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from refcamp import talon
+from refcamp import payloads, service, talon
 from refcamp.clock import iso, parse_time
 from refcamp.errors import InputError, RefcampError
+from refcamp.store import queries
+from refcamp.store.db import transaction
 
 BATCH_LINES = 2000
 BATCH_SECONDS = 0.5
@@ -121,8 +125,6 @@ def _decode(segment: str, line: int) -> str:
 
 def parse(line: int, text: str) -> Request:
     """One line of a replay file as a request; InputError names the line and the problem."""
-    from refcamp import payloads
-
     try:
         record = payloads.strict_json(text)
     except ValueError as error:
@@ -183,8 +185,6 @@ def parse(line: int, text: str) -> Request:
 
 def apply(ws: Any, request: Request) -> Any:
     """Carry out one request through the service, exactly as the matching command would."""
-    from refcamp import service
-
     ws.at(request.now)
     body = request.body
     if request.kind == "profile":
@@ -260,8 +260,6 @@ class LineSet:
 
     def _index(self, n: int) -> int:
         """The index of the last range starting at or before n (-1: none)."""
-        import bisect
-
         return bisect.bisect_right(self.ranges, [n, float("inf")]) - 1
 
     def __contains__(self, n: object) -> bool:
@@ -489,7 +487,7 @@ def in_worker(path: Path, done: int, retry: LineSet = NO_LINES) -> Iterator[Item
     """requests() of a file, read, parsed and validated by a second process: on two cores, the
     database never waits for the parsing (it is about a fifth of a request). The worker sends
     chunks of items down a pipe, whose size bounds how far ahead of the database it runs."""
-    import multiprocessing
+    import multiprocessing  # only a replay of a file reads in a worker
 
     context = multiprocessing.get_context("fork" if _FORK else None)
     receive, send = context.Pipe(duplex=False)
@@ -542,8 +540,6 @@ class ReaderStopped(RefcampError):
 
 def _work(path: str, done: int, receive: Any, send: Any, retry: LineSet = NO_LINES) -> None:
     """The worker: every item of the file, in chunks, then None (or a message if it failed)."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the main process to handle
     receive.close()  # a forked copy; without it, a main process killed would never be noticed
     # Output is the main process's; these copies might even have been forked mid-write.
@@ -653,8 +649,6 @@ class Progress:
 def find_progress(conn: Any, log: Log, new_log: bool, start_over: bool = False) -> Progress:
     """How far earlier replays of the file's log got; refuses a log whose applied lines changed.
     `start_over`: from the first line, in place of the progress found."""
-    from refcamp.store import queries
-
     rows = queries.replay_logs(conn, log.identity)
     found = Progress(known={row[0]: row[2] for row in rows})
     for key, _, lines, _, text in rows:  # fewest lines first: the file is read forward once
@@ -720,8 +714,6 @@ class Out:
 
     def _without(self, handle: Any, lines: frozenset[int]) -> Any:
         """The file without the records of `lines`, replaced at once (a crash leaves either)."""
-        import tempfile
-
         handle.seek(0)
         kept = []
         for raw in handle:
@@ -957,8 +949,6 @@ class _Replay:
         if self.log is not None and (
             self.last > self.progress.done or failed != self.progress.failed
         ):
-            from refcamp.store import queries
-
             now = {row[0]: row[2] for row in queries.replay_logs(self.conn, self.log.identity)}
             for other in known.keys() - now.keys():  # by an older refcamp, or a first line fixed
                 now[other] = queries.replay_progress(self.conn, other)
@@ -1020,9 +1010,6 @@ class _Replay:
 
 
 def _convert(ws: Any, log: Log, progress: Progress) -> None:
-    from refcamp.store import queries
-    from refcamp.store.db import transaction
-
     with transaction(ws.conn) as conn:
         if queries.replay_progress(conn, log.legacy) != progress.done:
             raise RefcampError(f"replay file {log.path}: another replay of it is running")
