@@ -50,3 +50,23 @@ class CampaignFileError(InputError):
 
 class StateFileError(InputError):
     """The state file cannot be used: not SQLite, not refcamp's, too new, or not writable."""
+
+
+class DatabaseError(RefcampError):
+    """SQLite could not do what was asked, for a reason outside the request: the state file
+    stayed locked, the disk is full, the file is read-only (exit 1). Made by `from_sqlite`, so
+    that every door says it the same way."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(f"database: {error}")
+        # Worth trying again later (a lock held too long, a full disk), as the HTTP door says
+        # with 503.
+        self.transient = any(w in str(error) for w in ("locked", "busy", "full", "not saved"))
+
+
+def from_sqlite(error: BaseException) -> DatabaseError | None:
+    """refcamp's error for an error SQLite raised while the store worked (its OperationalError);
+    None for anything else, which is a bug."""
+    import sqlite3  # only when something failed: errors is imported by every module
+
+    return DatabaseError(error) if isinstance(error, sqlite3.OperationalError) else None

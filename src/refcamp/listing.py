@@ -3,12 +3,12 @@ terminal, and a note saying which rows are shown. The table itself is render.tab
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
 from refcamp.errors import InputError
+from refcamp.render import note, output
 
 PAGE = 100  # rows on a terminal when --limit is not given: a screenful or two, at once
 
@@ -31,13 +31,11 @@ def page_size(limit: int | None, offset: int, as_json: bool) -> int | None:
         raise InputError(f"--offset: 0 or more, got {offset}")
     if limit is not None:
         return limit or None
-    return PAGE if not as_json and sys.stdout.isatty() else None
+    return PAGE if not as_json and output().stdout.isatty() else None
 
 
 def paged_note(shown: int, offset: int, total: int) -> None:
     """On stderr, when the rows shown are not all there are: which ones, and how to get more."""
-    from refcamp.render import note
-
     if shown == total:
         return
     if shown == 0:

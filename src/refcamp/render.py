@@ -6,28 +6,125 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from refcamp.models import EVENTS, Effect
 
 CLOSED = "talon_session_closed"
 
-_consoles: dict[bool, Any] = {}
+
+class Bar:
+    """A progress bar on stderr's terminal, redrawn by the work's own ticks, ten times a second
+    at most, never by a thread: a replay may fork a worker, and a fork must not copy a thread
+    that is halfway through writing to the terminal."""
+
+    def __init__(self, progress: Any, total: float | None) -> None:
+        import time
+
+        self._progress = progress
+        self._task = progress.add_task("", total=total, rate="0")
+        self._clock = time.monotonic
+        self._started = self._drawn = self._clock()
+
+    def update(self, completed: float, done: int | None, force: bool = False) -> None:
+        """`completed` of the bar's total; `done` requests so far, for the rate shown (None: the
+        work is over, drawn now with the rate as it was)."""
+        now = self._clock()
+        if not force and done is not None and now - self._drawn < 0.1:
+            return
+        self._drawn = now
+        fields = {} if done is None else {"rate": f"{done / max(now - self._started, 1e-6):,.0f}"}
+        self._progress.update(self._task, completed=completed, refresh=True, **fields)
+
+
+class Output:
+    """One run's output: results on stdout, notes, warnings and errors on stderr, and progress
+    bars. The streams are the ones in place when the run starts (tests swap them between
+    invocations); the Rich consoles are made only when a table or a bar needs one."""
+
+    def __init__(self) -> None:
+        self.stdout = sys.stdout
+        self.stderr = sys.stderr
+        self._consoles: dict[bool, Any] = {}
+        self.said: set[tuple[str, ...]] = set()  # notes given once per run
+
+    def console(self, stderr: bool = False) -> Any:
+        if stderr not in self._consoles:
+            from rich.console import Console
+
+            file = self.stderr if stderr else self.stdout
+            self._consoles[stderr] = Console(file=file, highlight=False, soft_wrap=False)
+        return self._consoles[stderr]
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text)
+
+    def line(self, text: str = "") -> None:
+        self.stdout.write(inert(text) + "\n")
+
+    def json(self, data: Any) -> None:
+        # allow_nan=False: NaN and Infinity are not JSON; a script must never be handed them.
+        self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
+
+    def note(self, text: str) -> None:
+        """A hint or progress line for people, on stderr."""
+        self.stderr.write(inert(text) + "\n")
+
+    def error(self, message: str, details: Sequence[str] = (), hint: str = "") -> None:
+        """The error line, then its details (a campaign error's problems) one a line, indented;
+        the text in them may come from users and files, so it is made inert."""
+        text = "".join(f"\n  {inert(detail)}" for detail in details)
+        self.stderr.write(f"refcamp: error: {inert(message)}{hint}{text}\n")
+
+    @contextmanager
+    def progress(
+        self, label: str, total: float | None, count: str, shown: bool
+    ) -> Iterator[Bar | None]:
+        """A bar labelled `label` with `count` (a Rich column template, such as "day
+        {task.completed:.0f}/{task.total:.0f}"; "" for "done/total"), the rate and the time left;
+        None when not `shown` or stderr is not a terminal."""
+        if not shown or not self.stderr.isatty():
+            yield None
+            return
+        from rich import progress as rich
+
+        counter = rich.TextColumn(count) if count else rich.MofNCompleteColumn()
+        bar = rich.Progress(
+            rich.TextColumn(label),
+            rich.BarColumn(),
+            counter,
+            rich.TextColumn("{task.fields[rate]} requests/s"),
+            rich.TimeRemainingColumn(),
+            console=self.console(stderr=True),
+            transient=True,
+            auto_refresh=False,  # see Bar
+        )
+        with bar:
+            yield Bar(bar, total)
+
+
+_current: Output | None = None
+
+
+def output() -> Output:
+    """The run's Output (the CLI's root callback starts one per run with `start`)."""
+    global _current
+    if _current is None:
+        _current = Output()
+    return _current
+
+
+def start() -> Output:
+    """A new run's Output, on the streams in place now."""
+    global _current
+    _current = Output()
+    return _current
 
 
 def console(stderr: bool = False) -> Any:
-    if stderr not in _consoles:
-        from rich.console import Console
-
-        _consoles[stderr] = Console(stderr=stderr, highlight=False, soft_wrap=False)
-    return _consoles[stderr]
-
-
-def reset() -> None:
-    """Forget the consoles (tests swap sys.stdout between invocations) and the notes given."""
-    _consoles.clear()
-    _said.clear()
+    return output().console(stderr)
 
 
 # Characters that act on a terminal or on how text reads instead of showing: Unicode's controls
@@ -52,17 +149,16 @@ def inert(text: str) -> str:
 
 
 def print_json(data: Any) -> None:
-    # allow_nan=False: NaN and Infinity are not JSON; a script must never be handed them.
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
+    output().json(data)
 
 
 def note(text: str) -> None:
     """A hint or progress line for people, on stderr."""
-    sys.stderr.write(inert(text) + "\n")
+    output().note(text)
 
 
 def line(text: str = "") -> None:
-    sys.stdout.write(inert(text) + "\n")
+    output().line(text)
 
 
 # Columns of words (and of dates, which may break between day and time), wrapped between words;
@@ -76,9 +172,6 @@ LEAST_USEFUL = (
     "File", "Created", "Starts", "Features", "Friend", "Session", "Validity", "Rules", "Expired",
     "Spent", "Category", "Needed",
 )  # fmt: skip
-
-
-_said: set[tuple[str, ...]] = set()
 
 
 def _narrowest(header: str, cells: list[str], prose: bool) -> int:
@@ -120,6 +213,32 @@ def _share(room: int, narrowest: list[int], natural: list[int]) -> list[int]:
     return widths
 
 
+def _needed(widths: list[int], shown: list[int]) -> int:
+    """The width of a table's shown columns: cells, their padding, and the borders between."""
+    return sum(widths[i] + 3 for i in shown) + 1
+
+
+def _fitting(columns: Sequence[str], narrowest: list[int], room: int) -> list[int]:
+    """The columns shown: all, or all but the least useful until the rest fits `room`, with a
+    note saying which are left out (once a run, not under every table)."""
+    shown = list(range(len(columns)))
+    left_out = []
+    for name in LEAST_USEFUL:
+        if _needed(narrowest, shown) <= room:
+            break
+        if name in columns and len(shown) > 2:
+            shown.remove(columns.index(name))
+            left_out.append(name)
+    said = output().said
+    if left_out and tuple(left_out) not in said:
+        said.add(tuple(left_out))
+        note(
+            f"note: {', '.join(left_out)} left out to fit {room} columns "
+            "(--json has every field; a wider terminal or COLUMNS shows them)"
+        )
+    return shown
+
+
 def table(
     title: str | None,
     columns: Sequence[str],
@@ -142,25 +261,12 @@ def table(
     cells = [[row[i] for row in texts] for i in range(len(columns))]
     narrowest = [_narrowest(c, cells[i], prose[i]) for i, c in enumerate(columns)]
     natural = [max(cell_len(t) for t in (c, *cells[i])) for i, c in enumerate(columns)]
-    shown = list(range(len(columns)))
     room = console().width
+    shown = _fitting(columns, narrowest, room)
 
-    def needed(widths: list[int]) -> int:  # cells, their padding, and the borders between them
-        return sum(widths[i] + 3 for i in shown) + 1
+    def needed(widths: list[int]) -> int:
+        return _needed(widths, shown)
 
-    left_out = []
-    for name in LEAST_USEFUL:
-        if needed(narrowest) <= room:
-            break
-        if name in columns and len(shown) > 2:
-            shown.remove(columns.index(name))
-            left_out.append(name)
-    if left_out and tuple(left_out) not in _said:  # once, not under every table
-        _said.add(tuple(left_out))
-        note(
-            f"note: {', '.join(left_out)} left out to fit {room} columns "
-            "(--json has every field; a wider terminal or COLUMNS shows them)"
-        )
     width = max(room, needed(narrowest))  # wider than the terminal only to keep words whole
     if needed(natural) > width:
         widths = _share(
@@ -174,7 +280,7 @@ def table(
             widths[shown.index(columns.index(wide))] += width - needed(natural)
     if title is not None:  # a line of its own: a title naming an id is never wrapped either
         line(title)
-    sys.stdout.write(
+    output().write(
         _draw(
             [columns[i] for i in shown],
             widths,

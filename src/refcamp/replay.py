@@ -25,6 +25,7 @@ changes the log's identity: the log is then found by its file name and its diges
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import hashlib
@@ -36,6 +37,7 @@ import select
 import signal
 import sqlite3
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -43,11 +45,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from refcamp import payloads, service, talon
 from refcamp.clock import iso, parse_time
 from refcamp.errors import InputError, RefcampError
+from refcamp.store import queries
+from refcamp.store.db import transaction
 
 BATCH_LINES = 2000
 BATCH_SECONDS = 0.5
@@ -120,8 +125,6 @@ def _decode(segment: str, line: int) -> str:
 
 def parse(line: int, text: str) -> Request:
     """One line of a replay file as a request; InputError names the line and the problem."""
-    from refcamp import payloads
-
     try:
         record = payloads.strict_json(text)
     except ValueError as error:
@@ -182,8 +185,6 @@ def parse(line: int, text: str) -> Request:
 
 def apply(ws: Any, request: Request) -> Any:
     """Carry out one request through the service, exactly as the matching command would."""
-    from refcamp import service
-
     ws.at(request.now)
     body = request.body
     if request.kind == "profile":
@@ -259,8 +260,6 @@ class LineSet:
 
     def _index(self, n: int) -> int:
         """The index of the last range starting at or before n (-1: none)."""
-        import bisect
-
         return bisect.bisect_right(self.ranges, [n, float("inf")]) - 1
 
     def __contains__(self, n: object) -> bool:
@@ -488,7 +487,7 @@ def in_worker(path: Path, done: int, retry: LineSet = NO_LINES) -> Iterator[Item
     """requests() of a file, read, parsed and validated by a second process: on two cores, the
     database never waits for the parsing (it is about a fifth of a request). The worker sends
     chunks of items down a pipe, whose size bounds how far ahead of the database it runs."""
-    import multiprocessing
+    import multiprocessing  # only a replay of a file reads in a worker
 
     context = multiprocessing.get_context("fork" if _FORK else None)
     receive, send = context.Pipe(duplex=False)
@@ -541,8 +540,6 @@ class ReaderStopped(RefcampError):
 
 def _work(path: str, done: int, receive: Any, send: Any, retry: LineSet = NO_LINES) -> None:
     """The worker: every item of the file, in chunks, then None (or a message if it failed)."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the main process to handle
     receive.close()  # a forked copy; without it, a main process killed would never be noticed
     # Output is the main process's; these copies might even have been forked mid-write.
@@ -652,8 +649,6 @@ class Progress:
 def find_progress(conn: Any, log: Log, new_log: bool, start_over: bool = False) -> Progress:
     """How far earlier replays of the file's log got; refuses a log whose applied lines changed.
     `start_over`: from the first line, in place of the progress found."""
-    from refcamp.store import queries
-
     rows = queries.replay_logs(conn, log.identity)
     found = Progress(known={row[0]: row[2] for row in rows})
     for key, _, lines, _, text in rows:  # fewest lines first: the file is read forward once
@@ -719,8 +714,6 @@ class Out:
 
     def _without(self, handle: Any, lines: frozenset[int]) -> Any:
         """The file without the records of `lines`, replaced at once (a crash leaves either)."""
-        import tempfile
-
         handle.seek(0)
         kept = []
         for raw in handle:
@@ -956,8 +949,6 @@ class _Replay:
         if self.log is not None and (
             self.last > self.progress.done or failed != self.progress.failed
         ):
-            from refcamp.store import queries
-
             now = {row[0]: row[2] for row in queries.replay_logs(self.conn, self.log.identity)}
             for other in known.keys() - now.keys():  # by an older refcamp, or a first line fixed
                 now[other] = queries.replay_progress(self.conn, other)
@@ -1019,9 +1010,6 @@ class _Replay:
 
 
 def _convert(ws: Any, log: Log, progress: Progress) -> None:
-    from refcamp.store import queries
-    from refcamp.store.db import transaction
-
     with transaction(ws.conn) as conn:
         if queries.replay_progress(conn, log.legacy) != progress.done:
             raise RefcampError(f"replay file {log.path}: another replay of it is running")
@@ -1061,41 +1049,12 @@ def run(
     previous = signal.signal(signal.SIGINT, replay.on_sigint) if main else None
     items = reader(progress.done, progress.failed)
     try:
-        while not replay.interrupted:
-            got = replay.next(items)
-            if got is None:
-                break
-            number, item = got
-            if number == 0:  # the reader has nothing new: do not hold the lock waiting
-                replay.commit(pause=False)
-                continue
-            if item is None:
-                summary.skipped += 1
-            else:
-                if not replay.open:
-                    replay.begin()
-                if not replay.apply(number, item, stop_on_error):
-                    break
-            if tick:
-                tick(number)
+        _apply_all(replay, items, stop_on_error, tick)
         replay.commit(pause=False)
-    except Stopped:
-        replay.rollback()
-        raise
-    except _Lost as lost:
-        replay.rollback()
-        raise replay.stopped(f"stopped {lost}") from lost.__cause__
     except BaseException as error:
         replay.rollback()
-        cause = _outside(error)
-        if cause is None:
-            raise
-        where = (
-            f"committing lines {replay.committed + 1}-{replay.last}"
-            if replay.last > replay.committed
-            else f"after line {replay.last}"
-        )
-        raise replay.stopped(f"stopped {where}: {_why(cause)}") from error
+        _stop_for(replay, error)
+        raise
     finally:
         items.close()  # a worker reading ahead is stopped
         if previous is not None:
@@ -1108,3 +1067,92 @@ def run(
     if replay.reader_error is not None:
         raise replay.stopped(f"stopped after line {replay.last}: {replay.reader_error}")
     return summary
+
+
+def _apply_all(
+    replay: _Replay, items: Any, stop_on_error: bool, tick: Callable[[int], None] | None
+) -> None:
+    """Apply the reader's items until the end, an interruption or a line that stops it."""
+    summary = replay.summary
+    while not replay.interrupted:
+        got = replay.next(items)
+        if got is None:
+            break
+        number, item = got
+        if number == 0:  # the reader has nothing new: do not hold the lock waiting
+            replay.commit(pause=False)
+            continue
+        if item is None:
+            summary.skipped += 1
+        else:
+            if not replay.open:
+                replay.begin()
+            if not replay.apply(number, item, stop_on_error):
+                break
+        if tick:
+            tick(number)
+
+
+def _stop_for(replay: _Replay, error: BaseException) -> None:
+    """Raise Stopped for an error that ended the replay from outside its lines (a lost lock, a
+    full disk); return for any other (Stopped itself, a bug), which the caller raises again."""
+    if isinstance(error, Stopped):
+        return
+    if isinstance(error, _Lost):
+        raise replay.stopped(f"stopped {error}") from error.__cause__
+    cause = _outside(error)
+    if cause is None:
+        return
+    where = (
+        f"committing lines {replay.committed + 1}-{replay.last}"
+        if replay.last > replay.committed
+        else f"after line {replay.last}"
+    )
+    raise replay.stopped(f"stopped {where}: {_why(cause)}") from error
+
+
+class Source(NamedTuple):
+    """What a replay reads: a file (its log, resumed) or stdin (no log, not resumed)."""
+
+    reader: Reader
+    name: str
+    log: Log | None
+    total: int | None
+
+
+@contextlib.contextmanager
+def opened(source: str, stdin: Any) -> Iterator[Source]:
+    """`source`: a replay file's name, or "-" for `stdin` (a binary stream)."""
+    if source == "-":
+        yield Source(from_stream(stdin), "stdin", None, None)
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"replay file {source}: no such file")
+    log = Log(path)
+    try:
+        yield Source(from_file(path, log.total), str(path), log, log.total)
+    finally:
+        log.close()
+
+
+def replay_source(
+    ws: Any,
+    source: Source,
+    out: Path | None = None,
+    stop_on_error: bool = False,
+    tick: Callable[[int], None] | None = None,
+    new_log: bool = False,
+    start_over: bool = False,
+) -> tuple[Summary, Stopped | None]:
+    """Replay `source` (see run), writing --out's responses in Talon.One's shapes. Returns the
+    summary and, when the replay stopped before the end, why: what it committed is summed up
+    before the error is said."""
+    writer = None
+    if out is not None:
+        writer = Out(out, lambda resp: talon.integration_state(resp, ws.catalog, ws.talon_ids()))
+    args = (source.reader, source.name, source.log, writer, stop_on_error, tick)
+    try:
+        return run(ws, *args, new_log, start_over), None
+    except Stopped as error:
+        return error.summary, error

@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 import random
+import shutil
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from refcamp.errors import InputError
+from refcamp import codes, service, talon
+from refcamp.engine.effects import CreateReferralCode
+from refcamp.errors import InputError, NotFoundError, StateFileError
+from refcamp.models import CartItem
+from refcamp.payloads import ProfileInput, SessionInput
+from refcamp.store import queries
+from refcamp.store.db import batches, read_only
 
 DAY = timedelta(days=1)
 # A simulation estimated to make more requests than this runs only with --yes: at the rate below
@@ -87,74 +97,250 @@ def poisson(rng: random.Random, mean: float) -> int:
         k += 1
 
 
+# Where the simulation is in its days (simulated, a float) and how many requests it made; at the
+# end, once more with the last day and None (the requests are then all made).
+Tick = Callable[[float, int | None], None]
+
+
+@dataclass
+class _Run:
+    """One simulation's moving parts: the seeded generator, the queue of scheduled events (when,
+    serial, kind, data) and the counts of the requests made."""
+
+    ws: Any
+    population: Population
+    end: datetime
+    rng: random.Random
+    queue: list[tuple[datetime, int, str, tuple[Any, ...]]] = field(default_factory=list)
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"registrations": 0, "orders": 0, "cancellations": 0}
+    )
+    serial: int = 0
+    friends: int = 0
+
+    def schedule(self, when: datetime, kind: str, *data: Any) -> None:
+        if when < self.end:
+            self.serial += 1
+            heapq.heappush(self.queue, (when, self.serial, kind, data))
+
+    def register(self, when: datetime, customer: str, may_refer: bool) -> None:
+        response = service.update_profile(self.ws, customer, ProfileInput())
+        self.counts["registrations"] += 1
+        coupons = tuple(c.code for c in response.created_coupons)
+        if may_refer and self.rng.random() < self.population.referral_rate:
+            for referral in response.created_referrals:
+                for _ in range(poisson(self.rng, self.population.friends_per_advocate)):
+                    friend = f"SIM-F{self.friends}"
+                    self.friends += 1
+                    when_friend = when + self.rng.random() * 3 * DAY
+                    self.schedule(when_friend, "friend", friend, referral.code)
+        if not customer.startswith("SIM-F"):
+            self.schedule(when + self.rng.random() * 7 * DAY, "order", customer, None, coupons)
+
+    def friend(self, when: datetime, friend: str, code: str) -> None:
+        response = service.update_profile(self.ws, friend, ProfileInput())
+        self.counts["registrations"] += 1
+        coupons = tuple(c.code for c in response.created_coupons)
+        self.schedule(when + self.rng.random() * DAY, "order", friend, code, coupons)
+
+    def order(
+        self, when: datetime, customer: str, code: str | None, coupons: tuple[str, ...]
+    ) -> None:
+        session_id = f"SIM-S{self.counts['orders']}"
+        total = round(self.rng.expovariate(1 / self.population.basket_mean), 2)
+        request = SessionInput(
+            profile_id=customer,
+            state="closed",
+            referral_code=code,
+            coupon_codes=coupons,
+            cart_items=(CartItem(sku="SIM-1", quantity=1, name="Basket", price=total),),
+        )
+        service.update_session(self.ws, session_id, request)
+        self.counts["orders"] += 1
+        if self.rng.random() < self.population.cancel_rate:
+            self.schedule(when + DAY, "cancel", session_id)
+
+    def cancel(self, when: datetime, session_id: str) -> None:
+        service.cancel_session(self.ws, session_id)
+        self.counts["cancellations"] += 1
+
+
 def run(
     ws: Any, population: Population, start: datetime, tick: Callable[[int, int], None] | None = None
 ) -> dict[str, int]:
-    """Simulate into the workspace's database; returns counts of the requests made."""
-    from refcamp import service
-    from refcamp.models import CartItem
-    from refcamp.payloads import ProfileInput, SessionInput
-    from refcamp.store.db import batches
-
-    rng = random.Random(population.seed)
-    end = start + population.days * DAY
-    queue: list[tuple[datetime, int, str, tuple[Any, ...]]] = []
-    serial = 0
-
-    def schedule(when: datetime, kind: str, *data: Any) -> None:
-        nonlocal serial
-        if when < end:
-            serial += 1
-            heapq.heappush(queue, (when, serial, kind, data))
-
+    """Simulate into the workspace's database; returns counts of the requests made. `tick` is
+    told the requests made and those made plus scheduled, after each."""
+    sim = _Run(ws, population, start + population.days * DAY, random.Random(population.seed))
+    steps = {"register": sim.register, "friend": sim.friend, "order": sim.order}
     for n in range(population.customers):
-        schedule(start + rng.random() * population.days * DAY, "register", f"SIM-C{n}", True)
-    counts = {"registrations": 0, "orders": 0, "cancellations": 0}
-    friends = 0
+        sim.schedule(
+            start + sim.rng.random() * population.days * DAY, "register", f"SIM-C{n}", True
+        )
     done = 0
     with batches(ws.conn) as commit:
-        while queue:
-            when, _, kind, data = heapq.heappop(queue)
+        while sim.queue:
+            when, _, kind, data = heapq.heappop(sim.queue)
             ws.at(when)
-            if kind == "register":
-                customer, may_refer = data
-                response = service.update_profile(ws, customer, ProfileInput())
-                counts["registrations"] += 1
-                coupons = tuple(c.code for c in response.created_coupons)
-                if may_refer and rng.random() < population.referral_rate:
-                    for referral in response.created_referrals:
-                        for _ in range(poisson(rng, population.friends_per_advocate)):
-                            friend = f"SIM-F{friends}"
-                            friends += 1
-                            schedule(when + rng.random() * 3 * DAY, "friend", friend, referral.code)
-                if not customer.startswith("SIM-F"):
-                    schedule(when + rng.random() * 7 * DAY, "order", customer, None, coupons)
-            elif kind == "friend":
-                friend, code = data
-                response = service.update_profile(ws, friend, ProfileInput())
-                counts["registrations"] += 1
-                coupons = tuple(c.code for c in response.created_coupons)
-                schedule(when + rng.random() * DAY, "order", friend, code, coupons)
-            elif kind == "order":
-                customer, code, coupons = data
-                session_id = f"SIM-S{counts['orders']}"
-                total = round(rng.expovariate(1 / population.basket_mean), 2)
-                request = SessionInput(
-                    profile_id=customer,
-                    state="closed",
-                    referral_code=code,
-                    coupon_codes=coupons,
-                    cart_items=(CartItem(sku="SIM-1", quantity=1, name="Basket", price=total),),
-                )
-                service.update_session(ws, session_id, request)
-                counts["orders"] += 1
-                if rng.random() < population.cancel_rate:
-                    schedule(when + DAY, "cancel", session_id)
-            else:
-                service.cancel_session(ws, data[0])
-                counts["cancellations"] += 1
+            steps.get(kind, sim.cancel)(when, *data)
             done += 1
             commit()
             if tick:
-                tick(done, done + len(queue))
-    return counts
+                tick(done, done + len(sim.queue))
+    return sim.counts
+
+
+# --- the forecast: which campaigns, in a scratch database, and the report ----------------------
+
+
+def plan(
+    ws: Any, population: Population, asked: list[str], point_value: float, into: Path | None,
+    yes: bool,
+) -> list[str]:  # fmt: skip
+    """The campaigns to simulate, refusing first what would fail after minutes of simulating:
+    bad figures, campaigns that do not exist or none to simulate, a long run not confirmed
+    (`yes`), an `into` that is the state file or exists.
+
+    The campaigns are those asked for, else those enabled in the state file (its word wins over
+    the TOML's), which is only read."""
+    population.check()
+    if point_value < 0:
+        raise InputError(f"--point-value: must not be negative, got {point_value}")
+    catalog = ws.catalog
+    chosen = list(dict.fromkeys(asked))
+    for campaign_id in chosen:
+        service.find_campaign(catalog, campaign_id)
+    if not chosen:
+        states = _states_in(ws.db_path)
+        chosen = [c.id for c in catalog.campaigns if states.get(c.id, c.state) == "enabled"]
+    if not chosen:
+        raise NotFoundError(
+            "no campaign to simulate: activate one (refcamp campaign activate ID) or pass "
+            "--campaign ID"
+        )
+    if not yes:
+        population.confirm(_codes_per_customer(catalog, chosen))
+    if into is not None:
+        _check_into(into, ws.db_path)
+    return chosen
+
+
+def _codes_per_customer(catalog: Any, chosen: list[str]) -> int:
+    return sum(
+        isinstance(effect, CreateReferralCode)
+        for c in catalog.campaigns
+        if c.id in chosen
+        for rule in c.rules
+        for effect in rule.then
+    )
+
+
+def _states_in(path: Path) -> dict[str, str]:
+    """Campaign states in the state file, read without writing it or anything beside it (none
+    when there is no state file yet). A file refcamp would refuse is refused here too."""
+    conn = read_only(path)
+    if conn is None:
+        return {}
+    try:
+        return queries.campaign_states(conn)
+    finally:
+        conn.close()
+
+
+def forecast(
+    outer: Any,
+    population: Population,
+    chosen: list[str],
+    point_value: float,
+    into: Path | None = None,
+    tick: Tick | None = None,
+) -> dict[str, Any]:
+    """Simulate `chosen` (see plan) from midnight UTC of the workspace's now, in a scratch
+    database (the state file is only ever read), keeping it in the new file `into` if given;
+    returns the report, in camelCase as --json shows it."""
+    start = outer.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    codes.use_seed(f"simulate-{population.seed}")
+    with tempfile.TemporaryDirectory(prefix="refcamp-simulate-") as scratch:
+        target = Path(scratch) / "simulate.db"
+        ws = service.Workspace(target, outer.campaigns_option, outer.now_option)
+        try:
+            for c in outer.catalog.campaigns:
+                service.set_campaign_state(ws, c.id, "enabled" if c.id in chosen else "disabled")
+            counts = run(ws, population, start, _days(ws, start, tick))
+            if tick is not None:
+                tick(population.days, None)
+            figures = [
+                talon.campaign_stats(service.campaign_stats(ws, c, point_value)) for c in chosen
+            ]
+            if into is not None:  # all of it in the file itself, none left in the -wal
+                queries.checkpoint(ws.conn)
+        finally:
+            ws.close()
+        if into is not None:
+            _keep(target, into)
+    return _report(population, start, counts, figures)
+
+
+def _days(ws: Any, start: datetime, tick: Tick | None) -> Callable[[int, int], None] | None:
+    """run's tick as the days simulated: the simulated clock, which each request sets."""
+    if tick is None:
+        return None
+    return lambda done, _scheduled: tick((ws.now - start) / DAY, done)
+
+
+def _report(
+    population: Population, start: datetime, counts: dict[str, int], figures: list[dict[str, Any]]
+) -> dict[str, Any]:
+    by_day: dict[str, int] = {}
+    for f in figures:
+        for day in f["pointsByDay"]:
+            by_day[day["day"]] = by_day.get(day["day"], 0) + day["points"]
+    return {
+        "population": {  # camelCase, as every other key of the report
+            "customers": population.customers,
+            "days": population.days,
+            "referralRate": population.referral_rate,
+            "friendsPerAdvocate": population.friends_per_advocate,
+            "cancelRate": population.cancel_rate,
+            "basketMean": population.basket_mean,
+            "seed": population.seed,
+        },
+        "start": start.date().isoformat(),
+        "requests": counts,
+        "campaigns": figures,
+        "pointsByDay": [{"day": d, "points": p} for d, p in sorted(by_day.items())],
+    }
+
+
+def _check_into(into: Path, state_file: Path) -> None:
+    """--into names a new file, never the state file: refuse before simulating for minutes."""
+
+    if os.path.realpath(into) == os.path.realpath(state_file):
+        raise InputError(f"--into: {into} is your state file; a simulation never writes it")
+    if os.path.lexists(into):
+        raise InputError(f"--into: {into} exists; refcamp keeps a simulation only in a new file")
+
+
+def _keep(scratch: Path, into: Path) -> None:
+    """Put the finished scratch database at `into` whole or not at all: copied beside it under a
+    temporary name (mode 0600), then linked to its name, which fails rather than replace a file
+    made there meanwhile."""
+
+    try:
+        into.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=into.parent, prefix=".refcamp-simulate-")
+    except OSError as error:
+        raise StateFileError(f"--into: cannot write in {into.parent}: {error.strerror}") from None
+    try:
+        with os.fdopen(handle, "wb") as out, scratch.open("rb") as source:
+            shutil.copyfileobj(source, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(temporary, into)
+    except FileExistsError:
+        raise InputError(
+            f"--into: {into} exists; refcamp keeps a simulation only in a new file"
+        ) from None
+    except OSError as error:
+        raise StateFileError(f"--into: cannot write {into}: {error.strerror}") from None
+    finally:
+        os.unlink(temporary)

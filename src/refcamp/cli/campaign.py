@@ -7,8 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
+from refcamp import render, service, talon
+from refcamp.campaigns import shown
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
+from refcamp.errors import CampaignFileError, InputError
+from refcamp.models import Campaign, Rule, TalonIds
+from refcamp.service import authoring
 
 app = typer.Typer(
     help="Campaigns: list, show in words, activate, deactivate, validate.", no_args_is_help=True
@@ -17,16 +22,14 @@ app = typer.Typer(
 CampaignId = Annotated[str, typer.Argument(metavar="ID", help="The campaign id.")]
 
 
-def rule_words(rule) -> str:  # type: ignore[no-untyped-def]
+def rule_words(rule: Rule) -> str:
     when = " and ".join(c.words() for c in rule.when) or "always"
     then = " and ".join(e.words() for e in rule.then)
     return f"When {when}, then {then}."
 
 
-def _campaign_json(campaign: Any, state: str, ids: Any) -> dict[str, Any]:
+def _campaign_json(campaign: Campaign, state: str, ids: TalonIds) -> dict[str, Any]:
     """Talon.One's Campaign, with refcamp's own facts (its readable id) under "refcamp"."""
-    from refcamp import talon
-
     return {**talon.campaign(campaign, state, ids), "refcamp": {"id": campaign.id}}
 
 
@@ -34,8 +37,6 @@ def _campaign_json(campaign: Any, state: str, ids: Any) -> dict[str, Any]:
 @guarded
 def list_(ctx: typer.Context, as_json: Json = False) -> None:
     """List the campaigns of the campaign directory with their current state."""
-    from refcamp import render, service
-
     ws = workspace(ctx)
     rows = service.campaigns(ws)
     if as_json:
@@ -61,8 +62,6 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
 @guarded
 def show(ctx: typer.Context, campaign_id: CampaignId, as_json: Json = False) -> None:
     """Show a campaign, reading every rule back in words."""
-    from refcamp import render, service
-
     ws = workspace(ctx)
     campaign = service.find_campaign(ws.catalog, campaign_id, ws.talon_ids())
     state = dict((c.id, s) for c, s in service.campaigns(ws))[campaign.id]
@@ -85,8 +84,6 @@ def show(ctx: typer.Context, campaign_id: CampaignId, as_json: Json = False) -> 
 
 
 def _set_state(ctx: typer.Context, campaign_id: str, state: str, as_json: bool) -> None:
-    from refcamp import render, service
-
     ws = workspace(ctx)
     campaign, before = service.set_campaign_state(ws, campaign_id, state)
     if as_json:
@@ -127,19 +124,8 @@ def validate(
     """Check campaign files; every problem is listed with its file, rule and key (exit 2).
     A file is checked together with the other campaign files of its folder, as a command would
     load it (a program may be defined in another file; ids must be unique)."""
-    from refcamp import render
-    from refcamp.campaigns import campaign_files, load, same_file, shown
-    from refcamp.errors import CampaignFileError
-
-    ws = workspace(ctx)
-    target = path if path is not None else ws.campaigns_dir
-    neighbours: list[Path] = []
     try:
-        if path is not None and path.is_file():
-            neighbours = [p for p in campaign_files(path.parent) if not same_file(p, path)]
-            catalog = load(path.parent, extra=path)
-        else:
-            catalog = load(target)
+        checked = authoring.check_campaigns(workspace(ctx), path)
     except CampaignFileError as error:
         if as_json:
             render.print_json({"valid": False, "problems": error.problems})
@@ -147,17 +133,22 @@ def validate(
         raise
     if as_json:
         # A file's own campaigns and programs; the files it was checked with under checkedWith.
-        mine = shown(target) if path is not None and path.is_file() else None
+        campaigns, programs = checked.own_ids()
         render.print_json(
             {
                 "valid": True,
-                "campaigns": [c.id for c in catalog.campaigns if mine in (None, c.source)],
-                "programs": [p.id for p in catalog.programs.values() if mine in (None, p.source)],
-                "warnings": list(catalog.warnings),
-                "checkedWith": [shown(p) for p in neighbours],
+                "campaigns": campaigns,
+                "programs": programs,
+                "warnings": list(checked.catalog.warnings),
+                "checkedWith": [shown(p) for p in checked.neighbours],
             }
         )
         return
+    _print_checked(checked)
+
+
+def _print_checked(checked: authoring.Checked) -> None:
+    target, catalog, neighbours = checked.target, checked.catalog, checked.neighbours
     for warning in catalog.warnings:
         render.note(f"warning: {warning}")
     if neighbours:
@@ -190,125 +181,41 @@ def new(
     as_json: Json = False,
 ) -> None:
     """Write a valid, commented campaign file from a template (never over an existing file)."""
-    from refcamp import render
-    from refcamp.campaigns import ID, load, shown
-    from refcamp.errors import CampaignFileError, InputError
-    from refcamp.paths import SAMPLES
-    from refcamp.templates import TEMPLATES, write_new
-    from refcamp.templates import render as template_text
-
-    if not ID.match(campaign_id):
-        raise InputError(f"campaign id {campaign_id!r}: use lower-case letters, digits and dashes")
-    if template not in TEMPLATES:
-        raise InputError(
-            f"--template: unknown template {template!r}; one of: {', '.join(TEMPLATES)}"
-        )
-    ws = workspace(ctx)
-    in_use = ws.campaigns_dir
-    if directory is None:  # the campaign directory, or the folder of a campaign file in use
-        directory = LOCAL if in_use == SAMPLES else in_use.parent if in_use.is_file() else in_use
-    path = directory / f"{campaign_id}.toml"
-    # Writing the first ./campaigns makes it the campaign directory in this folder, in place of
-    # the shipped samples; their copies go with it, so their campaigns and codes keep working.
-    takes_over = in_use == SAMPLES and not LOCAL.exists() and _same_place(directory, LOCAL)
-    if takes_over:
-        copied = sorted(SAMPLES.glob("*.toml"))
-        if any(p.stem == campaign_id for p in copied):
-            raise InputError(
-                f"campaign id {campaign_id!r} is a shipped sample's; choose another id"
-            )
-        _new_local_directory(path, template_text(campaign_id, template), copied)
-    else:
-        copied = []
-
-        def check(temp: Path) -> None:
-            # The new file must validate together with its neighbours (ids must stay unique).
-            try:
-                load(directory, extra=temp)
-            except CampaignFileError as error:
-                raise CampaignFileError(
-                    [p.replace(shown(temp), str(path)) for p in error.problems]
-                ) from None
-
-        write_new(path, template_text(campaign_id, template), check=check)
-    now_in_use = LOCAL if takes_over else in_use
-    used = _same_place(directory, now_in_use)
+    written = authoring.new_campaign(workspace(ctx), campaign_id, template, directory)
     if as_json:
         render.print_json(
             {
-                "id": campaign_id,
-                "template": template,
-                "path": str(path),
-                "campaignDirectory": str(now_in_use),
-                "inCampaignDirectory": used,
-                "copiedSamples": [p.name for p in copied],
+                "id": written.campaign_id,
+                "template": written.template,
+                "path": str(written.path),
+                "campaignDirectory": str(written.campaign_directory),
+                "inCampaignDirectory": written.in_campaign_directory,
+                "copiedSamples": [p.name for p in written.copied],
             }
         )
-        return
+    else:
+        _print_written(written)
+
+
+def _print_written(written: authoring.Written) -> None:
+    path, campaign_id = written.path, written.campaign_id
     render.line(f"Wrote {path}.")
-    if takes_over:
+    if written.takes_over:
         render.line(
-            f"It is in a new folder ./{LOCAL} with copies of the shipped samples "
-            f"({', '.join(p.name for p in copied)}): refcamp run in this folder now reads "
-            f"./{LOCAL} instead of the shipped samples, and the copies keep their campaigns "
-            "and the codes they issued working."
+            f"It is in a new folder ./{authoring.LOCAL} with copies of the shipped samples "
+            f"({', '.join(p.name for p in written.copied)}): refcamp run in this folder now "
+            f"reads ./{authoring.LOCAL} instead of the shipped samples, and the copies keep "
+            "their campaigns and the codes they issued working."
         )
-    elif not used:
+    elif not written.in_campaign_directory:
         render.line(
-            f"It is not in the campaign directory in use ({shown(now_in_use)}): give "
-            f"--campaigns {directory} (or set REFCAMP_CAMPAIGNS) to use it."
+            f"It is not in the campaign directory in use ({shown(written.campaign_directory)}): "
+            f"give --campaigns {path.parent} (or set REFCAMP_CAMPAIGNS) to use it."
         )
     render.line(
         f"It starts disabled: `refcamp campaign activate {campaign_id}`. Check edits with "
         f"`refcamp campaign validate {path}`."
     )
-
-
-LOCAL = Path("campaigns")  # the folder a project's campaigns live in (see paths.campaigns_dir)
-
-
-def _same_place(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
-
-
-def _new_local_directory(path: Path, text: str, samples: list[Path]) -> None:
-    """Create the folder of `path` holding `text` and copies of `samples`, all or nothing: it is
-    filled and validated under a temporary name, then renamed into place."""
-    import shutil
-    import tempfile
-
-    from refcamp.campaigns import load, shown
-    from refcamp.errors import CampaignFileError, ConflictError, InputError
-
-    folder = path.parent
-    try:
-        temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    except OSError as error:
-        raise InputError(f"cannot create {folder}: {error.strerror}") from None
-    try:
-        for sample in samples:
-            shutil.copyfile(sample, temp / sample.name)
-        (temp / path.name).write_text(text, encoding="utf-8")
-        try:
-            load(temp)  # every problem at once; nothing is left behind
-        except CampaignFileError as error:
-            raise CampaignFileError(
-                [p.replace(shown(temp), str(folder)) for p in error.problems]
-            ) from None
-        temp.chmod(0o777 & ~_umask())  # an ordinary folder, not mkdtemp's private 0700
-        if folder.exists():
-            raise ConflictError(f"{folder} already exists; run the command again")
-        temp.rename(folder)
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-
-
-def _umask() -> int:
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 PointValue = Annotated[
@@ -326,9 +233,6 @@ def stats(
 ) -> None:
     """What a campaign has done, from the state file: codes, redemptions and rejections by
     reason, points issued and rolled back, discounts, cost per acquired customer."""
-    from refcamp import render, service, talon
-    from refcamp.errors import InputError
-
     if point_value < 0:
         raise InputError(f"--point-value: must not be negative, got {point_value}")
     figures = talon.campaign_stats(service.campaign_stats(workspace(ctx), campaign_id, point_value))

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 import typer
 
-from refcamp import listing
+from refcamp import listing, render, service, talon
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json, optional_time
+from refcamp.models import Coupon
+from refcamp.render import short_time, table
 
 app = typer.Typer(help="Coupon codes: create, list, show, reserve.", no_args_is_help=True)
 
 COLUMNS = ["Code", "Campaign", "Recipient", "Used", "Starts", "Expires", "Created"]
 
 
-def _table(title: str, coupons) -> None:  # type: ignore[no-untyped-def]
-    from refcamp.render import table
-
+def _table(title: str, coupons: Iterable[Coupon]) -> None:
     table(title, COLUMNS, _rows(coupons), keep=("Code", "Recipient"))
 
 
-def _rows(coupons):  # type: ignore[no-untyped-def]
-    from refcamp.render import short_time
-
+def _rows(coupons: Iterable[Coupon]) -> Iterator[tuple[str, ...]]:
     for c in coupons:
         yield (
             c.code,
@@ -72,8 +71,6 @@ def create(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the codes.")] = False,
 ) -> None:
     """Create coupon codes (or import one); a code that exists already is exit 1."""
-    from refcamp import render, service, talon
-
     ws = workspace(ctx)
 
     created = service.create_coupons(
@@ -110,8 +107,6 @@ def list_(
     as_json: Json = False,
 ) -> None:
     """List coupon codes, oldest first (a page of 100 on a terminal: see --limit)."""
-    from refcamp import render, service, talon
-
     size = listing.page_size(limit, offset, as_json)
     ws = workspace(ctx)
     coupons, total = service.coupons(ws, campaign, recipient, size, offset)
@@ -133,8 +128,6 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show one coupon code."""
-    from refcamp import render, service, talon
-
     ws = workspace(ctx)
 
     coupon = service.get_coupon(ws, code)
@@ -153,8 +146,6 @@ def reserve(
     as_json: Json = False,
 ) -> None:
     """Reserve a coupon for a customer: only they can redeem it (reserved for another: exit 1)."""
-    from refcamp import render, service, talon
-
     ws = workspace(ctx)
 
     coupon, new = service.reserve_coupon(ws, code, profile)

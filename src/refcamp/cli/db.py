@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from refcamp import render, service
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
 
@@ -14,8 +15,6 @@ app = typer.Typer(help="The state file.", no_args_is_help=True)
 @guarded
 def path(ctx: typer.Context, as_json: Json = False) -> None:
     """Print where the state file is (--db, else $REFCAMP_DB, else the user data dir)."""
-    from refcamp import render
-
     where = workspace(ctx).db_path
     if as_json:
         render.print_json({"path": str(where), "exists": where.exists()})
@@ -29,8 +28,6 @@ def check(ctx: typer.Context, as_json: Json = False) -> None:
     """Check the state file: SQLite's integrity check and refcamp's invariants (balances add up,
     code counters match their redemptions and limits, entries point to what exists). Exit 1 when
     anything is wrong, listing each violation."""
-    from refcamp import render, service
-
     ws = workspace(ctx)
     problems = service.check_state(ws)
     if as_json:

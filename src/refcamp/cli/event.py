@@ -6,8 +6,11 @@ from typing import Annotated
 
 import typer
 
+from refcamp import service
 from refcamp.cli import guarded, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload
+from refcamp.errors import InputError
+from refcamp.payloads import EventInput, read_attrs, read_event_body, read_json
 
 app = typer.Typer(help="Custom events: track.", no_args_is_help=True)
 
@@ -45,10 +48,6 @@ def track(
     as_json: Json = False,
 ) -> None:
     """Track a custom event for a customer; rules with { event = "TYPE" } react to it."""
-    from refcamp import service
-    from refcamp.errors import InputError
-    from refcamp.payloads import EventInput, read_attrs, read_event_body, read_json
-
     body = read_event_body(read_json(payload)) if payload else EventInput()
     event_type = event_type or body.type
     profile = profile or body.profile_id

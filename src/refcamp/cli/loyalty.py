@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from refcamp import render, service, talon
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
 
@@ -23,8 +24,6 @@ Program = Annotated[
 @guarded
 def programs(ctx: typer.Context, as_json: Json = False) -> None:
     """List the loyalty programs the campaign files define."""
-    from refcamp import render
-
     catalog = workspace(ctx).catalog
     rows = list(catalog.programs.values())
     if as_json:
@@ -54,8 +53,6 @@ def balance(
     ctx: typer.Context, profile_id: ProfileId, program: Program = None, as_json: Json = False
 ) -> None:
     """A customer's balances as of now: current, pending, expired, spent."""
-    from refcamp import render, service, talon
-
     ws = workspace(ctx)
     balances = service.balances(ws, profile_id, program)
     names = ws.catalog.program_names
@@ -84,8 +81,6 @@ def ledger(
     ctx: typer.Context, profile_id: ProfileId, program: Program = None, as_json: Json = False
 ) -> None:
     """Every ledger entry of a customer, oldest first."""
-    from refcamp import render, service, talon
-
     ws = workspace(ctx)
     entries = service.ledger(ws, profile_id, program)
     if as_json:  # getLoyaltyProgramProfileTransactions' body
@@ -129,8 +124,6 @@ def _adjust(
     deduct: bool,
     as_json: bool,
 ) -> None:
-    from refcamp import render, service, talon
-
     ws = workspace(ctx)
     entry, after = service.adjust_points(ws, profile_id, program, points, reason, deduct=deduct)
     if profile_id in ws.new_customers:  # a mistyped id would otherwise make a customer silently

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
 import typer
+
+from refcamp.clock import parse_time
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON (Talon.One's shapes) for scripts.")]
 Quiet = Annotated[
@@ -30,8 +33,6 @@ Payload = Annotated[
 ]
 
 
-def optional_time(value: str | None, option: str) -> Any:
+def optional_time(value: str | None, option: str) -> datetime | None:
     """A --starts/--expires style time, or None when the option was not given."""
-    from refcamp.clock import parse_time
-
     return parse_time(value, option) if value is not None else None

@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
+from refcamp import render, service, talon
 from refcamp.cli import guarded, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
+from refcamp.payloads import ProfileInput, check_id, read_attrs, read_json, read_profile_body
 
 app = typer.Typer(help="Customer profiles: update (register) and show.", no_args_is_help=True)
 
@@ -52,9 +54,6 @@ def update(
     talon_profile_updated. With -q, prints only the codes created (referral codes, then
     coupons), one per line; when none is created it says why on stderr.
     """
-    from refcamp import service
-    from refcamp.payloads import ProfileInput, check_id, read_attrs, read_json, read_profile_body
-
     request = read_profile_body(read_json(payload)) if payload else ProfileInput()
     for option, names in (("--audience-add", audience_add), ("--audience-remove", audience_remove)):
         for name in names or []:
@@ -83,8 +82,6 @@ def delete(
 ) -> None:
     """Erase a customer's personal data: the attributes of the profile and of its sessions,
     events and codes (DELETE /v1/customer_data/ID). Points and code uses stay, as in Talon.One."""
-    from refcamp import render, service
-
     service.delete_customer_data(workspace(ctx), profile_id)
     render.line(f"Erased the personal data of {profile_id}.")
 
@@ -97,8 +94,6 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show a customer profile: attributes, sessions, balances and referral codes."""
-    from refcamp import render, service, talon
-
     ws = workspace(ctx)
     inventory = service.inventory(ws, profile_id)
     profile, balances = inventory.profile, inventory.balances

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 import typer
 
-from refcamp import listing
+from refcamp import listing, render, service, talon
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json, optional_time
+from refcamp.errors import InputError
+from refcamp.models import Referral
+from refcamp.payloads import check_id
+from refcamp.render import short_time, table
+from refcamp.tables import LARGEST
 
 app = typer.Typer(help="Referral codes: create, list, show.", no_args_is_help=True)
 
 
-def _rows(referrals):  # type: ignore[no-untyped-def]
-    from refcamp.render import short_time
-
+def _rows(referrals: Iterable[Referral]) -> Iterator[tuple[str, ...]]:
     for r in referrals:
         yield (
             r.code,
@@ -32,10 +36,37 @@ def _rows(referrals):  # type: ignore[no-untyped-def]
 COLUMNS = ["Code", "Campaign", "Advocate", "Friend", "Used", "Starts", "Expires", "Created"]
 
 
-def _table(title: str, referrals) -> None:  # type: ignore[no-untyped-def]
-    from refcamp.render import table
-
+def _table(title: str, referrals: Iterable[Referral]) -> None:
     table(title, COLUMNS, _rows(referrals), keep=("Code", "Advocate"))
+
+
+Code = Annotated[
+    str | None,
+    typer.Option(
+        "--code",
+        help="Import this code; omitted: one is drawn from the campaign's pattern.",
+        show_default=False,
+    ),
+]
+UsageLimit = Annotated[
+    int | None,
+    typer.Option(
+        "--usage-limit",
+        help="Redemptions allowed, 0 = unlimited (default: the campaign's).",
+        show_default=False,
+    ),
+]
+Starts = Annotated[
+    str | None, typer.Option("--starts", help="Valid from (ISO 8601).", show_default=False)
+]
+Expires = Annotated[
+    str | None,
+    typer.Option(
+        "--expires",
+        help="Valid until (ISO 8601; default: the campaign's valid_for, else never).",
+        show_default=False,
+    ),
+]
 
 
 @app.command("create")
@@ -44,46 +75,18 @@ def create(
     ctx: typer.Context,
     campaign: Annotated[str, typer.Option("--campaign", help="The campaign the code belongs to.")],
     advocate: Annotated[str, typer.Option("--advocate", help="The advocate's integration id.")],
-    code: Annotated[
-        str | None,
-        typer.Option(
-            "--code",
-            help="Import this code; omitted: one is drawn from the campaign's pattern.",
-            show_default=False,
-        ),
-    ] = None,
+    code: Code = None,
     friend: Annotated[
         str | None,
         typer.Option("--friend", help="Only this friend may redeem it.", show_default=False),
     ] = None,
-    usage_limit: Annotated[
-        int | None,
-        typer.Option(
-            "--usage-limit",
-            help="Redemptions allowed, 0 = unlimited (default: the campaign's).",
-            show_default=False,
-        ),
-    ] = None,
-    starts: Annotated[
-        str | None, typer.Option("--starts", help="Valid from (ISO 8601).", show_default=False)
-    ] = None,
-    expires: Annotated[
-        str | None,
-        typer.Option(
-            "--expires",
-            help="Valid until (ISO 8601; default: the campaign's valid_for, else never).",
-            show_default=False,
-        ),
-    ] = None,
+    usage_limit: UsageLimit = None,
+    starts: Starts = None,
+    expires: Expires = None,
     as_json: Json = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the code.")] = False,
 ) -> None:
     """Create or import a referral code for an advocate (a code that exists already: exit 1)."""
-    from refcamp import render, service, talon
-    from refcamp.errors import InputError
-    from refcamp.payloads import check_id
-    from refcamp.tables import LARGEST
-
     # Checked here too, so a message names the option typed (the service names the field).
     for value, option in ((advocate, "--advocate"), (friend, "--friend"), (code, "--code")):
         if value is not None:
@@ -128,8 +131,6 @@ def list_(
     as_json: Json = False,
 ) -> None:
     """List referral codes, oldest first (a page of 100 on a terminal: see --limit)."""
-    from refcamp import render, service, talon
-
     size = listing.page_size(limit, offset, as_json)
     ws = workspace(ctx)
     referrals, total = service.referrals(ws, advocate, campaign, size, offset)
@@ -151,8 +152,6 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show one referral code."""
-    from refcamp import render, service, talon
-
     ws = workspace(ctx)
 
     referral = service.get_referral(ws, code)

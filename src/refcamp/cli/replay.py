@@ -8,43 +8,51 @@ from typing import Annotated, Any
 
 import typer
 
-from refcamp.cli import guarded, workspace
+from refcamp import render
+from refcamp.cli import guarded, output, workspace
 from refcamp.cli.options import Json
+from refcamp.replay import Summary, opened, replay_source
+
+ReplayFile = Annotated[
+    str, typer.Argument(metavar="FILE|-", help="JSON Lines, one request per line; - for stdin.")
+]
+OutFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help='Write one response per line (the commands\' --json, plus "line").',
+        show_default=False,
+    ),
+]
+StopOnError = Annotated[
+    bool, typer.Option("--stop-on-error", help="Stop at the first line that fails.")
+]
+NewLog = Annotated[
+    bool,
+    typer.Option(
+        "--new-log",
+        help="Apply every line, as a new log's, even though the file starts with the first "
+        "line of a log replayed before whose lines have changed.",
+    ),
+]
+StartOver = Annotated[
+    bool,
+    typer.Option(
+        "--start-over",
+        help="Apply every line again, from the first, even those an earlier replay of this "
+        "log applied (by default a rerun retries only the lines that failed, then goes on).",
+    ),
+]
 
 
 @guarded
 def replay(
     ctx: typer.Context,
-    source: Annotated[
-        str, typer.Argument(metavar="FILE|-", help="JSON Lines, one request per line; - for stdin.")
-    ],
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help='Write one response per line (the commands\' --json, plus "line").',
-            show_default=False,
-        ),
-    ] = None,
-    stop_on_error: Annotated[
-        bool, typer.Option("--stop-on-error", help="Stop at the first line that fails.")
-    ] = False,
-    new_log: Annotated[
-        bool,
-        typer.Option(
-            "--new-log",
-            help="Apply every line, as a new log's, even though the file starts with the first "
-            "line of a log replayed before whose lines have changed.",
-        ),
-    ] = False,
-    start_over: Annotated[
-        bool,
-        typer.Option(
-            "--start-over",
-            help="Apply every line again, from the first, even those an earlier replay of this "
-            "log applied (by default a rerun retries only the lines that failed, then goes on).",
-        ),
-    ] = False,
+    source: ReplayFile,
+    out: OutFile = None,
+    stop_on_error: StopOnError = False,
+    new_log: NewLog = False,
+    start_over: StartOver = False,
     as_json: Json = False,
 ) -> None:
     """Replay recorded Integration API requests, each exactly as the matching command would.
@@ -57,82 +65,20 @@ def replay(
     applied line, whatever its line endings, and a log that grew applies only its new lines.
     The lines that failed are kept: a rerun retries exactly those (fixed or not), then goes on.
     """
-    from refcamp import render, talon
-    from refcamp.errors import InputError
-    from refcamp.replay import Log, Out, Stopped, from_file, from_stream, run
-
     ws = workspace(ctx)
-    log = None
-    if source == "-":
-        reader = from_stream(sys.stdin.buffer)
-        total, name = None, "stdin"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise InputError(f"replay file {source}: no such file")
-        log = Log(path)
-        total = log.total
-        reader = from_file(path, total)
-        name = str(path)
-    writer = None
-    if out is not None:
-        writer = Out(
-            out, lambda response: talon.integration_state(response, ws.catalog, ws.talon_ids())
+    with (
+        opened(source, sys.stdin.buffer) as src,
+        output(ctx).progress("replay", src.total, "", shown=not as_json) as bar,
+    ):
+        tick = None
+        if bar is not None:
+
+            def tick(line: int) -> None:
+                bar.update(line, line, force=line == src.total)
+
+        summary, stopped = replay_source(
+            ws, src, out, stop_on_error, tick, new_log=new_log, start_over=start_over
         )
-
-    progress = None
-    if sys.stderr.isatty() and not as_json:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        progress = Progress(
-            TextColumn("replay"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]} requests/s"),
-            TimeRemainingColumn(),
-            console=render.console(stderr=True),
-            transient=True,
-            # Redrawn by the ticks below, not by a thread: a replay may fork a worker, and a
-            # fork must not copy a thread that is halfway through writing to the terminal.
-            auto_refresh=False,
-        )
-    stopped = None
-    try:
-        if progress is None:
-            summary = run(
-                ws, reader, name, log, writer, stop_on_error, new_log=new_log, start_over=start_over
-            )
-        else:
-            import time
-
-            with progress:
-                task = progress.add_task("replay", total=total, rate="0")
-                started = drawn = time.monotonic()
-
-                def tick(line: int) -> None:
-                    nonlocal drawn
-                    now = time.monotonic()
-                    if now - drawn >= 0.1 or line == total:  # ten redraws a second at most
-                        drawn = now
-                        elapsed = max(now - started, 1e-6)
-                        progress.update(
-                            task, completed=line, rate=f"{line / elapsed:,.0f}", refresh=True
-                        )
-
-                summary = run(
-                    ws, reader, name, log, writer, stop_on_error, tick, new_log, start_over
-                )
-    except Stopped as error:  # what was committed is summed up, then the error said
-        stopped, summary = error, error.summary
-    finally:
-        if log is not None:
-            log.close()
     data = summary.as_json()
     if as_json:
         render.print_json(data)
@@ -144,9 +90,7 @@ def replay(
         raise typer.Exit(1)
 
 
-def _print_summary(summary: Any, data: dict[str, Any]) -> None:
-    from refcamp import render
-
+def _print_summary(summary: Summary, data: dict[str, Any]) -> None:
     rate = data["requestsPerSecond"]
     render.line(
         f"Replayed {summary.applied} request(s) in {summary.seconds:.2f} s"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import sys
+import secrets
+import socket
 from typing import Annotated, Any
 
 import typer
 
-from refcamp.cli import guarded, workspace
+from refcamp import service
+from refcamp.cli import debug, guarded, output, workspace
+from refcamp.errors import InputError
+from refcamp.payloads import CONTROL
 
 
 @guarded
@@ -38,16 +42,11 @@ def serve(
 ) -> None:
     """Answer Talon.One's Integration API on HTTP: point an application or SDK at the printed
     URL. Ctrl-C or SIGTERM stops it after the requests in flight."""
-    import secrets
-    import socket
+    # Cold start: the HTTP door and uvicorn load only when serving (`refcamp --help` loads
+    # this module for its one-line help).
+    from refcamp import server
 
-    import uvicorn
-
-    from refcamp import server, service
-    from refcamp.errors import InputError
-    from refcamp.payloads import CONTROL
-
-    ws = workspace(ctx)
+    ws, out = workspace(ctx), output(ctx)
     if api_key is not None and (not api_key.strip() or CONTROL.search(api_key)):
         raise InputError("--api-key: must be printable text, not empty")
     key = api_key or secrets.token_urlsafe(24)
@@ -58,20 +57,36 @@ def serve(
     ws.close()
     options = (ws.db_option, ws.campaigns_option, ws.now_option)
     door = server.Door(lambda: service.Workspace(*options), body_timeout)
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        listener = socket.create_server((host, port), family=family)
-    except OSError as error:
-        raise InputError(f"--host {host} --port {port}: {error.strerror or error}") from None
+    listener = _listen(host, port)
     bound = listener.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    sys.stdout.write(
+    out.write(
         f"refcamp serve: http://{shown}:{bound}  "
         f"(send the header  Authorization: ApiKey-v1 {key})\n"
     )
-    sys.stdout.flush()
+    out.stdout.flush()
+    try:
+        _server(server.create_app(door, key, debug=debug())).run(sockets=[listener])
+    finally:
+        door.close()
+        listener.close()
+    out.stderr.write(f"refcamp serve: stopped; state file {ws.db_path} closed\n")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family)
+    except OSError as error:
+        raise InputError(f"--host {host} --port {port}: {error.strerror or error}") from None
+
+
+def _server(asgi: Any) -> Any:
+    """uvicorn's server for the door, stopping on refcamp's terms."""
+    import uvicorn  # cold start: see serve
+
     config = uvicorn.Config(
-        server.create_app(door, key, debug=_debug()),
+        asgi,
         log_level="warning",
         lifespan="off",
         timeout_keep_alive=5,
@@ -86,15 +101,4 @@ def serve(
             # the state file is closed; refcamp stops on its own terms and exits 0.
             self._captured_signals.clear()
 
-    try:
-        Server(config).run(sockets=[listener])
-    finally:
-        door.close()
-        listener.close()
-    sys.stderr.write(f"refcamp serve: stopped; state file {ws.db_path} closed\n")
-
-
-def _debug() -> bool:
-    from refcamp.cli import debug
-
-    return debug()
+    return Server(config)

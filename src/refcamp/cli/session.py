@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from refcamp import render, service, talon
 from refcamp.cli import guarded, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
+from refcamp.errors import InputError
+from refcamp.models import SESSION_STATES
+from refcamp.payloads import (
+    ReturnInput,
+    SessionInput,
+    check_id,
+    read_attrs,
+    read_item,
+    read_json,
+    read_return_body,
+    read_returned_item,
+    read_session_body,
+)
 
 app = typer.Typer(help="Customer sessions: update, close, cancel, show.", no_args_is_help=True)
 
@@ -54,19 +68,18 @@ Items = Annotated[
 ]
 
 
-def _request(payload, profile, anonymous, state, referral, items, attr, coupons):  # type: ignore[no-untyped-def]
-    from refcamp.errors import InputError
-    from refcamp.payloads import (
-        SessionInput,
-        check_id,
-        read_attrs,
-        read_item,
-        read_json,
-        read_session_body,
-    )
-
+def _request(
+    payload: str | None,
+    profile: str | None,
+    anonymous: bool,
+    state: str | None,
+    referral: str | None,
+    items: list[str] | None,
+    attr: list[str] | None,
+    coupons: list[str] | None,
+) -> SessionInput:
     request = read_session_body(read_json(payload)) if payload else SessionInput()
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if anonymous and profile:
         raise InputError("--profile and --anonymous contradict each other; give one")
     if anonymous:
@@ -86,9 +99,15 @@ def _request(payload, profile, anonymous, state, referral, items, attr, coupons)
     return SessionInput(**{**request.__dict__, **changes})
 
 
-def _update(ctx, session_id, request, dry_run, explain, as_json, quiet):  # type: ignore[no-untyped-def]
-    from refcamp import service
-
+def _update(
+    ctx: typer.Context,
+    session_id: str | None,
+    request: SessionInput,
+    dry_run: bool,
+    explain: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     ws = workspace(ctx)
     resp = service.update_session(ws, session_id, request, dry_run=dry_run)
     respond(ctx, resp, as_json, quiet, explain, [resp.session.id] if resp.session else [])
@@ -120,9 +139,6 @@ def update(
     Points and code uses are booked only when the session closes; an open session shows what
     would happen. With -q, prints only the session id.
     """
-    from refcamp.errors import InputError
-    from refcamp.models import SESSION_STATES
-
     if state is not None and state not in SESSION_STATES:
         raise InputError(f"--state: unknown state {state!r}; one of: {', '.join(SESSION_STATES)}")
     request = _request(payload, profile, anonymous, state, referral, item, attr, coupon)
@@ -166,8 +182,6 @@ def cancel(
 ) -> None:
     """Cancel a session. A closed one is revoked: every point it booked (the advocate's too) and
     every code use is rolled back. An open one books nothing. Cancelling twice changes nothing."""
-    from refcamp import service
-
     resp = service.cancel_session(workspace(ctx), session_id, dry_run=dry_run)
     respond(ctx, resp, as_json, quiet, explain, [session_id])
 
@@ -183,8 +197,6 @@ def reopen(
 ) -> None:
     """Reopen a closed session: what its close booked (points, code uses, discounts) is rolled
     back, and closing it again books anew (PUT /v2/customer_sessions/ID/reopen)."""
-    from refcamp import render, service, talon
-
     ws = workspace(ctx)
     resp = service.reopen_session(ws, session_id, dry_run=dry_run)
     if as_json:  # reopenCustomerSession's body
@@ -215,10 +227,6 @@ def return_(
 ) -> None:
     """Return items of a closed session: the points the session earned and its discounts are
     rolled back in proportion to the value returned (POST /v2/customer_sessions/ID/returns)."""
-    from refcamp import service
-    from refcamp.errors import InputError
-    from refcamp.payloads import ReturnInput, read_json, read_return_body, read_returned_item
-
     if payload and item:
         raise InputError("--payload and --item contradict each other; give one")
     if payload:
@@ -239,8 +247,6 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show a customer session: state, customer, cart, codes."""
-    from refcamp import render, service, talon
-
     ws = workspace(ctx)
     session, views, effects = service.session_view(ws, session_id)
     data = talon.session(session, views.first_session, views.returned_items)

@@ -2,68 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from refcamp.cli import guarded, workspace
+from refcamp import render
+from refcamp import simulate as simulation
+from refcamp.cli import guarded, output, workspace
 from refcamp.cli.options import Json
-
-
-def _states_in(path: Path) -> dict[str, str]:
-    """Campaign states in the state file, read without writing it or anything beside it (none
-    when there is no state file yet). A file refcamp would refuse is refused here too."""
-    from refcamp.store.db import read_only
-
-    conn = read_only(path)
-    if conn is None:
-        return {}
-    try:
-        return dict(conn.execute("SELECT id, state FROM campaigns").fetchall())
-    finally:
-        conn.close()
-
-
-def _check_into(into: Path, state_file: Path) -> None:
-    """--into names a new file, never the state file: refuse before simulating for minutes."""
-    from refcamp.errors import InputError
-
-    if os.path.realpath(into) == os.path.realpath(state_file):
-        raise InputError(f"--into: {into} is your state file; a simulation never writes it")
-    if os.path.lexists(into):
-        raise InputError(f"--into: {into} exists; refcamp keeps a simulation only in a new file")
-
-
-def _keep(scratch: Path, into: Path) -> None:
-    """Put the finished scratch database at `into` whole or not at all: copied beside it under a
-    temporary name (mode 0600), then linked to its name, which fails rather than replace a file
-    made there meanwhile."""
-    from refcamp.errors import InputError, StateFileError
-
-    try:
-        into.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=into.parent, prefix=".refcamp-simulate-")
-    except OSError as error:
-        raise StateFileError(f"--into: cannot write in {into.parent}: {error.strerror}") from None
-    try:
-        with os.fdopen(handle, "wb") as out, scratch.open("rb") as source:
-            shutil.copyfileobj(source, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.link(temporary, into)
-    except FileExistsError:
-        raise InputError(
-            f"--into: {into} exists; refcamp keeps a simulation only in a new file"
-        ) from None
-    except OSError as error:
-        raise StateFileError(f"--into: cannot write {into}: {error.strerror}") from None
-    finally:
-        os.unlink(temporary)
+from refcamp.simulate import Population
 
 
 @guarded
@@ -113,130 +61,32 @@ def simulate(
     whose campaign states are read); --into keeps the simulated state in a new file. The
     simulation starts at midnight UTC of --now (or today): give --now for a report that repeats
     exactly."""
-    from refcamp import codes, render, service, talon
-    from refcamp.engine.effects import CreateReferralCode
-    from refcamp.errors import InputError, NotFoundError
-    from refcamp.simulate import Population
-
     outer = workspace(ctx)
     population = Population(
         customers, days, referral_rate, friends_per_advocate, cancel_rate, basket_mean, seed
     )
-    population.check()
-    if point_value < 0:
-        raise InputError(f"--point-value: must not be negative, got {point_value}")
-    catalog = outer.catalog
-    chosen = list(dict.fromkeys(campaign or []))
-    for campaign_id in chosen:
-        service.find_campaign(catalog, campaign_id)
-    if not chosen:
-        states = _states_in(outer.db_path)  # the state file's word wins over the TOML's
-        chosen = [c.id for c in catalog.campaigns if states.get(c.id, c.state) == "enabled"]
-    if not chosen:
-        raise NotFoundError(
-            "no campaign to simulate: activate one (refcamp campaign activate ID) or pass "
-            "--campaign ID"
+    chosen = simulation.plan(outer, population, campaign or [], point_value, into, yes)
+    count = "day {task.completed:.0f}/{task.total:.0f}"
+    with output(ctx).progress("simulate", days, count, shown=not as_json) as bar:
+        report = simulation.forecast(
+            outer, population, chosen, point_value, into, bar.update if bar else None
         )
-    referral_codes = sum(
-        isinstance(effect, CreateReferralCode)
-        for c in catalog.campaigns
-        if c.id in chosen
-        for rule in c.rules
-        for effect in rule.then
-    )
-    if not yes:
-        population.confirm(referral_codes)
-    if into is not None:
-        _check_into(into, outer.db_path)
-    start = outer.now.replace(hour=0, minute=0, second=0, microsecond=0)
-    codes.use_seed(f"simulate-{seed}")
-    with tempfile.TemporaryDirectory(prefix="refcamp-simulate-") as scratch:
-        # Always a scratch database: the user's state file (--db) is only ever read, above.
-        target = Path(scratch) / "simulate.db"
-        ws = service.Workspace(target, outer.campaigns_option, outer.now_option)
-        try:
-            for c in catalog.campaigns:
-                service.set_campaign_state(ws, c.id, "enabled" if c.id in chosen else "disabled")
-            counts = _run(ws, population, start, as_json)
-            figures = [
-                talon.campaign_stats(service.campaign_stats(ws, c, point_value)) for c in chosen
-            ]
-            if into is not None:  # all of it in the file itself, none left in the -wal
-                ws.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            ws.close()
-        if into is not None:
-            _keep(target, into)
-    by_day: dict[str, int] = {}
-    for f in figures:
-        for day in f["pointsByDay"]:
-            by_day[day["day"]] = by_day.get(day["day"], 0) + day["points"]
-    report: dict[str, Any] = {
-        "population": {  # camelCase, as every other key of the report
-            "customers": population.customers,
-            "days": population.days,
-            "referralRate": population.referral_rate,
-            "friendsPerAdvocate": population.friends_per_advocate,
-            "cancelRate": population.cancel_rate,
-            "basketMean": population.basket_mean,
-            "seed": population.seed,
-        },
-        "start": start.date().isoformat(),
-        "requests": counts,
-        "campaigns": figures,
-        "pointsByDay": [{"day": d, "points": p} for d, p in sorted(by_day.items())],
-    }
     if as_json:
         render.print_json(report)
-        return
-    friends = counts["registrations"] - population.customers  # every customer registers
+    else:
+        _print_report(report)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    people, counts = report["population"], report["requests"]
+    friends = counts["registrations"] - people["customers"]  # every customer registers
     render.line(
-        f"Simulated {population.customers} customers over {population.days} days from "
-        f"{report['start']} (seed {seed}): {counts['registrations']} registrations "
-        f"({population.customers} customers and {friends} friends they referred), "
+        f"Simulated {people['customers']} customers over {people['days']} days from "
+        f"{report['start']} (seed {people['seed']}): {counts['registrations']} registrations "
+        f"({people['customers']} customers and {friends} friends they referred), "
         f"{counts['orders']} orders, {counts['cancellations']} cancellations."
     )
-    for f in figures:
+    for f in report["campaigns"]:
         render.stats(f)
-    render.chart("Points issued per day", sorted(by_day.items()))
-
-
-def _run(ws: Any, population: Any, start: Any, quiet: bool) -> dict[str, int]:
-    """Run the simulation, with replay's kind of bar on a terminal: its total is the days
-    simulated (fixed from the start; the requests are not known until friends are drawn), with
-    the requests per second and the time left."""
-    import time
-
-    from refcamp import render
-    from refcamp.simulate import DAY, run
-
-    if quiet or not sys.stderr.isatty():
-        return run(ws, population, start)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    progress = Progress(
-        TextColumn("simulate"),
-        BarColumn(),
-        TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
-        TextColumn("{task.fields[rate]} requests/s"),
-        TimeRemainingColumn(),
-        console=render.console(stderr=True),
-        transient=True,
-        auto_refresh=False,  # redrawn by the ticks below, as replay's is
-    )
-    with progress:
-        task = progress.add_task("simulate", total=population.days, rate="0")
-        started = drawn = time.monotonic()
-
-        def tick(done: int, _scheduled: int) -> None:
-            nonlocal drawn
-            now = time.monotonic()
-            if now - drawn >= 0.1:  # ten redraws a second at most
-                drawn = now
-                day = (ws.now - start) / DAY  # the simulated clock: each request sets it
-                rate = f"{done / max(now - started, 1e-6):,.0f}"
-                progress.update(task, completed=day, rate=rate, refresh=True)
-
-        counts = run(ws, population, start, tick)
-        progress.update(task, completed=population.days, refresh=True)
-        return counts
+    points = [(day["day"], day["points"]) for day in report["pointsByDay"]]
+    render.chart("Points issued per day", points)
