@@ -133,3 +133,53 @@ def test_shared_types_import_nothing_of_the_engine(name):
     graph = import_graph()
     engine = [t for t in graph[name] if t.startswith("refcamp.engine") and t != name]
     assert engine == [], f"{name} imports {engine}"
+
+
+# The layers, lowest first (docs/ARCHITECTURE.md says what each owns). A module may import its own
+# layer and the layers named for it here, never one above: data flows doors -> service ->
+# (engine, store) -> models.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "base": (),  # models, errors, clock, codes, paths, tables, loyalty
+    "engine": ("base",),
+    "input": ("base", "engine"),  # request bodies and campaign files read and checked
+    "store": ("base",),
+    "service": ("base", "engine", "input", "store"),
+    "output": ("base", "engine"),  # Rich for people, Talon.One's JSON shapes
+    "doors": ("base", "engine", "input", "service", "output"),  # CLI, HTTP, replay, simulate
+}
+BASE = ("models", "errors", "clock", "codes", "paths", "tables", "loyalty")
+INPUT = ("payloads", "campaigns", "catalog_cache", "templates")
+OUTPUT = ("render", "talon", "listing")
+DOORS = ("cli", "server", "replay", "simulate", "__main__")
+
+
+def layer(name: str) -> str:
+    """The layer of a src/refcamp module (its first name after `refcamp.`)."""
+    top = name.split(".")[1] if "." in name else ""
+    for layer_name, tops in (
+        ("base", ("", *BASE)),
+        ("engine", ("engine",)),
+        ("input", INPUT),
+        ("store", ("store",)),
+        ("service", ("service",)),
+        ("output", OUTPUT),
+        ("doors", DOORS),
+    ):
+        if top in tops:
+            return layer_name
+    raise AssertionError(f"{name}: in no layer; add it to tests/test_architecture.py")
+
+
+def test_every_module_has_a_layer():
+    for name in import_graph():
+        layer(name)
+
+
+def test_no_module_imports_a_layer_above_it_or_beside_it():
+    wrong = [
+        f"{name} ({layer(name)}) imports {target} ({layer(target)})"
+        for name, targets in sorted(import_graph().items())
+        for target in sorted(targets)
+        if layer(target) != layer(name) and layer(target) not in LAYERS[layer(name)]
+    ]
+    assert wrong == [], "\n".join(wrong)

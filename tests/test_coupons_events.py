@@ -1223,20 +1223,25 @@ def test_validate_reports_every_problem_with_place_and_hint(run: Run, tmp_path: 
     problems = result.json["problems"]
     assert result.json["valid"] is False
     assert len(problems) == 3, problems
-    effect = next(p for p in problems if "creat_coupon" in p)
-    assert "broken.toml" in effect
-    assert "rule 1 'Welcome'" in effect
-    assert "effect" in effect
-    assert "did you mean create_coupon?" in effect
-    condition = next(p for p in problems if "'attribut'" in p)
-    assert "broken.toml" in condition
-    assert "rule 2 'Big carts'" in condition
-    assert "'attribut'" in condition
-    assert "did you mean attribute?" in condition
-    program = next(p for p in problems if "no-such-wallet" in p)
-    assert "also-broken.toml" in program
-    assert "rule 1 'Points'" in program
-    assert "program" in program
+    for problem in problems:  # the sentence and its parts say the same
+        assert problem["text"] == f"{problem['file']}: {problem['place']}: {problem['message']}"
+    effect = next(p for p in problems if "creat_coupon" in p["text"])
+    assert effect["file"].endswith("/broken.toml")
+    assert effect["rule"] == 1
+    assert effect["place"].startswith("rule 1 'Welcome'")
+    assert "effect" in effect["place"]
+    assert "did you mean create_coupon?" in effect["message"]
+    condition = next(p for p in problems if "'attribut'" in p["text"])
+    assert condition["file"].endswith("/broken.toml")
+    assert condition["rule"] == 2
+    assert condition["place"].startswith("rule 2 'Big carts'")
+    assert "'attribut'" in condition["message"]
+    assert "did you mean attribute?" in condition["message"]
+    program = next(p for p in problems if "no-such-wallet" in p["text"])
+    assert program["file"].endswith("/also-broken.toml")
+    assert program["rule"] == 1
+    assert program["place"].startswith("rule 1 'Points'")
+    assert "program" in program["place"]
 
     text = run("campaign", "validate", str(target))
     assert text.exit_code == 2, text

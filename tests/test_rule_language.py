@@ -644,11 +644,19 @@ def test_every_mistake_of_a_file_is_listed_at_once(write: Callable[..., Refcamp]
     )
     problems = rc("campaign", "validate", "--json").json["problems"]
     assert len(problems) == 3
-    assert problems[0].endswith(
+    assert problems[0]["text"].endswith(
         "rule 1 'one': condition 1: value: op '>' compares numbers, got a string '50'"
     )
-    assert "rule 2 'two': condition 1: attribute: unknown path" in problems[1]
-    assert "rule 2 'two': condition 2: value: op 'in' needs an array" in problems[2]
+    # Each problem also comes apart: its file, rule, place in the file and message.
+    assert problems[0]["text"] == f"{problems[0]['file']}: {problems[0]['place']}: " + (
+        problems[0]["message"]
+    )
+    assert problems[0]["file"].endswith(".toml")
+    assert (problems[0]["rule"], problems[0]["place"]) == (1, "rule 1 'one': condition 1: value")
+    assert problems[0]["message"] == "op '>' compares numbers, got a string '50'"
+    assert [p["rule"] for p in problems] == [1, 2, 2]
+    assert "rule 2 'two': condition 1: attribute: unknown path" in problems[1]["text"]
+    assert "rule 2 'two': condition 2: value: op 'in' needs an array" in problems[2]["text"]
 
 
 # --- { any_item = [...] } ------------------------------------------------------------------------

@@ -49,10 +49,10 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from refcamp import payloads, service, talon
-from refcamp.clock import iso, parse_time
+from refcamp.clock import parse_time
 from refcamp.errors import InputError, RefcampError
-from refcamp.store import queries
-from refcamp.store.db import transaction
+from refcamp.service import replays
+from refcamp.service.workspace import Workspace
 
 BATCH_LINES = 2000
 BATCH_SECONDS = 0.5
@@ -646,22 +646,22 @@ class Progress:
     failed: LineSet = field(default_factory=LineSet)  # lines done that failed: to retry
 
 
-def find_progress(conn: Any, log: Log, new_log: bool, start_over: bool = False) -> Progress:
+def find_progress(ws: Workspace, log: Log, new_log: bool, start_over: bool = False) -> Progress:
     """How far earlier replays of the file's log got; refuses a log whose applied lines changed.
     `start_over`: from the first line, in place of the progress found."""
-    rows = queries.replay_logs(conn, log.identity)
+    rows = replays.logs(ws, log.identity)
     found = Progress(known={row[0]: row[2] for row in rows})
     for key, _, lines, _, text in rows:  # fewest lines first: the file is read forward once
         failed = LineSet.parse(text)
         if log.key(lines, failed) == key and lines >= found.done:
             found.done, found.key, found.failed = lines, key, failed
     if found.key is None:  # a failed first line fixed: the same file, the same digest
-        for key, _, lines, _, text in queries.replay_logs_from(conn, str(log.path)):
+        for key, _, lines, _, text in replays.logs_from(ws, str(log.path)):
             failed = LineSet.parse(text)
             if key.endswith(f":{log.digest(lines, failed)}") and lines >= found.done:
                 found.done, found.key, found.failed = lines, key, failed
                 found.known[key] = lines
-    legacy = queries.replay_progress(conn, log.legacy)  # by an older refcamp: the file's hash
+    legacy = replays.lines_done(ws, log.legacy)  # by an older refcamp: the file's hash
     if legacy > found.done:
         found.known[log.legacy] = legacy
         found.done, found.key, found.failed = legacy, log.legacy, LineSet()
@@ -828,13 +828,13 @@ class Turns:
     PAUSE_EVERY seconds, and after every batch while others have written during a pause in the
     last PAUSE_EVERY seconds (a shell loop of commands comes back for its next turn)."""
 
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
         self.last = time.monotonic()  # the last pause
         self.others = -PAUSE_EVERY  # the last time others wrote during a pause
 
     def _version(self) -> int:
-        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        return self.ws.data_version()
 
     def after_commit(self) -> None:
         started = time.monotonic()
@@ -858,7 +858,7 @@ class _Replay:
     def __init__(
         self, ws: Any, source: str, log: Log | None, out: Out | None, progress: Progress
     ) -> None:
-        self.ws, self.conn = ws, ws.conn
+        self.ws = ws
         self.source, self.log, self.out, self.progress = source, log, out, progress
         self.summary = Summary()  # the committed lines
         self.batch = Summary()  # the lines of the open batch
@@ -867,7 +867,7 @@ class _Replay:
         self.last = progress.done  # the last line done (applied, or failed for its own fault)
         self.failed = progress.failed.copy()  # the lines done that failed
         self.committed = progress.done  # the last line committed
-        self.turns = Turns(self.conn)
+        self.turns = Turns(ws)
         self.reading = False  # waiting for the reader: no request is in progress
         self.interrupted = False
         self.reader_error: str | None = None
@@ -900,7 +900,7 @@ class _Replay:
             self.reading = False
 
     def begin(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.ws.begin()
         self.open, self.count, self.since = True, 0, time.monotonic()
         self.ws.new_request(None)  # campaign states and ids: read again if others wrote
 
@@ -915,7 +915,7 @@ class _Replay:
                 response = apply(self.ws, item)
             except Exception as error:
                 cause = _outside(error)
-                if cause is not None or not self.conn.in_transaction:
+                if cause is not None or not self.ws.in_transaction:
                     raise _Lost(f"at line {number}: {_why(cause or error)}") from error
                 message = failure(number, error)  # its savepoint is rolled back: nothing changed
             else:
@@ -949,9 +949,9 @@ class _Replay:
         if self.log is not None and (
             self.last > self.progress.done or failed != self.progress.failed
         ):
-            now = {row[0]: row[2] for row in queries.replay_logs(self.conn, self.log.identity)}
+            now = {row[0]: row[2] for row in replays.logs(self.ws, self.log.identity)}
             for other in known.keys() - now.keys():  # by an older refcamp, or a first line fixed
-                now[other] = queries.replay_progress(self.conn, other)
+                now[other] = replays.lines_done(self.ws, other)
             if now != known:
                 raise Stopped(
                     f"replay of {self.source} stopped after line {self.last}: another replay of "
@@ -961,19 +961,18 @@ class _Replay:
                     self.summary,
                 )
             key = self.log.key(self.last, failed)
-            queries.save_replay_progress(
-                self.conn,
+            replays.save(
+                self.ws,
                 key,
                 self.source,
                 self.last,
-                iso(self.ws.now),
                 replaces=self.progress.key,
                 failed=failed.text(),
             )
             known = {k: n for k, n in known.items() if k != self.progress.key} | {key: self.last}
         if self.out is not None:
             self.out.write()
-        self.conn.execute("COMMIT")
+        self.ws.commit()
         self.open = False
         self.progress = Progress(self.last, key, known, failed)
         self.committed = self.last
@@ -985,9 +984,7 @@ class _Replay:
             self.turns.after_commit()
 
     def rollback(self) -> None:
-        if self.conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("ROLLBACK")
+        self.ws.rollback()
         self.open = False
         self.batch = Summary()
         if self.out is not None:
@@ -1010,13 +1007,11 @@ class _Replay:
 
 
 def _convert(ws: Any, log: Log, progress: Progress) -> None:
-    with transaction(ws.conn) as conn:
-        if queries.replay_progress(conn, log.legacy) != progress.done:
+    with ws.transaction():
+        if replays.lines_done(ws, log.legacy) != progress.done:
             raise RefcampError(f"replay file {log.path}: another replay of it is running")
         key = log.key(progress.done)
-        queries.save_replay_progress(
-            conn, key, str(log.path), progress.done, iso(ws.now), replaces=log.legacy
-        )
+        replays.save(ws, key, str(log.path), progress.done, replaces=log.legacy)
     progress.known = {k: n for k, n in progress.known.items() if k != log.legacy}
     progress.key, progress.known[key] = key, progress.done
 
@@ -1035,10 +1030,9 @@ def run(
     """Replay a file's items (`log`: the file; None for a stream, which is not resumed) into the
     workspace's database. Raises Stopped when it stops before the end for a reason other than a
     bad line: what it committed stays."""
-    conn = ws.conn
     _ = ws.catalog  # a replay never runs on campaigns that do not validate
     started = time.monotonic()
-    progress = find_progress(conn, log, new_log, start_over) if log is not None else Progress()
+    progress = find_progress(ws, log, new_log, start_over) if log is not None else Progress()
     if out is not None:
         out.open(progress.done if log is not None else 0, progress.failed)
     if log is not None and progress.key == log.legacy:  # known by an older refcamp: from now on,

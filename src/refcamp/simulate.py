@@ -26,8 +26,6 @@ from refcamp.engine.effects import CreateReferralCode
 from refcamp.errors import InputError, NotFoundError, StateFileError
 from refcamp.models import CartItem
 from refcamp.payloads import ProfileInput, SessionInput
-from refcamp.store import queries
-from refcamp.store.db import batches, read_only
 
 DAY = timedelta(days=1)
 # A simulation estimated to make more requests than this runs only with --yes: at the rate below
@@ -177,7 +175,7 @@ def run(
             start + sim.rng.random() * population.days * DAY, "register", f"SIM-C{n}", True
         )
     done = 0
-    with batches(ws.conn) as commit:
+    with ws.batches() as commit:
         while sim.queue:
             when, _, kind, data = heapq.heappop(sim.queue)
             ws.at(when)
@@ -210,7 +208,7 @@ def plan(
     for campaign_id in chosen:
         service.find_campaign(catalog, campaign_id)
     if not chosen:
-        states = _states_in(ws.db_path)
+        states = service.states_in(ws.db_path)
         chosen = [c.id for c in catalog.campaigns if states.get(c.id, c.state) == "enabled"]
     if not chosen:
         raise NotFoundError(
@@ -232,18 +230,6 @@ def _codes_per_customer(catalog: Any, chosen: list[str]) -> int:
         for rule in c.rules
         for effect in rule.then
     )
-
-
-def _states_in(path: Path) -> dict[str, str]:
-    """Campaign states in the state file, read without writing it or anything beside it (none
-    when there is no state file yet). A file refcamp would refuse is refused here too."""
-    conn = read_only(path)
-    if conn is None:
-        return {}
-    try:
-        return queries.campaign_states(conn)
-    finally:
-        conn.close()
 
 
 def forecast(
@@ -272,7 +258,7 @@ def forecast(
                 talon.campaign_stats(service.campaign_stats(ws, c, point_value)) for c in chosen
             ]
             if into is not None:  # all of it in the file itself, none left in the -wal
-                queries.checkpoint(ws.conn)
+                ws.checkpoint()
         finally:
             ws.close()
         if into is not None:

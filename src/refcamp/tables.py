@@ -68,6 +68,13 @@ class Problem(str):
     def __reduce__(self) -> tuple[Any, ...]:  # str's own would call __new__ with the text alone
         return (Problem, (self.where, self.message), {"file": self.file})
 
+    def moved(self, old: str, new: str) -> Problem:
+        """The same problem said of the file's final place (it was checked under a temporary
+        name)."""
+        problem = Problem(self.where.replace(old, new), self.message.replace(old, new))
+        problem.file = self.file.replace(old, new)
+        return problem
+
     def parts(self) -> dict[str, Any]:
         """{file, rule, place, message, text}: `place` is where within the file ("" for the file
         as a whole) and `rule` the rule's number when the problem is in one."""

@@ -128,7 +128,8 @@ def validate(
         checked = authoring.check_campaigns(workspace(ctx), path)
     except CampaignFileError as error:
         if as_json:
-            render.print_json({"valid": False, "problems": error.problems})
+            problems = [problem.parts() for problem in error.problems]
+            render.print_json({"valid": False, "problems": problems})
             raise typer.Exit(2) from None
         raise
     if as_json:

@@ -18,11 +18,18 @@ The rooms, each allowed to use only those listed before it (tests/test_architect
 - campaign_states: campaigns with their states, switching them
 - profiles, sessions, events, referral_codes, coupon_codes: the requests, one room per noun
 - reports: what the state file says as a whole (campaign figures, invariants)
+- replays: how far each replayed log got (committed with its batch)
+- authoring: checking campaign files and writing new ones from templates
 """
 
 from __future__ import annotations
 
-from refcamp.service.campaign_states import campaigns, set_campaign_state, unreachable_codes
+from refcamp.service.campaign_states import (
+    campaigns,
+    set_campaign_state,
+    states_in,
+    unreachable_codes,
+)
 from refcamp.service.coupon_codes import (
     coupons,
     create_coupons,
@@ -97,6 +104,7 @@ __all__ = [
     "return_items",
     "session_view",
     "set_campaign_state",
+    "states_in",
     "track_event",
     "unreachable_codes",
     "unreserve_coupon",

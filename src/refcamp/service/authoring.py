@@ -109,7 +109,7 @@ def _write_beside(path: Path, text: str) -> None:
             load(path.parent, extra=temp)
         except CampaignFileError as error:
             raise CampaignFileError(
-                [p.replace(shown(temp), str(path)) for p in error.problems]
+                [p.moved(shown(temp), str(path)) for p in error.problems]
             ) from None
 
     write_new(path, text, check=check)
@@ -135,7 +135,7 @@ def _new_local_directory(path: Path, text: str, samples: list[Path]) -> None:
             load(temp)  # every problem at once; nothing is left behind
         except CampaignFileError as error:
             raise CampaignFileError(
-                [p.replace(shown(temp), str(folder)) for p in error.problems]
+                [p.moved(shown(temp), str(folder)) for p in error.problems]
             ) from None
         temp.chmod(0o777 & ~_umask())  # an ordinary folder, not mkdtemp's private 0700
         if folder.exists():

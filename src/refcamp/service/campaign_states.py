@@ -3,12 +3,14 @@ off, and the feature check code creation needs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from refcamp.errors import InputError
 from refcamp.models import Campaign
 from refcamp.service.lookup import find_campaign
 from refcamp.service.workspace import Workspace
 from refcamp.store import queries
-from refcamp.store.db import transaction
+from refcamp.store.db import read_only, transaction
 
 
 def campaigns(ws: Workspace) -> list[tuple[Campaign, str]]:
@@ -46,3 +48,16 @@ def set_campaign_state(ws: Workspace, campaign_id: str, state: str) -> tuple[Cam
         queries.set_campaign_state(ws.conn, campaign.id, state, ws.now)
         ws.forget_states()
     return campaign, before
+
+
+def states_in(path: Path) -> dict[str, str]:
+    """Campaign states in the state file at `path`, read without writing it or anything beside
+    it (none when there is no state file yet): a forecast only looks. A file refcamp would refuse
+    is refused here too."""
+    conn = read_only(path)
+    if conn is None:
+        return {}
+    try:
+        return queries.campaign_states(conn)
+    finally:
+        conn.close()

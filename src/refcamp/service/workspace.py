@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from refcamp import catalog_cache, clock, paths
 from refcamp.engine.conditions import AudienceCondition
 from refcamp.engine.effects import CustomEffect
 from refcamp.errors import CampaignFileError, InputError, NotFoundError
 from refcamp.models import Catalog, TalonIds
-from refcamp.store import queries
+from refcamp.store import db, queries
 from refcamp.store.db import connect, transaction
 
 
@@ -186,6 +187,39 @@ class Workspace:
         wanted += [("program", p.id, p.talon_id) for p in self.catalog.programs.values()]
         return wanted
 
+    # A door that commits many requests together (replay, simulate) holds one transaction over
+    # them, each request a savepoint inside it (store.db.transaction).
+
+    def transaction(self) -> Any:
+        """One transaction (a savepoint inside an open one): store.db.transaction."""
+        return transaction(self.conn)
+
+    def begin(self) -> None:
+        db.begin(self.conn)
+
+    def commit(self) -> None:
+        db.commit(self.conn)
+
+    def rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not already given it up."""
+        db.rollback(self.conn)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def batches(self, lines: int = 2000, seconds: float = 0.5) -> Any:
+        """store.db.batches on this workspace's connection."""
+        return db.batches(self.conn, lines, seconds)
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits to the state file."""
+        return db.data_version(self.conn)
+
+    def checkpoint(self) -> None:
+        """Everything committed into the file itself, none left in the -wal (a file to hand on)."""
+        db.checkpoint(self.conn)
+
     def forget_talon_ids(self) -> None:
         self._talon_ids = None
 
@@ -211,7 +245,7 @@ class Workspace:
         if not self._recheck:
             return
         self._recheck = False
-        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        version = self.data_version()
         if version != self._data_version:
             self._data_version = version
             self._states = None

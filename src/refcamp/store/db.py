@@ -9,6 +9,7 @@ SQLite, not refcamp's, or from a newer refcamp is refused before SQLite opens it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -354,3 +355,33 @@ def batches(
     if before_commit is not None:
         before_commit()
     conn.execute("COMMIT")
+
+
+# The transaction verbs of a door that commits many requests together (replay, simulate): the
+# one place their SQL is written.
+
+
+def begin(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+
+
+def commit(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already given it up; a rollback that
+    fails leaves nothing to undo."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """Changes whenever another connection commits to the database."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Everything committed into the file itself, none left in the -wal (a file to hand on)."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

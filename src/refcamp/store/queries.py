@@ -1094,8 +1094,3 @@ def same_but_case(conn: sqlite3.Connection, table: str, key: str, value: str) ->
     sql = f"SELECT {key} FROM {table} WHERE {key} = ? COLLATE NOCASE LIMIT 1"
     row = conn.execute(sql, (value,)).fetchone()
     return row[0] if row else None
-
-
-def checkpoint(conn: sqlite3.Connection) -> None:
-    """Everything committed into the file itself, none left in the -wal (a file to hand on)."""
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
