@@ -648,9 +648,8 @@ def test_every_mistake_of_a_file_is_listed_at_once(write: Callable[..., Refcamp]
         "rule 1 'one': condition 1: value: op '>' compares numbers, got a string '50'"
     )
     # Each problem also comes apart: its file, rule, place in the file and message.
-    assert problems[0]["text"] == f"{problems[0]['file']}: {problems[0]['place']}: " + (
-        problems[0]["message"]
-    )
+    first = problems[0]
+    assert first["text"] == f"{first['file']}: {first['place']}: {first['message']}"
     assert problems[0]["file"].endswith(".toml")
     assert (problems[0]["rule"], problems[0]["place"]) == (1, "rule 1 'one': condition 1: value")
     assert problems[0]["message"] == "op '>' compares numbers, got a string '50'"

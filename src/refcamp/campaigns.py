@@ -356,6 +356,30 @@ def _check_campaign(
         reader.problem("end", "must be after start")
 
 
+def _read_programs(
+    data: dict[str, Any], where: str, problems: list[Problem], programs: dict[str, LoyaltyProgram]
+) -> None:
+    """A file's [[loyalty_program]] tables, added to `programs` (ids are unique across files)."""
+    raw_programs = data.get("loyalty_program", [])
+    if not isinstance(raw_programs, list):
+        wanted = "expected an array of tables ([[loyalty_program]])"
+        problems.append(Problem(f"{where}: loyalty_program", wanted))
+        return
+    for index, table in enumerate(raw_programs):
+        program = read_program(table, f"{where}: loyalty program {index + 1}", problems)
+        if program is None:
+            continue
+        if program.id in programs:
+            problems.append(
+                Problem(
+                    f"{where}: loyalty program {index + 1}: id",
+                    f"duplicate id {program.id!r}, also in {programs[program.id].source}",
+                )
+            )
+            continue
+        programs[program.id] = program
+
+
 def load(directory: Path, extra: Path | None = None) -> Catalog:
     """Read and validate every campaign file of a directory (or a single file), plus `extra`
     (a file about to join the directory, or one of its files) when given."""
@@ -380,41 +404,19 @@ def load(directory: Path, extra: Path | None = None) -> Catalog:
                         f"a campaign file holds {', '.join(TOP_LEVEL)}",
                     )
                 )
-        raw_programs = data.get("loyalty_program", [])
-        if not isinstance(raw_programs, list):
-            problems.append(
-                Problem(
-                    f"{where}: loyalty_program", "expected an array of tables ([[loyalty_program]])"
-                )
-            )
-            raw_programs = []
-        for index, table in enumerate(raw_programs):
-            program = read_program(table, f"{where}: loyalty program {index + 1}", problems)
-            if program is None:
-                continue
-            if program.id in programs:
-                problems.append(
-                    Problem(
-                        f"{where}: loyalty program {index + 1}: id",
-                        f"duplicate id {program.id!r}, also in {programs[program.id].source}",
-                    )
-                )
-                continue
-            programs[program.id] = program
+        _read_programs(data, where, problems, programs)
         if "campaign" in data:
             campaign = read_campaign(data, path, problems, placed)
-            if campaign is None:
-                continue
-            twin = next((c for c in campaigns if c.id == campaign.id), None)
-            if twin is not None:
+            twin = next((c for c in campaigns if campaign and c.id == campaign.id), None)
+            if twin is not None and campaign is not None:
                 problems.append(
                     Problem(
                         f"{where}: [campaign]: id",
                         f"duplicate id {campaign.id!r}, also in {twin.source}",
                     )
                 )
-                continue
-            campaigns.append(campaign)
+            elif campaign is not None:
+                campaigns.append(campaign)
         elif "rules" in data:
             problems.append(Problem(where, "rules need a [campaign] table in the same file"))
             read_rules(data["rules"], where, problems, placed)  # their mistakes too, now

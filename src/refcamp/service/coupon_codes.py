@@ -7,7 +7,7 @@ from datetime import datetime
 
 from refcamp import clock, codes
 from refcamp.errors import ConflictError, InputError
-from refcamp.models import Coupon, Profile
+from refcamp.models import CodeSettings, Coupon, Profile
 from refcamp.payloads import check_id
 from refcamp.service.campaign_states import require_feature
 from refcamp.service.lookup import ensure_profile, find_campaign, get_coupon, get_profile
@@ -52,33 +52,35 @@ def create_coupons(
         )
     if expires is None and settings.valid_for and settings.valid_for != "unlimited":
         expires = clock.add_duration(starts or ws.now, settings.valid_for)
-    created = []
     with transaction(ws.conn):
-        conn = ws.conn
-        queries.see_campaigns(conn, ws.catalog, ws.now)
-        if code is not None and queries.exists(conn, "coupons", "code", code):
+        queries.see_campaigns(ws.conn, ws.catalog, ws.now)
+        if code is not None and queries.exists(ws.conn, "coupons", "code", code):
             raise ConflictError(f"coupon code {code!r} already exists")
         if recipient is not None:
             ensure_profile(ws, recipient)
-        for _ in range(count):
-            value = code or codes.generate(
-                settings.pattern,
-                settings.characters,
-                lambda c: queries.exists(conn, "coupons", "code", c),
-            )
-            coupon = Coupon(
-                code=value,
-                campaign_id=campaign.id,
-                recipient_id=recipient,
-                usage_limit=settings.usage_limit if usage_limit is None else usage_limit,
-                usage_counter=0,
-                start_date=starts,
-                expiry_date=expires,
-                created=ws.now,
-            )
-            coupon = replace(coupon, talon_id=queries.insert_coupon(conn, coupon, None))
-            created.append(coupon)
-    return created
+        limit = settings.usage_limit if usage_limit is None else usage_limit
+        made = [code] if code is not None else _draw(ws, settings, count)
+        return [
+            _store(ws, Coupon(value, campaign.id, recipient, limit, 0, starts, expires, ws.now))
+            for value in made
+        ]
+
+
+def _draw(ws: Workspace, settings: CodeSettings, count: int) -> list[str]:
+    """`count` codes from the campaign's pattern, free in the state file and among themselves."""
+    drawn: dict[str, None] = {}  # in the order drawn
+    for _ in range(count):
+        code = codes.generate(
+            settings.pattern,
+            settings.characters,
+            lambda c: c in drawn or queries.exists(ws.conn, "coupons", "code", c),
+        )
+        drawn[code] = None
+    return list(drawn)
+
+
+def _store(ws: Workspace, coupon: Coupon) -> Coupon:
+    return replace(coupon, talon_id=queries.insert_coupon(ws.conn, coupon, None))
 
 
 def coupons(
