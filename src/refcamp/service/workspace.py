@@ -197,6 +197,24 @@ class Workspace:
     def begin(self) -> None:
         db.begin(self.conn)
 
+    def try_begin(self) -> bool:
+        """Begin at once, or False while another process holds the write lock."""
+        return db.try_begin(self.conn)
+
+    def savepoint(self, name: str) -> None:
+        db.savepoint(self.conn, name)
+
+    def release(self, name: str) -> None:
+        db.release(self.conn, name)
+
+    def undo_to(self, name: str) -> None:
+        """Undo what was done since the savepoint `name`, and drop it."""
+        db.undo_to(self.conn, name)
+
+    def serve(self, mmap_bytes: int) -> None:
+        """Set the connection up for a long-running server (store.db.for_server)."""
+        db.for_server(self.conn, mmap_bytes)
+
     def commit(self) -> None:
         db.commit(self.conn)
 
