@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from refcamp.codes import space
+from refcamp.engine.conditions import read_condition
+from refcamp.engine.effects import program_problems, read_duration, read_effect
 from refcamp.errors import CampaignFileError, InputError
 from refcamp.models import (
     CAMPAIGN_STATES,
@@ -152,7 +155,6 @@ def read_code_settings(
     if not isinstance(table, dict):
         problems.append(Problem(where, "expected a table"))
         return default
-    from refcamp.engine.effects import read_duration
 
     reader = TableReader(table, where, problems)
     pattern = reader.text("pattern", default.pattern)
@@ -200,8 +202,6 @@ def read_limits(raw: list[Any], where: str, problems: list[Problem]) -> tuple[Li
 
 def read_rules(raw: Any, where: str, problems: list[Problem], placed: Placed) -> tuple[Rule, ...]:
     """The rules of a file; each effect's catalog check is also added to `placed` with its place."""
-    from refcamp.engine.conditions import read_condition
-    from refcamp.engine.effects import program_problems, read_effect
 
     if not isinstance(raw, list):
         problems.append(Problem(f"{where}: rules", "expected an array of tables ([[rules]])"))
@@ -252,7 +252,6 @@ def read_rules(raw: Any, where: str, problems: list[Problem], placed: Placed) ->
 
 
 def read_program(table: Any, where: str, problems: list[Problem]) -> LoyaltyProgram | None:
-    from refcamp.engine.effects import read_duration
 
     if not isinstance(table, dict):
         problems.append(Problem(where, "expected a table"))
@@ -464,7 +463,6 @@ SMALL_SPACE = 1_000_000
 
 def code_space_warnings(catalog: Catalog) -> list[str]:
     """Patterns that can make fewer than a million codes: they fill up, and codes get guessable."""
-    from refcamp.codes import space
 
     warnings = []
     for campaign in catalog.campaigns:

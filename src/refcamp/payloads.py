@@ -18,8 +18,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from refcamp.clock import parse_time
 from refcamp.errors import InputError
 from refcamp.models import SESSION_STATES, CartItem
+from refcamp.tables import did_you_mean
 
 MAX_ID = 1000
 MAX_TEXT = 1000
@@ -404,7 +406,6 @@ class ReferralInput(NamedTuple):  # named tuples: a dataclass costs every start 
 
 def read_referral_body(body: Any, many: bool = False) -> ReferralInput:
     """POST /v1/referrals (NewReferral) or /v1/referrals_for_multiple_advocates."""
-    from refcamp.clock import parse_time
 
     notes: list[str] = []
     top = Fields(body, "", notes)
@@ -730,8 +731,6 @@ def read_item(spec: str, position: int) -> CartItem:
             raise InputError(f"--item {spec!r}: {part!r} is not key=value; {ITEM_FORM}")
         key = key.lower()
         if key not in ITEM_KEYS:
-            from refcamp.tables import did_you_mean
-
             raise InputError(
                 f"--item {spec!r}: unknown key {key!r}{did_you_mean(key, ITEM_KEYS)}; "
                 f"keys: {', '.join(ITEM_KEYS)}"

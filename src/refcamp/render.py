@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, timedelta
 from typing import Any
 
+from refcamp.engine.effects import said
 from refcamp.models import EVENTS, Effect
 
 CLOSED = "talon_session_closed"
@@ -21,8 +24,6 @@ class Bar:
     that is halfway through writing to the terminal."""
 
     def __init__(self, progress: Any, total: float | None) -> None:
-        import time
-
         self._progress = progress
         self._task = progress.add_task("", total=total, rate="0")
         self._clock = time.monotonic
@@ -355,11 +356,7 @@ def event_label(event: str) -> str:
 
 def effect_words(e: Effect) -> str:
     """An effect in words, for the effects table."""
-    # The words belong to the effect's kind (engine.kinds, engine.effects); imported here, so
-    # that a command printing no effects does not load the engine.
-    from refcamp.engine.effects import said
-
-    return said(e)
+    return said(e)  # the words belong to the effect's kind (engine.kinds, engine.effects)
 
 
 def tentative(e: Effect, evaluation: Any) -> bool:
@@ -533,8 +530,6 @@ def chart(title: str, points: list[tuple[str, int]], width: int = 40) -> None:
     """A horizontal bar per day, days without points included."""
     if not points:
         return
-    from datetime import date, timedelta
-
     by_day = dict(points)
     first, last = date.fromisoformat(points[0][0]), date.fromisoformat(points[-1][0])
     points = [
