@@ -21,19 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import strict_loads
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
 CAMPAIGN = "medium-referral"
 PROGRAM = "sample-wallet"
 TIMEOUT = 120
-
-
-def strict_loads(text: str) -> Any:
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import typer.main
-from conftest import Run, assert_input_error
+from conftest import Run, assert_input_error, ok
 
 from refcamp.cli import app
 
@@ -38,11 +38,6 @@ def refcamp(
     return subprocess.CompletedProcess(
         done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
     )
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result
-    return result
 
 
 # --- item 6: a missing option value never swallows the next option ------------------------------

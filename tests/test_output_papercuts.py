@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import Run
+from conftest import Run, ok
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -30,11 +30,6 @@ SOME = settings(
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result
-    return result
 
 
 def refcamp(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import program_of
+from conftest import check_db, ok, program_of
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -45,18 +45,6 @@ reason = "Thanks for the review"
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result
-    return result
-
-
-def check_db(run: Run, *options: str) -> None:
-    """The state file is sound: `db check --json` says ok."""
-    result = run(*options, "db", "check", "--json")
-    assert result.exit_code == 0, result
-    assert result.json["ok"] is True, result.json
 
 
 def profile_line(profile: str, rules: bool = True, **extra: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import program_of
+from conftest import check_db, program_of
 from test_faults import committed_lines
 
 Run = Callable[..., Any]  # conftest's `run` fixture
@@ -123,12 +123,6 @@ def points(run: Run, who: str = "P", *options: str) -> int:
         return 0
     assert shown.exit_code == 0, shown
     return program_of(shown.json, "review-wallet")["ledger"]["currentBalance"]
-
-
-def check_db(run: Run, *options: str) -> None:
-    result = run(*options, "db", "check", "--json")
-    assert result.exit_code == 0, result
-    assert result.json["ok"] is True, result.json
 
 
 def one_line(stderr: str) -> str:

@@ -10,79 +10,21 @@ from the show commands, and every test that changes state ends with `db check --
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import program_of, talon_id
+from conftest import Refcamp, ok
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
-T0 = "2026-05-01T00:00:00Z"
 HIT = '{ effect = "show_notification", title = "hit" }'
 WALLET = '\n[[loyalty_program]]\nid = "wallet"\n'
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result
-    return result
-
-
-class Refcamp:
-    """refcamp bound to one campaign directory and one simulated time: `rc(*args, now=...)`."""
-
-    def __init__(self, run: Run, directory: Path) -> None:
-        self.run = run
-        self.directory = directory
-
-    def __call__(self, *args: str, now: str = T0, input: str | None = None) -> Any:
-        return self.run("--campaigns", str(self.directory), "--now", now, *args, input=input)
-
-    def json(self, *args: str, now: str = T0, input: str | None = None) -> Any:
-        return ok(self(*args, "--json", now=now, input=input)).json
-
-    def check(self, now: str = T0) -> None:
-        """The state file is sound: `db check --json` says ok."""
-        result = self("db", "check", "--json", now=now)
-        assert result.exit_code == 0, result
-        assert result.json["ok"] is True, result.json["problems"]
-
-    def update(self, *args: str, now: str = T0) -> Any:
-        """`session update ... --json`."""
-        return self.json("session", "update", *args, now=now)
-
-    def close(self, *args: str, now: str = T0) -> Any:
-        """`session close ... --json`."""
-        return self.json("session", "close", *args, now=now)
-
-    def track(self, *args: str, now: str = T0) -> Any:
-        """`event track ... --json`."""
-        return self.json("event", "track", *args, now=now)
-
-    def payload(self, *args: str, body: Any, now: str = T0) -> Any:
-        """A command with `--payload -` and a JSON body on stdin, `--json`."""
-        return self.json(*args, "--payload", "-", now=now, input=json.dumps(body))
-
-    def balance(self, profile: str, program: str = "wallet", now: str = T0) -> dict[str, int]:
-        """current, pending, expired and spent balance of one program (its LedgerInfo; refcamp
-        books no tentative points, so its tentativeCurrentBalance is the current one)."""
-        loyalty = self.json("loyalty", "balance", profile, now=now)
-        ledger = dict(program_of(loyalty, program)["ledger"])
-        assert ledger.pop("tentativeCurrentBalance") == ledger["currentBalance"], ledger
-        return ledger
-
-    def talon_id(self, kind: str, key: str) -> int:
-        """The integer id Talon.One's shapes give a campaign, ruleset or program of the files."""
-        return talon_id(self, kind, key)
-
-    def current(self, profile: str, program: str = "wallet", now: str = T0) -> int:
-        return self.balance(profile, program, now)["currentBalance"]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run
+from conftest import Run, ok
 
 CAMPAIGN = "medium-referral"
 COUPONS = "spring-coupons"
@@ -43,11 +43,6 @@ def refcamp(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
         env=env,
         check=False,
     )
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def one_error(proc: subprocess.CompletedProcess[str], code: int = 2) -> str:
