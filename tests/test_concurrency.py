@@ -24,6 +24,8 @@ from conftest import check_db, program_of
 
 from refcamp.store.migrations import MIGRATIONS
 
+pytestmark = pytest.mark.slow  # every test races real refcamp processes
+
 Run = Any  # conftest's `run` fixture
 
 CAMPAIGN = "medium-referral"

@@ -344,6 +344,7 @@ def committed_lines(db: Path) -> int:
     return int(row[0])
 
 
+@pytest.mark.slow
 def test_replay_killed_with_sigkill_resumes_and_applies_every_line_once(
     run: Run, tmp_path: Path
 ) -> None:

@@ -563,6 +563,7 @@ def profile_ids_in(value: Any, n: int) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_session_bodies_succeed_or_name_the_field(run: Run, tmp_path: Path) -> None:
     with watching(run) as commits:
 
@@ -598,6 +599,7 @@ def test_session_bodies_succeed_or_name_the_field(run: Run, tmp_path: Path) -> N
     check_db(run)
 
 
+@pytest.mark.slow
 def test_profile_bodies_succeed_or_name_the_field(run: Run) -> None:
     with watching(run) as commits:
 
@@ -629,6 +631,7 @@ def test_profile_bodies_succeed_or_name_the_field(run: Run) -> None:
     check_db(run)
 
 
+@pytest.mark.slow
 def test_event_bodies_succeed_or_name_the_field(run: Run) -> None:
     anonymous = "ANON-SESSION"
     assert run("session", "update", anonymous, "--anonymous").exit_code == 0
@@ -742,6 +745,7 @@ def replay_lines(draw: Any, n: int, anonymous_session: str) -> Line:
     return Line(text, faults, not dry and not faults, profile, session)
 
 
+@pytest.mark.slow
 def test_replay_lines_apply_or_fail_alone(run: Run, tmp_path: Path) -> None:
     """Each line is applied, or reported as failed (naming the line and the field) and leaves
     nothing behind; the summary is strict JSON; exit 1 exactly when a line failed."""
@@ -1176,6 +1180,7 @@ def campaign_dirs(draw: Any) -> list[CampaignFile]:
     return files
 
 
+@pytest.mark.slow
 @FAST
 @given(files=campaign_dirs())
 def test_campaign_directories_validate_or_name_file_and_rule(
@@ -1320,6 +1325,7 @@ def round_trip(run: Run, db: str, ident: str, code: str | None = None) -> None:
     assert [r["code"] for r in listed] == [code]
 
 
+@pytest.mark.slow
 @FEW
 @given(ident=ids_any.filter(lambda s: len(s) <= 1000))
 def test_any_identifier_without_control_characters_round_trips(
@@ -1567,6 +1573,7 @@ def snapshot(folder: Path) -> dict[str, Any]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(STATE_FILES))
 def test_unusable_state_file_is_one_line_and_untouched(tmp_path: Path, kind: str) -> None:
     folder = tmp_path / "state"
@@ -1713,6 +1720,7 @@ def buggy_process(
     )
 
 
+@pytest.mark.slow
 def test_refcamp_debug_shows_the_traceback_of_an_internal_error(tmp_path: Path) -> None:
     db = tmp_path / "debug.db"
     assert refcamp_process(["--db", str(db), "profile", "update", "P"]).returncode == 0

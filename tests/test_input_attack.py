@@ -43,6 +43,7 @@ def refcamp(
 # --- item 6: a missing option value never swallows the next option ------------------------------
 
 
+@pytest.mark.slow
 def test_an_empty_profile_never_turns_a_dry_run_into_a_booking(run: Run) -> None:
     """`session close DD1 --profile $P --dry-run` with P empty: the shell passes `--profile
     --dry-run`; it used to close the session for real for a customer named '--dry-run'."""

@@ -427,6 +427,7 @@ def test_campaign_stats_rejects_a_negative_point_value(run: Run) -> None:
 # --- the benchmarks' smoke run -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bench_quick_runs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REFCAMP_")}
     proc = subprocess.run(
