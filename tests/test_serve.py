@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Run
 from serving import KEY, STARTED, Server, refcamp, start, state_file
 
 NOW = "2026-05-01T10:00:00Z"
@@ -20,9 +21,11 @@ SHOWN = ["customerProfile", "customerSession", "event", "ruleFailureReasons"]
 
 
 @pytest.fixture
-def server(campaigns_dir: Path) -> Iterator[Server]:
-    code, _, err = refcamp("campaign", "activate", "medium-referral")
-    assert code == 0, err
+def server(run: Run, campaigns_dir: Path) -> Iterator[Server]:
+    # Activated in-process: the served state file is the same, and a command's own process
+    # would cost every test here about half a second.
+    activated = run("campaign", "activate", "medium-referral")
+    assert activated.exit_code == 0, activated
     running = start()
     yield running
     running.stop()
