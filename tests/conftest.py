@@ -94,6 +94,111 @@ def active(run: Run) -> Run:
     return run
 
 
+# --- outcomes every file checks -------------------------------------------------------------------
+
+T0 = "2026-05-01T00:00:00Z"  # the simulated time the rule and limit tests run at unless told
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_loads(text: str) -> Any:
+    """json.loads that refuses NaN and Infinity, which are not JSON."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def ok(result: Any) -> Any:
+    """Exit 0; returns `result` (from the `run` fixture or from subprocess.run)."""
+    code = result.exit_code if hasattr(result, "exit_code") else result.returncode
+    assert code == 0, result
+    return result
+
+
+def check_db(run: Run, *options: str) -> None:
+    """The state file is sound: `db check --json` (with the global options given) exits 0 with
+    strict JSON saying ok and listing no problems."""
+    result = run(*options, "db", "check", "--json")
+    assert result.exit_code == 0, result
+    data = strict_loads(result.stdout)
+    assert data["ok"] is True, data
+    assert data["problems"] == [], data
+
+
+class Refcamp:
+    """refcamp bound to one campaign directory and one simulated time: `rc(*args, now=...)`
+    (now=None leaves the clock to REFCAMP_NOW or the real one)."""
+
+    def __init__(self, run: Run, directory: Path) -> None:
+        self.run = run
+        self.directory = directory
+
+    def __call__(
+        self,
+        *args: str,
+        now: str | None = T0,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Any:
+        options = ["--campaigns", str(self.directory)]
+        if now is not None:
+            options += ["--now", now]
+        return self.run(*options, *args, input=input, env=env)
+
+    def json(self, *args: str, now: str | None = T0, input: str | None = None) -> Any:
+        return ok(self(*args, "--json", now=now, input=input)).json
+
+    def check(self, now: str | None = T0) -> None:
+        """The state file is sound (see check_db)."""
+        check_db(self.run, "--campaigns", str(self.directory), *(["--now", now] if now else []))
+
+    def register(self, profile: str, now: str = T0) -> Any:
+        """`profile update PROFILE --json`."""
+        return self.json("profile", "update", profile, now=now)
+
+    def update(self, *args: str, now: str = T0) -> Any:
+        """`session update ... --json`."""
+        return self.json("session", "update", *args, now=now)
+
+    def close(self, *args: str, now: str = T0) -> Any:
+        """`session close ... --json`."""
+        return self.json("session", "close", *args, now=now)
+
+    def track(self, *args: str, now: str = T0) -> Any:
+        """`event track ... --json`."""
+        return self.json("event", "track", *args, now=now)
+
+    def payload(self, *args: str, body: Any, now: str = T0) -> Any:
+        """A command with `--payload -` and a JSON body on stdin, `--json`."""
+        return self.json(*args, "--payload", "-", now=now, input=json.dumps(body))
+
+    def balance(self, profile: str, program: str = "wallet", now: str = T0) -> dict[str, int]:
+        """current, pending, expired and spent balance of one program (its LedgerInfo; refcamp
+        books no tentative points, so its tentativeCurrentBalance is the current one)."""
+        loyalty = self.json("loyalty", "balance", profile, now=now)
+        ledger = dict(program_of(loyalty, program)["ledger"])
+        assert ledger.pop("tentativeCurrentBalance") == ledger["currentBalance"], ledger
+        return ledger
+
+    def current(self, profile: str, program: str = "wallet", now: str = T0) -> int:
+        return self.balance(profile, program, now)["currentBalance"]
+
+    def ledger(self, profile: str) -> list[dict[str, Any]]:
+        """Every entry of `loyalty ledger PROFILE --json` (one page)."""
+        page = self.json("loyalty", "ledger", profile)
+        assert page["hasMore"] is False
+        return page["data"]
+
+    def code(self, campaign: str, advocate: str, code: str) -> str:
+        """`referral create` with a chosen code; the code it printed."""
+        args = ("referral", "create", "--campaign", campaign, "--advocate", advocate)
+        return ok(self(*args, "--code", code, "-q")).stdout.strip()
+
+    def talon_id(self, kind: str, key: str) -> int:
+        """The integer id Talon.One's shapes give a campaign, ruleset or program of the files."""
+        return talon_id(self, kind, key)
+
+
 # --- Talon.One's shapes --------------------------------------------------------------------------
 
 

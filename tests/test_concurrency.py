@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import program_of
+from conftest import check_db, program_of
 
 from refcamp.store.migrations import MIGRATIONS
+
+pytestmark = pytest.mark.slow  # every test races real refcamp processes
 
 Run = Any  # conftest's `run` fixture
 
@@ -153,13 +155,6 @@ def assert_clean(results: Sequence[Finished]) -> None:
         assert "Traceback" not in r.stderr, r
 
 
-def assert_db_ok(run: Run) -> None:
-    result = run("db", "check", "--json")
-    assert result.exit_code == 0, result
-    assert result.json["ok"] is True, result.json["problems"]
-    assert result.json["problems"] == []
-
-
 def balance(run: Run, profile: str) -> int:
     result = run("loyalty", "balance", profile, "--json")
     assert result.exit_code == 0, result
@@ -224,7 +219,7 @@ def test_limited_code_redeemed_by_eight_processes_at_once(
     for i in range(8):
         assert balance(active, f"F{i}") == (50 if f"F{i}" in winners else 0)
     assert usage_counter(active, "ONCE") == limit
-    assert_db_ok(active)
+    check_db(active)
 
 
 # --- 2: four processes closing sessions in parallel ---------------------------------------------
@@ -279,7 +274,7 @@ def test_four_processes_closing_sessions_in_parallel(active: Run, db: Path, tmp_
     entries = ledger.json["data"]
     assert len(entries) == total
     assert len({e["customerSessionId"] for e in entries}) == total
-    assert_db_ok(active)
+    check_db(active)
 
 
 # --- 2b: one session closed, then cancelled, by eight processes at once ------------------------
@@ -303,7 +298,7 @@ def test_one_session_closed_then_cancelled_by_eight_processes_at_once(
     assert sum("already closed" in r.stderr for r in closes) == 7
     assert (balance(active, "ADV"), balance(active, "F1")) == (100, 50)
     assert usage_counter(active, "MANY") == 1
-    assert_db_ok(active)
+    check_db(active)
 
     cancels = together(tmp_path, db, [["session", "cancel", "S1", "--json"]] * 8)
 
@@ -313,7 +308,7 @@ def test_one_session_closed_then_cancelled_by_eight_processes_at_once(
     assert kinds == [()] * 7 + [rollback]
     assert (balance(active, "ADV"), balance(active, "F1")) == (0, 0)
     assert usage_counter(active, "MANY") == 0
-    assert_db_ok(active)
+    check_db(active)
 
 
 # --- 3: a state file that does not exist yet, opened by several processes at once ---------------
@@ -348,7 +343,7 @@ def test_fresh_database_four_processes_at_once_back_to_back(run: Run, db: Path) 
     for i in range(4):
         shown = run("profile", "show", f"P{i}", "--json")
         assert shown.exit_code == 0, shown
-    assert_db_ok(run)
+    check_db(run)
 
 
 ROUNDS = 3
@@ -457,7 +452,7 @@ def test_opener_paused_between_its_owner_checks_still_succeeds(
     for profile in ("SLOW", "FAST"):
         shown = run("profile", "show", profile, "--json")
         assert shown.exit_code == 0, shown
-    assert_db_ok(run)
+    check_db(run)
 
 
 def test_opener_waits_while_another_holds_the_new_file(run: Run, db: Path) -> None:
@@ -489,4 +484,4 @@ def test_opener_waits_while_another_holds_the_new_file(run: Run, db: Path) -> No
     assert still_waiting, (child.returncode, out, err)
     assert child.returncode == 0, (out, err)
     assert migration_rows(db) == expected_migrations()
-    assert_db_ok(run)
+    check_db(run)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_input_error, program_of, talon_id
+from conftest import assert_input_error, check_db, ok, program_of, talon_id
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -132,11 +132,6 @@ def camps(campaigns_dir: Path) -> Path:
     return campaigns_dir
 
 
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result
-    return result
-
-
 def add(run: Run, directory: Path, campaign_id: str, text: str, activate: bool = True) -> None:
     (directory / f"{campaign_id}.toml").write_text(text)
     if activate:
@@ -161,13 +156,6 @@ def spring(run: Run, camps: Path) -> Run:
 def reviews(run: Run, camps: Path) -> Run:
     add(run, camps, "reviews", REVIEWS)
     return run
-
-
-def check_db(run: Run, *options: str) -> None:
-    """The state file is sound: `db check --json` says ok."""
-    result = run(*options, "db", "check", "--json")
-    assert result.exit_code == 0, result
-    assert result.json["ok"] is True, result.json["problems"]
 
 
 def create(run: Run, campaign: str, *args: str) -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -44,6 +46,7 @@ def shell(script: str, tmp_path: Path, *args: str) -> subprocess.CompletedProces
     )
 
 
+@pytest.mark.slow
 def test_seed_story_script(tmp_path: Path) -> None:
     result = shell("examples/seed-story.sh", tmp_path)
     assert result.returncode == 0, result.stderr
@@ -54,6 +57,7 @@ def test_seed_story_script(tmp_path: Path) -> None:
     assert balances == ["100", "50"], result.stdout
 
 
+@pytest.mark.slow
 def test_seed_story_script_run_twice_stops_and_says_why(tmp_path: Path) -> None:
     assert shell("examples/seed-story.sh", tmp_path).returncode == 0
     again = shell("examples/seed-story.sh", tmp_path)

@@ -21,19 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import strict_loads
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
 CAMPAIGN = "medium-referral"
 PROGRAM = "sample-wallet"
 TIMEOUT = 120
-
-
-def strict_loads(text: str) -> Any:
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 @contextlib.contextmanager
@@ -350,6 +344,7 @@ def committed_lines(db: Path) -> int:
     return int(row[0])
 
 
+@pytest.mark.slow
 def test_replay_killed_with_sigkill_resumes_and_applies_every_line_once(
     run: Run, tmp_path: Path
 ) -> None:

@@ -215,6 +215,7 @@ def refcamp(*args: str, columns: int = 80) -> tuple[subprocess.CompletedProcess[
     return done, time.perf_counter() - started
 
 
+@pytest.mark.slow
 def test_a_table_of_ten_thousand_codes_is_as_quick_as_json_and_never_splits_a_code() -> None:
     made, _ = refcamp("coupon", "create", "--campaign", "spring-coupons", "--count", "10000", "-q")
     assert made.returncode == 0, made.stderr

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import pytest
 import tomli_w
-from conftest import program_of, talon_id
+from conftest import check_db, program_of, strict_loads, talon_id
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
@@ -59,15 +59,6 @@ _numbers = itertools.count(1)
 # --- checking outcomes ---------------------------------------------------------------------------
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def strict_loads(text: str) -> Any:
-    """json.loads that refuses NaN and Infinity, which are not JSON."""
-    return json.loads(text, parse_constant=_no_constant)
-
-
 def error_line(result: Any, code: int = 2) -> str:
     """Exit `code`, nothing on stdout, exactly one 'refcamp: error:' line; no traceback."""
     assert result.exit_code == code, result
@@ -95,14 +86,6 @@ def assert_outcome(result: Any, faults: list[str], not_found: bool = False) -> A
         return None
     assert result.exit_code == 0, result
     return strict_loads(result.stdout)
-
-
-def assert_db_ok(run: Run, *args: str) -> None:
-    result = run(*args, "db", "check", "--json")
-    assert result.exit_code == 0, result
-    data = strict_loads(result.stdout)
-    assert data["ok"] is True, data
-    assert data["problems"] == []
 
 
 class Commits:
@@ -580,6 +563,7 @@ def profile_ids_in(value: Any, n: int) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_session_bodies_succeed_or_name_the_field(run: Run, tmp_path: Path) -> None:
     with watching(run) as commits:
 
@@ -612,9 +596,10 @@ def test_session_bodies_succeed_or_name_the_field(run: Run, tmp_path: Path) -> N
                 assert commits.changed(), "an accepted request committed nothing"
 
         check()
-    assert_db_ok(run)
+    check_db(run)
 
 
+@pytest.mark.slow
 def test_profile_bodies_succeed_or_name_the_field(run: Run) -> None:
     with watching(run) as commits:
 
@@ -643,9 +628,10 @@ def test_profile_bodies_succeed_or_name_the_field(run: Run) -> None:
                 assert commits.changed(), "an accepted request committed nothing"
 
         check()
-    assert_db_ok(run)
+    check_db(run)
 
 
+@pytest.mark.slow
 def test_event_bodies_succeed_or_name_the_field(run: Run) -> None:
     anonymous = "ANON-SESSION"
     assert run("session", "update", anonymous, "--anonymous").exit_code == 0
@@ -665,7 +651,7 @@ def test_event_bodies_succeed_or_name_the_field(run: Run) -> None:
                 assert commits.changed(), "an accepted request committed nothing"
 
         check()
-    assert_db_ok(run)
+    check_db(run)
 
 
 # --- replay lines --------------------------------------------------------------------------------
@@ -759,6 +745,7 @@ def replay_lines(draw: Any, n: int, anonymous_session: str) -> Line:
     return Line(text, faults, not dry and not faults, profile, session)
 
 
+@pytest.mark.slow
 def test_replay_lines_apply_or_fail_alone(run: Run, tmp_path: Path) -> None:
     """Each line is applied, or reported as failed (naming the line and the field) and leaves
     nothing behind; the summary is strict JSON; exit 1 exactly when a line failed."""
@@ -802,7 +789,7 @@ def test_replay_lines_apply_or_fail_alone(run: Run, tmp_path: Path) -> None:
                     assert run("session", "show", "--", line.session).exit_code == 0, (i, line)
 
     check()
-    assert_db_ok(run)
+    check_db(run)
 
 
 # --- numbers and text refcamp cannot store or print ---------------------------------------------
@@ -941,7 +928,7 @@ def test_one_bad_replay_line_does_not_stop_the_others(run: Run, tmp_path: Path, 
     assert run("profile", "show", "A").exit_code == 0
     assert run("profile", "show", "B").exit_code == 0
     assert run("profile", "show", "P").exit_code == 1
-    assert_db_ok(run)
+    check_db(run)
 
 
 def refcamp_process(
@@ -1193,6 +1180,7 @@ def campaign_dirs(draw: Any) -> list[CampaignFile]:
     return files
 
 
+@pytest.mark.slow
 @FAST
 @given(files=campaign_dirs())
 def test_campaign_directories_validate_or_name_file_and_rule(
@@ -1337,6 +1325,7 @@ def round_trip(run: Run, db: str, ident: str, code: str | None = None) -> None:
     assert [r["code"] for r in listed] == [code]
 
 
+@pytest.mark.slow
 @FEW
 @given(ident=ids_any.filter(lambda s: len(s) <= 1000))
 def test_any_identifier_without_control_characters_round_trips(
@@ -1482,7 +1471,7 @@ def test_registration_beyond_the_code_space_fails_cleanly(run: Run, tiny: Path) 
     assert "could not find a free code" in message and "C-##" in message
     assert run("profile", "show", "P4").exit_code == 1  # the registration is not half done
     assert len(strict_loads(run("referral", "list", "--json").stdout)) == 4
-    assert_db_ok(run)
+    check_db(run)
 
 
 def test_coupon_count_beyond_the_code_space_fails_cleanly(run: Run, tiny: Path) -> None:
@@ -1584,6 +1573,7 @@ def snapshot(folder: Path) -> dict[str, Any]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(STATE_FILES))
 def test_unusable_state_file_is_one_line_and_untouched(tmp_path: Path, kind: str) -> None:
     folder = tmp_path / "state"
@@ -1730,6 +1720,7 @@ def buggy_process(
     )
 
 
+@pytest.mark.slow
 def test_refcamp_debug_shows_the_traceback_of_an_internal_error(tmp_path: Path) -> None:
     db = tmp_path / "debug.db"
     assert refcamp_process(["--db", str(db), "profile", "update", "P"]).returncode == 0

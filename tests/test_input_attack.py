@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import typer.main
-from conftest import Run, assert_input_error
+from conftest import Run, assert_input_error, ok
 
 from refcamp.cli import app
 
@@ -40,14 +40,10 @@ def refcamp(
     )
 
 
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result
-    return result
-
-
 # --- item 6: a missing option value never swallows the next option ------------------------------
 
 
+@pytest.mark.slow
 def test_an_empty_profile_never_turns_a_dry_run_into_a_booking(run: Run) -> None:
     """`session close DD1 --profile $P --dry-run` with P empty: the shell passes `--profile
     --dry-run`; it used to close the session for real for a customer named '--dry-run'."""

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
 import typer.main
 import typer.testing
 from conftest import program_of, talon_id
@@ -414,6 +415,7 @@ def one_command_object() -> Iterator[None]:
         yield
 
 
+@pytest.mark.slow
 def test_random_request_sequences_keep_the_invariants() -> None:
     with one_command_object():
         run_state_machine_as_test(

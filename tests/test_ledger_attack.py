@@ -120,6 +120,7 @@ def test_a_deduction_cannot_spend_points_a_later_rollback_takes_back(
     assert problems(active) == []
 
 
+@pytest.mark.slow
 def test_twenty_processes_deducting_at_once_never_go_below_zero(
     run: Run, isolated: Path, tmp_path: Path
 ) -> None:
@@ -144,6 +145,7 @@ def test_twenty_processes_deducting_at_once_never_go_below_zero(
     assert problems(run) == []
 
 
+@pytest.mark.slow
 def test_twenty_parallel_events_deducting_through_a_rule_spend_only_what_is_there(
     run: Run, isolated: Path, tmp_path: Path
 ) -> None:

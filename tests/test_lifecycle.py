@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import program_of, stored_entry, talon_id
+from conftest import check_db, ok, program_of, stored_entry, talon_id
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -41,18 +41,6 @@ T0 = "2026-05-01T00:00:00Z"
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result
-    return result
-
-
-def check_db(run: Run, *options: str) -> None:
-    """The state file is sound: `db check --json` says ok."""
-    result = run(*options, "db", "check", "--json")
-    assert result.exit_code == 0, result
-    assert result.json["ok"] is True, result.json["problems"]
 
 
 def register(run: Run, profile: str, *options: str) -> str:

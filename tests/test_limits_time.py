@@ -15,68 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import program_of, stored_entry, talon_id
+from conftest import T0, Refcamp, ok, stored_entry, talon_id
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
-T0 = "2026-05-01T00:00:00Z"
-
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result
-    return result
-
-
-class Refcamp:
-    """refcamp bound to one campaign directory: `cli(*args, now=...)`."""
-
-    def __init__(self, run: Run, directory: Path) -> None:
-        self.run = run
-        self.directory = directory
-
-    def __call__(self, *args: str, now: str | None = T0, env: dict[str, str] | None = None) -> Any:
-        options = ["--campaigns", str(self.directory)]
-        if now is not None:
-            options += ["--now", now]
-        return self.run(*options, *args, env=env)
-
-    def json(self, *args: str, now: str | None = T0) -> Any:
-        return ok(self(*args, "--json", now=now)).json
-
-    def check(self, now: str | None = T0) -> None:
-        """The state file is sound: `db check --json` says ok."""
-        result = self("db", "check", "--json", now=now)
-        assert result.exit_code == 0, result
-        assert result.json["ok"] is True, result.json["problems"]
-
-    def register(self, profile: str, now: str = T0) -> Any:
-        return self.json("profile", "update", profile, now=now)
-
-    def close(self, *args: str, now: str = T0) -> Any:
-        return self.json("session", "close", *args, now=now)
-
-    def balance(self, profile: str, program: str = "wallet", now: str = T0) -> dict[str, int]:
-        """current, pending, expired and spent balance of one program (its LedgerInfo; refcamp
-        books no tentative points, so its tentativeCurrentBalance is the current one)."""
-        loyalty = self.json("loyalty", "balance", profile, now=now)
-        ledger = dict(program_of(loyalty, program)["ledger"])
-        assert ledger.pop("tentativeCurrentBalance") == ledger["currentBalance"], ledger
-        return ledger
-
-    def current(self, profile: str, program: str = "wallet", now: str = T0) -> int:
-        return self.balance(profile, program, now)["currentBalance"]
-
-    def ledger(self, profile: str) -> list[dict[str, Any]]:
-        page = self.json("loyalty", "ledger", profile)
-        assert page["hasMore"] is False
-        return page["data"]
-
-    def code(self, campaign: str, advocate: str, code: str) -> str:
-        args = ("referral", "create", "--campaign", campaign, "--advocate", advocate)
-        return ok(self(*args, "--code", code, "-q")).stdout.strip()
 
 
 @pytest.fixture

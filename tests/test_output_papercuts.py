@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import Run
+import pytest
+from conftest import Run, ok
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -30,11 +31,6 @@ SOME = settings(
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result
-    return result
 
 
 def refcamp(
@@ -127,6 +123,7 @@ def test_user_and_campaign_text_is_printed_literally_everywhere(
 # --- item 8: help once ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bare_refcamp_and_every_bare_group_print_their_help_once(isolated: Path) -> None:
     from refcamp.cli import NOUNS
 
@@ -172,6 +169,7 @@ def _fits(output: str, width: int, whole: list[str]) -> None:
             assert any(word in line for line in lines), (word, output)  # never split
 
 
+@pytest.mark.slow
 def test_tables_through_a_pipe_fit_80_columns_and_never_split_a_code(run: Run) -> None:
     whole = _story(run)
     for args in (
@@ -219,6 +217,7 @@ def test_a_table_too_narrow_for_an_id_is_drawn_wider_rather_than_split_it(run: R
 # --- item 12: global options after the command ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_global_option_after_the_command_says_to_put_it_before(isolated: Path) -> None:
     for args, option in (
         (["simulate", "--now", "2026-03-01T00:00:00Z", "--customers", "5"], "--now"),
@@ -364,6 +363,7 @@ def on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[str], str]:
     )
 
 
+@pytest.mark.slow
 def test_simulate_draws_replays_kind_of_bar_with_a_fixed_total(run: Run) -> None:
     ok(run("campaign", "activate", "medium-referral"))
     done, drawn = on_a_terminal(
@@ -500,6 +500,7 @@ def test_an_unknown_name_gets_one_hint_and_a_missing_file_is_called_a_file(run: 
 # --- item 9 (cont.): a long table is drawn as fast as its JSON is printed -----------------------
 
 
+@pytest.mark.slow
 def test_a_table_of_thousands_of_rows_takes_about_what_json_takes(run: Run) -> None:
     import time
 

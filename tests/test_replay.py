@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import program_of
+from conftest import check_db, ok, program_of
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -45,18 +45,6 @@ reason = "Thanks for the review"
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result
-    return result
-
-
-def check_db(run: Run, *options: str) -> None:
-    """The state file is sound: `db check --json` says ok."""
-    result = run(*options, "db", "check", "--json")
-    assert result.exit_code == 0, result
-    assert result.json["ok"] is True, result.json
 
 
 def profile_line(profile: str, rules: bool = True, **extra: Any) -> dict[str, Any]:
@@ -787,6 +775,7 @@ def without_timing(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if k not in ("seconds", "requestsPerSecond")}
 
 
+@pytest.mark.slow
 def test_a_long_file_read_by_a_worker_gives_what_a_stream_gives(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, campaigns_dir: Path
 ) -> None:
@@ -863,6 +852,7 @@ def test_a_worker_that_cannot_read_the_file_says_so(tmp_path: Path) -> None:
             list(read(tmp_path / "gone.jsonl", 0))
 
 
+@pytest.mark.slow
 def test_stop_on_error_in_a_long_file_stops_the_worker_and_resumes_later(
     active: Run, tmp_path: Path, isolated: Path
 ) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import program_of
+from conftest import check_db, program_of
 from test_faults import committed_lines
 
 Run = Callable[..., Any]  # conftest's `run` fixture
@@ -125,12 +125,6 @@ def points(run: Run, who: str = "P", *options: str) -> int:
     return program_of(shown.json, "review-wallet")["ledger"]["currentBalance"]
 
 
-def check_db(run: Run, *options: str) -> None:
-    result = run(*options, "db", "check", "--json")
-    assert result.exit_code == 0, result
-    assert result.json["ok"] is True, result.json
-
-
 def one_line(stderr: str) -> str:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
@@ -177,6 +171,7 @@ def fill(folder: Path) -> Path:
     return filler
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_up_stops_the_replay_and_the_rerun_applies_exactly_the_rest(
     reviews: Run, small_disk: Path, tmp_path: Path
 ) -> None:
@@ -324,6 +319,7 @@ def test_a_log_whose_replayed_lines_changed_is_refused(
     check_db(reviews)
 
 
+@pytest.mark.slow
 def test_two_replays_of_one_log_at_once_apply_it_once(reviews: Run, tmp_path: Path) -> None:
     total = 8000
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
@@ -344,6 +340,7 @@ def test_two_replays_of_one_log_at_once_apply_it_once(reviews: Run, tmp_path: Pa
 # --- item 5: --out after a kill ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_out_after_a_kill_and_a_rerun_holds_one_response_per_line(
     reviews: Run, tmp_path: Path, isolated: Path
 ) -> None:
@@ -385,6 +382,7 @@ print(json.dumps(timings))
 """
 
 
+@pytest.mark.slow
 def test_commands_run_alongside_a_long_replay_never_fail_nor_wait_long(
     reviews: Run, tmp_path: Path, isolated: Path
 ) -> None:
@@ -424,6 +422,7 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
 def test_a_killed_reader_process_is_reported_and_the_rerun_resumes(
     reviews: Run, tmp_path: Path, isolated: Path
@@ -454,6 +453,7 @@ def test_a_killed_reader_process_is_reported_and_the_rerun_resumes(
     check_db(reviews)
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_where_the_replay_stopped_and_the_rerun_resumes(
     reviews: Run, tmp_path: Path, isolated: Path
 ) -> None:

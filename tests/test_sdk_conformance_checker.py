@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sdk_conformance import assert_conforms, ensure_sdk, problems
 
+pytestmark = pytest.mark.slow  # node and the Talon.One SDK (installed on first use)
+
 STATE = {"effects": [], "createdCoupons": [], "createdReferrals": []}
 
 

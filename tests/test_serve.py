@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Run
 from serving import KEY, STARTED, Server, refcamp, start, state_file
 
 NOW = "2026-05-01T10:00:00Z"
@@ -20,9 +21,11 @@ SHOWN = ["customerProfile", "customerSession", "event", "ruleFailureReasons"]
 
 
 @pytest.fixture
-def server(campaigns_dir: Path) -> Iterator[Server]:
-    code, _, err = refcamp("campaign", "activate", "medium-referral")
-    assert code == 0, err
+def server(run: Run, campaigns_dir: Path) -> Iterator[Server]:
+    # Activated in-process: the served state file is the same, and a command's own process
+    # would cost every test here about half a second.
+    activated = run("campaign", "activate", "medium-referral")
+    assert activated.exit_code == 0, activated
     running = start()
     yield running
     running.stop()
@@ -304,6 +307,7 @@ def test_a_body_over_one_mebibyte_is_413(server: Server) -> None:
     assert server.request("GET", "/v2/customer_sessions/NONE").status == 404  # still serving
 
 
+@pytest.mark.slow
 def test_a_slow_client_is_timed_out_and_others_are_served(campaigns_dir: Path) -> None:
     server = start(options=("--body-timeout", "1"))
     try:
@@ -370,6 +374,7 @@ def test_referrals_over_the_api(server: Server) -> None:
     assert_error(bad, 404, "99")
 
 
+@pytest.mark.slow
 def test_transactions_page_through_the_ledger(server: Server) -> None:
     for points in range(1, 6):
         code, _, err = refcamp(
@@ -548,6 +553,7 @@ def test_reopen_and_returns(server: Server) -> None:
     assert refcamp("db", "check")[0] == 0
 
 
+@pytest.mark.slow
 def test_sigterm_says_it_stopped(campaigns_dir: Path) -> None:
     running = start()
     assert running.request("GET", "/v2/customer_sessions/NONE").status == 404
@@ -565,6 +571,7 @@ def test_a_port_in_use_is_a_clear_error(server: Server) -> None:
 # --- one engine, three doors ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_http_cli_and_replay_give_the_same_json(tmp_path: Path, campaigns_dir: Path) -> None:
     """The seed story's two requests through each door, each into a state file of its own, with
     the same seeded codes and clock: the same JSON."""
@@ -644,6 +651,7 @@ def test_http_cli_and_replay_give_the_same_json(tmp_path: Path, campaigns_dir: P
     ]
 
 
+@pytest.mark.slow
 def test_what_changes_while_serving_is_seen_at_the_next_request(campaigns_dir: Path) -> None:
     """A campaign switched on from the command line while the server runs is seen by the next
     request; a campaign file edited, within a second."""
@@ -684,6 +692,7 @@ def test_an_unknown_audience_id_is_404_and_changes_nothing(server: Server) -> No
     assert counts() == before
 
 
+@pytest.mark.slow
 def test_every_endpoint_with_a_command_answers_what_the_command_prints(
     tmp_path: Path, campaigns_dir: Path
 ) -> None:

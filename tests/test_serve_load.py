@@ -25,7 +25,10 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from serving import KEY, STARTED, Server, refcamp, start, state_file
+
+pytestmark = pytest.mark.slow  # load and kill -9 on a real server
 
 CLIENTS = 8
 # How long the sustained-load test runs (the spec says 30 s); REFCAMP_LOAD_SECONDS shortens it.

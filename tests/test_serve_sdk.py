@@ -26,9 +26,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Run
 from sdk_conformance import SDK_DIR, ensure_sdk, problems
 from serving import Server, serving, state_file
+
+pytestmark = pytest.mark.slow  # node and the Talon.One SDK against a real server
 
 STORY = SDK_DIR / "story.js"
 PROGRAM = "sample-wallet"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import check_db, ok
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -24,17 +25,6 @@ SMALL = ("--customers", "200", "--days", "10")
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result
-    return result
-
-
-def check_db(run: Run, *options: str) -> None:
-    result = run(*options, "db", "check", "--json")
-    assert result.exit_code == 0, result
-    assert result.json["ok"] is True, result.json
 
 
 def simulate(run: Run, *args: str, seed: str = "7", now: str = START) -> dict[str, Any]:
@@ -437,6 +427,7 @@ def test_campaign_stats_rejects_a_negative_point_value(run: Run) -> None:
 # --- the benchmarks' smoke run -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bench_quick_runs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REFCAMP_")}
     proc = subprocess.run(

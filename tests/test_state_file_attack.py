@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run
+from conftest import Run, ok
 
 CAMPAIGN = "medium-referral"
 COUPONS = "spring-coupons"
@@ -43,11 +43,6 @@ def refcamp(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
         env=env,
         check=False,
     )
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def one_error(proc: subprocess.CompletedProcess[str], code: int = 2) -> str:
@@ -94,6 +89,7 @@ def with_coupons_enabled(campaigns: Path) -> None:
 # --- item 3: a simulation never writes the state file --------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "chosen",
     [(), ("--campaign", COUPONS), ("--campaign", CAMPAIGN, "--campaign", COUPONS)],
@@ -122,6 +118,7 @@ def test_simulate_never_writes_the_state_file_db_names(
     check_clean(*db)
 
 
+@pytest.mark.slow
 def test_simulate_sees_campaign_states_a_running_process_has_not_checkpointed(
     isolated: Path,
 ) -> None:
@@ -169,6 +166,7 @@ def test_simulate_refuses_a_state_file_refcamp_refuses(
     assert files(db) == before
 
 
+@pytest.mark.slow
 def test_simulate_into_keeps_the_simulation_in_a_new_file_only(
     tmp_path: Path, isolated: Path
 ) -> None:
@@ -342,6 +340,7 @@ COMMANDS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trap", TRAPS, ids=lambda t: t.__name__)
 def test_a_state_file_that_is_not_a_regular_file_is_refused_promptly(
     tmp_path: Path, trap: Callable[[Path], str]
