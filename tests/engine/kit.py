@@ -11,9 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from refcamp.campaigns import load
 from refcamp.engine import Check, Evaluation, Facts
-from refcamp.models import CartItem, Catalog, Profile, Session
+from refcamp.errors import CampaignFileError
+from refcamp.models import CartItem, Catalog, Effect, Profile, Session
+from refcamp.tables import Problem
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 HIT = '{ effect = "show_notification", title = "hit" }'
@@ -34,6 +38,14 @@ def rule(when: str, then: str = HIT, name: str = "r") -> str:
     return f'\n[[rules]]\nname = "{name}"\nwhen = [{when}]\nthen = [{then}]\n'
 
 
+def limits(*written: tuple[str, int, str]) -> str:
+    """[[campaign.limits]] tables, (action, limit, per) each: the `extra` of `campaign`."""
+    return "".join(
+        f'\n[[campaign.limits]]\naction = "{a}"\nlimit = {n}\nper = "{per}"\n'
+        for a, n, per in written
+    )
+
+
 def attribute(path: str, op: str, value: str | None = None) -> str:
     """An attribute condition; `value` is TOML text (None: no value key)."""
     text = f'{{ attribute = "{path}", op = "{op}"'
@@ -47,6 +59,19 @@ def catalog(*texts: str) -> Catalog:
         for index, text in enumerate(texts, 1):
             (Path(directory) / f"campaign{index}.toml").write_text(text, encoding="utf-8")
         return load(Path(directory))
+
+
+def problems(*texts: str) -> list[Problem]:
+    """The problems the loader reports for these campaign files (it must report some)."""
+    with pytest.raises(CampaignFileError) as raised:
+        catalog(*texts)
+    return list(raised.value.problems)
+
+
+def mistakes(*texts: str) -> list[tuple[str, str]]:
+    """(place, message) of each problem: its place within the file, e.g. "rule 1 'r': effect 1:
+    amount", so the temporary directory's name does not matter."""
+    return [(p.parts()["place"], p.message) for p in problems(*texts)]
 
 
 def profile(pid: str = "P", **attributes: Any) -> Profile:
@@ -125,3 +150,10 @@ def effect(evaluation: Evaluation, effect_type: str) -> Mapping[str, Any]:
     found = [e for e in evaluation.effects if e.effect_type == effect_type]
     assert len(found) == 1, evaluation.effects
     return found[0].props
+
+
+def one(evaluation: Evaluation, effect_type: str) -> Effect:
+    """The one effect of this type, with its params (what the service needs to carry it out)."""
+    found = [e for e in evaluation.effects if e.effect_type == effect_type]
+    assert len(found) == 1, evaluation.effects
+    return found[0]
