@@ -310,8 +310,9 @@ def test_invalid_limit_tables_are_refused(
     result = cli("campaign", "validate", "--json", now=None)
     assert result.exit_code == 2, result
     [problem] = result.json["problems"]
-    assert "[[campaign.limits]] 1" in problem
-    assert key in problem.split("[[campaign.limits]] 1")[1]
+    assert problem["place"].startswith("[[campaign.limits]] 1")
+    assert key in problem["text"].split("[[campaign.limits]] 1")[1]
+    assert problem["file"].endswith("campaign.toml") and problem["rule"] is None
     words = cli("campaign", "validate", now=None)
     assert words.exit_code == 2, words
     assert "[[campaign.limits]] 1" in words.stderr
