@@ -16,7 +16,7 @@ import pytest
 from refcamp.campaigns import load
 from refcamp.engine import Check, Evaluation, Facts
 from refcamp.errors import CampaignFileError
-from refcamp.models import CartItem, Catalog, Effect, Profile, Session
+from refcamp.models import CartItem, Catalog, Effect, Profile, Referral, Session
 from refcamp.tables import Problem
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
@@ -157,3 +157,20 @@ def one(evaluation: Evaluation, effect_type: str) -> Effect:
     found = [e for e in evaluation.effects if e.effect_type == effect_type]
     assert len(found) == 1, evaluation.effects
     return found[0]
+
+
+def referral(**fields: Any) -> Referral:
+    """Code CODE-1 of campaign `ref`, made by advocate ADV, unlimited and never expiring (fields
+    override)."""
+    values: dict[str, Any] = {
+        "code": "CODE-1",
+        "campaign_id": "ref",
+        "advocate_id": "ADV",
+        "friend_id": None,
+        "usage_limit": 0,
+        "usage_counter": 0,
+        "start_date": None,
+        "expiry_date": None,
+        "created": NOW,
+    }
+    return Referral(**{**values, **fields})

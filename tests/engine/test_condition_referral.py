@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from kit import NOW, campaign, catalog, facts, failed, profile, rule, types
+from kit import referral as referral_code
 
 from refcamp.engine import Evaluation, evaluate
 from refcamp.models import Referral
@@ -20,18 +21,7 @@ RULES = catalog(campaign(REFERRAL_RULE, cid="ref"))
 
 def code(**fields: Any) -> Referral:
     """Code CODE-1 of campaign `ref`, made by advocate ADV (fields override)."""
-    values: dict[str, Any] = {
-        "code": "CODE-1",
-        "campaign_id": "ref",
-        "advocate_id": "ADV",
-        "friend_id": None,
-        "usage_limit": 0,
-        "usage_counter": 0,
-        "start_date": None,
-        "expiry_date": None,
-        "created": NOW,
-    }
-    return Referral(**{**values, **fields})
+    return referral_code(**{"campaign_id": "ref", **fields})
 
 
 def redeem(known: Referral | None, **fields: Any) -> Evaluation:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from kit import NOW, campaign, catalog, facts, item, limits, mistakes, one, rule, types
+from kit import referral as referral_code
 
 from refcamp.clock import iso
 from refcamp.engine import Evaluation, evaluate
@@ -120,18 +121,8 @@ def test_an_anonymous_session_gets_no_points() -> None:
 
 
 def referral(**fields: Any) -> Referral:
-    values: dict[str, Any] = {
-        "code": "CODE-1",
-        "campaign_id": "pts",
-        "advocate_id": "ADV",
-        "friend_id": None,
-        "usage_limit": 0,
-        "usage_counter": 0,
-        "start_date": None,
-        "expiry_date": None,
-        "created": NOW,
-    }
-    return Referral(**{**values, **fields})
+    """Code CODE-1 of campaign `pts`, made by advocate ADV (fields override)."""
+    return referral_code(**{"campaign_id": "pts", **fields})
 
 
 ADVOCATE = f'{FIXED}, recipient = "advocate"'

@@ -10,7 +10,7 @@ from refcamp.errors import ConflictError, InputError
 from refcamp.models import CodeSettings, Coupon, Profile
 from refcamp.payloads import check_id
 from refcamp.service.campaign_states import require_feature
-from refcamp.service.lookup import ensure_profile, find_campaign, get_coupon, get_profile
+from refcamp.service.lookup import ensure_profile, find_campaign, get_coupon, get_profile, page_of
 from refcamp.service.response import Views, customer_views
 from refcamp.service.workspace import Workspace
 from refcamp.store import queries
@@ -92,9 +92,11 @@ def coupons(
 ) -> tuple[list[Coupon], int]:
     """A page of coupon codes and how many there are in all."""
     page = queries.list_coupons(ws.stored, campaign, recipient, limit, offset)
-    if limit is None and (page or not offset):  # the whole list from offset: no count needed
-        return page, offset + len(page)
-    return page, queries.count_coupons(ws.stored, campaign, recipient)
+
+    def count() -> int:
+        return queries.count_coupons(ws.stored, campaign, recipient)
+
+    return page_of(page, limit, offset, count)
 
 
 def reserve_coupon(ws: Workspace, code: str, profile_id: str) -> tuple[Coupon, bool]:

@@ -58,6 +58,16 @@ def get_referral(ws: Workspace, code: str) -> Referral:
     return _stored(ws, queries.get_referral, "referral code", "referrals", "code", code)
 
 
+def page_of(
+    page: list[T], limit: int | None, offset: int, count: Callable[[], int]
+) -> tuple[list[T], int]:
+    """A listing's page and how many there are in all: counted only when the page does not
+    already say (a whole list from `offset` needs no count)."""
+    if limit is None and (page or not offset):
+        return page, offset + len(page)
+    return page, count()
+
+
 def _number(key: str) -> int | None:
     """The Talon.One integer id people may give instead of a readable id."""
     return int(key) if key.isascii() and key.isdigit() else None

@@ -13,7 +13,7 @@ from refcamp.errors import ConflictError, InputError
 from refcamp.models import Referral
 from refcamp.payloads import ReferralInput, check_id
 from refcamp.service.campaign_states import require_feature
-from refcamp.service.lookup import ensure_profile, find_campaign
+from refcamp.service.lookup import ensure_profile, find_campaign, page_of
 from refcamp.service.workspace import Workspace
 from refcamp.store import queries
 from refcamp.store.db import transaction
@@ -29,9 +29,11 @@ def referrals(
 ) -> tuple[list[Referral], int]:
     """A page of referral codes and how many there are in all."""
     page = queries.list_referrals(ws.stored, advocate, campaign, limit, offset)
-    if limit is None and (page or not offset):  # the whole list from offset: no count needed
-        return page, offset + len(page)
-    return page, queries.count_referrals(ws.stored, advocate, campaign)
+
+    def count() -> int:
+        return queries.count_referrals(ws.stored, advocate, campaign)
+
+    return page_of(page, limit, offset, count)
 
 
 def create_referral(
