@@ -653,3 +653,26 @@ def test_the_real_command_builds_only_the_command_invoked_and_still_helps(isolat
     listed = refcamp("session", "show", "S1", "--json")
     assert listed.returncode == 0, listed
     assert '"state": "closed"' in listed.stdout
+
+
+def test_a_lookup_in_the_wrong_case_names_the_stored_id(run: Any) -> None:
+    """Profiles, sessions, referral codes and coupons looked up in the wrong letter case: exit 1,
+    one line naming the one that exists; an id with no near one gets no hint."""
+    assert run("campaign", "activate", "medium-referral").exit_code == 0
+    code = run("profile", "update", "ADV", "-q").stdout.strip()
+    assert run("session", "update", "SESS-1", "--profile", "ADV").exit_code == 0
+    coupon = run("coupon", "create", "--campaign", "spring-coupons", "-q").stdout.strip()
+    for args, stored in (
+        (["profile", "show", "adv"], "ADV"),
+        (["session", "show", "sess-1"], "SESS-1"),
+        (["referral", "show", code.lower()], code),
+        (["coupon", "show", coupon.lower()], coupon),
+    ):
+        result = run(*args)
+        assert result.exit_code == 1, result
+        assert result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert line.startswith("refcamp: error: no "), line
+        assert line.endswith(f"{args[2]!r} (did you mean {stored}?)"), line
+    [line] = run("profile", "show", "NOBODY").stderr.splitlines()
+    assert line == "refcamp: error: no customer profile 'NOBODY'"

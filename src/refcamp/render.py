@@ -196,13 +196,6 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-def amount(value: Any) -> str:
-    """Money as people write it: 7, 7.50 (never 7.0)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
-    return str(value)
-
-
 def _share(room: int, narrowest: list[int], natural: list[int]) -> list[int]:
     """Widths that fill `room`: every column at least its narrowest, the room left over shared
     in proportion to what each column would still use."""

@@ -38,6 +38,7 @@ from refcamp.clock import parse_time
 from refcamp.errors import (
     CampaignFileError,
     ConflictError,
+    DatabaseError,
     InputError,
     NotFoundError,
     RefcampError,
@@ -648,11 +649,10 @@ def _guard(endpoint: Endpoint, door: Door, debug: bool) -> Callable[[Request], A
         except sqlite3.OperationalError as error:
             # A lock held too long, a full disk: worth trying again later. Anything else is a
             # bug, said as one.
-            transient = any(w in str(error) for w in ("locked", "busy", "full", "not saved"))
-            if not transient and debug:
+            known = DatabaseError(error)
+            if not known.transient and debug:
                 raise
-            status = 503 if transient else 500
-            return ApiError(status, f"database: {error}").response()
+            return ApiError(503 if known.transient else 500, str(known)).response()
         except Exception as error:
             if debug:
                 raise

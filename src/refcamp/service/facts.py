@@ -54,7 +54,7 @@ def load_facts(
             [code, *coupon_codes],
         ),
         audiences=queries.audiences(conn, profile_id)
-        if profile_id and ws.uses("audience")
+        if profile_id and ws.reads_audiences()
         else frozenset(),
         event_attributes=event_attributes,
         coupons={c: queries.get_coupon(conn, c) for c in coupon_codes},

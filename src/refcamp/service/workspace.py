@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from refcamp import catalog_cache, clock, paths
 from refcamp.engine.conditions import AudienceCondition
@@ -48,7 +48,7 @@ class Workspace:
     _fixed_now: datetime | bool | None = field(default=False, init=False, repr=False)
     _conn: sqlite3.Connection | None = field(default=None, init=False, repr=False)
     _catalog: Catalog | None = field(default=None, init=False, repr=False)
-    _uses: dict[str, bool] | None = field(default=None, init=False, repr=False)
+    _audiences: bool | None = field(default=None, init=False, repr=False)
     _states: dict[str, str] | None = field(default=None, init=False, repr=False)
     _talon_ids: TalonIds | None = field(default=None, init=False, repr=False)
     _seen: bool = field(default=False, init=False, repr=False)  # campaigns recorded in the file
@@ -137,20 +137,18 @@ class Workspace:
         # list of every customer it ever made.
         self.new_customers = []
 
-    def uses(self, feature: str) -> bool:
-        """Whether any campaign has audience conditions ("audience"), so requests skip loading
-        what no rule looks at."""
-        if self._uses is None:
-            rules = [r for c in self.catalog.campaigns for r in c.rules]
-            self._uses = {
-                "audience": any(
-                    isinstance(c, AudienceCondition)
-                    for r in rules
-                    for top in r.when
-                    for c in top.walk()
-                ),
-            }
-        return self._uses[feature]
+    def reads_audiences(self) -> bool:
+        """Whether any campaign has an audience condition: requests load a customer's audiences
+        only then."""
+        if self._audiences is None:
+            self._audiences = any(
+                isinstance(condition, AudienceCondition)
+                for campaign in self.catalog.campaigns
+                for rule in campaign.rules
+                for top in rule.when
+                for condition in top.walk()
+            )
+        return self._audiences
 
     def talon_ids(self) -> TalonIds:
         """The integer ids Talon.One's models use, given once per campaign, ruleset, program and
@@ -190,7 +188,7 @@ class Workspace:
     # A door that commits many requests together (replay, simulate) holds one transaction over
     # them, each request a savepoint inside it (store.db.transaction).
 
-    def transaction(self) -> Any:
+    def transaction(self) -> db.Transaction:
         """One transaction (a savepoint inside an open one): store.db.transaction."""
         return transaction(self.conn)
 
@@ -226,7 +224,9 @@ class Workspace:
     def in_transaction(self) -> bool:
         return self.conn.in_transaction
 
-    def batches(self, lines: int = 2000, seconds: float = 0.5) -> Any:
+    def batches(
+        self, lines: int = 2000, seconds: float = 0.5
+    ) -> AbstractContextManager[Callable[[], bool]]:
         """store.db.batches on this workspace's connection."""
         return db.batches(self.conn, lines, seconds)
 
@@ -271,7 +271,7 @@ class Workspace:
 
     def forget_campaigns(self) -> None:
         """The campaign files changed: read them again at the next request."""
-        self._catalog = self._uses = self._states = self._talon_ids = None
+        self._catalog = self._audiences = self._states = self._talon_ids = None
         self._seen = False
 
     def campaign_states(self) -> dict[str, str]:

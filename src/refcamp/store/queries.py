@@ -1088,9 +1088,11 @@ def _point_figures(conn: sqlite3.Connection, campaign_id: str) -> dict[str, Poin
 
 
 def same_but_case(conn: sqlite3.Connection, table: str, key: str, value: str) -> str | None:
-    """The stored id or code that differs from `value` only in letter case, if there is one
-    (what a mistyped lookup most likely meant; a scan, run only when the lookup failed)."""
+    """The stored id or code that is `value` in upper or lower case, if there is one (what a
+    lookup typed in the wrong case most likely meant). Two lookups by key, never a scan: a door
+    may answer many requests for things that do not exist."""
     assert table in {"profiles", "sessions", "referrals", "coupons"} and key in {"id", "code"}
-    sql = f"SELECT {key} FROM {table} WHERE {key} = ? COLLATE NOCASE LIMIT 1"
-    row = conn.execute(sql, (value,)).fetchone()
-    return row[0] if row else None
+    for candidate in dict.fromkeys((value.upper(), value.lower())):
+        if candidate != value and exists(conn, table, key, candidate):
+            return candidate
+    return None
