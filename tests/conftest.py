@@ -267,3 +267,28 @@ def assert_input_error(result: Any, *words: str) -> str:
         assert word in message, result
     assert "Traceback" not in result.stderr
     return message
+
+
+# --- campaign files as text (tests/engine/ and the CLI's rule stories write them alike) ---------
+
+HIT = '{ effect = "show_notification", title = "hit" }'  # the effect that says a test rule fired
+WALLET = '\n[[loyalty_program]]\nid = "wallet"\n'
+
+
+def campaign(
+    *rules: str, cid: str = "rl", priority: int = 0, extra: str = "", wallet: bool = False
+) -> str:
+    """An enabled campaign with the rules given (see `rule`)."""
+    text = f'[campaign]\nid = "{cid}"\nstate = "enabled"\npriority = {priority}\n{extra}\n'
+    return text + (WALLET if wallet else "") + "".join(rules)
+
+
+def rule(when: str, then: str = HIT, name: str = "r") -> str:
+    """One [[rules]] table; `when` and `then` are the insides of the arrays."""
+    return f'\n[[rules]]\nname = "{name}"\nwhen = [{when}]\nthen = [{then}]\n'
+
+
+def attribute(path: str, op: str, value: str | None = None) -> str:
+    """An attribute condition; `value` is TOML text (None: no value key)."""
+    extra = f", value = {value}" if value is not None else ""
+    return f'{{ attribute = "{path}", op = "{op}"{extra} }}'

@@ -18,12 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Refcamp, ok
+from conftest import HIT, Refcamp, attribute, campaign, ok, rule
 
 Run = Callable[..., Any]  # conftest's `run` fixture
-
-HIT = '{ effect = "show_notification", title = "hit" }'
-WALLET = '\n[[loyalty_program]]\nid = "wallet"\n'
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -41,19 +38,6 @@ def write(run: Run, tmp_path: Path) -> Callable[..., Refcamp]:
         return Refcamp(run, directory)
 
     return write_files
-
-
-def campaign(
-    *rules: str, cid: str = "rl", priority: int = 0, extra: str = "", wallet: bool = False
-) -> str:
-    """An enabled campaign with the rules given (see `rule`)."""
-    text = f'[campaign]\nid = "{cid}"\nstate = "enabled"\npriority = {priority}\n{extra}\n'
-    return text + (WALLET if wallet else "") + "".join(rules)
-
-
-def rule(when: str, then: str = HIT, name: str = "r") -> str:
-    """One [[rules]] table; `when` and `then` are the insides of the arrays."""
-    return f'\n[[rules]]\nname = "{name}"\nwhen = [{when}]\nthen = [{then}]\n'
 
 
 def types(response: Any) -> list[str]:
@@ -81,12 +65,6 @@ def one(response: Any, effect_type: str) -> dict[str, Any]:
 
 def audiences(response: Any) -> list[str]:
     return [a["name"] for a in response["customerProfile"]["audienceMemberships"]]
-
-
-def attribute(path: str, op: str, value: str | None = None) -> str:
-    """An attribute condition; `value` is TOML text (None: no value key)."""
-    extra = f", value = {value}" if value is not None else ""
-    return f'{{ attribute = "{path}", op = "{op}"{extra} }}'
 
 
 def cart_body(profile: str, *items: dict[str, Any], **session: Any) -> dict[str, Any]:

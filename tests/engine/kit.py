@@ -1,6 +1,7 @@
-"""What tests/engine/ shares: campaigns written as TOML text and read by the real loader, facts
-built by hand, and the questions asked of an Evaluation. Nothing here touches a state file or
-the CLI: these tests call `refcamp.engine.evaluate` as the service does.
+"""What tests/engine/ shares: campaigns written as TOML text and read by the real loader,
+facts built by hand, and the questions asked of an Evaluation (the TOML builders `campaign`,
+`rule` and `attribute` are conftest's, shared with the CLI's rule stories). Nothing here touches
+a state file or the CLI: these tests call `refcamp.engine.evaluate` as the service does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import HIT, WALLET, attribute, campaign, rule  # noqa: F401 (for the tests)
 
 from refcamp.campaigns import load
 from refcamp.engine import Check, Evaluation, Facts
@@ -20,22 +22,7 @@ from refcamp.models import CartItem, Catalog, Effect, Profile, Referral, Session
 from refcamp.tables import Problem
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
-HIT = '{ effect = "show_notification", title = "hit" }'
-WALLET = '\n[[loyalty_program]]\nid = "wallet"\n'
 UPDATED = ("talon_session_updated",)
-
-
-def campaign(
-    *rules: str, cid: str = "rl", priority: int = 0, extra: str = "", wallet: bool = False
-) -> str:
-    """An enabled campaign with the rules given (see `rule`)."""
-    text = f'[campaign]\nid = "{cid}"\nstate = "enabled"\npriority = {priority}\n{extra}\n'
-    return text + (WALLET if wallet else "") + "".join(rules)
-
-
-def rule(when: str, then: str = HIT, name: str = "r") -> str:
-    """One [[rules]] table; `when` and `then` are the insides of the arrays."""
-    return f'\n[[rules]]\nname = "{name}"\nwhen = [{when}]\nthen = [{then}]\n'
 
 
 def limits(*written: tuple[str, int, str]) -> str:
@@ -44,12 +31,6 @@ def limits(*written: tuple[str, int, str]) -> str:
         f'\n[[campaign.limits]]\naction = "{a}"\nlimit = {n}\nper = "{per}"\n'
         for a, n, per in written
     )
-
-
-def attribute(path: str, op: str, value: str | None = None) -> str:
-    """An attribute condition; `value` is TOML text (None: no value key)."""
-    text = f'{{ attribute = "{path}", op = "{op}"'
-    return text + (f", value = {value} }}" if value is not None else " }")
 
 
 def catalog(*texts: str) -> Catalog:
@@ -138,9 +119,9 @@ def fired_rules(evaluation: Evaluation) -> list[str]:
 
 def failed(evaluation: Evaluation, name: str = "r") -> tuple[int, Check]:
     """The first failing condition of the rule named `name`: its index and its Check."""
-    rule = next(r for r in evaluation.rules if r.rule_name == name)
-    assert not rule.fired, rule
-    condition = rule.failed_condition
+    result = next(r for r in evaluation.rules if r.rule_name == name)
+    assert not result.fired, result
+    condition = result.failed_condition
     assert condition is not None
     return condition.index, condition.check
 
