@@ -33,22 +33,27 @@ def refcamp(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def replay(db: Path, lines: list[str], scratch: Path, name: str) -> dict:
-    """Replay JSON Lines; returns refcamp's own summary (its timing excludes process start)."""
+def replay(db: Path, lines: list[str], scratch: Path, name: str, out: bool = False) -> dict:
+    """Replay JSON Lines; returns refcamp's own summary (its timing excludes process start).
+    With `out`, the full responses go to scratch/NAME.out.jsonl (`replay --out`)."""
     path = scratch / f"{name}.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    return json.loads(refcamp(db, "replay", str(path), "--json").stdout)
+    extra = ["--out", str(scratch / f"{name}.out.jsonl")] if out else []
+    return json.loads(refcamp(db, "replay", str(path), *extra, "--json").stdout)
 
 
-def seed_workload(db: Path, n: int, scratch: Path, prefix: str = "") -> tuple[dict, dict]:
-    """n registrations, then n closed sessions each bringing one of the new codes."""
-    first = replay(db, registrations(n, prefix + "ADV"), scratch, prefix + "registrations")
+def seed_workload(
+    db: Path, n: int, scratch: Path, prefix: str = "", out: bool = False
+) -> tuple[dict, dict]:
+    """n registrations, then n closed sessions each bringing one of the new codes (with `out`,
+    both replays write their full responses, `replay --out`)."""
+    first = replay(db, registrations(n, prefix + "ADV"), scratch, prefix + "registrations", out)
     codes = [
         r["code"]
         for r in json.loads(refcamp(db, "referral", "list", "--json").stdout)
         if r["advocateProfileIntegrationId"].startswith(prefix + "ADV")
     ]
-    second = replay(db, closes(codes, prefix + "FRIEND"), scratch, prefix + "closes")
+    second = replay(db, closes(codes, prefix + "FRIEND"), scratch, prefix + "closes", out)
     return first, second
 
 
