@@ -14,6 +14,7 @@ from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
 
 TABLES = {
     "migrations",
+    "requests",
     "rejections",
     "talon_ids",
     "returns",

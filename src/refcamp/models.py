@@ -325,6 +325,24 @@ class Effect:
     params: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request in the request log (the console's live view): which door it came through, what
+    it asked, what it did and, when its rules ran, why (the --explain trace)."""
+
+    door: str  # http, cli, replay
+    time: datetime
+    method: str
+    path: str
+    status: int  # the HTTP status it got (or would have: a command that worked is 200)
+    profile_id: str | None = None
+    session_id: str | None = None
+    effects: tuple[Effect, ...] = ()
+    explanation: Mapping[str, Any] | None = None
+    message: str | None = None  # why it failed, or the notes it gave
+    id: int = 0  # the row's, 0 until stored
+
+
 class Redemption(NamedTuple):
     """A code use a closed session booked (the row a rollback gives back)."""
 

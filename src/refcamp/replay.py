@@ -40,18 +40,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from refcamp import payloads, service, talon
 from refcamp.clock import parse_time
 from refcamp.errors import InputError, RefcampError
-from refcamp.service import replays
+from refcamp.service import replays, request_log
 from refcamp.service.workspace import Workspace
 
 BATCH_LINES = 2000
@@ -68,6 +68,8 @@ IDLE_SECONDS = 0.2
 PAUSE_SECONDS = 0.15
 PAUSE_EVERY = 5.0
 PAUSE_AT_MOST = 1.0
+# How often a replay's newest lines go to the request log (the console's live view).
+LOG_SECONDS = 5.0
 MAX_LINE = 10_000_000  # bytes; a longer line is reported, not parsed
 # A file with fewer lines left than this is read in the main process: a worker costs more to
 # start than it saves. The worker sends its items in chunks of at most this many lines or bytes.
@@ -202,6 +204,16 @@ def apply(ws: Any, request: Request) -> Any:
         dry_run=request.dry,
         response_content=body.response_content,
     )
+
+
+def _request_line(request: Request) -> tuple[str, str]:
+    """The method and path a replayed line stands for, as the request log shows them."""
+    method, template = {
+        "profile": ("PUT", "/v2/customer_profiles/{}"),
+        "session": ("PUT", "/v2/customer_sessions/{}"),
+        "event": ("POST", "/v2/events"),
+    }[request.kind]
+    return method, template.format(quote(request.target or "", safe=""))
 
 
 def failure(line: int, error: BaseException) -> str:
@@ -868,6 +880,14 @@ class _Replay:
         self.failed = progress.failed.copy()  # the lines done that failed
         self.committed = progress.done  # the last line committed
         self.turns = Turns(ws)
+        # The newest applied lines not yet in the request log. The log keeps only the newest
+        # rows, so only these are kept (of a file, only its last lines can be: holding every
+        # line's response cost a replay a tenth of its rate in garbage collection), and they
+        # are shaped only every LOG_SECONDS and at the end.
+        size = request_log.size()
+        self.logged: deque[tuple[Request, datetime, Any]] = deque(maxlen=size)
+        self.log_from = log.total - size if log is not None else 0  # lines after it are kept
+        self.log_due = time.monotonic() + LOG_SECONDS
         self.reading = False  # waiting for the reader: no request is in progress
         self.interrupted = False
         self.reader_error: str | None = None
@@ -921,6 +941,8 @@ class _Replay:
             else:
                 message = None
                 self.batch.record(item.kind, response)
+                if number > self.log_from and not item.dry:  # a dry run changes nothing
+                    self.logged.append((item, self.ws.now, response))
                 if self.out is not None:
                     self.out.add(number, response, None)
         if message is not None:
@@ -972,6 +994,8 @@ class _Replay:
             known = {k: n for k, n in known.items() if k != self.progress.key} | {key: self.last}
         if self.out is not None:
             self.out.write()
+        if not pause or time.monotonic() >= self.log_due:  # the last commit, or time to
+            self._log()
         self.ws.commit()
         self.open = False
         self.progress = Progress(self.last, key, known, failed)
@@ -982,6 +1006,19 @@ class _Replay:
             self.out.committed()
         if pause:
             self.turns.after_commit()
+
+    def _log(self) -> None:
+        """The batch's newest lines into the request log, in the batch's transaction."""
+        if not self.logged:
+            return
+        self.log_due = time.monotonic() + LOG_SECONDS
+        ids = self.ws.talon_ids()
+        entries = [
+            talon.log_entry("replay", *_request_line(item), now, response, ids)
+            for item, now, response in self.logged
+        ]
+        self.logged.clear()
+        request_log.record(self.ws, entries)
 
     def rollback(self) -> None:
         self.ws.rollback()

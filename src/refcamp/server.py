@@ -22,6 +22,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -44,6 +45,12 @@ from refcamp.errors import (
     RefcampError,
     StateFileError,
 )
+from refcamp.service import request_log
+
+# The request a task is serving (method and path, for the request log) and the service Response
+# it got: each request runs in a task of its own, so these are per request.
+_line: ContextVar[tuple[str, str] | None] = ContextVar("line", default=None)
+_served: ContextVar[Any] = ContextVar("served", default=None)
 
 MAX_BODY = 1 << 20  # bytes
 MMAP_BYTES = 256 << 20  # how much of the state file the server reads through a memory map
@@ -130,6 +137,7 @@ class Door:
         self.group = False  # the group's transaction was begun
         self.waiting: list[tuple[asyncio.Future[Any], Any]] = []  # done, not yet committed
         self.commit_due: asyncio.Handle | None = None
+        self.logged: list[Any] = []  # request log entries, committed with the group
 
     async def call(
         self, fn: Callable[[service.Workspace], Any], now: datetime | None = None
@@ -150,11 +158,31 @@ class Door:
             raise
         else:
             ws.release("door")
+            line = _line.get()
+            if line is not None:
+                served = _served.get()
+                self.logged.append(talon.log_entry("http", *line, ws.now, served, ws.talon_ids()))
         finally:
             self._schedule_commit()
         done = asyncio.get_running_loop().create_future()
         self.waiting.append((done, result))
         return await done
+
+    async def log_failure(self, status: int, message: str) -> None:
+        """Log a request that failed (nothing of it was written): with the next group's commit,
+        or in a group of its own. Best effort: a state file locked for long only loses it."""
+        line = _line.get()
+        if line is None:
+            return
+        ws = self._workspace()
+        ws.new_request(None)
+        if not self.group:
+            try:
+                await self._begin(ws)
+            except sqlite3.Error:
+                return
+        self.logged.append(talon.log_entry("http", *line, ws.now, status=status, message=message))
+        self._schedule_commit()
 
     async def _begin(self, ws: service.Workspace) -> None:
         """Begin the group's transaction, waiting for another process's write lock without
@@ -194,7 +222,9 @@ class Door:
             self._lost(sqlite3.OperationalError("the transaction was rolled back"))
             return
         waiting, self.waiting = self.waiting, []
+        logged, self.logged = self.logged, []
         try:
+            request_log.record(ws, logged)
             ws.commit()
         except sqlite3.Error as error:
             self.waiting = waiting
@@ -210,6 +240,7 @@ class Door:
         """The group's transaction is gone: none of its requests is done."""
         self._workspace().rollback()
         self.group = False
+        self.logged = []
         waiting, self.waiting = self.waiting, []
         for done, _ in waiting:
             if not done.done():
@@ -342,6 +373,7 @@ def path_id(request: Request, name: str) -> str:
 
 
 def _state(ws: service.Workspace, response: Any) -> dict[str, Any]:
+    _served.set(response)  # for the request log
     return talon.integration_state(response, ws.catalog, ws.talon_ids(), ws.campaign_states())
 
 
@@ -418,6 +450,7 @@ async def reopen_session(request: Request, door: Door) -> Response:
 
     def call(ws: service.Workspace) -> dict[str, Any]:
         response = service.reopen_session(ws, session_id)
+        _served.set(response)  # for the request log
         ids = ws.talon_ids()
         return {"effects": [talon.effect(e, ids) for e in response.effects]}
 
@@ -638,27 +671,38 @@ def _guard(endpoint: Endpoint, door: Door, debug: bool) -> Callable[[Request], A
     """An endpoint whose failures become Talon.One's error bodies."""
 
     async def handle(request: Request) -> Response:
+        # A dry run is not logged: it leaves the state file as it was.
+        if request.query_params.get("dry", "").lower() != "true":
+            query = request.url.query
+            _line.set((request.method, request.url.path + (f"?{query}" if query else "")))
         try:
             return await endpoint(request, door)
-        except ApiError as error:
-            return error.response()
-        except RefcampError as error:
-            status = _status(error)
-            message = str(error)
-            return ApiError(status, message, pointer(message) if status == 400 else None).response()
-        except sqlite3.OperationalError as error:
-            # A lock held too long, a full disk: worth trying again later. Anything else is a
-            # bug, said as one.
-            known = DatabaseError(error)
-            if not known.transient and debug:
-                raise
-            return ApiError(503 if known.transient else 500, str(known)).response()
         except Exception as error:
-            if debug:
-                raise
-            return ApiError(500, f"internal error: {type(error).__name__}: {error}").response()
+            failed = _failure(error, debug)
+        await door.log_failure(failed.status, failed.message)
+        return failed.response()
 
     return handle
+
+
+def _failure(error: Exception, debug: bool) -> ApiError:
+    """What a request that failed is answered (with debug, a bug is raised instead)."""
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, RefcampError):
+        status = _status(error)
+        message = str(error)
+        return ApiError(status, message, pointer(message) if status == 400 else None)
+    if isinstance(error, sqlite3.OperationalError):
+        # A lock held too long, a full disk: worth trying again later. Anything else is a bug,
+        # said as one.
+        known = DatabaseError(error)
+        if not known.transient and debug:
+            raise error
+        return ApiError(503 if known.transient else 500, str(known))
+    if debug:
+        raise error
+    return ApiError(500, f"internal error: {type(error).__name__}: {error}")
 
 
 def _not_emulated(method: str, path: str) -> Callable[[Request], Awaitable[Response]]:

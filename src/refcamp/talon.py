@@ -10,6 +10,7 @@ field without a value is left out rather than `null`; refcamp's own extras (`exp
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from refcamp.clock import iso
@@ -21,6 +22,7 @@ from refcamp.models import (
     Coupon,
     Effect,
     LedgerEntry,
+    LoggedRequest,
     Profile,
     Referral,
     Session,
@@ -494,3 +496,34 @@ def error(status: int, message: str, errors: list[dict[str, Any]] | None = None)
         "errors": errors or [{"title": message, "details": message, "source": {}}],
         "StatusCode": status,
     }
+
+
+def log_entry(
+    door: str,
+    method: str,
+    path: str,
+    time: datetime,
+    resp: Any = None,
+    ids: TalonIds | None = None,
+    status: int = 200,
+    message: str | None = None,
+) -> LoggedRequest:
+    """What the request log keeps of one request (a service Response when it ran; `message`
+    when it failed): the same explanation --explain prints, so the console shows that trace."""
+    if resp is None:
+        return LoggedRequest(door, time, method, path, status, message=message)
+    session = resp.session
+    profile_id = resp.profile.id if resp.profile else (session.profile_id if session else None)
+    evaluation = resp.evaluation
+    return LoggedRequest(
+        door,
+        time,
+        method,
+        path,
+        status,
+        profile_id=profile_id,
+        session_id=session.id if session else None,
+        effects=tuple(resp.effects),
+        explanation=explanation(evaluation, ids or TalonIds({})) if evaluation else None,
+        message=message or "; ".join(resp.notes) or None,
+    )

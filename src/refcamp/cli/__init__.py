@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -25,6 +26,7 @@ from refcamp.cli.commands import NOUNS, Command, Group, Nouns
 from refcamp.errors import InputError, RefcampError, from_sqlite
 from refcamp.render import Output
 from refcamp.service import Response, Workspace
+from refcamp.service.request_log import record_after
 
 __all__ = ["NOUNS", "Command", "Group", "app", "guarded", "main", "respond", "workspace"]
 
@@ -148,9 +150,12 @@ def respond(
     quiet: bool,
     explain: bool,
     keys: list[str],
+    request: tuple[str, str],
 ) -> None:
-    """Print a request's Response: JSON (Talon.One's shape), the key values, or tables."""
+    """Print a request's Response: JSON (Talon.One's shape), the key values, or tables. The
+    request (method and the Integration API path it stands for) goes to the request log."""
     ws, out = workspace(ctx), output(ctx)
+    log_request(ctx, resp, *request)
     if codes.seed() and (resp.created_referrals or resp.generated):
         out.note("note: REFCAMP_SEED is set, so generated codes and ids are predictable")
     if as_json:
@@ -171,6 +176,21 @@ def respond(
             out.line(key)
     else:
         render.response(resp, explain)
+
+
+def api_path(template: str, *ids: str) -> str:
+    """The Integration API path a command stands for, as the request log shows it."""
+    return template.format(*(quote(i, safe="") for i in ids))
+
+
+def log_request(ctx: typer.Context, resp: Response, method: str, path: str) -> None:
+    """Record a command's request in the request log (the console shows it with the HTTP door's
+    and replay's). A dry run is not logged: it leaves the state file as it was."""
+    if resp.dry_run:
+        return
+    ws = workspace(ctx)
+    entry = talon.log_entry("cli", method, path, ws.now, resp, ws.talon_ids())
+    record_after(ws, entry)
 
 
 def version_callback(value: bool) -> None:

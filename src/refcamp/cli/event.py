@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from refcamp import service
-from refcamp.cli import guarded, respond, workspace
+from refcamp.cli import api_path, guarded, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload
 from refcamp.errors import InputError
 from refcamp.payloads import EventInput, read_attrs, read_event_body, read_json
@@ -66,4 +66,5 @@ def track(
         response_content=body.response_content,
     )
     resp.notes[:0] = list(body.notes)
-    respond(ctx, resp, as_json, False, explain, [])
+    path = api_path("/v2/events")
+    respond(ctx, resp, as_json, False, explain, [], ("POST", path))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from refcamp import render, service, talon
-from refcamp.cli import guarded, respond, workspace
+from refcamp.cli import api_path, guarded, log_request, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
 from refcamp.errors import InputError
 from refcamp.models import SESSION_STATES
@@ -110,7 +110,9 @@ def _update(
 ) -> None:
     ws = workspace(ctx)
     resp = service.update_session(ws, session_id, request, dry_run=dry_run)
-    respond(ctx, resp, as_json, quiet, explain, [resp.session.id] if resp.session else [])
+    made = resp.session.id if resp.session else session_id or ""
+    path = api_path("/v2/customer_sessions/{}", made)
+    respond(ctx, resp, as_json, quiet, explain, [made] if resp.session else [], ("PUT", path))
 
 
 @app.command("update")
@@ -183,7 +185,8 @@ def cancel(
     """Cancel a session. A closed one is revoked: every point it booked (the advocate's too) and
     every code use is rolled back. An open one books nothing. Cancelling twice changes nothing."""
     resp = service.cancel_session(workspace(ctx), session_id, dry_run=dry_run)
-    respond(ctx, resp, as_json, quiet, explain, [session_id])
+    path = api_path("/v2/customer_sessions/{}", session_id)
+    respond(ctx, resp, as_json, quiet, explain, [session_id], ("PUT", path))
 
 
 @app.command("reopen")
@@ -199,11 +202,13 @@ def reopen(
     back, and closing it again books anew (PUT /v2/customer_sessions/ID/reopen)."""
     ws = workspace(ctx)
     resp = service.reopen_session(ws, session_id, dry_run=dry_run)
+    path = api_path("/v2/customer_sessions/{}/reopen", session_id)
     if as_json:  # reopenCustomerSession's body
+        log_request(ctx, resp, "PUT", path)
         ids = ws.talon_ids()
         render.print_json({"effects": [talon.effect(e, ids) for e in resp.effects]})
         return
-    respond(ctx, resp, False, quiet, False, [session_id])
+    respond(ctx, resp, False, quiet, False, [session_id], ("PUT", path))
 
 
 @app.command("return")
@@ -236,7 +241,8 @@ def return_(
     else:
         raise InputError("say what is returned: --item position=P[,quantity=Q] or --payload")
     resp = service.return_items(workspace(ctx), session_id, request, dry_run=dry_run)
-    respond(ctx, resp, as_json, quiet, False, [session_id])
+    path = api_path("/v2/customer_sessions/{}/returns", session_id)
+    respond(ctx, resp, as_json, quiet, False, [session_id], ("POST", path))
 
 
 @app.command("show")

@@ -267,6 +267,29 @@ def m007_replay_failures(conn: sqlite3.Connection) -> None:
     )
 
 
+def m008_request_log(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- The newest requests, from every door (http, cli, replay), for the console: what came
+        -- in, what it did and why. Bounded: each door keeps only the newest N rows.
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            door TEXT NOT NULL CHECK (door IN ('http', 'cli', 'replay')),
+            time TEXT NOT NULL,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            profile_id TEXT,
+            session_id TEXT,
+            effects TEXT NOT NULL DEFAULT '[]',
+            explanation TEXT,
+            message TEXT
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_rule_language,
@@ -275,4 +298,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m005_serve,
     m006_ledger_chain,
     m007_replay_failures,
+    m008_request_log,
 ]

@@ -20,6 +20,7 @@ from refcamp.models import (
     Discount,
     Effect,
     LedgerEntry,
+    LoggedRequest,
     PointFigures,
     Profile,
     Redemption,
@@ -212,19 +213,29 @@ def save_session_effects(
     conn: sqlite3.Connection, session_id: str, effects: Iterable[Effect]
 ) -> None:
     """Keep the effects of a session's latest evaluation (getCustomerSession shows them)."""
-    rows = [
-        [e.campaign_id, e.ruleset_id, e.rule_index, e.rule_name, e.effect_type, dict(e.props)]
-        for e in effects
+    conn.execute("UPDATE sessions SET effects = ? WHERE id = ?", (_effects(effects), session_id))
+
+
+def _effects(effects: Iterable[Effect]) -> str:
+    """Effects as stored (a session's latest, a logged request's)."""
+    return dumps(
+        [
+            [e.campaign_id, e.ruleset_id, e.rule_index, e.rule_name, e.effect_type, dict(e.props)]
+            for e in effects
+        ]
+    )
+
+
+def _effects_of(text: str) -> list[Effect]:
+    return [
+        Effect(campaign, ruleset, index, name, kind, props)
+        for campaign, ruleset, index, name, kind, props in loads(text)
     ]
-    conn.execute("UPDATE sessions SET effects = ? WHERE id = ?", (dumps(rows), session_id))
 
 
 def session_effects(conn: sqlite3.Connection, session_id: str) -> list[Effect]:
     row = conn.execute("SELECT effects FROM sessions WHERE id = ?", (session_id,)).fetchone()
-    return [
-        Effect(campaign, ruleset, index, name, kind, props)
-        for campaign, ruleset, index, name, kind, props in loads(row[0] if row else "[]")
-    ]
+    return _effects_of(row[0] if row else "[]")
 
 
 def first_session(conn: sqlite3.Connection, session: Session) -> bool:
@@ -1096,3 +1107,69 @@ def same_but_case(conn: sqlite3.Connection, table: str, key: str, value: str) ->
         if candidate != value and exists(conn, table, key, candidate):
             return candidate
     return None
+
+
+# --- the request log ------------------------------------------------------------------------------
+
+
+def log_requests(conn: sqlite3.Connection, entries: Iterable[LoggedRequest], keep: int) -> None:
+    """Append requests to the log, then drop all but the newest `keep` (ids only grow, and only
+    the oldest are dropped, so the newest `keep` are the last `keep` ids: a range delete)."""
+    rows = [
+        (
+            e.door,
+            iso(e.time),
+            e.method,
+            e.path,
+            e.status,
+            e.profile_id,
+            e.session_id,
+            _effects(e.effects),
+            None if e.explanation is None else dumps(dict(e.explanation)),
+            e.message,
+        )
+        for e in entries
+    ]
+    if not rows:
+        return
+    conn.executemany(
+        "INSERT INTO requests (door, time, method, path, status, profile_id, session_id, "
+        "effects, explanation, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    conn.execute("DELETE FROM requests WHERE id <= (SELECT max(id) FROM requests) - ?", (keep,))
+
+
+def logged_requests(
+    conn: sqlite3.Connection, after: int = 0, before: int | None = None, limit: int = 50
+) -> list[LoggedRequest]:
+    """The newest logged requests first: those after id `after` and before id `before`."""
+    rows = conn.execute(
+        "SELECT * FROM requests WHERE id > ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC "
+        "LIMIT ?3",
+        (after, before, limit),
+    )
+    return [_logged(row) for row in rows]
+
+
+def logged_request(conn: sqlite3.Connection, number: int) -> LoggedRequest | None:
+    row = conn.execute("SELECT * FROM requests WHERE id = ?", (number,)).fetchone()
+    return _logged(row) if row else None
+
+
+@loader("logged request", "id")
+def _logged(row: sqlite3.Row) -> LoggedRequest:
+    explanation = row["explanation"]
+    return LoggedRequest(
+        door=row["door"],
+        time=_time(row["time"]),
+        method=row["method"],
+        path=row["path"],
+        status=row["status"],
+        profile_id=row["profile_id"],
+        session_id=row["session_id"],
+        effects=tuple(_effects_of(row["effects"])),
+        explanation=None if explanation is None else _object(explanation),
+        message=row["message"],
+        id=row["id"],
+    )

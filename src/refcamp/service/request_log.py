@@ -1,0 +1,68 @@
+"""The request log: the newest requests from every door (HTTP, CLI, replay), what each did and
+why, for the console. Bounded: only the newest `size()` rows stay (REFCAMP_REQUEST_LOG, default
+1000; 0 keeps none). Each door shapes its entries (talon.log_entry) and records them here: the
+HTTP door and replay inside the transaction that commits their requests, a command in one of its
+own right after its request."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+
+from refcamp.errors import InputError, NotFoundError
+from refcamp.models import LoggedRequest
+from refcamp.service.workspace import Workspace
+from refcamp.store import queries
+from refcamp.store.db import transaction
+
+DEFAULT_SIZE = 1000
+LARGEST_SIZE = 1_000_000
+
+
+def size() -> int:
+    """How many requests the log keeps (REFCAMP_REQUEST_LOG)."""
+    text = os.environ.get("REFCAMP_REQUEST_LOG")
+    if text is None or not text.strip():
+        return DEFAULT_SIZE
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= LARGEST_SIZE:
+        raise InputError(
+            f"REFCAMP_REQUEST_LOG: expected a number of requests from 0 to {LARGEST_SIZE}, "
+            f"got {text!r}"
+        )
+    return value
+
+
+def record(ws: Workspace, entries: Sequence[LoggedRequest]) -> None:
+    """Append entries, inside the open transaction (a door's batch or group)."""
+    keep = size()
+    if keep and entries:
+        queries.log_requests(ws.conn, entries[-keep:], keep)
+
+
+def record_after(ws: Workspace, entry: LoggedRequest) -> None:
+    """Append one command's entry in a transaction of its own, after its request committed: a
+    state file locked meanwhile only costs the entry (said as a warning), never the request."""
+    try:
+        with transaction(ws.conn):
+            record(ws, [entry])
+    except sqlite3.Error as error:
+        ws._warn(f"warning: the request was not logged for the console ({error})")
+
+
+def recent(
+    ws: Workspace, after: int = 0, before: int | None = None, limit: int = 50
+) -> list[LoggedRequest]:
+    """The newest logged requests first (those after id `after`, before id `before`)."""
+    return queries.logged_requests(ws.stored, after, before, limit)
+
+
+def get(ws: Workspace, number: int) -> LoggedRequest:
+    entry = queries.logged_request(ws.stored, number)
+    if entry is None:
+        raise NotFoundError(f"no logged request {number} (the log keeps the newest {size()})")
+    return entry
