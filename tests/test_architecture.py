@@ -150,7 +150,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
 BASE = ("models", "errors", "clock", "codes", "paths", "tables", "loyalty")
 INPUT = ("payloads", "campaigns", "catalog_cache", "templates")
 OUTPUT = ("render", "talon", "listing")
-DOORS = ("cli", "server", "replay", "simulate", "__main__")
+DOORS = ("cli", "server", "console", "replay", "simulate", "__main__")
 
 
 def layer(name: str) -> str:

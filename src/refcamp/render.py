@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from refcamp.engine.effects import said
-from refcamp.models import EVENTS, Effect
+from refcamp.models import EVENTS, Effect, Rule
 
 CLOSED = "talon_session_closed"
 
@@ -537,3 +537,10 @@ def chart(title: str, points: list[tuple[str, int]], width: int = 40) -> None:
     for label, value in points:
         bar = "█" * round(value / top * width)
         line(f"  {label}  {bar} {value}")
+
+
+def rule_words(rule: Rule) -> str:
+    """A rule read back in words (`campaign show`, the console)."""
+    when = " and ".join(c.words() for c in rule.when) or "always"
+    then = " and ".join(e.words() for e in rule.then)
+    return f"When {when}, then {then}."

@@ -715,17 +715,23 @@ def _not_emulated(method: str, path: str) -> Callable[[Request], Awaitable[Respo
 
 
 class Gate:
-    """What every request passes first: an HTTP request (nothing else is served), an id in the
-    path without an encoded "/" (routing sees the decoded path, so `S1%2Freopen` would reach
-    another endpoint), and `Authorization: ApiKey-v1 KEY` (else 401 and nothing runs)."""
+    """What every request passes first: an HTTP request (nothing else is served). The console
+    (every path outside /v1/ and /v2/) signs its users in itself; an Integration API request
+    needs an id in the path without an encoded "/" (routing sees the decoded path, so
+    `S1%2Freopen` would reach another endpoint), and `Authorization: ApiKey-v1 KEY` (else 401
+    and nothing runs)."""
 
-    def __init__(self, app: Any, key: str) -> None:
+    def __init__(self, app: Any, key: str, console: Any) -> None:
         self.app = app
+        self.console = console
         self.expected = f"ApiKey-v1 {key}".encode()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return  # lifespan is off; websockets are not served
+        if not scope["path"].startswith(API_PATHS):
+            await self.console(scope, receive, send)
+            return
         given = b""
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -744,8 +750,13 @@ class Gate:
         await error.response()(scope, receive, send)
 
 
+API_PATHS = ("/v1/", "/v2/")
+
+
 def create_app(door: Door, key: str, debug: bool = False) -> Any:
-    """The ASGI app: the emulated endpoints, 501 for the rest of the Integration API."""
+    """The ASGI app: the emulated endpoints, 501 for the rest of the Integration API, and the
+    console beside them."""
+    from refcamp.console import create_console
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
@@ -778,4 +789,4 @@ def create_app(door: Door, key: str, debug: bool = False) -> Any:
         ],
         exception_handlers={HTTPException: http_error},
     )
-    return Gate(app, key)
+    return Gate(app, key, create_console(door, key))

@@ -12,7 +12,7 @@ from refcamp.campaigns import shown
 from refcamp.cli import guarded, workspace
 from refcamp.cli.options import Json
 from refcamp.errors import CampaignFileError, InputError
-from refcamp.models import Campaign, Rule, TalonIds
+from refcamp.models import Campaign, TalonIds
 from refcamp.service import authoring
 
 app = typer.Typer(
@@ -20,12 +20,6 @@ app = typer.Typer(
 )
 
 CampaignId = Annotated[str, typer.Argument(metavar="ID", help="The campaign id.")]
-
-
-def rule_words(rule: Rule) -> str:
-    when = " and ".join(c.words() for c in rule.when) or "always"
-    then = " and ".join(e.words() for e in rule.then)
-    return f"When {when}, then {then}."
 
 
 def _campaign_json(campaign: Campaign, state: str, ids: TalonIds) -> dict[str, Any]:
@@ -71,7 +65,7 @@ def show(ctx: typer.Context, campaign_id: CampaignId, as_json: Json = False) -> 
             source=campaign.source,
             ruleset=campaign.ruleset_id,
             rules=[
-                {"ruleIndex": r.index, "name": r.name, "words": rule_words(r)}
+                {"ruleIndex": r.index, "name": r.name, "words": render.rule_words(r)}
                 for r in campaign.rules
             ],
         )
@@ -80,7 +74,7 @@ def show(ctx: typer.Context, campaign_id: CampaignId, as_json: Json = False) -> 
     render.line(f"{campaign.name} ({campaign.id}) — {state}")
     render.line(f"File: {campaign.source}; features: {', '.join(campaign.features) or 'none'}")
     for rule in campaign.rules:
-        render.line(f"  Rule {rule.index + 1} '{rule.name}': {rule_words(rule)}")
+        render.line(f"  Rule {rule.index + 1} '{rule.name}': {render.rule_words(rule)}")
 
 
 def _set_state(ctx: typer.Context, campaign_id: str, state: str, as_json: bool) -> None:

@@ -1,0 +1,1 @@
+"""The console's pages: each module gives its routes (`routes(console)`)."""
