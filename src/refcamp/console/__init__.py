@@ -9,78 +9,16 @@ change is a campaign's state (a POST with a CSRF token). Imported by `refcamp se
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
-from refcamp.console.auth import COOKIE, Keys
-
-HERE = Path(__file__).parent
-Page = Callable[[Request], Awaitable[Response]]
-
-# The pages' order in the navigation bar: (path, title).
-NAVIGATION = (
-    ("/requests", "Requests"),
-    ("/campaigns", "Campaigns"),
-    ("/customers", "Customer"),
-    ("/forecast", "Forecast"),
-)
-
-
-class Console:
-    """What every page needs: the Door to the state file, the key's tokens, the templates."""
-
-    def __init__(self, door: Any, key: str) -> None:
-        self.door = door
-        self.keys = Keys(key)
-        environment = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(HERE / "templates"),
-            autoescape=True,  # every value is text, never markup
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.templates = Jinja2Templates(env=environment)
-
-    async def read(self, fn: Callable[[Any], Any]) -> Any:
-        """Run `fn(workspace)` on the server's state file, one request at a time."""
-        return await self.door.call(fn)
-
-    def page(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
-        context.update(
-            navigation=NAVIGATION,
-            here=request.url.path,
-            csrf=self.keys.csrf,
-            signed_in=self.keys.signed_in(request),
-        )
-        return self.templates.TemplateResponse(request, template, context, status_code=status)
-
-    def guarded(self, page: Page) -> Page:
-        """A page for the signed-in only: anyone else goes to the login page first."""
-
-        async def handle(request: Request) -> Response:
-            if not self.keys.signed_in(request):
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
-            return await page(request)
-
-        return handle
-
-
-def _safe_next(target: str) -> str:
-    """Where to go after signing in: a path of this console only (never another site)."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/requests"
-    return target
+from refcamp.console.auth import COOKIE
+from refcamp.console.web import HERE, Console, form, safe_next
 
 
 def create_console(door: Any, key: str) -> Starlette:
@@ -92,13 +30,13 @@ def create_console(door: Any, key: str) -> Starlette:
         return RedirectResponse("/requests" if console.keys.signed_in(request) else "/login", 303)
 
     async def login_form(request: Request) -> Response:
-        target = _safe_next(request.query_params.get("next", "/requests"))
+        target = safe_next(request.query_params.get("next", "/requests"))
         return console.page(request, "login.html", next=target, message=None)
 
     async def login(request: Request) -> Response:
-        form = await request.form()
-        given = str(form.get("key", ""))
-        target = _safe_next(str(form.get("next", "/requests")))
+        fields = await form(request)
+        given = fields.get("key", "")
+        target = safe_next(fields.get("next", "/requests"))
         if not console.keys.is_key(given.strip()):
             message = (
                 "That is not this server's API key. Use the key `refcamp serve` printed when it "

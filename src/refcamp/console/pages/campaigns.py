@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from refcamp import render, service
 from refcamp.clock import iso
+from refcamp.console.web import form
 from refcamp.errors import RefcampError
 
 
@@ -37,12 +38,12 @@ def routes(console: Any) -> list[Route]:
         return console.page(request, "campaigns.html", campaigns=shown, message=None)
 
     async def switch(request: Request) -> Response:
-        form = await request.form()
-        if not console.keys.form_is_ours(request, str(form.get("csrf", ""))):
+        fields = await form(request)
+        if not console.keys.form_is_ours(request, fields.get("csrf", "")):
             message = "This form did not come from the console's own page (CSRF check): reload."
             return console.page(request, "error.html", 403, message=message)
         campaign_id = request.path_params["campaign"]
-        state = str(form.get("state", ""))
+        state = fields.get("state", "")
         if state not in ("enabled", "disabled"):
             message = f"state: expected enabled or disabled, got {state!r}"
             return console.page(request, "error.html", 400, message=message)
