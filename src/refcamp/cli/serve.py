@@ -63,6 +63,7 @@ def serve(
     out.write(
         f"refcamp serve: http://{shown}:{bound}  "
         f"(send the header  Authorization: ApiKey-v1 {key})\n"
+        f"console: http://{shown}:{bound}/  (sign in with the same key)\n"
     )
     out.stdout.flush()
     try:
