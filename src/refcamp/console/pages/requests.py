@@ -109,10 +109,12 @@ def routes(console: Any) -> list[Route]:
         if after is None:
             message = f"after: expected a request id (a whole number), got {given!r}"
             return PlainTextResponse(message, 400)
-        rows = await console.read(lambda ws: request_log.recent(ws, after=after, limit=PAGE))
-        shown = [_request(entry) for entry in rows]
+        rows = await console.read(lambda ws: request_log.recent(ws, after=after, limit=PAGE + 1))
+        shown = [_request(entry) for entry in rows[:PAGE]]
+        # More arrived than a page: the newest are shown, and a row says where the rest are.
+        gap = shown[-1]["id"] if len(rows) > PAGE else None
         response = console.templates.TemplateResponse(
-            request, "_request_rows.html", {"requests": shown}
+            request, "_request_rows.html", {"requests": shown, "gap": gap}
         )
         response.headers["X-Newest"] = str(shown[0]["id"] if shown else after)
         response.headers["Cache-Control"] = "no-store"
