@@ -25,7 +25,7 @@ from refcamp import __version__, codes, render, talon
 from refcamp.cli.commands import NOUNS, Command, Group, Nouns
 from refcamp.errors import InputError, RefcampError, from_sqlite
 from refcamp.render import Output
-from refcamp.service import Response, Workspace
+from refcamp.service import Response, Workspace, request_log
 from refcamp.service.request_log import record_after
 
 __all__ = ["NOUNS", "Command", "Group", "app", "guarded", "main", "respond", "workspace"]
@@ -244,6 +244,7 @@ def root(
     ctx.call_on_close(ws.close)
     try:
         _ = ws.now  # a bad --now or REFCAMP_NOW is an error for every command, used or not
+        request_log.size()  # so is a bad REFCAMP_REQUEST_LOG (before a request is saved)
     except RefcampError as error:
         fail(str(error), error.exit_code)
 

@@ -24,6 +24,12 @@ document.addEventListener("DOMContentLoaded", () => {
 // (rendered by the server, escaped there) to put first, and the new newest id in a header.
 function startLive(list) {
   const status = document.querySelector("[data-live-status]");
+  function say(state, text) {
+    if (!status) return;
+    status.textContent = text;
+    status.classList.remove("live", "offline");
+    status.classList.add(state);
+  }
   async function poll() {
     const after = list.dataset.newest || "0";
     try {
@@ -32,7 +38,7 @@ function startLive(list) {
         credentials: "same-origin",
       });
       if (response.status === 401) {
-        if (status) status.textContent = "Signed out: sign in again to see new requests.";
+        say("offline", "Offline: signed out, sign in again to see new requests.");
         return;
       }
       if (response.ok) {
@@ -47,12 +53,14 @@ function startLive(list) {
           body.querySelectorAll("tr.empty").forEach((row) => row.remove());
         }
         if (newest) list.dataset.newest = newest;
-        if (status) status.textContent = "Live: new requests appear here as they arrive.";
+        say("live", "Live: new requests appear here as they arrive.");
+      } else {
+        say("offline", "Offline: the server answered " + response.status + "; trying again.");
       }
     } catch (error) {
-      if (status) status.textContent = "The server does not answer; trying again.";
+      say("offline", "Offline: the server does not answer; trying again.");
     }
     setTimeout(poll, 1000);
   }
-  setTimeout(poll, 1000);
+  poll();
 }
