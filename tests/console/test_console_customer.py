@@ -118,3 +118,32 @@ def test_ids_and_attributes_that_look_like_markup_are_text(page, console: Server
     expect(page.get_by_test_id("customer-id")).to_have_text(hostile)
     page.wait_for_timeout(300)
     assert dialogs == []
+
+
+def test_the_balance_chart_follows_the_ledgers_rules() -> None:
+    """Each point of the chart is refcamp.loyalty.balance as of its moment: points pending until
+    they start, spent soonest-expiring first, expired when their time is up."""
+    from datetime import UTC, datetime, timedelta
+
+    from refcamp.console import charts
+    from refcamp.loyalty import balance
+    from refcamp.models import LedgerEntry
+
+    t0, day = datetime(2026, 1, 1, tzinfo=UTC), timedelta(days=1)
+
+    def entry(uuid: str, kind: str, amount: int, made: datetime, **dates: datetime) -> LedgerEntry:
+        start = dates.get("start", made)
+        return LedgerEntry(uuid, "w", "P", kind, amount, uuid, made, start, dates.get("expiry"))
+
+    entries = [
+        entry("a", "addition", 100, t0, expiry=t0 + 10 * day),
+        entry("b", "subtraction", 30, t0 + day),
+        entry("c", "addition", 50, t0 + 2 * day, start=t0 + 3 * day),
+    ]
+    now = t0 + 20 * day
+    points = charts.balance_over_time(entries, now)
+    assert [v for _, v in points] == [0, 100, 70, 70, 120, 50, 50]
+    assert points[-1] == (now, balance(entries, now).current)
+    chart = charts.steps(points)
+    assert chart.path.startswith("M ") and chart.path.count("V") == len(points) - 1
+    assert [label.text for label in chart.labels][:2] == ["0", "150"]

@@ -76,11 +76,10 @@ def balance_over_time(entries: Sequence[LedgerEntry], now: datetime) -> list[tup
 def _scale(low: int, high: int) -> tuple[int, int]:
     """The value axis: from min(0, low) to a round top above `high`."""
     low = min(0, low)
-    high = max(high, low + 1)
-    span = high - low
-    step = 10 ** max(0, len(str(span)) - 1)
-    top = -(-high // step) * step
-    return low, max(top, low + 1)
+    if high <= 0:
+        return low, max(1, -low // 4)
+    half = max(1, 10 ** (len(str(high)) - 1) // 2)  # round up to a half of high's magnitude
+    return low, -(-high // half) * half
 
 
 def steps(points: list[tuple[datetime, int]]) -> Chart:

@@ -9,6 +9,7 @@ sessions and the codes redeemed as a friend."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +23,8 @@ from refcamp.console import charts
 from refcamp.errors import NotFoundError
 from refcamp.render import short_time
 
-SESSIONS_SHOWN = 100
+SESSIONS_SHOWN = 100  # the newest; the page says how many there are in all
+LEDGER_SHOWN = 500  # per program, the newest (the chart and balances count every entry)
 
 
 def _text(value: Any) -> str:
@@ -52,7 +54,7 @@ def _read(ws: Any, profile_id: str) -> dict[str, Any]:
 def _program(program: str, name: str, balance: Any, entries: list[Any], now: Any) -> dict:
     reversed_ids = {e.reverses for e in entries if e.reverses}
     rows = []
-    for e in entries:
+    for e in entries[-LEDGER_SHOWN:]:
         sign = "+" if e.type == "addition" else "-"
         note = ""
         if e.reverses:
@@ -77,6 +79,7 @@ def _program(program: str, name: str, balance: Any, entries: list[Any], now: Any
         "name": name,
         "balance": balance,
         "entries": rows,
+        "entry_count": len(entries),
         "chart": charts.steps(points) if entries else None,
         "latest": points[-1][1] if points else 0,
     }
@@ -165,12 +168,16 @@ def routes(console: Any) -> list[Route]:
 
     async def customer(request: Request) -> Response:
         profile_id = request.path_params["profile"]
+        if not profile_id:
+            return RedirectResponse("/customers", 303)
         try:
             read = await console.read(lambda ws: _read(ws, profile_id))
         except NotFoundError as error:
             message = str(error)
             return console.page(request, "customers.html", 404, wanted=profile_id, message=message)
-        return console.page(request, "customer.html", customer=_customer(read), url=customer_url)
+        # The chart's balances are computed off the event loop: the API goes on answering.
+        shown = await asyncio.to_thread(_customer, read)
+        return console.page(request, "customer.html", customer=shown, url=customer_url)
 
     return [
         Route("/customers", console.guarded(search), methods=["GET"]),
