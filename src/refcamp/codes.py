@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from refcamp.errors import RefcampError
@@ -22,7 +23,10 @@ if TYPE_CHECKING:
     import random
 
 _seeded: random.Random | None = None
-_forced = False  # use_seed() was called: the seeded generator, whatever REFCAMP_SEED says
+# use_seed()'s generator, used whatever REFCAMP_SEED says: a context variable, so a simulation
+# run in a worker thread of the server (the console's forecast) neither makes the server's own
+# codes predictable nor sees its draws disturbed by them.
+_forced: ContextVar[random.Random | None] = ContextVar("refcamp_forced_seed", default=None)
 
 
 def seed() -> str | None:
@@ -32,8 +36,9 @@ def seed() -> str | None:
 def _generator() -> random.Random | None:
     """The seeded generator, or None for the secure one."""
     global _seeded
-    if _forced and _seeded is not None:
-        return _seeded
+    forced = _forced.get()
+    if forced is not None:
+        return forced
     value = seed()
     if value is None:
         return None
@@ -67,16 +72,14 @@ def use_seed(value: str) -> None:
     """Draw from a generator seeded with `value` from now on (a simulation's reproducibility)."""
     import random
 
-    global _seeded, _forced
-    _seeded = random.Random(value)
-    _forced = True
+    _forced.set(random.Random(value))
 
 
 def reset_seed() -> None:
     """Start the seeded sequence again (each command, and each test, starts from the seed)."""
-    global _seeded, _forced
+    global _seeded
     _seeded = None
-    _forced = False
+    _forced.set(None)
 
 
 def transaction_uuid() -> str:

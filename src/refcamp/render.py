@@ -489,6 +489,13 @@ def explanation(evaluation: Any) -> None:
 
 def stats(figures: dict[str, Any]) -> None:
     """One campaign's figures (refcamp campaign stats, refcamp simulate)."""
+    rows = stat_rows(figures)
+    table(f"{figures['name']} ({figures['campaignId']})", ["Figure", "Value"], rows)
+
+
+def stat_rows(figures: dict[str, Any]) -> list[tuple[str, Any]]:
+    """One campaign's figures as (label, value) rows: what `stats` prints (the console shows
+    the same)."""
     rows: list[tuple[str, Any]] = [
         ("referral codes created", figures["referralCodes"]),
         ("coupons created", figures["coupons"]),
@@ -516,7 +523,7 @@ def stats(figures: dict[str, Any]) -> None:
     )
     per = figures["costPerAcquiredCustomer"]
     rows.append(("cost per acquired customer", "n/a" if per is None else f"{per:.2f}"))
-    table(f"{figures['name']} ({figures['campaignId']})", ["Figure", "Value"], rows)
+    return rows
 
 
 def chart(title: str, points: list[tuple[str, int]], width: int = 40) -> None:

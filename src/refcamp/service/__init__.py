@@ -49,10 +49,12 @@ from refcamp.service.lookup import (
 )
 from refcamp.service.points import adjust_points, balances, ledger
 from refcamp.service.profiles import (
+    History,
     Inventory,
     change_audiences,
     create_audience,
     delete_customer_data,
+    history,
     inventory,
     update_profile,
     update_profiles,
@@ -71,6 +73,7 @@ from refcamp.service.sessions import (
 from refcamp.service.workspace import Workspace
 
 __all__ = [
+    "History",
     "Inventory",
     "Response",
     "Views",
@@ -94,6 +97,7 @@ __all__ = [
     "get_profile",
     "get_referral",
     "get_session",
+    "history",
     "inventory",
     "ledger",
     "referrals",

@@ -10,7 +10,7 @@ from refcamp import clock
 from refcamp.engine import Evaluation
 from refcamp.engine.effects import CreateCode
 from refcamp.errors import NotFoundError
-from refcamp.models import Catalog, Coupon, Profile, Referral
+from refcamp.models import Catalog, Coupon, Profile, Referral, Session
 from refcamp.payloads import ProfileInput, check_id
 from refcamp.service.booking import Booking
 from refcamp.service.facts import apply_rules, load_facts
@@ -194,4 +194,24 @@ def inventory(ws: Workspace, profile_id: str) -> Inventory:
             coupons,
             ws.now,
             queries.campaign_states(conn),
+        )
+
+
+class History(NamedTuple):
+    """A customer's sessions (newest first, at most the number asked for) and the referral codes
+    they redeemed as a friend, with their uses."""
+
+    sessions: list[Session]
+    session_count: int
+    redeemed: list[tuple[Referral, int]]
+
+
+def history(ws: Workspace, profile_id: str, sessions: int = 100) -> History:
+    conn = ws.stored
+    with snapshot(conn):
+        get_profile(ws, profile_id)
+        return History(
+            queries.customer_sessions(conn, profile_id, sessions),
+            queries.count_customer_sessions(conn, profile_id),
+            queries.redeemed_referrals(conn, profile_id),
         )

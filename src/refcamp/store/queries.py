@@ -279,6 +279,21 @@ def _session(row: sqlite3.Row) -> Session:
     )
 
 
+def customer_sessions(conn: sqlite3.Connection, profile_id: str, limit: int) -> list[Session]:
+    """A customer's newest sessions first (at most `limit`)."""
+    rows = conn.execute(
+        "SELECT rowid, * FROM sessions WHERE profile_id = ? ORDER BY created DESC, rowid DESC "
+        "LIMIT ?",
+        (profile_id, limit),
+    )
+    return [_session(row) for row in rows]
+
+
+def count_customer_sessions(conn: sqlite3.Connection, profile_id: str) -> int:
+    row = conn.execute("SELECT count(*) FROM sessions WHERE profile_id = ?", (profile_id,))
+    return int(row.fetchone()[0])
+
+
 # The types of a stored cart item's fields, as save_session writes them.
 CART_FIELDS: dict[str, tuple[type, ...]] = {
     "sku": (str,),
@@ -476,6 +491,18 @@ def referred(conn: sqlite3.Connection, code: str) -> list[str]:
         (code,),
     )
     return [row[0] for row in rows]
+
+
+def redeemed_referrals(conn: sqlite3.Connection, profile_id: str) -> list[tuple[Referral, int]]:
+    """The referral codes a customer redeemed as a friend, with their uses by them (uses rolled
+    back do not count), in the order first redeemed."""
+    rows = conn.execute(
+        "SELECT r.rowid, r.*, count(u.rolled_back IS NULL OR NULL) AS uses FROM referrals r "
+        "JOIN redemptions u ON u.kind = 'referral' AND u.code = r.code AND u.profile_id = ? "
+        "GROUP BY r.code ORDER BY min(u.id)",
+        (profile_id,),
+    )
+    return [(_referral(row), int(row["uses"])) for row in rows]
 
 
 # --- loyalty -----------------------------------------------------------------------------------
