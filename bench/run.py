@@ -1,4 +1,4 @@
-"""All four benchmarks; `--quick` is the seconds-long smoke run CI uses (no timing is asserted).
+"""All five benchmarks; `--quick` is the seconds-long smoke run CI uses (no timing is asserted).
 
 python bench/run.py [--quick]
 """
@@ -10,6 +10,7 @@ import sys
 import cold_start
 import large_state
 import replay_throughput
+import request_log
 import serve_throughput
 
 quick = "--quick" in sys.argv
@@ -18,6 +19,8 @@ if quick:  # one round still runs every path: the floors, refcamp, refcamp --out
     replay_throughput.main(200, rounds=1)
 else:
     replay_throughput.main(10_000, rounds=3)
+print("== what the request log costs replay ==")
+request_log.main(200 if quick else 10_000, rounds=1 if quick else 5)
 print("== cost per request as the state grows ==")
 if quick:
     large_state.main(100, 1_000, 10_000)

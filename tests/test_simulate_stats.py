@@ -447,4 +447,6 @@ def test_bench_quick_runs(tmp_path: Path) -> None:
     assert len(ratios) == 2, proc.stdout
     assert any(line.startswith("refcamp/floor:") for line in lines), proc.stdout
     assert any(line.startswith("--out overhead") for line in lines), proc.stdout
+    # the request log's cost (#12), the log on and off side by side
+    assert any(line.startswith("request log: replay time with / without") for line in lines)
     assert "Traceback" not in proc.stderr
