@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -63,3 +65,12 @@ def scratch_dir() -> tempfile.TemporaryDirectory[str]:
 
 def rate(summary: dict) -> float:
     return summary["applied"] / summary["seconds"] if summary["seconds"] else float("inf")
+
+
+def run_rounds(main: Callable[[int, int], object], doc: str) -> None:
+    """The command line of a benchmark measured in rounds: `[N] [--rounds R]`."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    main(args.n, args.rounds)

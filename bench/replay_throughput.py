@@ -14,13 +14,12 @@ most 1.15x the time of the same replay without it.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import floor
-from common import rate, refcamp, scratch_dir, seed_workload
+from common import rate, refcamp, run_rounds, scratch_dir, seed_workload
 
 TARGET = 0.6  # refcamp / raised floor, overall requests/s: at least
 OUT_TARGET = 1.15  # time of `replay --out FILE` / time without: at most
@@ -131,8 +130,4 @@ def _summary(results: dict[str, list[Figures]], rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n", nargs="?", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    main(args.n, args.rounds)
+    run_rounds(main, __doc__)

@@ -7,12 +7,11 @@ rounds (target: the log costs under 10% of the replay's time).
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 from pathlib import Path
 
-from common import refcamp, scratch_dir, seed_workload
+from common import refcamp, run_rounds, scratch_dir, seed_workload
 
 TARGET = 1.10  # replay time with the log / without: under
 
@@ -56,8 +55,4 @@ def main(n: int, rounds: int = 3) -> list[float]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n", nargs="?", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    main(args.n, args.rounds)
+    run_rounds(main, __doc__)
