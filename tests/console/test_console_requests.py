@@ -209,3 +209,12 @@ def test_replayed_lines_appear_and_older_pages_work_without_javascript(
         expect(plain.get_by_test_id("effect")).to_contain_text("referral code")
     finally:
         context.close()
+
+
+def test_a_customer_link_keeps_an_id_with_a_slash_whole(page, console: Server) -> None:
+    cli("profile", "update", "team/alice?x=1#y")
+    sign_in(page)
+    link = row(page, "cli", "/v2/customer_profiles/team%2Falice").get_by_test_id("customer")
+    expect(link.locator("a")).to_have_attribute("href", "/customers/team%2Falice%3Fx%3D1%23y")
+    link.locator("a").click()
+    expect(page.get_by_test_id("customer-id")).to_have_text("team/alice?x=1#y")

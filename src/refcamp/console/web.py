@@ -3,6 +3,7 @@ reading a posted form, and the navigation."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ class Console:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # An id in a link's path: every character but letters and digits escaped, "/" too
+        # (Jinja's urlencode keeps "/", which would make another path).
+        environment.filters["segment"] = segment
         self.templates = Jinja2Templates(env=environment)
 
     async def read(self, fn: Callable[[Any], Any]) -> Any:
@@ -65,6 +69,18 @@ class Console:
             return await page(request)
 
         return handle
+
+
+def segment(value: Any) -> str:
+    """A value as one path segment of a URL."""
+    return quote(str(value), safe="")
+
+
+def text(value: Any) -> str:
+    """A stored value as people read it: strings as they are, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 MAX_FORM = 64 << 10  # bytes: the console's forms are a key, a token and a state

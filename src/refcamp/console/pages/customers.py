@@ -10,9 +10,7 @@ sessions and the codes redeemed as a friend."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,18 +18,12 @@ from starlette.routing import Route
 
 from refcamp import service
 from refcamp.console import charts
+from refcamp.console.web import segment, text
 from refcamp.errors import NotFoundError
 from refcamp.render import short_time
 
 SESSIONS_SHOWN = 100  # the newest; the page says how many there are in all
 LEDGER_SHOWN = 500  # per program, the newest (the chart and balances count every entry)
-
-
-def _text(value: Any) -> str:
-    """An attribute value as people read it: strings as they are, the rest as JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _limit(used: int, limit: int) -> str:
@@ -99,7 +91,7 @@ def _customer(read: dict[str, Any]) -> dict[str, Any]:
             ("closed sessions", str(closed)),
             ("total sales", f"{sales:.2f}"),
         ],
-        "attributes": [(k, _text(v)) for k, v in profile.attributes.items()],
+        "attributes": [(k, text(v)) for k, v in profile.attributes.items()],
         "audiences": inventory.views.audiences,
         "sessions": [
             {
@@ -152,7 +144,7 @@ def _customer(read: dict[str, Any]) -> dict[str, Any]:
 
 
 def customer_url(profile_id: str) -> str:
-    return "/customers/" + quote(profile_id, safe="")
+    return "/customers/" + segment(profile_id)
 
 
 def routes(console: Any) -> list[Route]:

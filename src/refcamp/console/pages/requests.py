@@ -4,7 +4,6 @@ rejections; and one request's page with everything it did and why (the --explain
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -12,19 +11,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from refcamp import render
+from refcamp.console.web import text
 from refcamp.errors import NotFoundError
 from refcamp.models import LoggedRequest
 from refcamp.service import request_log
 
 PAGE = 50  # requests a page (and a feed answer) shows
 LARGEST_ID = 2**63 - 1  # SQLite's largest integer: a larger id is no request
-
-
-def _text(value: Any) -> str:
-    """A prop's value as text: strings as they are, anything else as JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _effect(effect: Any) -> dict[str, Any]:
@@ -34,8 +27,8 @@ def _effect(effect: Any) -> dict[str, Any]:
         "words": render.effect_words(effect),
         "campaign": effect.campaign_id,
         "rule": effect.rule_name,
-        "rejection": None if reason is None else _text(reason),
-        "props": [(key, _text(value)) for key, value in effect.props.items()],
+        "rejection": None if reason is None else text(reason),
+        "props": [(key, text(value)) for key, value in effect.props.items()],
     }
 
 
