@@ -116,6 +116,9 @@ def _report(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def routes(console: Any) -> list[Route]:
+    # One forecast at a time: each keeps a core busy, and the API must keep answering beside it.
+    one_at_a_time = asyncio.Lock()
+
     async def forecast(request: Request) -> Response:
         query = request.query_params
         rows = await console.read(lambda ws: service.campaigns(ws))
@@ -154,9 +157,10 @@ def routes(console: Any) -> list[Route]:
                 int(numbers["seed"]),
             )
             point_value = float(numbers["point-value"])
-            chosen, report = await asyncio.to_thread(
-                _simulate, console, population, asked, point_value, context["yes"]
-            )
+            async with one_at_a_time:
+                chosen, report = await asyncio.to_thread(
+                    _simulate, console, population, asked, point_value, context["yes"]
+                )
         except RefcampError as error:  # bad parameters: 400, the form as sent
             context["message"] = str(error)
             status = 400 if isinstance(error, (InputError, NotFoundError)) else 500
