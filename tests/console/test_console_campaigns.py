@@ -59,3 +59,21 @@ def test_a_switch_posted_from_elsewhere_is_refused(page, console: Server) -> Non
     expect(page.locator("[data-campaign='medium-referral']").get_by_test_id("state")).to_have_text(
         "enabled"
     )
+
+
+def test_every_answer_runs_only_the_consoles_own_script_and_is_never_framed(
+    page, console: Server
+) -> None:
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
+    for path in ("/login", "/static/console.css"):
+        reply = page.request.get(path)
+        policy = reply.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert reply.headers["x-frame-options"] == "DENY"
+        assert reply.headers["cache-control"] == "no-store"
+    sign_in(page)
+    for path in ("/requests", "/campaigns", "/customers", "/forecast"):
+        page.goto(path)
+    # No page needs anything the policy refuses (inline styles or scripts).
+    assert not [m for m in messages if "Content Security Policy" in m], messages

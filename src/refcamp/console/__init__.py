@@ -21,7 +21,7 @@ from refcamp.console.auth import COOKIE
 from refcamp.console.web import HERE, Console, form, safe_next
 
 
-def create_console(door: Any, key: str) -> Starlette:
+def create_console(door: Any, key: str) -> Any:
     from refcamp.console.pages import campaigns, customers, forecast, requests
 
     console = Console(door, key)
@@ -64,4 +64,40 @@ def create_console(door: Any, key: str) -> Starlette:
     ]
     for module in (requests, campaigns, customers, forecast):
         routes += module.routes(console)
-    return Starlette(routes=routes)
+    return Guarded(Starlette(routes=routes))
+
+
+# What every console answer says to the browser: run only the console's own script and style
+# (an injected <script> would not run even if some text escaped escaping), never inside another
+# site's frame, no referrer to other sites, and nothing of a signed-in page kept in a cache.
+HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    # same-origin, not no-referrer: under no-referrer a form POST says Origin: null, which the
+    # CSRF check must refuse.
+    (b"referrer-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class Guarded:
+    """The console app with HEADERS on every answer (an ASGI wrapper: no extra task per request,
+    unlike Starlette's BaseHTTPMiddleware)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in HEADERS}
+                kept = [h for h in message.get("headers", []) if h[0].lower() not in names]
+                message = {**message, "headers": kept + HEADERS}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
