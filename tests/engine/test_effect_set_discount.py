@@ -117,7 +117,7 @@ def test_a_discount_limit_counts_the_value_and_a_blocked_one_leaves_the_total() 
     (blocked,) = evaluation.blocked
     assert (blocked.campaign_id, blocked.effect_type) == ("a", "setDiscount")
     assert blocked.reason == "CampaignLimitReached"
-    assert blocked.details == "limit 20 of discount per campaign: 15 used, this needs 10.0 more"
+    assert blocked.details == "limit 20 of discount per campaign: 15 used, this needs 10 more"
     assert values(evaluation) == [50.0]  # campaign b still had the whole total
 
 

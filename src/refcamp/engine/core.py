@@ -18,6 +18,7 @@ from typing import Any
 from refcamp.clock import iso
 from refcamp.engine import coupons, referrals
 from refcamp.engine.conditions import CouponCondition, ReferralCondition, mentions
+from refcamp.engine.kinds import money
 from refcamp.engine.limits import reason as limit_reason
 from refcamp.engine.types import (
     Blocked,
@@ -172,7 +173,8 @@ def _plan_effects(context: Context, rule: Rule, out: _Outcome) -> None:
                         index,
                         spec.effect_type,
                         limit_reason(limit),
-                        f"limit {limit.words()}: {used} used, this needs {amount} more",
+                        f"limit {limit.words()}: {money(used)} used, "
+                        f"this needs {money(amount)} more",
                     )
                 )
                 continue
