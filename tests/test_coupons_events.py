@@ -923,10 +923,17 @@ def test_talon_prefixed_event_type_is_exit_2(reviews: Run) -> None:
     assert run("profile", "show", "BOB").exit_code == 1
 
 
-def test_event_without_profile_is_exit_2(reviews: Run) -> None:
-    result = reviews("event", "track", "review_posted", "--attr", "stars=5")
-    assert result.exit_code == 2, result
-    assert "--profile" in result.stderr
+def test_an_event_without_a_profile_is_anonymous_as_over_http(reviews: Run) -> None:
+    # As trackEventV2 without profileId: the event is kept and its rules run, but there is no
+    # customer to give points to, and none is made up.
+    result = reviews("event", "track", "review_posted", "--attr", "stars=5", "--json")
+    assert result.exit_code == 0, result
+    data = result.json
+    assert data["event"]["type"] == "review_posted"
+    assert "profileId" not in data["event"] or not data["event"]["profileId"]
+    assert [e for e in data["effects"] if e["effectType"] == "addLoyaltyPoints"] == []
+    listed = reviews("db", "check", "--json")
+    assert listed.exit_code == 0, listed
 
 
 def test_event_with_an_unknown_session_is_exit_1(reviews: Run) -> None:

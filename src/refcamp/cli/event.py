@@ -30,7 +30,10 @@ def track(
     profile: Annotated[
         str | None,
         typer.Option(
-            "--profile", help="The customer (or the payload's profileId).", show_default=False
+            "--profile",
+            help="The customer (or the payload's profileId); without one the event is anonymous, "
+            "as Talon.One allows.",
+            show_default=False,
         ),
     ] = None,
     session: Annotated[
@@ -47,14 +50,13 @@ def track(
     explain: Explain = False,
     as_json: Json = False,
 ) -> None:
-    """Track a custom event for a customer; rules with { event = "TYPE" } react to it."""
+    """Track a custom event for a customer, or an anonymous one; rules with { event = "TYPE" }
+    react to it."""
     body = read_event_body(read_json(payload)) if payload else EventInput()
     event_type = event_type or body.type
     profile = profile or body.profile_id
     if not event_type:
         raise InputError("give the event TYPE (or type in the payload)")
-    if not profile:
-        raise InputError("give --profile (or profileId in the payload)")
     attributes = {**body.attributes, **read_attrs(attr or [])}
     resp = service.track_event(
         workspace(ctx),
