@@ -4,6 +4,8 @@ failures over HTTP kept with their status and message, a long replay's last line
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,15 +78,16 @@ def test_dry_runs_are_not_logged(active) -> None:
 
 def test_failures_over_http_are_logged_with_status_and_message(active) -> None:
     with serving() as server:
-        assert server.request("GET", "/v2/customer_sessions/NONE").status == 404
+        missing = server.request("PUT", "/v2/customer_sessions/NONE/reopen")
+        assert missing.status == 404
         assert server.request("PUT", "/v2/customer_sessions/BAD", raw=b"{not json").status == 400
         ok = server.request("PUT", "/v2/customer_profiles/OK?runRuleEngine=true", {})
         assert ok.status == 200
     good, bad, missing = logged()
     assert (missing.door, missing.method, missing.path) == (
         "http",
-        "GET",
-        "/v2/customer_sessions/NONE",
+        "PUT",
+        "/v2/customer_sessions/NONE/reopen",
     )
     assert missing.status == 404 and "NONE" in (missing.message or "")
     assert missing.effects == () and missing.explanation is None
@@ -92,6 +95,76 @@ def test_failures_over_http_are_logged_with_status_and_message(active) -> None:
     assert bad.message
     assert (good.status, good.path) == (200, "/v2/customer_profiles/OK?runRuleEngine=true")
     assert good.profile_id == "OK" and [e.effect_type for e in good.effects] == ["referralCreated"]
+
+
+def test_reads_and_dry_runs_over_http_are_not_logged(active) -> None:
+    """A read would push real requests out of the log; a dry run, in any spelling of true, or
+    with a malformed flag, must leave the state file as it was."""
+    with serving() as server:
+        assert server.request("PUT", "/v2/customer_profiles/R?runRuleEngine=true", {}).status == 200
+        before = logged()
+        assert server.request("GET", "/v1/customer_profiles/R/inventory").status == 200
+        assert server.request("GET", "/v2/customer_sessions/NONE").status == 404
+        for flag in ("true", "TRUE", "yes"):
+            reply = server.request("PUT", f"/v2/customer_profiles/D?dry={flag}", {})
+            assert reply.status == 200, reply
+        assert server.request("PUT", "/v2/customer_profiles/D?dry=maybe", {}).status == 400
+        assert server.request("PUT", "/v2/customer_profiles/D?dry=yes", raw=b"{").status == 400
+    assert logged() == before
+
+
+def test_a_failure_is_answered_at_once_while_another_process_holds_the_write_lock(
+    active,
+) -> None:
+    """Logging a failure never waits for the state file's lock (a command or a replay may hold
+    it for long): the 400 comes while the lock is held, and is logged with the next group."""
+    with serving() as server:
+        holder = sqlite3.connect(os.environ["REFCAMP_DB"], isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            # Were the answer waiting for the lock (30 s), this would time out first.
+            bad = server.request("PUT", "/v2/customer_sessions/B", raw=b"{", timeout=10)
+            assert bad.status == 400
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert server.request("PUT", "/v2/customer_profiles/NEXT", {}).status == 200
+    assert [(e.status, e.path) for e in logged()] == [
+        (200, "/v2/customer_profiles/NEXT"),
+        (400, "/v2/customer_sessions/B"),
+    ]
+
+
+def test_erasing_a_customer_erases_their_logged_requests(active) -> None:
+    """Logged explanations show attribute values: `profile delete` takes them too."""
+    assert active("profile", "update", "ALICE", "--attr", "email=alice@example.com").exit_code == 0
+    assert active("profile", "update", "BOB").exit_code == 0
+    assert active("profile", "delete", "ALICE").exit_code == 0
+    kept = logged()
+    assert [entry.profile_id for entry in kept] == ["BOB"]
+    assert "alice@example.com" not in repr(kept)
+
+
+def test_a_log_turned_off_forgets_what_it_kept(active, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert active("profile", "update", "P1").exit_code == 0
+    monkeypatch.setenv("REFCAMP_REQUEST_LOG", "0")
+    assert active("profile", "update", "P2").exit_code == 0
+    assert logged() == []
+
+
+def test_a_replay_stopped_early_logs_the_last_lines_it_committed(
+    active, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REFCAMP_REQUEST_LOG", "5")
+    lines = [
+        json.dumps({"path": f"/v2/customer_profiles/R{n:02}", "body": {}}) for n in range(1, 21)
+    ]
+    lines[10] = "{not json"  # line 11
+    log = tmp_path / "stops.jsonl"
+    log.write_text("\n".join(lines) + "\n")
+    assert active("replay", str(log), "--stop-on-error").exit_code == 1
+    kept = logged()
+    assert [entry.profile_id for entry in kept] == ["R10", "R09", "R08", "R07", "R06"]
 
 
 def test_a_long_replay_logs_only_its_last_lines(

@@ -70,6 +70,7 @@ PAUSE_EVERY = 5.0
 PAUSE_AT_MOST = 1.0
 # How often a replay's newest lines go to the request log (the console's live view).
 LOG_SECONDS = 5.0
+LIVE_LINES = 50  # lines held for the request log while a file is far from its end
 MAX_LINE = 10_000_000  # bytes; a longer line is reported, not parsed
 # A file with fewer lines left than this is read in the main process: a worker costs more to
 # start than it saves. The worker sends its items in chunks of at most this many lines or bytes.
@@ -880,13 +881,17 @@ class _Replay:
         self.failed = progress.failed.copy()  # the lines done that failed
         self.committed = progress.done  # the last line committed
         self.turns = Turns(ws)
-        # The newest applied lines not yet in the request log. The log keeps only the newest
-        # rows, so only these are kept (of a file, only its last lines can be: holding every
-        # line's response cost a replay a tenth of its rate in garbage collection), and they
-        # are shaped only every LOG_SECONDS and at the end.
-        size = request_log.size()
-        self.logged: deque[tuple[Request, datetime, Any]] = deque(maxlen=size)
-        self.log_from = log.total - size if log is not None else 0  # lines after it are kept
+        # The newest applied lines not yet in the request log, shaped only every LOG_SECONDS
+        # and at the end. Holding a line's response costs garbage collection (a thousand held
+        # all along cost a replay a tenth of its rate), so a file's lines are held by the
+        # thousand only near its end, where they are the log's newest; before that, only the
+        # newest LIVE_LINES (what the console shows of a replay under way, and of one stopped
+        # early).
+        self.log_size = request_log.size()
+        self.logged: deque[tuple[Request, datetime, Any]] = deque(
+            maxlen=min(LIVE_LINES, self.log_size)
+        )
+        self.log_from = log.total - self.log_size if log is not None else 0
         self.log_due = time.monotonic() + LOG_SECONDS
         self.reading = False  # waiting for the reader: no request is in progress
         self.interrupted = False
@@ -941,7 +946,9 @@ class _Replay:
             else:
                 message = None
                 self.batch.record(item.kind, response)
-                if number > self.log_from and not item.dry:  # a dry run changes nothing
+                if not item.dry:  # a dry run changes nothing, so it is not logged
+                    if number > self.log_from and self.logged.maxlen != self.log_size:
+                        self.logged = deque(self.logged, maxlen=self.log_size)
                     self.logged.append((item, self.ws.now, response))
                 if self.out is not None:
                     self.out.add(number, response, None)
@@ -1009,7 +1016,7 @@ class _Replay:
 
     def _log(self) -> None:
         """The batch's newest lines into the request log, in the batch's transaction."""
-        if not self.logged:
+        if not self.logged and self.log_size:  # (a log turned off still forgets its rows)
             return
         self.log_due = time.monotonic() + LOG_SECONDS
         ids = self.ws.talon_ids()

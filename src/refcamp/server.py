@@ -15,6 +15,7 @@ Integration API endpoint refcamp does not emulate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import os
@@ -150,39 +151,48 @@ class Door:
             await self._begin(ws)
         ws.savepoint("door")
         try:
-            # The request's whole work, shaping its answer included (which may give new ids),
-            # is inside its savepoint.
+            # The request's whole work, shaping its answer and its request log entry included
+            # (which may give new ids), is inside its savepoint.
             result = fn(ws)
+            entry = self._entry(ws)
         except BaseException:
             self._undo(ws)
             raise
         else:
             ws.release("door")
-            line = _line.get()
-            if line is not None:
-                served = _served.get()
-                self.logged.append(talon.log_entry("http", *line, ws.now, served, ws.talon_ids()))
+            if entry is not None:
+                self.logged.append(entry)
         finally:
             self._schedule_commit()
         done = asyncio.get_running_loop().create_future()
         self.waiting.append((done, result))
         return await done
 
-    async def log_failure(self, status: int, message: str) -> None:
-        """Log a request that failed (nothing of it was written): with the next group's commit,
-        or in a group of its own. Best effort: a state file locked for long only loses it."""
+    def _entry(self, ws: service.Workspace) -> Any:
+        """The request log entry of the request this task serves, or None (a read, a dry run)."""
+        line = _line.get()
+        served = _served.get()
+        if line is None or (served is not None and served.dry_run):
+            return None
+        return talon.log_entry("http", *line, ws.now, served, ws.talon_ids())
+
+    def log_failure(self, status: int, message: str) -> None:
+        """Log a request that failed (nothing of it was written) with the open group, or with a
+        group begun now if the state file's write lock is free; else with the next group. The
+        answer never waits for the lock just to be logged."""
         line = _line.get()
         if line is None:
             return
         ws = self._workspace()
-        ws.new_request(None)
-        if not self.group:
-            try:
-                await self._begin(ws)
-            except sqlite3.Error:
-                return
+        ws.at(None)
         self.logged.append(talon.log_entry("http", *line, ws.now, status=status, message=message))
-        self._schedule_commit()
+        try:
+            if not self.group and ws.try_begin():
+                self.group = True
+        except sqlite3.Error:
+            return
+        if self.group:
+            self._schedule_commit()
 
     async def _begin(self, ws: service.Workspace) -> None:
         """Begin the group's transaction, waiting for another process's write lock without
@@ -226,7 +236,7 @@ class Door:
         try:
             request_log.record(ws, logged)
             ws.commit()
-        except sqlite3.Error as error:
+        except Exception as error:  # whatever it is, none of the group is saved: say so to all
             self.waiting = waiting
             self._lost(error)
             return
@@ -266,6 +276,7 @@ class Door:
     def close(self) -> None:
         if self.ws is not None:
             if self.ws.in_transaction:
+                request_log.record(self.ws, self.logged)
                 self.ws.commit()
             self.ws.close()
 
@@ -671,18 +682,29 @@ def _guard(endpoint: Endpoint, door: Door, debug: bool) -> Callable[[Request], A
     """An endpoint whose failures become Talon.One's error bodies."""
 
     async def handle(request: Request) -> Response:
-        # A dry run is not logged: it leaves the state file as it was.
-        if request.query_params.get("dry", "").lower() != "true":
+        # What the request log keeps: requests that may change something (a read would push
+        # them out), and not dry runs (they leave the state file as it was; Door._entry skips
+        # those that ran, this the ones that fail, whatever spelling of true they use).
+        if request.method != "GET" and not _dry(request):
             query = request.url.query
             _line.set((request.method, request.url.path + (f"?{query}" if query else "")))
         try:
             return await endpoint(request, door)
         except Exception as error:
             failed = _failure(error, debug)
-        await door.log_failure(failed.status, failed.message)
+        with contextlib.suppress(Exception):  # logging never changes the answer
+            door.log_failure(failed.status, failed.message)
         return failed.response()
 
     return handle
+
+
+def _dry(request: Request) -> bool:
+    """Whether a request asks for a dry run (a malformed dry flag counts as one: not logged)."""
+    try:
+        return flag(request, "dry")
+    except ApiError:
+        return True
 
 
 def _failure(error: Exception, debug: bool) -> ApiError:

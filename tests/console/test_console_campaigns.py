@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.console.conftest import screenshot, sign_in
-from tests.serving import KEY, Server
+from tests.serving import KEY, Server, start
 
 
 def test_a_wrong_key_is_refused_with_a_clear_message(page) -> None:
@@ -77,3 +77,35 @@ def test_every_answer_runs_only_the_consoles_own_script_and_is_never_framed(
         page.goto(path)
     # No page needs anything the policy refuses (inline styles or scripts).
     assert not [m for m in messages if "Content Security Policy" in m], messages
+
+
+def test_signing_out_needs_the_consoles_own_form_and_a_new_server_signs_everyone_out(
+    page, console: Server
+) -> None:
+    sign_in(page)
+    forged = page.evaluate(
+        """async () => (await fetch('/logout', {method: 'POST',
+        headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'csrf=forged'}))
+        .status"""
+    )
+    assert forged == 403
+    page.goto("/campaigns")
+    assert page.url.endswith("/campaigns")  # still signed in
+    page.click(".logout button")
+    assert "/login" in page.url
+    page.goto("/campaigns")
+    assert "/login" in page.url
+
+    # Signed in again, then the server restarts on another port: its cookies mean nothing.
+    sign_in(page)
+    cookies = page.context.cookies()
+    restarted = start()
+    try:
+        other = page.context.browser.new_context(base_url=f"http://127.0.0.1:{restarted.port}")
+        other.add_cookies([{**c, "domain": "127.0.0.1", "path": "/"} for c in cookies if c["name"]])
+        tab = other.new_page()
+        tab.goto("/campaigns")
+        assert "/login" in tab.url
+        other.close()
+    finally:
+        restarted.stop()

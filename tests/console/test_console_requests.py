@@ -60,8 +60,8 @@ def test_http_and_cli_requests_appear_live(page, console: Server) -> None:
     )
 
     # A failure over HTTP shows up too, with its status and message.
-    assert console.request("GET", "/v2/customer_sessions/NOWHERE").status == 404
-    failed = row(page, "http", "/v2/customer_sessions/NOWHERE")
+    assert console.request("PUT", "/v2/customer_sessions/NOWHERE/reopen").status == 404
+    failed = row(page, "http", "/v2/customer_sessions/NOWHERE/reopen")
     expect(failed.get_by_test_id("status")).to_have_text("404")
     expect(failed.get_by_test_id("message")).to_contain_text("NOWHERE")
 

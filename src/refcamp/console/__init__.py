@@ -51,6 +51,10 @@ def create_console(door: Any, key: str) -> Any:
         return response
 
     async def logout(request: Request) -> Response:
+        fields = await form(request)
+        if not console.keys.form_is_ours(request, fields.get("csrf", "")):
+            message = "This form did not come from the console's own page (CSRF check): reload."
+            return console.page(request, "error.html", 403, message=message)
         response = RedirectResponse("/login", 303)
         response.delete_cookie(COOKIE, httponly=True, samesite="strict")
         return response

@@ -2,12 +2,14 @@
 page and sent in a POST body (never a URL); the answer is a cookie for the browser session
 (HttpOnly, SameSite=Strict) holding a token derived from the key, not the key itself. The login
 page's script also keeps the key in the browser's session storage, and the live feed sends it as
-the Integration API's header. A form that changes something carries a CSRF token."""
+the Integration API's header. A form that changes something (the campaign switch, signing out)
+carries a CSRF token. Restarting the server signs everyone out."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 
 from starlette.requests import Request
 
@@ -19,8 +21,10 @@ class Keys:
 
     def __init__(self, key: str) -> None:
         self.key = key
-        self.session = self._derive(b"refcamp console session")
-        self.csrf = self._derive(b"refcamp console csrf")
+        # A new server signs everyone out: its tokens also derive from a number drawn at start.
+        started = secrets.token_bytes(16)
+        self.session = self._derive(b"refcamp console session " + started)
+        self.csrf = self._derive(b"refcamp console csrf " + started)
 
     def _derive(self, purpose: bytes) -> str:
         return hmac.new(self.key.encode(), purpose, hashlib.sha256).hexdigest()

@@ -40,7 +40,9 @@ def size() -> int:
 def record(ws: Workspace, entries: Sequence[LoggedRequest]) -> None:
     """Append entries, inside the open transaction (a door's batch or group)."""
     keep = size()
-    if keep and entries:
+    if keep == 0:
+        queries.forget_requests(ws.conn)  # a log turned off shows nothing it kept before
+    elif entries:
         queries.log_requests(ws.conn, entries[-keep:], keep)
 
 
@@ -51,7 +53,7 @@ def record_after(ws: Workspace, entry: LoggedRequest) -> None:
         with transaction(ws.conn):
             record(ws, [entry])
     except sqlite3.Error as error:
-        ws._warn(f"warning: the request was not logged for the console ({error})")
+        ws.warning(f"warning: the request was not logged for the console ({error})")
 
 
 def recent(

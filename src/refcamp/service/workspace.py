@@ -92,6 +92,10 @@ class Workspace:
             self.broken_catalog = True
             return Catalog(str(self.campaigns_dir), (), {})
 
+    def warning(self, text: str) -> None:
+        """Say a warning to people (through the door's `warn`), and keep it."""
+        self._warn(text)
+
     def _warn(self, text: str) -> None:
         self.warnings.append(text)
         if self.warn is not None:

@@ -272,7 +272,8 @@ def m008_request_log(conn: sqlite3.Connection) -> None:
         conn,
         """
         -- The newest requests, from every door (http, cli, replay), for the console: what came
-        -- in, what it did and why. Bounded: each door keeps only the newest N rows.
+        -- in, what it did and why. Bounded: only the newest N rows stay, whichever door they came
+        -- through.
         CREATE TABLE requests (
             id INTEGER PRIMARY KEY,
             door TEXT NOT NULL CHECK (door IN ('http', 'cli', 'replay')),

@@ -833,8 +833,10 @@ def leave_audience(conn: sqlite3.Connection, audience: str, profile_id: str) -> 
 
 
 def erase_attributes(conn: sqlite3.Connection, profile_id: str) -> None:
-    """Empty the attributes of a profile and of everything that references it."""
+    """Empty the attributes of a profile and of everything that references it (the request log's
+    entries of the customer, whose explanations show attribute values, go)."""
     conn.execute("UPDATE profiles SET attributes = '{}' WHERE id = ?", (profile_id,))
+    forget_requests(conn, profile_id)
     for table, key in (
         ("sessions", "profile_id"),
         ("events", "profile_id"),
@@ -1165,6 +1167,14 @@ def log_requests(conn: sqlite3.Connection, entries: Iterable[LoggedRequest], kee
         rows,
     )
     conn.execute("DELETE FROM requests WHERE id <= (SELECT max(id) FROM requests) - ?", (keep,))
+
+
+def forget_requests(conn: sqlite3.Connection, profile_id: str | None = None) -> None:
+    """Drop logged requests: a customer's (their data erased), or all of them."""
+    if profile_id is None:
+        conn.execute("DELETE FROM requests")
+    else:
+        conn.execute("DELETE FROM requests WHERE profile_id = ?", (profile_id,))
 
 
 def logged_requests(

@@ -77,6 +77,37 @@ def _program(program: str, name: str, balance: Any, entries: list[Any], now: Any
     }
 
 
+def _session(s: Any) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "state": s.state,
+        "total": f"{s.total:.2f}",
+        "created": short_time(s.created),
+        "referral": s.referral_code or "",
+        "coupons": ", ".join(s.coupon_codes),
+    }
+
+
+def _advocate_code(r: Any, friends: list[str]) -> dict[str, Any]:
+    return {
+        "code": r.code,
+        "campaign": r.campaign_id,
+        "uses": _limit(r.usage_counter, r.usage_limit),
+        "friends": friends,
+        "expiry": short_time(r.expiry_date) or "never",
+    }
+
+
+def _coupon(c: Any, uses: int, profile_id: str) -> dict[str, Any]:
+    return {
+        "code": c.code,
+        "campaign": c.campaign_id,
+        "uses": uses,
+        "counter": _limit(c.usage_counter, c.usage_limit),
+        "reserved": c.recipient_id == profile_id,
+    }
+
+
 def _customer(read: dict[str, Any]) -> dict[str, Any]:
     inventory, history = read["inventory"], read["history"]
     profile, (closed, sales, last) = inventory.profile, inventory.views.stats
@@ -93,42 +124,14 @@ def _customer(read: dict[str, Any]) -> dict[str, Any]:
         ],
         "attributes": [(k, text(v)) for k, v in profile.attributes.items()],
         "audiences": inventory.views.audiences,
-        "sessions": [
-            {
-                "id": s.id,
-                "state": s.state,
-                "total": f"{s.total:.2f}",
-                "created": short_time(s.created),
-                "referral": s.referral_code or "",
-                "coupons": ", ".join(s.coupon_codes),
-            }
-            for s in history.sessions
-        ],
+        "sessions": [_session(s) for s in history.sessions],
         "session_count": history.session_count,
-        "advocate": [
-            {
-                "code": r.code,
-                "campaign": r.campaign_id,
-                "uses": _limit(r.usage_counter, r.usage_limit),
-                "friends": friends,
-                "expiry": short_time(r.expiry_date) or "never",
-            }
-            for r, friends in inventory.referrals
-        ],
+        "advocate": [_advocate_code(r, friends) for r, friends in inventory.referrals],
         "friend": [
             {"code": r.code, "campaign": r.campaign_id, "advocate": r.advocate_id, "uses": uses}
             for r, uses in history.redeemed
         ],
-        "coupons": [
-            {
-                "code": c.code,
-                "campaign": c.campaign_id,
-                "uses": uses,
-                "counter": _limit(c.usage_counter, c.usage_limit),
-                "reserved": c.recipient_id == profile.id,
-            }
-            for c, uses in inventory.coupons
-        ],
+        "coupons": [_coupon(c, uses, profile.id) for c, uses in inventory.coupons],
         "programs": [
             _program(
                 program,
