@@ -136,6 +136,9 @@ def test_a_key_can_come_from_the_environment(campaigns_dir: Path) -> None:
     server = Server(process, int(STARTED.search(line).group(1)), "from-env")  # type: ignore[union-attr]
     try:
         assert "Authorization: ApiKey-v1 from-env" in line
+        console = process.stdout.readline().decode() if process.stdout else ""
+        assert console.startswith(f"console: http://127.0.0.1:{server.port}/ "), console
+        assert "sign in with the same key" in console
         assert server.request("GET", "/v2/customer_sessions/NONE").status == 404
     finally:
         server.stop()

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from refcamp import payloads, service, talon
 from refcamp.clock import parse_time
@@ -95,6 +95,7 @@ class Request:
     dry: bool
     run_rules: bool
     now: datetime | None
+    path: str = ""  # as the line gives it, for the request log
 
 
 def _flag(query: dict[str, Any], name: str, line: int) -> bool | None:
@@ -183,7 +184,7 @@ def parse(line: int, text: str) -> Request:
         body = payloads.read_event_body(body)
         if not body.type:
             raise InputError("type: required")
-    return Request(line, kind, target, body, dry, run_rules, moment)
+    return Request(line, kind, target, body, dry, run_rules, moment, raw_path)
 
 
 def apply(ws: Any, request: Request) -> Any:
@@ -209,12 +210,8 @@ def apply(ws: Any, request: Request) -> Any:
 
 def _request_line(request: Request) -> tuple[str, str]:
     """The method and path a replayed line stands for, as the request log shows them."""
-    method, template = {
-        "profile": ("PUT", "/v2/customer_profiles/{}"),
-        "session": ("PUT", "/v2/customer_sessions/{}"),
-        "event": ("POST", "/v2/events"),
-    }[request.kind]
-    return method, template.format(quote(request.target or "", safe=""))
+    method = next(method for kind, method, _ in PATHS if kind == request.kind)
+    return method, request.path
 
 
 def failure(line: int, error: BaseException) -> str:

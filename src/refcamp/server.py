@@ -169,12 +169,12 @@ class Door:
         return await done
 
     def _entry(self, ws: service.Workspace) -> Any:
-        """The request log entry of the request this task serves, or None (a read, a dry run)."""
+        """The request log entry of the request this task serves, or None (a read, a dry run:
+        _guard sets no line for those)."""
         line = _line.get()
-        served = _served.get()
-        if line is None or (served is not None and served.dry_run):
+        if line is None:
             return None
-        return talon.log_entry("http", *line, ws.now, served, ws.talon_ids())
+        return talon.log_entry("http", *line, ws.now, _served.get(), ws.talon_ids())
 
     def log_failure(self, status: int, message: str) -> None:
         """Log a request that failed (nothing of it was written) with the open group, or with a
@@ -683,8 +683,8 @@ def _guard(endpoint: Endpoint, door: Door, debug: bool) -> Callable[[Request], A
 
     async def handle(request: Request) -> Response:
         # What the request log keeps: requests that may change something (a read would push
-        # them out), and not dry runs (they leave the state file as it was; Door._entry skips
-        # those that ran, this the ones that fail, whatever spelling of true they use).
+        # them out), and not dry runs (they leave the state file as it was), read with the
+        # endpoints' own flag parser, so every spelling of true counts.
         if request.method != "GET" and not _dry(request):
             query = request.url.query
             _line.set((request.method, request.url.path + (f"?{query}" if query else "")))

@@ -3,7 +3,6 @@ reading a posted form, and the navigation."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -74,13 +73,6 @@ class Console:
 def segment(value: Any) -> str:
     """A value as one path segment of a URL."""
     return quote(str(value), safe="")
-
-
-def text(value: Any) -> str:
-    """A stored value as people read it: strings as they are, anything else as JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 MAX_FORM = 64 << 10  # bytes: the console's forms are a key, a token and a state

@@ -84,7 +84,7 @@ class Workspace:
             # A command that only reads the state file still works: one broken file must not
             # hide balances and codes. It says so, once, and shows no campaign.
             count = len(error.problems)
-            self._warn(
+            self.warning(
                 f"warning: campaign directory {self.campaigns_dir} does not validate "
                 f"({count} problem{'s' if count != 1 else ''}; refcamp campaign validate "
                 f"lists them): showing the state file without campaigns"
@@ -94,9 +94,6 @@ class Workspace:
 
     def warning(self, text: str) -> None:
         """Say a warning to people (through the door's `warn`), and keep it."""
-        self._warn(text)
-
-    def _warn(self, text: str) -> None:
         self.warnings.append(text)
         if self.warn is not None:
             self.warn(text)

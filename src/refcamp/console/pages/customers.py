@@ -18,9 +18,9 @@ from starlette.routing import Route
 
 from refcamp import service
 from refcamp.console import charts
-from refcamp.console.web import segment, text
+from refcamp.console.web import segment
 from refcamp.errors import NotFoundError
-from refcamp.render import short_time
+from refcamp.render import cell_text, short_time
 
 SESSIONS_SHOWN = 100  # the newest; the page says how many there are in all
 LEDGER_SHOWN = 500  # per program, the newest (the chart and balances count every entry)
@@ -122,7 +122,7 @@ def _customer(read: dict[str, Any]) -> dict[str, Any]:
             ("closed sessions", str(closed)),
             ("total sales", f"{sales:.2f}"),
         ],
-        "attributes": [(k, text(v)) for k, v in profile.attributes.items()],
+        "attributes": [(k, cell_text(v)) for k, v in profile.attributes.items()],
         "audiences": inventory.views.audiences,
         "sessions": [_session(s) for s in history.sessions],
         "session_count": history.session_count,

@@ -11,9 +11,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from refcamp import render
-from refcamp.console.web import text
 from refcamp.errors import NotFoundError
 from refcamp.models import LoggedRequest
+from refcamp.render import cell_text
 from refcamp.service import request_log
 
 PAGE = 50  # requests a page (and a feed answer) shows
@@ -27,8 +27,8 @@ def _effect(effect: Any) -> dict[str, Any]:
         "words": render.effect_words(effect),
         "campaign": effect.campaign_id,
         "rule": effect.rule_name,
-        "rejection": None if reason is None else text(reason),
-        "props": [(key, text(value)) for key, value in effect.props.items()],
+        "rejection": None if reason is None else cell_text(reason),
+        "props": [(key, cell_text(value)) for key, value in effect.props.items()],
     }
 
 
