@@ -6,23 +6,60 @@ import errno
 import os
 import stat
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 SAMPLES = Path(__file__).parent / "samples"
 
 
-def db_path(option: Path | None = None) -> Path:
+class DatabaseUrl(str):
+    """A PostgreSQL database named by URL (postgresql://user:password@host:port/dbname) in place
+    of a state file. Printed, it shows no password."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return shown(self)
+
+
+SCHEMES = ("postgresql://", "postgres://")
+
+# Where refcamp's state lives: a SQLite file, or a PostgreSQL database.
+Location = Path | DatabaseUrl
+
+
+def location(text: str | Path) -> Location:
+    """A --db or REFCAMP_DB value: a URL names a database, anything else a file."""
+    if isinstance(text, str) and text.startswith(SCHEMES):
+        return DatabaseUrl(text)
+    return Path(text)
+
+
+def shown(url: str) -> str:
+    """A database URL without its password (in the address or as a parameter)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def db_path(option: str | Path | None = None) -> Location:
     """--db, else REFCAMP_DB, else the user data directory's refcamp.db."""
     if option is not None:
-        return option
+        return location(option)
     env = os.environ.get("REFCAMP_DB")
     if env:
-        return Path(env)
+        return location(env)
     from platformdirs import user_data_path
 
     return user_data_path("refcamp", appauthor=False) / "refcamp.db"
 
 
-def db_path_given(option: Path | None = None) -> bool:
+def db_path_given(option: str | Path | None = None) -> bool:
     """Whether the state file was named (--db or REFCAMP_DB) rather than refcamp's default: a
     named one's folder must exist (a typo makes no folders); the default's is made."""
     return option is not None or bool(os.environ.get("REFCAMP_DB"))

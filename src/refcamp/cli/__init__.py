@@ -203,10 +203,11 @@ def version_callback(value: bool) -> None:
 def root(
     ctx: typer.Context,
     db: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--db",
-            help="State file (else $REFCAMP_DB, else the user data dir).",
+            help="State file, or a PostgreSQL database as postgresql://user:password@host:port/"
+            "dbname (else $REFCAMP_DB, else a file in the user data dir).",
             show_default=False,
         ),
     ] = None,

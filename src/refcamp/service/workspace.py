@@ -28,7 +28,7 @@ class Workspace:
     A long-running door (replay, the HTTP server) keeps one workspace for many requests: what it
     has read is cached in the fields below, each filled in one method and forgotten in another."""
 
-    db_option: Path | None = None
+    db_option: str | Path | None = None
     campaigns_option: Path | None = None
     now_option: str | None = None
     # How a warning reaches people (the CLI gives its stderr writer); without it, warnings are
@@ -62,7 +62,8 @@ class Workspace:
         return self._now
 
     @cached_property
-    def db_path(self) -> Path:
+    def db_path(self) -> paths.Location:
+        """The state file, or the PostgreSQL database (paths.DatabaseUrl) holding the state."""
         return paths.db_path(self.db_option)
 
     @cached_property
@@ -109,7 +110,7 @@ class Workspace:
         """The connection, for a command that only reads: a state file that is not there is a
         mistyped path (or nothing recorded yet), never a reason to create one."""
         if self._conn is None:
-            if not os.path.lexists(self.db_path):
+            if isinstance(self.db_path, Path) and not os.path.lexists(self.db_path):
                 raise NotFoundError(
                     f"no state file at {self.db_path}: nothing is recorded there yet "
                     "(a mistyped --db or REFCAMP_DB?)"

@@ -8,6 +8,7 @@ finish says so as a problem instead of crashing the others.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -42,6 +43,8 @@ def check(conn: sqlite3.Connection, programs: Iterable[str], now: datetime) -> P
 
 
 def _integrity(conn: sqlite3.Connection) -> Problems:
+    if not isinstance(conn, sqlite3.Connection):
+        return _postgres_integrity(conn)
     problems = []
     result = conn.execute("PRAGMA integrity_check").fetchall()
     if [tuple(r) for r in result] != [("ok",)]:
@@ -51,10 +54,40 @@ def _integrity(conn: sqlite3.Connection) -> Problems:
     return problems
 
 
-def _append_only(conn: sqlite3.Connection) -> Problems:
-    triggers = {
-        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+def _postgres_integrity(conn: sqlite3.Connection) -> Problems:
+    """PostgreSQL checks its pages and foreign keys itself, as long as every foreign key is
+    validated and no trigger (which is how it enforces them) was switched off."""
+    problems = []
+    for (name,) in conn.execute(
+        "SELECT conname FROM pg_constraint WHERE contype = 'f' AND NOT convalidated "
+        "AND connamespace = current_schema()::regnamespace"
+    ):
+        problems.append(f"foreign key {name} is not validated: rows may point to missing rows")
+    for table, name in conn.execute(
+        "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND t.tgenabled = 'D'"
+    ):
+        problems.append(f"trigger {name} on table {table} is disabled")
+    return problems
+
+
+def _triggers(conn: sqlite3.Connection) -> set[str]:
+    if isinstance(conn, sqlite3.Connection):
+        return {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+    return {
+        row[0]
+        for row in conn.execute(
+            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal "
+            "AND t.tgenabled != 'D'"
+        )
     }
+
+
+def _append_only(conn: sqlite3.Connection) -> Problems:
+    triggers = _triggers(conn)
     return [
         f"the ledger's {name} trigger is missing: entries can be edited or deleted"
         for name in ("ledger_append_only_update", "ledger_append_only_delete")
@@ -86,16 +119,27 @@ def _shapes(conn: sqlite3.Connection) -> Problems:
         for row in conn.execute(f"SELECT rowid, created FROM {table}"):
             if not _is_time(row["created"]):
                 problems.append(f"{table} row {row[0]}: created {row['created']!r} is not a time")
-    for row in conn.execute("SELECT id, attributes FROM events WHERE NOT json_valid(attributes)"):
-        problems.append(f"event {row['id']}: attributes are not valid JSON")
-    for row in conn.execute("SELECT id FROM sessions WHERE NOT json_valid(effects)"):
-        problems.append(f"session {row['id']}: stored effects are not valid JSON")
+    for row in conn.execute("SELECT id, attributes FROM events WHERE attributes != '{}'"):
+        if _json(row["attributes"]) is None:
+            problems.append(f"event {row['id']}: attributes are not valid JSON")
+    for row in conn.execute("SELECT id, effects FROM sessions WHERE effects != '[]'"):
+        if _json(row["effects"]) is None:
+            problems.append(f"session {row['id']}: stored effects are not valid JSON")
     for table in ("redemptions", "discounts"):
         rolled_back = f"SELECT id, rolled_back FROM {table} WHERE rolled_back IS NOT NULL"
         for row in conn.execute(rolled_back):
             if not _is_time(row["rolled_back"]):
                 problems.append(f"{table} row {row['id']}: rolled_back is not a time")
     return problems
+
+
+def _json(text: object) -> object:
+    """The JSON value stored, or None when it is not JSON (read here, not with SQL's JSON
+    functions, which SQLite and PostgreSQL spell differently)."""
+    try:
+        return json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 def _is_time(text: object) -> bool:
@@ -179,19 +223,20 @@ def _ledger_links(conn: sqlite3.Connection, known_programs: set[str]) -> Problem
         )
     # A session keeps its latest effects; each points effect names its ledger entry. So deleting
     # a customer's newest entry, which breaks no chain, is still found when a session booked it.
-    for row in conn.execute(
-        "SELECT s.id, json_extract(e.value, '$[5].transactionUUID') AS uuid "
-        "FROM sessions AS s, json_each(s.effects) AS e WHERE json_valid(s.effects) "
-        "AND coalesce(uuid, '') != '' "
-        "AND NOT EXISTS (SELECT 1 FROM ledger WHERE transaction_uuid = uuid)"
-    ):
-        problems.append(f"session {row['id']} booked ledger entry {row['uuid']}, which is missing")
+    booked = [
+        (row["id"], uuid)
+        for row in conn.execute("SELECT id, effects FROM sessions WHERE effects != '[]'")
+        for uuid in _booked(_json(row["effects"]))
+    ]
+    for session_id, uuid in booked:
+        if not conn.execute("SELECT 1 FROM ledger WHERE transaction_uuid = ?", (uuid,)).fetchone():
+            problems.append(f"session {session_id} booked ledger entry {uuid}, which is missing")
     for row in conn.execute("SELECT DISTINCT program_id FROM ledger"):
         if row["program_id"] not in known_programs:
             problems.append(f"ledger entries name an unknown loyalty program {row['program_id']}")
     for row in conn.execute(
         "SELECT reverses, count(*) AS n FROM ledger WHERE reverses IS NOT NULL "
-        "GROUP BY reverses HAVING n > 1"
+        "GROUP BY reverses HAVING count(*) > 1"
     ):
         problems.append(f"ledger entry {row['reverses']} is rolled back {row['n']} times")
     for row in conn.execute(
@@ -201,6 +246,20 @@ def _ledger_links(conn: sqlite3.Connection, known_programs: set[str]) -> Problem
     ):
         problems.append(f"ledger entry {row['uuid']} does not mirror the entry it reverses")
     return problems
+
+
+def _booked(effects: object) -> list[str]:
+    """The ledger entries a session's stored effects name (each is [campaign, ruleset, index,
+    name, type, props])."""
+    if not isinstance(effects, list):
+        return []
+    found = []
+    for effect in effects:
+        props = effect[5] if isinstance(effect, list) and len(effect) > 5 else None
+        uuid = props.get("transactionUUID") if isinstance(props, dict) else None
+        if isinstance(uuid, str) and uuid:
+            found.append(uuid)
+    return found
 
 
 def _chain(conn: sqlite3.Connection) -> Problems:

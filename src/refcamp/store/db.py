@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from refcamp.errors import StateFileError
+from refcamp.paths import DatabaseUrl, Location
 from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
@@ -140,9 +141,14 @@ def _create(path: Path, make_folder: bool) -> None:
         raise StateFileError(f"cannot create state file {path}: {error.strerror}") from None
 
 
-def connect(path: Path, make_folder: bool = True) -> sqlite3.Connection:
+def connect(path: Location, make_folder: bool = True) -> sqlite3.Connection:
     """Open (creating and migrating if needed) the refcamp database at `path`; its missing
-    folders are made only with `make_folder`."""
+    folders are made only with `make_folder`. A PostgreSQL URL opens that database instead
+    (store.postgres: its connection takes the same SQL and gives the same rows)."""
+    if isinstance(path, DatabaseUrl):
+        from refcamp.store import postgres
+
+        return postgres.connect(path)  # type: ignore[return-value]
     info = _stat(path, f"state file {path}")
     if info is None:
         _create(path, make_folder)
@@ -173,7 +179,7 @@ def connect(path: Path, make_folder: bool = True) -> sqlite3.Connection:
     return conn
 
 
-def read_only(path: Path) -> sqlite3.Connection | None:
+def read_only(path: Location) -> sqlite3.Connection | None:
     """A connection that reads the state file and writes nothing, neither in it nor beside it
     (simulate reads campaign states so); None when there is no file, or nothing in it yet.
 
@@ -183,6 +189,8 @@ def read_only(path: Path) -> sqlite3.Connection | None:
     would, and leave them behind)."""
     from urllib.parse import quote
 
+    if isinstance(path, DatabaseUrl):  # a database server serves readers and writers alike
+        return connect(path)
     info = _stat(path, f"state file {path}")
     if info is None:
         return None
@@ -368,6 +376,8 @@ def begin(conn: sqlite3.Connection) -> None:
 def try_begin(conn: sqlite3.Connection) -> bool:
     """Begin at once, or False while another connection holds the write lock (for a caller that
     waits its own way: the HTTP server's event loop stays free)."""
+    if _postgres(conn):
+        return conn.try_begin()  # type: ignore[attr-defined]
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as error:
@@ -395,6 +405,8 @@ def for_server(conn: sqlite3.Connection, mmap_bytes: int) -> None:
     """A long-running server's connection: it never waits in SQLite for the write lock (its
     event loop does), and reads pages through a memory map instead of a read() each (a fifth
     less CPU per request; writes still go through write(), so a full disk is an error)."""
+    if _postgres(conn):
+        return  # the server's event loop uses try_begin; pages are the database server's
     conn.execute("PRAGMA busy_timeout = 0")
     conn.execute(f"PRAGMA mmap_size = {int(mmap_bytes)}")
 
@@ -413,9 +425,18 @@ def rollback(conn: sqlite3.Connection) -> None:
 
 def data_version(conn: sqlite3.Connection) -> int:
     """Changes whenever another connection commits to the database."""
+    if _postgres(conn):
+        return conn.data_version()  # type: ignore[attr-defined,no-any-return]
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
 def checkpoint(conn: sqlite3.Connection) -> None:
     """Everything committed into the file itself, none left in the -wal (a file to hand on)."""
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if not _postgres(conn):
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _postgres(conn: sqlite3.Connection) -> bool:
+    """Whether the connection is to PostgreSQL (store.postgres.Connection), where the few
+    verbs SQLite spells as PRAGMAs are the connection's own."""
+    return not isinstance(conn, sqlite3.Connection)

@@ -244,7 +244,7 @@ def first_session(conn: sqlite3.Connection, session: Session) -> bool:
         return True
     row = conn.execute(
         "SELECT NOT EXISTS (SELECT 1 FROM sessions WHERE profile_id = ? AND rowid < "
-        "coalesce((SELECT rowid FROM sessions WHERE id = ?), 1 << 62))",
+        "coalesce((SELECT rowid FROM sessions WHERE id = ?), 4611686018427387904))",
         (session.profile_id, session.id),
     ).fetchone()
     return bool(row[0])
@@ -411,6 +411,9 @@ def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: st
     return cursor.lastrowid or 0
 
 
+# LIMIT without a limit: SQLite's -1 is refused by PostgreSQL, and NULL by SQLite.
+EVERY_ROW = 1 << 62
+
 _REFERRALS = (
     "FROM referrals WHERE (?1 IS NULL OR advocate_id = ?1) AND (?2 IS NULL OR campaign_id = ?2)"
 )
@@ -426,7 +429,7 @@ def list_referrals(
     """A page of referral codes, oldest first (`limit` None: all after `offset`)."""
     rows = conn.execute(
         f"SELECT rowid, * {_REFERRALS} ORDER BY created, code LIMIT ?3 OFFSET ?4",
-        (advocate, campaign, -1 if limit is None else limit, offset),
+        (advocate, campaign, EVERY_ROW if limit is None else limit, offset),
     )
     return [_referral(row) for row in rows]
 
@@ -476,8 +479,8 @@ def profile_redemptions(
 ) -> int:
     """How many times a customer redeemed a code (uses rolled back do not count)."""
     row = conn.execute(
-        "SELECT count(*) FROM redemptions WHERE kind = ? AND code = ? AND profile_id IS ? "
-        "AND rolled_back IS NULL",
+        "SELECT count(*) FROM redemptions WHERE kind = ? AND code = ? "
+        "AND profile_id IS NOT DISTINCT FROM ? AND rolled_back IS NULL",
         (kind, code, profile_id),
     ).fetchone()
     return int(row[0])
@@ -785,7 +788,7 @@ def list_coupons(
     """A page of coupon codes, oldest first (`limit` None: all after `offset`)."""
     rows = conn.execute(
         f"SELECT rowid, * {_COUPONS} ORDER BY created, code LIMIT ?3 OFFSET ?4",
-        (campaign, recipient, -1 if limit is None else limit, offset),
+        (campaign, recipient, EVERY_ROW if limit is None else limit, offset),
     )
     return [_coupon(row) for row in rows]
 
@@ -852,12 +855,17 @@ def erase_attributes(conn: sqlite3.Connection, profile_id: str) -> None:
         "(SELECT id FROM sessions WHERE profile_id = ?)",
         (profile_id,),
     )
-    conn.execute(
-        "UPDATE sessions SET cart_items = (SELECT json_group_array(json_set(value, "
-        "'$.attributes', json('{}'))) FROM json_each(sessions.cart_items)) "
-        "WHERE profile_id = ? AND cart_items != '[]'",
+    # Cart items keep their attributes inside the cart's JSON: emptied here rather than in SQL,
+    # whose JSON functions differ between SQLite and PostgreSQL.
+    carts = conn.execute(
+        "SELECT id, cart_items FROM sessions WHERE profile_id = ? AND cart_items != '[]'",
         (profile_id,),
-    )
+    ).fetchall()
+    for session_id, cart in carts:
+        items = [
+            {**item, "attributes": {}} if isinstance(item, dict) else item for item in loads(cart)
+        ]
+        conn.execute("UPDATE sessions SET cart_items = ? WHERE id = ?", (dumps(items), session_id))
 
 
 def insert_event(
