@@ -5,18 +5,19 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer.testing
+from pg_cluster import Cluster
 from typer.testing import CliRunner
 
 from refcamp.cli import app
-from refcamp.paths import SAMPLES
+from refcamp.paths import SAMPLES, location
+from refcamp.store.db import connect
 
 # Typer turns the app into Click commands at every CliRunner.invoke (~80 ms for refcamp's tree,
 # 95% of an in-process command); the commands it builds are stateless, so the tests build them
@@ -26,8 +27,41 @@ typer.testing._get_command = functools.cache(typer.testing._get_command)
 ENV = ("REFCAMP_DB", "REFCAMP_CAMPAIGNS", "REFCAMP_NOW", "REFCAMP_SEED", "REFCAMP_DEBUG")
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test runs once per engine the state can live in (a SQLite file, a PostgreSQL
+    database), except those about the SQLite file itself and those that touch no state."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    one = metafunc.definition.get_closest_marker("sqlite_only") or (
+        metafunc.definition.get_closest_marker("stateless")
+    )
+    metafunc.parametrize("engine", ENGINES[:1] if one else ENGINES)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """This test process's own PostgreSQL server (each xdist worker starts one)."""
+    cluster = Cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def state_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where this test's state lives: a SQLite file, or a fresh schema of the PostgreSQL server."""
+    if engine == "postgresql":
+        cluster: Cluster = request.getfixturevalue("postgres")
+        return cluster.url()
+    return str(tmp_path / "state.db")
+
+
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state_url: str) -> Path:
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
@@ -39,7 +73,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    monkeypatch.setenv("REFCAMP_DB", str(tmp_path / "state.db"))
+    monkeypatch.setenv("REFCAMP_DB", state_url)
     return tmp_path
 
 
@@ -216,12 +250,18 @@ def talon_id(run: Run, kind: str, key: str, *options: str) -> int:
     for campaign in listed.json:
         if campaign["refcamp"]["id"] == key and kind in ("campaign", "ruleset"):
             return campaign["id"] if kind == "campaign" else campaign["activeRulesetId"]
-    with closing(sqlite3.connect(state_file(run, *options))) as conn:
+    with closing(open_state(state_file(run, *options))) as conn:
         row = conn.execute(
             "SELECT number FROM talon_ids WHERE kind = ? AND key = ?", (kind, key)
         ).fetchone()
     assert row is not None, f"no {kind} {key!r} has a Talon.One id"
     return int(row[0])
+
+
+def open_state(where: str) -> Any:
+    """A connection to the state at `where` (a file or a postgresql:// URL), as refcamp opens it:
+    rows by name and by position, the same SQL on both engines."""
+    return connect(location(where))
 
 
 def state_file(run: Run, *options: str) -> str:
@@ -236,8 +276,7 @@ def stored_entry(run: Run, entry_id: int, *options: str) -> dict[str, Any]:
     --json` and `loyalty add/deduct --json`) is `entry_id`: what Talon.One's transaction does not
     show — transaction_uuid, reverses (the transaction_uuid it rolls back), profile_id,
     campaign_id (readable) — as well as the rest."""
-    with closing(sqlite3.connect(state_file(run, *options))) as conn:
-        conn.row_factory = sqlite3.Row
+    with closing(open_state(state_file(run, *options))) as conn:
         row = conn.execute("SELECT * FROM ledger WHERE id = ?", (entry_id,)).fetchone()
     assert row is not None, f"no ledger entry {entry_id}"
     return dict(row)

@@ -1,6 +1,9 @@
-"""refcamp db: the state file."""
+"""refcamp db: the state file (or database): where it is, checking it, copying it."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,7 +20,10 @@ def path(ctx: typer.Context, as_json: Json = False) -> None:
     """Print where the state file is (--db, else $REFCAMP_DB, else the user data dir)."""
     where = workspace(ctx).db_path
     if as_json:
-        render.print_json({"path": str(where), "exists": where.exists()})
+        # A database's URL is shown without its password; it exists as far as refcamp can tell
+        # without connecting.
+        exists = where.exists() if isinstance(where, Path) else True
+        render.print_json({"path": str(where), "exists": exists})
     else:
         render.line(str(where))
 
@@ -37,5 +43,55 @@ def check(ctx: typer.Context, as_json: Json = False) -> None:
             render.line(problem)
     else:
         render.line(f"{ws.db_path}: ok")
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command("copy")
+@guarded
+def copy(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(metavar="FROM", help="A state file or postgresql:// URL.")
+    ],
+    target: Annotated[
+        str, typer.Argument(metavar="TO", help="A new state file, or an empty database's URL.")
+    ],
+    as_json: Json = False,
+) -> None:
+    """Copy a whole state to another place: a SQLite file into PostgreSQL and back (a demo built
+    on a laptop becomes the team's shared state). FROM must pass `db check`; TO must be new or
+    empty; the copy is checked the same way. Ids, balances and ledger hashes stay as they were."""
+    outer = workspace(ctx)
+    options = (outer.campaigns_option, outer.now_option)
+    source_ws = service.Workspace(source, *options, warn=outer.warn)
+    target_ws = service.Workspace(target, *options, warn=outer.warn)
+    try:
+        _ = source_ws.stored  # FROM must be there: a mistyped path is no state to copy
+        copied = service.copy_state(source_ws, target_ws)
+        problems = service.check_state(target_ws)
+    finally:
+        source_ws.close()
+        target_ws.close()
+    rows = sum(copied.values())
+    if as_json:
+        render.print_json(
+            {
+                "from": str(source_ws.db_path),
+                "to": str(target_ws.db_path),
+                "rows": copied,
+                "ok": not problems,
+                "problems": problems,
+            }
+        )
+    else:
+        tables = ", ".join(f"{table} {n}" for table, n in copied.items() if n)
+        render.line(f"copied {rows} rows from {source_ws.db_path} to {target_ws.db_path}")
+        if tables:
+            render.line(f"  {tables}")
+        for problem in problems:
+            render.line(problem)
+        if not problems:
+            render.line("db check: both ok")
     if problems:
         raise typer.Exit(1)

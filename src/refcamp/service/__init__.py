@@ -61,7 +61,7 @@ from refcamp.service.profiles import (
     why_no_code,
 )
 from refcamp.service.referral_codes import create_referral, create_referrals, referrals
-from refcamp.service.reports import campaign_stats, check_state
+from refcamp.service.reports import campaign_stats, check_state, copy_state
 from refcamp.service.response import Response, Views
 from refcamp.service.sessions import (
     cancel_session,
@@ -85,6 +85,7 @@ __all__ = [
     "cancel_session",
     "change_audiences",
     "check_state",
+    "copy_state",
     "coupons",
     "create_audience",
     "create_coupons",

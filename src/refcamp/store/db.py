@@ -146,8 +146,13 @@ def connect(path: Location, make_folder: bool = True) -> sqlite3.Connection:
     folders are made only with `make_folder`. A PostgreSQL URL opens that database instead
     (store.postgres: its connection takes the same SQL and gives the same rows)."""
     if isinstance(path, DatabaseUrl):
-        from refcamp.store import postgres
-
+        try:
+            from refcamp.store import postgres
+        except ImportError:
+            raise StateFileError(
+                f"database {path}: PostgreSQL needs its driver, psycopg: "
+                "pip install 'refcamp[postgresql]'"
+            ) from None
         return postgres.connect(path)  # type: ignore[return-value]
     info = _stat(path, f"state file {path}")
     if info is None:

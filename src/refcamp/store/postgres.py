@@ -184,6 +184,10 @@ class Cursor:
     def fetchone(self) -> Any:
         return self._rows.pop(0) if self._rows else None
 
+    def fetchmany(self, size: int) -> list[Any]:
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
     def fetchall(self) -> list[Any]:
         rows, self._rows = self._rows, []
         return rows
@@ -251,14 +255,42 @@ class Connection:
         self._run("ROLLBACK")
         return False
 
+    def columns(self, table: str) -> list[str]:
+        """A table's columns in order (psycopg's cursor description, which sqlite3 gives)."""
+        rows = self._run_with(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = %s ORDER BY ordinal_position",
+            (table,),
+        )
+        return [row[0] for row in rows]
+
+    def after_copy(self, tables: Iterable[str]) -> None:
+        """Rows copied with their ids: each table's id sequence goes on after the largest."""
+        for table in tables:
+            present = self.columns(table)
+            for column in ("id", "rowid"):
+                if column not in present:
+                    continue
+                # table and column: refcamp's own names, never user data.
+                self._run_with(
+                    "SELECT setval(sequence::regclass, largest::bigint) FROM (SELECT "
+                    f"pg_get_serial_sequence(%s, %s) AS sequence, (SELECT max({column}) FROM "
+                    f"{table}) AS largest) AS s WHERE sequence IS NOT NULL AND largest IS NOT NULL",
+                    (table, column),
+                )
+
     def data_version(self) -> int:
         """SQLite's data_version tells whether another connection committed; PostgreSQL keeps no
         such number, so every look says "maybe": what was cached is read again."""
         return next(self._versions)
 
     def _run(self, sql: str) -> list[Any]:
+        return self._run_with(sql, None)
+
+    def _run_with(self, sql: str, params: Sequence[Any] | None) -> list[Any]:
+        """A statement in PostgreSQL's own words (%s parameters), untranslated."""
         try:
-            cursor = self.raw.execute(sql)
+            cursor = self.raw.execute(sql, params)
             return cursor.fetchall() if cursor.description is not None else []
         except psycopg.Error as error:
             raise _error(error) from None

@@ -489,8 +489,8 @@ def profile_redemptions(
 def referred(conn: sqlite3.Connection, code: str) -> list[str]:
     """The customers a referral code brought (uses rolled back do not count)."""
     rows = conn.execute(
-        "SELECT DISTINCT profile_id FROM redemptions WHERE kind = 'referral' AND code = ? "
-        "AND rolled_back IS NULL AND profile_id IS NOT NULL ORDER BY id",
+        "SELECT profile_id FROM redemptions WHERE kind = 'referral' AND code = ? "
+        "AND rolled_back IS NULL AND profile_id IS NOT NULL GROUP BY profile_id ORDER BY min(id)",
         (code,),
     )
     return [row[0] for row in rows]
@@ -1066,7 +1066,7 @@ def count_rejection(
 ) -> None:
     conn.execute(
         "INSERT INTO rejections (campaign_id, kind, reason, day, count) VALUES (?, ?, ?, ?, 1) "
-        "ON CONFLICT (campaign_id, kind, reason, day) DO UPDATE SET count = count + 1",
+        "ON CONFLICT (campaign_id, kind, reason, day) DO UPDATE SET count = rejections.count + 1",
         (campaign_id, kind, reason, now.date().isoformat()),
     )
 
