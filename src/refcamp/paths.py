@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from refcamp.errors import InputError
+
 SAMPLES = Path(__file__).parent / "samples"
 
 
@@ -50,6 +52,8 @@ def shown(url: str) -> str:
 def db_path(option: str | Path | None = None) -> Location:
     """--db, else REFCAMP_DB, else the user data directory's refcamp.db."""
     if option is not None:
+        if option == "":  # Path("") would be the current folder
+            raise InputError("--db needs a value, got an empty one (an empty variable?)")
         return location(option)
     env = os.environ.get("REFCAMP_DB")
     if env:

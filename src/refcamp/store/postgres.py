@@ -28,7 +28,7 @@ from psycopg import errors as pg_errors
 from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 
-from refcamp.errors import StateFileError
+from refcamp.errors import InputError, StateFileError
 from refcamp.paths import shown
 from refcamp.store.migrations import APPLICATION_ID
 
@@ -154,11 +154,15 @@ def translate(sql: str) -> tuple[str, bool]:
 _translated: dict[str, tuple[str, bool]] = {}
 
 
-def _error(error: psycopg.Error) -> sqlite3.Error:
+def _error(error: psycopg.Error) -> Exception:
     """A PostgreSQL error as the sqlite3 error refcamp answers: a constraint broken is an
     IntegrityError; a lock not had in time is "database is locked"; a lost server, or any other
     failure, an OperationalError with PostgreSQL's first line."""
     first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if isinstance(error, pg_errors.DataError) and "NUL" in first:
+        # SQLite keeps any text; PostgreSQL's text never holds the NUL character, so text with it
+        # is refused as input (exit 2, HTTP 400), before anything is written.
+        return InputError("text with the NUL character (\\x00) cannot be stored in PostgreSQL")
     if isinstance(error, pg_errors.IntegrityError):
         return sqlite3.IntegrityError(first)
     if isinstance(error, pg_errors.LockNotAvailable | pg_errors.QueryCanceled):

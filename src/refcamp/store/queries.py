@@ -768,7 +768,7 @@ def codes_by_campaign(conn: sqlite3.Connection) -> dict[str, int]:
     """How many referral and coupon codes each campaign has in the state file."""
     rows = conn.execute(
         "SELECT campaign_id, count(*) FROM (SELECT campaign_id FROM referrals "
-        "UNION ALL SELECT campaign_id FROM coupons) GROUP BY campaign_id"
+        "UNION ALL SELECT campaign_id FROM coupons) AS codes GROUP BY campaign_id"
     )
     return {campaign: count for campaign, count in rows}
 
