@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from refcamp.cli import app
 from refcamp.paths import SAMPLES, location
+from refcamp.store.copy import tables
 from refcamp.store.db import connect
 
 # Typer turns the app into Click commands at every CliRunner.invoke (~80 ms for refcamp's tree,
@@ -58,6 +59,19 @@ def state_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> st
         cluster: Cluster = request.getfixturevalue("postgres")
         return cluster.url()
     return str(tmp_path / "state.db")
+
+
+@pytest.fixture
+def new_state(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[], str]:
+    """Fresh, empty places for more states of this test's engine: new files, or new schemas."""
+    numbers = iter(range(1, 1_000_000))
+
+    def fresh() -> str:
+        if engine == "postgresql":
+            return request.getfixturevalue("postgres").url()
+        return str(tmp_path / f"state-{next(numbers)}.db")
+
+    return fresh
 
 
 @pytest.fixture(autouse=True)
@@ -262,6 +276,16 @@ def open_state(where: str) -> Any:
     """A connection to the state at `where` (a file or a postgresql:// URL), as refcamp opens it:
     rows by name and by position, the same SQL on both engines."""
     return connect(location(where))
+
+
+def state_rows(where: str) -> dict[str, list[str]]:
+    """Every row of every table of the state at `where` (either engine), for comparing a state
+    before and after something that must change nothing."""
+    with closing(open_state(where)) as conn:
+        return {
+            table: sorted(repr(tuple(row)) for row in conn.execute(f"SELECT * FROM {table}"))
+            for table in sorted(tables(conn) | {"migrations"})
+        }
 
 
 def state_file(run: Run, *options: str) -> str:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 KEY = "test-key"
@@ -120,5 +119,7 @@ def refcamp(*args: str, input: str | None = None, env: dict[str, str] | None = N
     return done.returncode, done.stdout, done.stderr
 
 
-def state_file() -> Path:
-    return Path(os.environ["REFCAMP_DB"])
+def state_file() -> str:
+    """Where the state is: a file's path, or a PostgreSQL URL (never wrapped in a Path, which
+    would turn postgresql:// into postgresql:/)."""
+    return os.environ["REFCAMP_DB"]

@@ -494,6 +494,7 @@ def test_missing_campaign_dir_exits_2(run: Run, tmp_path: Path) -> None:
 # --- the state file ------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only  # a file in the state file's place (tests/test_postgres.py: a database's)
 def test_state_file_that_is_not_sqlite_exits_2_and_is_untouched(run: Run, isolated: Path) -> None:
     db = isolated / "state.db"
     db.write_bytes(b"hello")
@@ -505,6 +506,7 @@ def test_state_file_that_is_not_sqlite_exits_2_and_is_untouched(run: Run, isolat
     ]
 
 
+@pytest.mark.sqlite_only  # a file in the state file's place (tests/test_postgres.py: a database's)
 def test_state_file_of_someone_else_exits_2_and_is_untouched(run: Run, isolated: Path) -> None:
     db = isolated / "state.db"
     conn = sqlite3.connect(db)
@@ -529,6 +531,7 @@ def test_state_file_that_is_a_directory_exits_2(run: Run, tmp_path: Path) -> Non
     assert_input_error(result, "directory")
 
 
+@pytest.mark.sqlite_only  # a file in the state file's place (tests/test_postgres.py: a database's)
 def test_state_file_errors_apply_to_reads_too(run: Run, isolated: Path) -> None:
     (isolated / "state.db").write_bytes(b"hello")
     result = run("referral", "list")
@@ -565,6 +568,7 @@ def test_no_traceback_without_refcamp_debug(run: Run, command: list[str]) -> Non
     assert len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.sqlite_only  # a file in the state file's place (tests/test_postgres.py: a database's)
 def test_no_traceback_in_a_real_process(isolated: Path) -> None:
     """The installed entry point, in its own process: one line on stderr, exit 2."""
     db = isolated / "state.db"

@@ -665,6 +665,7 @@ def test_loyalty_programs_json(run: Run) -> None:
     assert program["defaultValidity"] == "unlimited"
 
 
+@pytest.mark.sqlite_only  # the default file (tests/test_postgres.py: a URL)
 def test_db_path_prints_refcamp_db(run: Run, isolated: Path) -> None:
     result = run("db", "path")
     assert result.exit_code == 0, result
@@ -777,6 +778,7 @@ def test_nothing_running_mentions_activation_for_sessions_too(run: Run, command:
     assert "refcamp campaign activate medium-referral" in result.stderr
 
 
+@pytest.mark.sqlite_only  # the default file (tests/test_postgres.py: a URL)
 def test_db_path_json_says_where_and_whether_it_exists(run: Run, isolated: Path) -> None:
     data = run("db", "path", "--json").json
     assert data == {"path": str(isolated / "state.db"), "exists": False}

@@ -6,8 +6,7 @@ campaign file blocks only the commands that evaluate rules."""
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,17 +18,17 @@ def assert_check_clean(run: Run, *options: str) -> None:
     assert checked.exit_code == 0, checked
 
 
-def copy_state(source: Path, target: Path) -> None:
-    """A consistent copy of a state file (its -wal included), as SQLite's backup makes it."""
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
+def copy_state(run: Run, source: str, target: str) -> None:
+    """A whole copy of a state, on either engine (refcamp db copy, checked on both sides)."""
+    copied = run("db", "copy", source, target)
+    assert copied.exit_code == 0, copied
 
 
 # --- 1: a dry run prints exactly what the real run prints --------------------------------------
 
 
 @pytest.fixture
-def story(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def story(run: Run, state_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both sample campaigns running, an advocate, an open session S1, closed sessions S2 and S3."""
     monkeypatch.setenv("REFCAMP_SEED", "7")
     monkeypatch.setenv("REFCAMP_NOW", "2026-03-01T10:00:00Z")
@@ -43,7 +42,7 @@ def story(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ):
         result = run(*args)
         assert result.exit_code == 0, result
-    return tmp_path / "state.db"
+    return state_url
 
 
 DRY_RUNS = [
@@ -62,13 +61,17 @@ DRY_RUNS = [
 @pytest.mark.parametrize("shape", [("--json",), ()], ids=["json", "table"])
 @pytest.mark.parametrize("command", DRY_RUNS, ids=[" ".join(c[:2]) + f" {c[2]}" for c in DRY_RUNS])
 def test_a_dry_run_prints_what_the_real_run_prints(
-    run: Run, story: Path, tmp_path: Path, command: tuple[str, ...], shape: tuple[str, ...]
+    run: Run,
+    story: str,
+    new_state: Callable[[], str],
+    command: tuple[str, ...],
+    shape: tuple[str, ...],
 ) -> None:
-    dry_db, real_db = tmp_path / "dry.db", tmp_path / "real.db"
-    copy_state(story, dry_db)
-    copy_state(story, real_db)
-    dry = run("--db", str(dry_db), *command, *shape, "--dry-run")
-    real = run("--db", str(real_db), *command, *shape)
+    dry_db, real_db = new_state(), new_state()
+    copy_state(run, story, dry_db)
+    copy_state(run, story, real_db)
+    dry = run("--db", dry_db, *command, *shape, "--dry-run")
+    real = run("--db", real_db, *command, *shape)
     assert dry.exit_code == real.exit_code == 0, (dry, real)
     if shape:
         shown = dry.json
@@ -79,8 +82,8 @@ def test_a_dry_run_prints_what_the_real_run_prints(
     else:
         assert dry.stdout == real.stdout
         assert dry.stderr == real.stderr + "Dry run: nothing was saved.\n"
-    assert_check_clean(run, "--db", str(dry_db))
-    assert_check_clean(run, "--db", str(real_db))
+    assert_check_clean(run, "--db", dry_db)
+    assert_check_clean(run, "--db", real_db)
 
 
 # --- 0b: --attr values stay as typed unless they are exactly a JSON number -----------------------

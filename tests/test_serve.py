@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run
+from conftest import Run, open_state
 from serving import KEY, STARTED, Server, refcamp, start, state_file
 
 NOW = "2026-05-01T10:00:00Z"
@@ -33,7 +33,7 @@ def server(run: Run, campaigns_dir: Path) -> Iterator[Server]:
 
 def counts() -> dict[str, int]:
     """How many rows the state file holds, per table that a request writes."""
-    with sqlite3.connect(state_file()) as conn:
+    with closing(open_state(state_file())) as conn:
         tables = ("profiles", "sessions", "ledger", "referrals", "coupons", "events")
         return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
 
@@ -435,7 +435,7 @@ def test_inventory_and_customer_data_deletion(server: Server) -> None:
     event = {"type": "clicked", "sessionId": "INV-S", "attributes": {"email": "a@example.com"}}
     assert server.request("POST", "/v2/events", event).status == 200
     assert server.request("DELETE", "/v1/customer_data/INV").status == 204
-    with sqlite3.connect(state_file()) as conn:
+    with closing(open_state(state_file())) as conn:
         kept = conn.execute("SELECT attributes FROM events WHERE session_id = 'INV-S'").fetchall()
     assert kept == [("{}",)]  # an event sent with the customer's session is theirs too
     after = server.request("GET", "/v1/customer_profiles/INV/inventory?profile=true&referrals=true")

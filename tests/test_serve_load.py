@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import open_state
 from serving import KEY, STARTED, Server, refcamp, start, state_file
 
 pytestmark = pytest.mark.slow  # load and kill -9 on a real server
@@ -224,9 +224,9 @@ def register(server: Server, profile: str) -> str:
     return referral["code"]
 
 
-def stored_sessions(db: Path) -> dict[str, tuple[str, int, int]]:
+def stored_sessions(db: str) -> dict[str, tuple[str, int, int]]:
     """One read of the state file: session id -> (state, ledger entries, points booked)."""
-    with closing(sqlite3.connect(db)) as conn:
+    with closing(open_state(db)) as conn:
         rows = conn.execute(
             "SELECT s.id, s.state, count(l.id), coalesce(sum(l.amount), 0) "
             "FROM sessions AS s LEFT JOIN ledger AS l ON l.session_id = s.id GROUP BY s.id"
@@ -316,7 +316,7 @@ def test_single_use_coupon_is_accepted_once_across_eight_clients(
         assert "rejectCoupon:CouponLimitReached" in effects, effects
 
     assert json.loads(ok("coupon", "show", code, "--json"))["usageCounter"] == 1
-    with closing(sqlite3.connect(state_file())) as conn:
+    with closing(open_state(state_file())) as conn:
         redeemed = conn.execute(
             "SELECT session_id FROM redemptions "
             "WHERE kind = 'coupon' AND code = ? AND rolled_back IS NULL",
@@ -482,7 +482,9 @@ def test_sigterm_lets_the_requests_in_flight_finish_then_exits_0(
     assert all(connection == "close" for *_, connection in got), got  # and no keep-alive
     assert code == 0, f"exit {code}; stderr: {stderr}"
     assert "stopped" in stderr, stderr
-    assert f"state file {state_file()} closed" in stderr, stderr
+    where = state_file()
+    named = "database" if where.startswith("postgresql://") else "state file"
+    assert f"{named} {where} closed" in stderr, stderr
     stored = stored_sessions(state_file())
     assert stored == {f"G{c}-0": ("closed", 2, 150) for c in range(CLIENTS)}
     ok("db", "check")

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run
+from conftest import Run, state_rows
 from sdk_conformance import SDK_DIR, ensure_sdk, problems
 from serving import Server, serving, state_file
 
@@ -362,14 +361,6 @@ def closing(profile: Any, code: Any = None, **session: Any) -> dict[str, Any]:
     if code is not None:
         body["referralCode"] = code
     return {"customerSession": body}
-
-
-def dump(path: Path) -> dict[str, list[str]]:
-    """Every row of every table of a state file."""
-    with sqlite3.connect(path) as conn:
-        query = "SELECT name FROM sqlite_master WHERE type = 'table'"
-        tables = [row[0] for row in conn.execute(query)]
-        return {t: sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"'))) for t in tables}
 
 
 # --- the tests -----------------------------------------------------------------------------------
@@ -981,9 +972,9 @@ def test_wrong_or_missing_key_is_401_and_changes_nothing(campaigns_dir: Path, ru
 
     ensure_sdk()
     with serving() as server:
-        before = dump(state_file())
+        before = state_rows(state_file())
         r = story.play(server)
-        after = dump(state_file())
+        after = state_rows(state_file())
 
     for label in r.reports:
         r.equal(label, "/StatusCode", 401)

@@ -49,6 +49,11 @@ def shown(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+def named(where: Location) -> str:
+    """How messages call where the state lives: "state file PATH" or "database URL"."""
+    return f"database {where}" if isinstance(where, DatabaseUrl) else f"state file {where}"
+
+
 def db_path(option: str | Path | None = None) -> Location:
     """--db, else REFCAMP_DB, else the user data directory's refcamp.db."""
     if option is not None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from refcamp import service
+from refcamp import paths, service
 from refcamp.cli import debug, guarded, output, workspace
 from refcamp.errors import InputError
 from refcamp.payloads import CONTROL
@@ -71,7 +71,7 @@ def serve(
     finally:
         door.close()
         listener.close()
-    out.stderr.write(f"refcamp serve: stopped; state file {ws.db_path} closed\n")
+    out.stderr.write(f"refcamp serve: stopped; {paths.named(ws.db_path)} closed\n")
 
 
 def _listen(host: str, port: int) -> socket.socket:
