@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import strict_loads
+from conftest import open_state, state_rows, strict_loads
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -31,9 +30,20 @@ TIMEOUT = 120
 
 
 @contextlib.contextmanager
-def connection(path: Path, foreign_keys: bool = False) -> Iterator[sqlite3.Connection]:
-    """A plain sqlite3 connection, bypassing refcamp (foreign keys off, as SQLite defaults)."""
-    conn = sqlite3.connect(path, isolation_level=None)
+def connection(where: str, foreign_keys: bool = False) -> Iterator[Any]:
+    """A connection bypassing refcamp's requests: a plain sqlite3 one (foreign keys off, as
+    SQLite defaults), or to PostgreSQL with its foreign keys' triggers off for this session (as
+    a tool writing behind refcamp's back might)."""
+    if where.startswith("postgresql://"):
+        conn = open_state(where)
+        if not foreign_keys:
+            conn.execute("SET session_replication_role = replica")
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    conn = sqlite3.connect(where, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
     try:
@@ -42,9 +52,11 @@ def connection(path: Path, foreign_keys: bool = False) -> Iterator[sqlite3.Conne
         conn.close()
 
 
-def dump(path: Path) -> list[str]:
-    """Every row and every piece of schema of the file, as SQL."""
-    with connection(path) as conn:
+def dump(where: str) -> Any:
+    """Every row and every piece of schema of a file, as SQL; every row of a database."""
+    if where.startswith("postgresql://"):
+        return state_rows(where)
+    with connection(where) as conn:
         return list(conn.iterdump())
 
 
@@ -52,7 +64,7 @@ def dump(path: Path) -> list[str]:
 
 
 @pytest.fixture
-def story(run: Run, isolated: Path) -> Path:
+def story(run: Run, state_url: str) -> str:
     """A state file with every kind of row: an advocate with a code, two friends rewarded (one of
     them later cancelled: reversing entries and a rolled-back redemption), a manual addition and
     a deduction."""
@@ -69,15 +81,15 @@ def story(run: Run, isolated: Path) -> Path:
     assert run("loyalty", "deduct", "ADV", "--program", PROGRAM, "--points", "20",
                "--reason", "gift").exit_code == 0  # fmt: skip
     assert run("session", "update", "OPEN", "--profile", "F3").exit_code == 0
-    return isolated / "state.db"
+    return state_url
 
 
-def check(run: Run, db: Path) -> tuple[Any, Any]:
+def check(run: Run, db: str) -> tuple[Any, Any]:
     """`db check` in text and in JSON."""
     return run("--db", str(db), "db", "check"), run("--db", str(db), "db", "check", "--json")
 
 
-def test_clean_database_checks_ok(run: Run, story: Path) -> None:
+def test_clean_database_checks_ok(run: Run, story: str) -> None:
     text, as_json = check(run, story)
     assert text.exit_code == 0, text
     assert text.stdout.strip() == f"{story}: ok"
@@ -87,7 +99,7 @@ def test_clean_database_checks_ok(run: Run, story: Path) -> None:
     assert {"ok": True, "problems": []}.items() <= data.items()
 
 
-def test_check_changes_nothing(run: Run, story: Path) -> None:
+def test_check_changes_nothing(run: Run, story: str) -> None:
     before = dump(story)
     for _ in range(2):
         check(run, story)
@@ -104,6 +116,7 @@ def insert_entry(conn: sqlite3.Connection, base: sqlite3.Row, **changes: Any) ->
     """A new ledger row like `base` (INSERT is allowed: the ledger is append-only)."""
     values = dict(base)
     values.pop("id")
+    values.pop("rowid", None)  # PostgreSQL's copy of the id, generated from it
     values.update(changes)
     columns = ", ".join(values)
     marks = ", ".join("?" for _ in values)
@@ -203,10 +216,10 @@ DAMAGE = [
 
 @pytest.mark.parametrize("damage", DAMAGE, ids=lambda f: f.__name__)
 def test_each_kind_of_damage_is_found(
-    run: Run, story: Path, tmp_path: Path, damage: Callable[[sqlite3.Connection], str]
+    run: Run, story: str, new_state: Callable[[], str], damage: Callable[[Any], str]
 ) -> None:
-    copy = tmp_path / "damaged.db"
-    shutil.copyfile(story, copy)
+    copy = new_state()
+    assert run("db", "copy", story, copy).exit_code == 0
     with connection(copy) as conn:
         expected = damage(conn)
     text, as_json = check(run, copy)
@@ -224,9 +237,11 @@ def test_each_kind_of_damage_is_found(
     assert run("db", "check").exit_code == 0
 
 
-def test_several_kinds_of_damage_are_all_listed(run: Run, story: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "damaged.db"
-    shutil.copyfile(story, copy)
+def test_several_kinds_of_damage_are_all_listed(
+    run: Run, story: str, new_state: Callable[[], str]
+) -> None:
+    copy = new_state()
+    assert run("db", "copy", story, copy).exit_code == 0
     with connection(copy) as conn:
         expected = [
             damage(conn)
@@ -252,7 +267,7 @@ CLOSES = 15_000
 CANCELS = 2_000  # every one of them a closed session revoked: reversing entries
 
 
-def refcamp(db: Path, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+def refcamp(db: str, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REFCAMP_")}
     env.update(REFCAMP_DB=str(db), NO_COLOR="1")
     return subprocess.Popen(
@@ -300,7 +315,7 @@ def replay_lines(codes: list[str]) -> list[str]:
     return [json.dumps(line) for line in lines]
 
 
-def figures(db: Path) -> dict[str, Any]:
+def figures(db: str) -> dict[str, Any]:
     """What a replay leaves behind, independent of random codes, ids and times."""
     with connection(db) as conn:
 
@@ -331,8 +346,11 @@ def figures(db: Path) -> dict[str, Any]:
         }
 
 
-def committed_lines(db: Path) -> int:
+def committed_lines(db: str) -> int:
     """How far a running replay got (its progress commits with each batch), read-only."""
+    if db.startswith("postgresql://"):
+        with contextlib.closing(open_state(db)) as conn:
+            return int(conn.execute("SELECT coalesce(max(lines), 0) FROM replays").fetchone()[0])
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
         try:
@@ -346,10 +364,10 @@ def committed_lines(db: Path) -> int:
 
 @pytest.mark.slow
 def test_replay_killed_with_sigkill_resumes_and_applies_every_line_once(
-    run: Run, tmp_path: Path
+    run: Run, tmp_path: Path, new_state: Callable[[], str]
 ) -> None:
     # The first advocates register in a small replay; the big file's closes carry their codes.
-    base = tmp_path / "base.db"
+    base = new_state()
     assert run("--db", str(base), "campaign", "activate", CAMPAIGN).exit_code == 0
     setup = tmp_path / "setup.jsonl"
     setup.write_text(
@@ -370,9 +388,9 @@ def test_replay_killed_with_sigkill_resumes_and_applies_every_line_once(
     lines = replay_lines(codes)
     big.write_text("\n".join(lines) + "\n")
     total = len(lines)
-    clean, killed = tmp_path / "clean.db", tmp_path / "killed.db"
-    shutil.copyfile(base, clean)
-    shutil.copyfile(base, killed)
+    clean, killed = new_state(), new_state()
+    for copy in (clean, killed):
+        assert run("db", "copy", base, copy).exit_code == 0
 
     # The reference: one uninterrupted replay.
     code, out, err = finish(refcamp(clean, "replay", str(big), "--json"))
