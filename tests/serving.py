@@ -11,10 +11,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from refcamp.paths import Location, location
+from refcamp.store.db import connect
 
 KEY = "test-key"
 STARTED = re.compile(r"http://127\.0\.0\.1:(\d+)")
@@ -120,5 +123,18 @@ def refcamp(*args: str, input: str | None = None, env: dict[str, str] | None = N
     return done.returncode, done.stdout, done.stderr
 
 
-def state_file() -> Path:
-    return Path(os.environ["REFCAMP_DB"])
+def state_file() -> Location:
+    """Where REFCAMP_DB keeps the state: a file's Path, or a postgresql:// URL as refcamp reads
+    it (a Path would fold the URL's `//`)."""
+    return location(os.environ["REFCAMP_DB"])
+
+
+def stored_sessions(where: str | Path) -> dict[str, tuple[str, int, int]]:
+    """One read of the state (a file or a PostgreSQL URL): session id -> (state, ledger entries,
+    points booked)."""
+    with closing(connect(location(where))) as conn:
+        rows = conn.execute(
+            "SELECT s.id, s.state, count(l.id), coalesce(sum(l.amount), 0) "
+            "FROM sessions AS s LEFT JOIN ledger AS l ON l.session_id = s.id GROUP BY s.id"
+        ).fetchall()
+    return {sid: (state, entries, points) for sid, state, entries, points in rows}

@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -26,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serving import KEY, STARTED, Server, refcamp, start, state_file
+from conftest import open_state
+from serving import KEY, STARTED, Server, refcamp, start, state_file, stored_sessions
 
 pytestmark = pytest.mark.slow  # load and kill -9 on a real server
 
@@ -224,16 +224,6 @@ def register(server: Server, profile: str) -> str:
     return referral["code"]
 
 
-def stored_sessions(db: Path) -> dict[str, tuple[str, int, int]]:
-    """One read of the state file: session id -> (state, ledger entries, points booked)."""
-    with closing(sqlite3.connect(db)) as conn:
-        rows = conn.execute(
-            "SELECT s.id, s.state, count(l.id), coalesce(sum(l.amount), 0) "
-            "FROM sessions AS s LEFT JOIN ledger AS l ON l.session_id = s.id GROUP BY s.id"
-        ).fetchall()
-    return {sid: (state, entries, points) for sid, state, entries, points in rows}
-
-
 def balance(profile: str) -> int:
     shown = json.loads(ok("loyalty", "balance", profile, "--json"))
     [program] = [p for p in shown["programs"].values() if p["name"] == PROGRAM]
@@ -316,7 +306,7 @@ def test_single_use_coupon_is_accepted_once_across_eight_clients(
         assert "rejectCoupon:CouponLimitReached" in effects, effects
 
     assert json.loads(ok("coupon", "show", code, "--json"))["usageCounter"] == 1
-    with closing(sqlite3.connect(state_file())) as conn:
+    with closing(open_state(state_file())) as conn:
         redeemed = conn.execute(
             "SELECT session_id FROM redemptions "
             "WHERE kind = 'coupon' AND code = ? AND rolled_back IS NULL",
