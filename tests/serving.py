@@ -78,15 +78,43 @@ def start(
     *args: str, env: dict[str, str] | None = None, key: str = KEY, options: tuple[str, ...] = ()
 ) -> Server:
     """Start `refcamp [args] serve --port 0 [options]` and wait until it listens."""
+    return listening(spawn(*args, env=env, key=key, options=options), key)
+
+
+def start_many(count: int, *args: str, env: dict[str, str] | None = None) -> list[Server]:
+    """`count` servers as `start` starts one, all starting at once (then each waited for)."""
+    processes = [spawn(*args, env=env) for _ in range(count)]
+    servers = []
+    try:
+        for process in processes:
+            servers.append(listening(process, KEY))
+    except BaseException:
+        for process in processes[len(servers) :]:
+            process.kill()
+            process.wait()
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
+def spawn(
+    *args: str, env: dict[str, str] | None = None, key: str = KEY, options: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """The `refcamp [args] serve --port 0 [options]` process, not yet waited for."""
     command = [
         sys.executable, "-m", "refcamp", *args, "serve", "--port", "0", "--api-key", key, *options,
     ]  # fmt: skip
-    process = subprocess.Popen(
+    return subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
     )
+
+
+def listening(process: subprocess.Popen[bytes], key: str) -> Server:
+    """The server `process` once it says where it listens (it is killed if it does not)."""
     assert process.stdout is not None
     deadline = time.monotonic() + 30
     line = b""

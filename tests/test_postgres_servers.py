@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from conftest import open_state
 from pg_cluster import Cluster
-from serving import KEY, Server, start, stored_sessions
+from serving import KEY, Server, start_many, stored_sessions
 from test_serve_load import (
     CLIENTS,
     LOAD_SECONDS,
@@ -64,10 +64,8 @@ def shared_state(postgres: Cluster, monkeypatch: pytest.MonkeyPatch) -> str:
 @contextmanager
 def servers(count: int = SERVERS) -> Iterator[list[Server]]:
     """`count` `refcamp serve` processes on REFCAMP_DB, each on a port of its own."""
-    running: list[Server] = []
+    running = start_many(count)
     try:
-        for _ in range(count):
-            running.append(start())
         yield running
     finally:
         for server in running:
@@ -92,13 +90,15 @@ def test_single_use_coupon_is_accepted_once_across_four_servers(
     shared_state: str, campaigns_dir: Path, tmp_path: Path
 ) -> None:
     ok("campaign", "activate", "spring-coupons")
-    codes = []
+    created = ok(
+        "coupon", "create", "--campaign", "spring-coupons", "--count", str(RACES), "--json"
+    )
+    coupons = json.loads(created)
+    assert [coupon["usageLimit"] for coupon in coupons] == [1] * RACES
+    codes = [coupon["value"] for coupon in coupons]
+    assert len(set(codes)) == RACES
     with servers() as running:
-        for race in range(RACES):
-            [coupon] = json.loads(ok("coupon", "create", "--campaign", "spring-coupons", "--json"))
-            assert coupon["usageLimit"] == 1
-            code = coupon["value"]
-            codes.append(code)
+        for race, code in enumerate(codes):
             specs = [
                 {"mode": "race", "key": KEY, "session": f"RACE{race}-{c}",
                  "profile": f"RACER{race}-{c}", "coupon": code}
@@ -125,7 +125,6 @@ def test_single_use_coupon_is_accepted_once_across_four_servers(
                     (code,),
                 ).fetchall()
             assert [sid for (sid,) in redeemed] == accepted
-    assert len(set(codes)) == RACES
     ok("db", "check")
 
 
