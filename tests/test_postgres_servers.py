@@ -161,8 +161,10 @@ def test_sustained_load_on_four_servers_every_200_is_committed(
     # No 5xx, no failed connection, no refusal: every request of the run got a 200.
     assert set(statuses) == {200}, statuses
     assert len({sid for sid, *_ in got}) == len(got)
-    for per_client in results:  # every client, so every server, was served throughout
-        assert len(per_client) >= 10, [len(p) for p in results]
+    # Every client, so every server, was served throughout: 10 requests each in 30 s at least
+    # (a run shortened by REFCAMP_LOAD_SECONDS asks for fewer).
+    for per_client in results:
+        assert len(per_client) >= max(2, LOAD_SECONDS // 3), [len(p) for p in results]
     not_rewarded = [r for r in got if not rewarded(r[2])]
     assert not_rewarded == [], not_rewarded[:5]
 
