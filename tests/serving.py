@@ -11,9 +11,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from refcamp.paths import location
+from refcamp.store.db import connect
 
 KEY = "test-key"
 STARTED = re.compile(r"http://127\.0\.0\.1:(\d+)")
@@ -74,15 +77,43 @@ def start(
     *args: str, env: dict[str, str] | None = None, key: str = KEY, options: tuple[str, ...] = ()
 ) -> Server:
     """Start `refcamp [args] serve --port 0 [options]` and wait until it listens."""
+    return listening(spawn(*args, env=env, key=key, options=options), key)
+
+
+def start_many(count: int, *args: str, env: dict[str, str] | None = None) -> list[Server]:
+    """`count` servers as `start` starts one, all starting at once (then each waited for)."""
+    processes = [spawn(*args, env=env) for _ in range(count)]
+    servers = []
+    try:
+        for process in processes:
+            servers.append(listening(process, KEY))
+    except BaseException:
+        for process in processes[len(servers) :]:
+            process.kill()
+            process.wait()
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
+def spawn(
+    *args: str, env: dict[str, str] | None = None, key: str = KEY, options: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """The `refcamp [args] serve --port 0 [options]` process, not yet waited for."""
     command = [
         sys.executable, "-m", "refcamp", *args, "serve", "--port", "0", "--api-key", key, *options,
     ]  # fmt: skip
-    process = subprocess.Popen(
+    return subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
     )
+
+
+def listening(process: subprocess.Popen[bytes], key: str) -> Server:
+    """The server `process` once it says where it listens (it is killed if it does not)."""
     assert process.stdout is not None
     deadline = time.monotonic() + 30
     line = b""
@@ -123,3 +154,14 @@ def state_file() -> str:
     """Where the state is: a file's path, or a PostgreSQL URL (never wrapped in a Path, which
     would turn postgresql:// into postgresql:/)."""
     return os.environ["REFCAMP_DB"]
+
+
+def stored_sessions(where: str) -> dict[str, tuple[str, int, int]]:
+    """One read of the state (a file or a PostgreSQL URL): session id -> (state, ledger entries,
+    points booked)."""
+    with closing(connect(location(where))) as conn:
+        rows = conn.execute(
+            "SELECT s.id, s.state, count(l.id), coalesce(sum(l.amount), 0) "
+            "FROM sessions AS s LEFT JOIN ledger AS l ON l.session_id = s.id GROUP BY s.id"
+        ).fetchall()
+    return {sid: (state, entries, points) for sid, state, entries, points in rows}

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from conftest import open_state
-from serving import KEY, STARTED, Server, refcamp, start, state_file
+from serving import KEY, STARTED, Server, refcamp, start, state_file, stored_sessions
 
 pytestmark = pytest.mark.slow  # load and kill -9 on a real server
 
@@ -222,16 +222,6 @@ def register(server: Server, profile: str) -> str:
     assert reply.status == 200, reply
     [referral] = reply.body["createdReferrals"]
     return referral["code"]
-
-
-def stored_sessions(db: str) -> dict[str, tuple[str, int, int]]:
-    """One read of the state file: session id -> (state, ledger entries, points booked)."""
-    with closing(open_state(db)) as conn:
-        rows = conn.execute(
-            "SELECT s.id, s.state, count(l.id), coalesce(sum(l.amount), 0) "
-            "FROM sessions AS s LEFT JOIN ledger AS l ON l.session_id = s.id GROUP BY s.id"
-        ).fetchall()
-    return {sid: (state, entries, points) for sid, state, entries, points in rows}
 
 
 def balance(profile: str) -> int:
