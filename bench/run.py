@@ -1,4 +1,4 @@
-"""All five benchmarks; `--quick` is the seconds-long smoke run CI uses (no timing is asserted).
+"""All six benchmarks; `--quick` is the seconds-long smoke run CI uses (no timing is asserted).
 
 python bench/run.py [--quick]
 """
@@ -9,6 +9,7 @@ import sys
 
 import cold_start
 import large_state
+import postgres
 import replay_throughput
 import request_log
 import serve_throughput
@@ -28,5 +29,10 @@ else:
     large_state.main(5_000, 100_000, 1_000_000)
 print("== serve throughput ==")
 serve_throughput.main(200 if quick else 10_000)
+print("== state in PostgreSQL: replay vs SQLite, serve with 1, 2 and 4 processes ==")
+if quick:
+    postgres.main(100, 50, rounds=1, counts=(1, 2), clients=2)
+else:
+    postgres.main()
 print("== cold start ==")
 cold_start.main(3 if quick else 30)
