@@ -23,6 +23,11 @@ from typing import Any
 import pytest
 from conftest import Run, ok
 
+# The SQLite state file itself under attack (its bytes, modes, -wal files, what lies in its
+# place); a forecast or dry run writing nothing to a PostgreSQL state is tested in
+# tests/test_postgres.py and by the hardening tests on both engines.
+pytestmark = pytest.mark.sqlite_only
+
 CAMPAIGN = "medium-referral"
 COUPONS = "spring-coupons"
 START = "2026-03-01T00:00:00Z"

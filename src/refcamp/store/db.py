@@ -146,14 +146,7 @@ def connect(path: Location, make_folder: bool = True) -> sqlite3.Connection:
     folders are made only with `make_folder`. A PostgreSQL URL opens that database instead
     (store.postgres: its connection takes the same SQL and gives the same rows)."""
     if isinstance(path, DatabaseUrl):
-        try:
-            from refcamp.store import postgres
-        except ImportError:
-            raise StateFileError(
-                f"database {path}: PostgreSQL needs its driver, psycopg: "
-                "pip install 'refcamp[postgresql]'"
-            ) from None
-        return postgres.connect(path)  # type: ignore[return-value]
+        return _open_postgres(path, write=True)  # type: ignore[return-value]
     info = _stat(path, f"state file {path}")
     if info is None:
         _create(path, make_folder)
@@ -194,8 +187,8 @@ def read_only(path: Location) -> sqlite3.Connection | None:
     would, and leave them behind)."""
     from urllib.parse import quote
 
-    if isinstance(path, DatabaseUrl):  # a database server serves readers and writers alike
-        return connect(path)
+    if isinstance(path, DatabaseUrl):
+        return _open_postgres(path, write=False)  # type: ignore[return-value]
     info = _stat(path, f"state file {path}")
     if info is None:
         return None
@@ -218,6 +211,18 @@ def read_only(path: Location) -> sqlite3.Connection | None:
         conn.close()
         raise
     return conn
+
+
+def _open_postgres(url: DatabaseUrl, write: bool) -> object:
+    """store.postgres.connect, or one clear line when psycopg is not installed."""
+    try:
+        from refcamp.store import postgres
+    except ImportError:
+        raise StateFileError(
+            f"database {url}: PostgreSQL needs its driver, psycopg: "
+            "pip install 'refcamp[postgresql]'"
+        ) from None
+    return postgres.connect(url, write=write)
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:

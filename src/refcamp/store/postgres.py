@@ -310,8 +310,10 @@ _SPECIAL = {
 }
 
 
-def connect(url: str) -> Connection:
-    """Open the state in the database at `url` (created and migrated if the schema is empty)."""
+def connect(url: str, write: bool = True) -> Connection | None:
+    """Open the state in the database at `url` (created and migrated if the schema is empty).
+    Without `write` nothing is created or migrated, and an empty schema is None (nothing there
+    yet): a reader such as a forecast only looks."""
     try:
         raw = psycopg.connect(
             url,
@@ -332,7 +334,10 @@ def connect(url: str) -> Connection:
         version = _check_owner(conn, url)
         from refcamp.store.migrations import MIGRATIONS
 
-        if version < len(MIGRATIONS):
+        if not write and version == 0:
+            conn.close()
+            return None
+        if write and version < len(MIGRATIONS):
             migrate(conn)
     except sqlite3.Error as error:
         conn.close()
