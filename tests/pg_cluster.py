@@ -10,9 +10,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -86,7 +88,15 @@ class Cluster:
         return f"{self.base()}?options=-csearch_path%3D{schema}"
 
     def stop(self) -> None:
+        """Stop the server at once (SIGQUIT to the postmaster: nothing here needs keeping) and
+        remove its directory."""
         try:
-            self._run(f"{self.bin}/pg_ctl -D {self.data} -m immediate stop")
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGQUIT)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+                time.sleep(0.02)
+        except (OSError, ValueError, IndexError):
+            pass
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
