@@ -60,6 +60,20 @@ def state_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> st
     return str(tmp_path / "state.db")
 
 
+@pytest.fixture
+def new_state(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """Another state of this test's engine, fresh: `new_state("name.db")` is a file of that name
+    in the test's directory, or a new schema of the PostgreSQL server."""
+
+    def make(name: str) -> str:
+        if engine == "postgresql":
+            cluster: Cluster = request.getfixturevalue("postgres")
+            return cluster.url()
+        return str(tmp_path / name)
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state_url: str) -> Path:
     for name in ENV:
@@ -262,6 +276,44 @@ def open_state(where: str) -> Any:
     """A connection to the state at `where` (a file or a postgresql:// URL), as refcamp opens it:
     rows by name and by position, the same SQL on both engines."""
     return connect(location(where))
+
+
+def state_exists(where: str) -> bool:
+    """Whether refcamp has made the state at `where`: the file exists, or the PostgreSQL schema
+    holds tables (looked at without opening it as refcamp, which would make them)."""
+    if not where.startswith("postgresql://"):
+        return Path(where).exists()
+    import psycopg
+
+    with psycopg.connect(where) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def state_rows(where: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table of the state at `where` and its rows (sorted), on either engine: what "nothing
+    changed" compares where the state is not one file's bytes."""
+    with closing(open_state(where)) as conn:
+        if getattr(conn, "dialect", "sqlite") == "postgresql":
+            listed = conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() ORDER BY table_name"
+            )
+        else:
+            listed = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY name"
+            )
+        tables = [row[0] for row in listed.fetchall()]
+        # table: a name the state itself lists, never user data.
+        return {
+            table: sorted(
+                (tuple(row) for row in conn.execute(f"SELECT * FROM {table}").fetchall()), key=repr
+            )
+            for table in tables
+        }
 
 
 def state_file(run: Run, *options: str) -> str:
