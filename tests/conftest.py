@@ -62,16 +62,19 @@ def state_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> st
 
 
 @pytest.fixture
-def new_state(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[], str]:
-    """Fresh, empty places for more states of this test's engine: new files, or new schemas."""
+def new_state(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..., str]:
+    """Another state of this test's engine, fresh and empty: `new_state()` (`new_state("x.db")`
+    to choose the file's name) is a new file in the test's directory, or a new schema of the
+    PostgreSQL server."""
     numbers = iter(range(1, 1_000_000))
 
-    def fresh() -> str:
+    def make(name: str | None = None) -> str:
         if engine == "postgresql":
-            return request.getfixturevalue("postgres").url()
-        return str(tmp_path / f"state-{next(numbers)}.db")
+            cluster: Cluster = request.getfixturevalue("postgres")
+            return cluster.url()
+        return str(tmp_path / (name or f"state-{next(numbers)}.db"))
 
-    return fresh
+    return make
 
 
 @pytest.fixture(autouse=True)
@@ -276,6 +279,20 @@ def open_state(where: str) -> Any:
     """A connection to the state at `where` (a file or a postgresql:// URL), as refcamp opens it:
     rows by name and by position, the same SQL on both engines."""
     return connect(location(where))
+
+
+def state_exists(where: str) -> bool:
+    """Whether refcamp has made the state at `where`: the file exists, or the PostgreSQL schema
+    holds tables (looked at without opening it as refcamp, which would make them)."""
+    if not where.startswith("postgresql://"):
+        return Path(where).exists()
+    import psycopg
+
+    with psycopg.connect(where) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchone()
+    return bool(row and row[0])
 
 
 def state_rows(where: str) -> dict[str, list[str]]:

@@ -15,12 +15,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import check_db, program_of
+from conftest import check_db, open_state, program_of, state_exists
 
 from refcamp.store.migrations import MIGRATIONS
 
@@ -78,13 +78,13 @@ LOOP = textwrap.dedent(
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def child_env(db: Path) -> dict[str, str]:
+def child_env(db: str | Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REFCAMP_")}
     env.update(REFCAMP_DB=str(db), NO_COLOR="1", COLUMNS="200")
     return env
 
 
-def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(db: str | Path, *args: str) -> subprocess.CompletedProcess[str]:
     """One `python -m refcamp ...` in a child process."""
     return subprocess.run(
         [sys.executable, "-m", "refcamp", *args],
@@ -110,7 +110,7 @@ class Finished:
         )
 
 
-def together(tmp: Path, db: Path, commands: Sequence[Sequence[str]]) -> list[Finished]:
+def together(tmp: Path, db: str | Path, commands: Sequence[Sequence[str]]) -> list[Finished]:
     """Run each refcamp command in its own process, all released at the same moment."""
     script = tmp / "barrier.py"
     script.write_text(BARRIER)
@@ -171,18 +171,16 @@ def effect_types(response: Any) -> list[str]:
     return [e["effectType"] for e in response["effects"]]
 
 
-def migration_rows(db: Path) -> list[tuple[int, str]]:
-    conn = sqlite3.connect(db)
-    try:
+def migration_rows(db: str | Path) -> list[tuple[int, str]]:
+    with contextlib.closing(open_state(str(db))) as conn:
         rows = conn.execute("SELECT number, name FROM migrations ORDER BY number").fetchall()
-    finally:
-        conn.close()
     return [tuple(r) for r in rows]
 
 
 @pytest.fixture
-def db(isolated: Path) -> Path:
-    return Path(os.environ["REFCAMP_DB"])
+def db(isolated: Path) -> str:
+    """The test's state: a file path or a postgresql:// URL (a string: Path would mangle a URL)."""
+    return os.environ["REFCAMP_DB"]
 
 
 # --- 1: a limited code redeemed by eight processes at once --------------------------------------
@@ -190,7 +188,7 @@ def db(isolated: Path) -> Path:
 
 @pytest.mark.parametrize("limit", [1, 3])
 def test_limited_code_redeemed_by_eight_processes_at_once(
-    active: Run, db: Path, tmp_path: Path, limit: int
+    active: Run, db: str, tmp_path: Path, limit: int
 ) -> None:
     created = active(
         "referral", "create", "--campaign", CAMPAIGN, "--advocate", "ADV",
@@ -228,7 +226,7 @@ WORKERS = 4
 SESSIONS_PER_WORKER = 30
 
 
-def test_four_processes_closing_sessions_in_parallel(active: Run, db: Path, tmp_path: Path) -> None:
+def test_four_processes_closing_sessions_in_parallel(active: Run, db: str, tmp_path: Path) -> None:
     created = active(
         "referral", "create", "--campaign", CAMPAIGN, "--advocate", "ADV",
         "--code", "MANY", "--usage-limit", "0", "-q",
@@ -281,7 +279,7 @@ def test_four_processes_closing_sessions_in_parallel(active: Run, db: Path, tmp_
 
 
 def test_one_session_closed_then_cancelled_by_eight_processes_at_once(
-    active: Run, db: Path, tmp_path: Path
+    active: Run, db: str, tmp_path: Path
 ) -> None:
     created = active(
         "referral", "create", "--campaign", CAMPAIGN, "--advocate", "ADV", "--code", "MANY", "-q"
@@ -321,9 +319,10 @@ def expected_migrations() -> list[tuple[int, str]]:
     return [(i + 1, m.__name__) for i, m in enumerate(MIGRATIONS)]
 
 
-def test_fresh_database_four_processes_at_once_back_to_back(run: Run, db: Path) -> None:
-    """Four processes started one right after the other on a file that does not exist yet."""
-    assert not db.exists()
+def test_fresh_database_four_processes_at_once_back_to_back(run: Run, db: str) -> None:
+    """Four processes started one right after the other on a file (or an empty PostgreSQL schema)
+    that does not hold a state yet."""
+    assert not state_exists(db)
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "refcamp", "profile", "update", f"P{i}", "-q"],
@@ -349,11 +348,13 @@ def test_fresh_database_four_processes_at_once_back_to_back(run: Run, db: Path) 
 ROUNDS = 3
 
 
-def test_fresh_database_four_processes_released_together(tmp_path: Path) -> None:
-    """The same, released together behind a barrier, on several new files."""
+def test_fresh_database_four_processes_released_together(
+    tmp_path: Path, new_state: Callable[[str], str]
+) -> None:
+    """The same, released together behind a barrier, on several new files (or schemas)."""
     for n in range(ROUNDS):
-        fresh = tmp_path / f"fresh-{n}.db"
-        assert not fresh.exists()
+        fresh = new_state(f"fresh-{n}.db")
+        assert not state_exists(fresh)
         results = together(
             tmp_path, fresh, [["profile", "update", f"P{i}", "-q"] for i in range(4)]
         )
@@ -402,8 +403,10 @@ PAUSE_AFTER_OWNER_READ = textwrap.dedent(
 )
 
 
+# About SQLite's opener: it pauses in the new file's PRAGMA application_id read.
+@pytest.mark.sqlite_only
 def test_opener_paused_between_its_owner_checks_still_succeeds(
-    run: Run, db: Path, tmp_path: Path
+    run: Run, db: str, tmp_path: Path
 ) -> None:
     """Regression (before a6cca53, exit 2 "state file ... is a SQLite database, but not
     refcamp's"): a process that has read PRAGMA application_id of the new file, but not yet
@@ -455,13 +458,15 @@ def test_opener_paused_between_its_owner_checks_still_succeeds(
     check_db(run)
 
 
-def test_opener_waits_while_another_holds_the_new_file(run: Run, db: Path) -> None:
+# About the SQLite file: a new file's write lock held while it is switched to WAL.
+@pytest.mark.sqlite_only
+def test_opener_waits_while_another_holds_the_new_file(run: Run, db: str) -> None:
     """Regression (before a6cca53, exit 2 "state file ...: database is locked" at once): switching a
     new file to WAL while another connection holds its write lock must wait, like every other
     statement, instead of failing without calling the busy handler."""
     # The file as it is while another process is between creating it and switching it to WAL:
     # empty, in rollback-journal mode, with a writer's lock on it.
-    db.touch(mode=0o600)
+    Path(db).touch(mode=0o600)
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     child = subprocess.Popen(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import open_state
 from test_concurrency import assert_clean, together
 
 Run = Callable[..., Any]  # conftest's `run` fixture
@@ -124,7 +125,7 @@ def test_a_deduction_cannot_spend_points_a_later_rollback_takes_back(
 def test_twenty_processes_deducting_at_once_never_go_below_zero(
     run: Run, isolated: Path, tmp_path: Path
 ) -> None:
-    db = Path(os.environ["REFCAMP_DB"])
+    db = os.environ["REFCAMP_DB"]
     add(run, "P", 100)
     results = together(
         tmp_path,
@@ -149,7 +150,7 @@ def test_twenty_processes_deducting_at_once_never_go_below_zero(
 def test_twenty_parallel_events_deducting_through_a_rule_spend_only_what_is_there(
     run: Run, isolated: Path, tmp_path: Path
 ) -> None:
-    db = Path(os.environ["REFCAMP_DB"])
+    db = os.environ["REFCAMP_DB"]
     directory = tmp_path / "campaigns"
     directory.mkdir()
     (directory / "spender.toml").write_text(SPENDER, encoding="utf-8")
@@ -179,18 +180,36 @@ def test_twenty_parallel_events_deducting_through_a_rule_spend_only_what_is_ther
 
 
 def tamper(run: Run, *statements: str) -> None:
-    """Edit the state file as a person with `sqlite3` could: the ledger's append-only triggers
-    are no obstacle to someone who drops them first."""
-    path = Path(run("db", "path", "--json").json["path"])
-    with closing(sqlite3.connect(path)) as conn, conn:
+    """Edit the state as a person with `sqlite3` (or `psql`) could: the ledger's append-only
+    triggers are no obstacle to someone who drops (or disables) them first."""
+    where = run("db", "path", "--json").json["path"]
+    if not where.startswith("postgresql://"):
+        with closing(sqlite3.connect(where)) as conn, conn:
+            for sql in statements:
+                conn.execute(sql)
+        return
+    # PostgreSQL: the same edits through refcamp's connection (it passes through the SQL it does
+    # not translate), in one transaction; there one turns the triggers off rather than drop them.
+    with closing(open_state(where)) as conn:
+        conn.execute("BEGIN")
         for sql in statements:
-            conn.execute(sql)
+            conn.execute(DISABLE.get(sql, sql))
+        conn.execute("COMMIT")
 
 
 UNGUARD = (
     "DROP TRIGGER ledger_append_only_update",
     "DROP TRIGGER ledger_append_only_delete",
 )
+# What a person with psql does instead of UNGUARD's statements.
+DISABLE = {
+    "DROP TRIGGER ledger_append_only_update": (
+        "ALTER TABLE ledger DISABLE TRIGGER ledger_append_only_update"
+    ),
+    "DROP TRIGGER ledger_append_only_delete": (
+        "ALTER TABLE ledger DISABLE TRIGGER ledger_append_only_delete"
+    ),
+}
 
 
 def test_db_check_finds_a_deduction_that_overspent(run: Run, isolated: Path) -> None:
@@ -329,33 +348,50 @@ def test_a_damaged_session_is_a_clear_error_not_a_traceback(active: Run, isolate
     assert "Traceback" not in shown.stderr
 
 
-def test_an_older_state_file_gets_its_ledger_chained(active: Run, isolated: Path) -> None:
+def test_an_older_state_file_gets_its_ledger_chained(
+    active: Run, isolated: Path, engine: str
+) -> None:
     """A state file from before the chain (schema 5) is chained when refcamp opens it."""
     seed(active)
+    # The trigger is made again in each engine's own words; SQLite keeps the schema version in
+    # user_version too, PostgreSQL in the migrations table only.
+    if engine == "postgresql":
+        drop = "DROP TRIGGER ledger_append_only_update ON ledger"
+        trigger = (
+            "CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger FOR EACH ROW "
+            "EXECUTE FUNCTION refcamp_refuse('the ledger is append-only')"
+        )
+        version: tuple[str, ...] = ()
+    else:
+        drop = "DROP TRIGGER ledger_append_only_update"
+        trigger = (
+            "CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger "
+            "BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END"
+        )
+        version = ("PRAGMA user_version = 5",)
     tamper(
         active,
-        UNGUARD[0],
+        drop,  # dropped, not disabled, on both engines
         "ALTER TABLE ledger DROP COLUMN chain",
-        "CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger "
-        "BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END",
+        trigger,
         # Later migrations undone too, so that the file is as schema 5 left it.
         "ALTER TABLE replays DROP COLUMN failed",
         "DROP TABLE requests",
         "DELETE FROM migrations WHERE number >= 6",
-        "PRAGMA user_version = 5",
+        *version,
     )
     assert problems(active) == []
     assert current(active, "ADV") == 100
 
 
 def test_a_long_running_door_keeps_no_list_of_every_customer_it_created(
-    isolated: Path, campaigns_dir: Path
+    isolated: Path, campaigns_dir: Path, new_state: Callable[[str], str]
 ) -> None:
     """A replay or a server is one workspace for many requests: who a request created is that
     request's, forgotten at the next (else a 1M-line replay keeps a million ids in memory)."""
     from refcamp import service
 
-    ws = service.Workspace(db_option=isolated / "door.db", campaigns_option=campaigns_dir)
+    ws = service.Workspace(db_option=new_state("door.db"), campaigns_option=campaigns_dir)
     try:
         for i in range(3):
             ws.at(None)  # what replay, simulate and the server do before each request

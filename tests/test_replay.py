@@ -9,13 +9,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import check_db, ok, program_of
+from conftest import check_db, ok, open_state, program_of
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -140,22 +140,21 @@ def snapshot(run: Run, profiles: list[str], programs: tuple[str, ...] = (WALLET,
     return state
 
 
-def replays_table(db: Path) -> list[tuple[str, str, int]]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return conn.execute("SELECT fingerprint, source, lines FROM replays").fetchall()
-    finally:
-        conn.close()
+def replays_table(where: str) -> list[tuple[str, str, int]]:
+    """The replays table of the state at `where` (a file or a postgresql:// URL)."""
+    with closing(open_state(where)) as conn:
+        rows = conn.execute("SELECT fingerprint, source, lines FROM replays").fetchall()
+    return [tuple(row) for row in rows]
 
 
 # --- the same responses as the commands ----------------------------------------------------------
 
 
 def test_replayed_file_gives_the_same_responses_as_the_commands(
-    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_state: Callable[[str], str]
 ) -> None:
     monkeypatch.setenv("REFCAMP_SEED", "7")  # the same codes in both databases
-    by_command, by_replay = str(tmp_path / "commands.db"), str(tmp_path / "replay.db")
+    by_command, by_replay = new_state("commands.db"), new_state("replay.db")
     for db in (by_command, by_replay):
         ok(run("--db", db, "--now", TIMES[0], "campaign", "activate", CAMPAIGN))
 
@@ -535,7 +534,7 @@ def test_replaying_the_same_file_twice_changes_nothing_the_second_time(
 
 
 def test_resuming_skips_the_applied_lines_and_retries_the_failed_one(
-    run: Run, campaigns_dir: Path, tmp_path: Path, isolated: Path
+    run: Run, campaigns_dir: Path, tmp_path: Path, state_url: str
 ) -> None:
     (campaigns_dir / "reviews.toml").write_text(REVIEWS)
     ok(run("campaign", "activate", "reviews"))
@@ -552,7 +551,7 @@ def test_resuming_skips_the_applied_lines_and_retries_the_failed_one(
     stopped = run("replay", str(source), "--stop-on-error", "--json")
     assert stopped.exit_code == 1, stopped
     assert stopped.json["applied"] == 2
-    assert replays_table(isolated / "state.db")[0][2] == 2
+    assert replays_table(state_url)[0][2] == 2
     assert run("loyalty", "balance", "D").exit_code == 1
 
     resumed = run("replay", str(source), "--json")
@@ -567,14 +566,14 @@ def test_resuming_skips_the_applied_lines_and_retries_the_failed_one(
 
 
 def test_progress_is_recorded_with_the_line_count(
-    active: Run, tmp_path: Path, isolated: Path
+    active: Run, tmp_path: Path, state_url: str
 ) -> None:
     source = write(
         tmp_path / "progress.jsonl",
         [profile_line("A"), "", profile_line("B"), session_line("S1", "A"), profile_line("C")],
     )
     ok(active("replay", str(source), "--json"))
-    rows = replays_table(isolated / "state.db")
+    rows = replays_table(state_url)
     # The log is known by its first line; its progress by the digest of the lines applied (each
     # without its line ending: for a file of LF lines, the file's own hash).
     identity = hashlib.sha256(json.dumps(profile_line("A")).encode()).hexdigest()[:32]
@@ -584,19 +583,17 @@ def test_progress_is_recorded_with_the_line_count(
 
 
 def test_progress_an_older_refcamp_recorded_is_resumed(
-    run: Run, campaigns_dir: Path, tmp_path: Path, isolated: Path
+    run: Run, campaigns_dir: Path, tmp_path: Path, state_url: str
 ) -> None:
     (campaigns_dir / "reviews.toml").write_text(REVIEWS)
     ok(run("campaign", "activate", "reviews"))
     source = write(tmp_path / "old.jsonl", [event_line("A"), event_line("B")])
     ok(run("replay", str(source), "--json"))
     # As an older refcamp kept it: under the file's hash.
-    conn = sqlite3.connect(isolated / "state.db")
-    with conn:
+    with closing(open_state(state_url)) as conn:
         conn.execute(
             "UPDATE replays SET fingerprint = ?", (hashlib.sha256(source.read_bytes()).hexdigest(),)
         )
-    conn.close()
     again = ok(run("replay", str(source), "--json")).json
     assert (again["skipped"], again["applied"]) == (2, 0)
     # Known now by its first line: it may grow.
@@ -605,12 +602,12 @@ def test_progress_an_older_refcamp_recorded_is_resumed(
     grown = ok(run("replay", str(source), "--json")).json
     assert (grown["skipped"], grown["applied"]) == (2, 1)
     assert [balance(run, p, "review-wallet") for p in "ABC"] == [20, 20, 20]
-    assert len(replays_table(isolated / "state.db")) == 1
+    assert len(replays_table(state_url)) == 1
     check_db(run)
 
 
 def test_stdin_replay_is_not_resumed_but_its_requests_are_idempotent(
-    active: Run, tmp_path: Path, isolated: Path
+    active: Run, tmp_path: Path, state_url: str
 ) -> None:
     code = register(active, "ADVOCATE")
     text = "\n".join(
@@ -633,7 +630,7 @@ def test_stdin_replay_is_not_resumed_but_its_requests_are_idempotent(
     assert second["effects"] == {}  # a known profile and closed sessions award nothing again
     assert snapshot(active, profiles) == before
     assert balance(active, "ADVOCATE") == 200
-    assert replays_table(isolated / "state.db") == []
+    assert replays_table(state_url) == []
     check_db(active)
 
 
@@ -777,14 +774,18 @@ def without_timing(summary: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_a_long_file_read_by_a_worker_gives_what_a_stream_gives(
-    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, campaigns_dir: Path
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    campaigns_dir: Path,
+    new_state: Callable[[str], str],
 ) -> None:
     from refcamp.replay import WORKER_LINES
 
     (campaigns_dir / "reviews.toml").write_text(REVIEWS)
     monkeypatch.setenv("REFCAMP_SEED", "11")  # the same codes in both databases
     monkeypatch.setenv("REFCAMP_NOW", TIMES[4])
-    dbs = {how: str(tmp_path / f"{how}.db") for how in ("file", "stream")}
+    dbs = {how: new_state(f"{how}.db") for how in ("file", "stream")}
     for db in dbs.values():
         for campaign in (CAMPAIGN, "reviews"):
             ok(run("--db", db, "campaign", "activate", campaign))
@@ -811,6 +812,7 @@ def test_a_long_file_read_by_a_worker_gives_what_a_stream_gives(
     assert [scrub(r) for r in records] == [scrub(r) for r in results["stream"][1]]
 
 
+@pytest.mark.stateless
 def test_the_worker_reads_exactly_what_this_process_reads(tmp_path: Path) -> None:
     from refcamp.payloads import UNSET
     from refcamp.replay import CHUNK_LINES, IDLE, in_worker, numbered, requests
@@ -830,6 +832,7 @@ def test_the_worker_reads_exactly_what_this_process_reads(tmp_path: Path) -> Non
     assert session.body.coupon_codes is UNSET
 
 
+@pytest.mark.stateless
 def test_a_long_file_goes_to_a_worker_and_a_short_rest_stays_here(tmp_path: Path) -> None:
     from refcamp.replay import WORKER_LINES, _cores, from_file
 
@@ -843,6 +846,7 @@ def test_a_long_file_goes_to_a_worker_and_a_short_rest_stays_here(tmp_path: Path
         items.close()
 
 
+@pytest.mark.stateless
 def test_a_worker_that_cannot_read_the_file_says_so(tmp_path: Path) -> None:
     from refcamp.errors import InputError
     from refcamp.replay import _in_process, in_worker
@@ -854,7 +858,7 @@ def test_a_worker_that_cannot_read_the_file_says_so(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_stop_on_error_in_a_long_file_stops_the_worker_and_resumes_later(
-    active: Run, tmp_path: Path, isolated: Path
+    active: Run, tmp_path: Path, state_url: str
 ) -> None:
     from refcamp.replay import WORKER_LINES
 
@@ -867,7 +871,7 @@ def test_stop_on_error_in_a_long_file_stops_the_worker_and_resumes_later(
     assert [f["line"] for f in first.json["failures"]] == [1500]
     assert ok(active("profile", "show", "P1498")).exit_code == 0
     assert active("profile", "show", "P1500").exit_code == 1
-    assert replays_table(isolated / "state.db")[0][2] == 1499
+    assert replays_table(state_url)[0][2] == 1499
 
     second = active("replay", str(source), "--json")
     assert second.exit_code == 1, second
@@ -876,6 +880,7 @@ def test_stop_on_error_in_a_long_file_stops_the_worker_and_resumes_later(
     check_db(active)
 
 
+@pytest.mark.stateless
 def test_without_a_process_to_spare_the_file_is_read_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -911,6 +916,7 @@ def test_a_long_replay_with_stdout_closed_still_applies_every_line(
     check_db(active)
 
 
+@pytest.mark.stateless
 @pytest.mark.parametrize(
     "data",
     [b"", b"a", b"a\n", b"a\nb", b"\n\n", b"x" * (1 << 20) + b"\ny", (b"z" * 999 + b"\n") * 3000],

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import check_db, program_of
+from conftest import check_db, open_state, program_of
 from test_faults import committed_lines
 
 Run = Callable[..., Any]  # conftest's `run` fixture
@@ -78,7 +78,7 @@ def write_lines(path: Path, lines: list[str], ending: bytes = b"\n", last: bool 
     return path
 
 
-def refcamp(*args: str, db: Path | None = None, **popen: Any) -> subprocess.Popen[str]:
+def refcamp(*args: str, db: str | Path | None = None, **popen: Any) -> subprocess.Popen[str]:
     """`python -m refcamp ARGS` as a real process, with this test's environment."""
     env = dict(os.environ)
     if db is not None:
@@ -132,6 +132,16 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
+def progress(where: str) -> int:
+    """How far a running replay got in the state at `where` (its progress commits with each
+    batch): the file read-only as test_faults reads it, or the PostgreSQL schema."""
+    if not where.startswith("postgresql://"):
+        return committed_lines(Path(where))
+    with contextlib.closing(open_state(where)) as conn:
+        row = conn.execute("SELECT coalesce(max(lines), 0) FROM replays").fetchone()
+    return int(row[0])
+
+
 def out_lines(path: Path) -> list[int]:
     return [json.loads(text)["line"] for text in path.read_text(encoding="utf-8").splitlines()]
 
@@ -172,6 +182,7 @@ def fill(folder: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only  # a SQLite state file on a file system that fills up
 def test_a_disk_that_fills_up_stops_the_replay_and_the_rerun_applies_exactly_the_rest(
     reviews: Run, small_disk: Path, tmp_path: Path
 ) -> None:
@@ -203,6 +214,7 @@ def test_a_disk_that_fills_up_stops_the_replay_and_the_rerun_applies_exactly_the
     check_db(reviews, "--db", str(db))
 
 
+@pytest.mark.sqlite_only  # SQLite's max_page_count caps the state file's size
 def test_a_line_the_state_file_has_no_room_for_is_not_done(
     reviews: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -342,17 +354,17 @@ def test_two_replays_of_one_log_at_once_apply_it_once(reviews: Run, tmp_path: Pa
 
 @pytest.mark.slow
 def test_out_after_a_kill_and_a_rerun_holds_one_response_per_line(
-    reviews: Run, tmp_path: Path, isolated: Path
+    reviews: Run, tmp_path: Path, state_url: str
 ) -> None:
-    db = isolated / "state.db"
+    db = state_url
     total = 20_000
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     out = tmp_path / "out.jsonl"
     with running(refcamp("replay", str(source), "--out", str(out), "--json")) as proc:
-        wait_for(proc, lambda: committed_lines(db) >= 3000)
+        wait_for(proc, lambda: progress(db) >= 3000)
         proc.kill()
         proc.wait(timeout=TIMEOUT)
-    done = committed_lines(db)
+    done = progress(db)
     assert done < total
     code, _, err = finish(refcamp("replay", str(source), "--out", str(out), "--json"))
     assert code == 0, err
@@ -384,14 +396,14 @@ print(json.dumps(timings))
 
 @pytest.mark.slow
 def test_commands_run_alongside_a_long_replay_never_fail_nor_wait_long(
-    reviews: Run, tmp_path: Path, isolated: Path
+    reviews: Run, tmp_path: Path, state_url: str
 ) -> None:
-    db = isolated / "state.db"
+    db = state_url
     total = 40_000
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     stop = tmp_path / "stop"
     with running(refcamp("replay", str(source), "--json")) as replay:
-        wait_for(replay, lambda: committed_lines(db) > 0)
+        wait_for(replay, lambda: progress(db) > 0)
         loops = [
             subprocess.Popen(
                 [sys.executable, "-c", LOOP, str(stop), kind, prefix],
@@ -425,24 +437,24 @@ def children(pid: int) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
 def test_a_killed_reader_process_is_reported_and_the_rerun_resumes(
-    reviews: Run, tmp_path: Path, isolated: Path
+    reviews: Run, tmp_path: Path, state_url: str
 ) -> None:
     from refcamp.replay import _cores
 
     if _cores() < 2:
         pytest.skip("on one core the file is read by the replaying process itself")
-    db = isolated / "state.db"
+    db = state_url
     total = 20_000
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     with running(refcamp("replay", str(source), "--json")) as proc:
-        wait_for(proc, lambda: committed_lines(db) >= 2000)
+        wait_for(proc, lambda: progress(db) >= 2000)
         (reader,) = children(proc.pid)
         os.kill(reader, signal.SIGKILL)
         code, _, err = finish(proc)
     assert code == 1, err
     message = one_line(err)
     assert "reading" in message and "stopped" in message, message
-    done = committed_lines(db)
+    done = progress(db)
     assert f"lines 1-{done} " in message and "run the same command again" in message, message
     assert points(reviews) == POINTS * done
 
@@ -455,18 +467,18 @@ def test_a_killed_reader_process_is_reported_and_the_rerun_resumes(
 
 @pytest.mark.slow
 def test_ctrl_c_says_where_the_replay_stopped_and_the_rerun_resumes(
-    reviews: Run, tmp_path: Path, isolated: Path
+    reviews: Run, tmp_path: Path, state_url: str
 ) -> None:
-    db = isolated / "state.db"
+    db = state_url
     total = 20_000
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     with running(refcamp("replay", str(source), "--json")) as proc:
-        wait_for(proc, lambda: committed_lines(db) >= 2000)
+        wait_for(proc, lambda: progress(db) >= 2000)
         proc.send_signal(signal.SIGINT)
         code, _, err = finish(proc)
     assert code == 130, err
     message = one_line(err)
-    done = committed_lines(db)
+    done = progress(db)
     assert "interrupted" in message, message
     assert f"lines 1-{done} " in message and "run the same command again" in message, message
     assert points(reviews) == POINTS * done
@@ -514,5 +526,5 @@ def test_a_path_with_broken_percent_encoding_is_a_bad_line(
     (failure,) = result.json["failures"]
     assert failure["line"] == 1 and "percent-encod" in failure["error"], failure
     assert result.json["applied"] == 1
-    with contextlib.closing(sqlite3.connect(os.environ["REFCAMP_DB"])) as conn:
-        assert conn.execute("SELECT id FROM profiles").fetchall() == [("GOOD",)]
+    with contextlib.closing(open_state(os.environ["REFCAMP_DB"])) as conn:
+        assert [tuple(row) for row in conn.execute("SELECT id FROM profiles")] == [("GOOD",)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import open_state
 
 from refcamp import service
 from refcamp.errors import NotFoundError
@@ -119,7 +119,8 @@ def test_a_failure_is_answered_at_once_while_another_process_holds_the_write_loc
     """Logging a failure never waits for the state file's lock (a command or a replay may hold
     it for long): the 400 comes while the lock is held, and is logged with the next group."""
     with serving() as server:
-        holder = sqlite3.connect(os.environ["REFCAMP_DB"], isolation_level=None)
+        # refcamp's own write transaction: SQLite's write lock, or PostgreSQL's advisory lock.
+        holder = open_state(os.environ["REFCAMP_DB"])
         holder.execute("BEGIN IMMEDIATE")
         try:
             # Were the answer waiting for the lock (30 s), this would time out first.

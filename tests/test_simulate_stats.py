@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import check_db, ok
+from conftest import check_db, ok, state_exists, state_rows
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -71,6 +71,14 @@ def assert_consistent(f: dict[str, Any]) -> None:
 
 def state_files(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.glob("state.db*"))}
+
+
+def state_now(where: str) -> Any:
+    """What "not a byte changed" compares: the state file's bytes, or on PostgreSQL (no file)
+    every table's rows."""
+    if where.startswith("postgresql://"):
+        return state_rows(where)
+    return state_files(Path(where).parent)["state.db"]
 
 
 # --- simulate: reproducible, consistent ----------------------------------------------------------
@@ -176,23 +184,24 @@ def test_human_report(run: Run) -> None:
 # --- simulate: which campaigns, which state file -------------------------------------------------
 
 
-def test_without_campaign_and_none_enabled_exits_1_with_a_hint(run: Run, isolated: Path) -> None:
+def test_without_campaign_and_none_enabled_exits_1_with_a_hint(
+    run: Run, state_url: str, request: pytest.FixtureRequest, engine: str
+) -> None:
     result = run("--now", START, "simulate", *SMALL)
     assert result.exit_code == 1, result
     line = one_error_line(result)
     assert "no campaign to simulate" in line
     assert "refcamp campaign activate" in line and "--campaign" in line
-    assert not (isolated / "state.db").exists()
+    assert not state_exists(state_url)
 
 
-def test_simulate_picks_up_the_campaign_enabled_in_the_state_file(run: Run, isolated: Path) -> None:
+def test_simulate_picks_up_the_campaign_enabled_in_the_state_file(run: Run, state_url: str) -> None:
     ok(run("campaign", "activate", CAMPAIGN))
-    before = state_files(isolated)
+    before = state_now(state_url)
     report = simulate(run)
     assert [f["campaignId"] for f in report["campaigns"]] == [CAMPAIGN]
     assert report == simulate(run, "--campaign", CAMPAIGN)
-    after = state_files(isolated)
-    assert after["state.db"] == before["state.db"]  # not a byte changed
+    assert state_now(state_url) == before  # not a byte (not a row) changed
     # nothing was written to the user's state: no profile, no code
     assert ok(run("referral", "list", "--json")).json == []
     assert run("profile", "show", "SIM-C0").exit_code == 1
@@ -213,37 +222,38 @@ def test_simulate_skips_a_campaign_deactivated_in_the_state_file(
 
 
 def test_simulate_uses_a_campaign_enabled_in_its_file_before_any_state(
-    run: Run, campaigns_dir: Path, isolated: Path
+    run: Run, campaigns_dir: Path, state_url: str, request: pytest.FixtureRequest, engine: str
 ) -> None:
     toml = campaigns_dir / f"{COUPONS}.toml"
     toml.write_text(toml.read_text().replace('state = "disabled"', 'state = "enabled"', 1))
     report = simulate(run)
     assert [f["campaignId"] for f in report["campaigns"]] == [COUPONS]
-    assert not (isolated / "state.db").exists()
+    assert not state_exists(state_url)
 
 
-def test_simulate_never_creates_the_state_file(run: Run, isolated: Path) -> None:
+def test_simulate_never_creates_the_state_file(run: Run, state_url: str) -> None:
     simulate(run, "--campaign", CAMPAIGN)
     ok(run("--now", START, "simulate", *SMALL, "--campaign", CAMPAIGN))
-    assert not (isolated / "state.db").exists()
+    assert not state_exists(state_url)
 
 
-def test_simulate_leaves_the_users_state_file_alone(run: Run, isolated: Path) -> None:
+def test_simulate_leaves_the_users_state_file_alone(run: Run, state_url: str) -> None:
     ok(run("campaign", "activate", CAMPAIGN))
     code = ok(run("profile", "update", "REAL", "-q")).stdout.strip()
-    before = state_files(isolated)["state.db"]
+    before = state_now(state_url)
     report = simulate(run, "--campaign", COUPONS)
     assert figures(report, COUPONS)["coupons"] > 0
-    assert state_files(isolated)["state.db"] == before
+    assert state_now(state_url) == before
     assert [r["code"] for r in ok(run("referral", "list", "--json")).json] == [code]
     states = {c["refcamp"]["id"]: c["state"] for c in ok(run("campaign", "list", "--json")).json}
     assert states == {CAMPAIGN: "enabled", COUPONS: "disabled"}
     check_db(run)
 
 
-def test_with_into_the_simulated_data_lands_there(run: Run, isolated: Path, tmp_path: Path) -> None:
+def test_with_into_the_simulated_data_lands_there(run: Run, state_url: str, tmp_path: Path) -> None:
     ok(run("campaign", "activate", CAMPAIGN))
-    before = state_files(isolated)["state.db"]
+    before = state_now(state_url)
+    # --into names a new SQLite file whichever engine the user's state is in.
     other = str(tmp_path / "other.db")
     report = ok(
         run(
@@ -258,7 +268,7 @@ def test_with_into_the_simulated_data_lands_there(run: Run, isolated: Path, tmp_
     stats = ok(run("--db", other, "campaign", "stats", CAMPAIGN, "--json")).json
     assert stats == f
     check_db(run, "--db", other)
-    assert state_files(isolated)["state.db"] == before
+    assert state_now(state_url) == before
     assert run("profile", "show", "SIM-C0").exit_code == 1
 
 
@@ -276,7 +286,7 @@ def test_with_into_the_simulated_data_lands_there(run: Run, isolated: Path, tmp_
     ],
 )
 def test_bad_options(
-    run: Run, isolated: Path, option: str, value: str, code: int, words: str
+    run: Run, state_url: str, option: str, value: str, code: int, words: str
 ) -> None:
     args = ["--now", START, "simulate", option, value]
     if option != "--campaign":
@@ -286,7 +296,7 @@ def test_bad_options(
     line = one_error_line(result)
     assert line.startswith("refcamp: error:")
     assert words in line
-    assert not (isolated / "state.db").exists()
+    assert not state_exists(state_url)
 
 
 # --- campaign stats on known commands ------------------------------------------------------------
@@ -428,6 +438,7 @@ def test_campaign_stats_rejects_a_negative_point_value(run: Run) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.stateless  # the benchmarks make states of their own
 def test_bench_quick_runs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REFCAMP_")}
     proc = subprocess.run(
