@@ -836,7 +836,12 @@ def _why(error: BaseException) -> str:
 class Turns:
     """Pauses after commits that let processes waiting to write to the state file in: every
     PAUSE_EVERY seconds, and after every batch while others have written during a pause in the
-    last PAUSE_EVERY seconds (a shell loop of commands comes back for its next turn)."""
+    last PAUSE_EVERY seconds (a shell loop of commands comes back for its next turn).
+
+    Only SQLite needs them: its writers poll for the lock, so one that waits may never find it
+    free. PostgreSQL queues lock requests: a writer waiting for the state's write lock gets it
+    before this replay's next batch, without a pause (and its data_version cannot tell whether
+    another wrote: it changes at every look, which made every batch pause)."""
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
@@ -847,6 +852,8 @@ class Turns:
         return self.ws.data_version()
 
     def after_commit(self) -> None:
+        if getattr(self.ws.conn, "dialect", "sqlite") == "postgresql":
+            return
         started = time.monotonic()
         if started - self.others >= PAUSE_EVERY and started - self.last < PAUSE_EVERY:
             return
