@@ -258,3 +258,18 @@ def test_the_environment_names_no_password_in_errors(run: Run, postgres: Cluster
     line = one_error(run("profile", "update", "P", env={"REFCAMP_DB": url}))
     assert "hunter2" not in line
     assert os.environ["REFCAMP_DB"] != url  # the test's own state is left alone
+
+
+def test_a_simulation_goes_into_a_new_file_only(run: Run, database: str, tmp_path: Path) -> None:
+    """--into is a new SQLite file; a URL there is refused before simulating (it once wrote a
+    file named after the URL), and `db copy` puts the file into a database."""
+    line = one_error(run("simulate", "--campaign", CAMPAIGN, "--customers", "5", "--days", "1",
+                         "--into", database))  # fmt: skip
+    assert "db copy" in line
+    assert not Path("postgresql:").exists()
+    kept = str(tmp_path / "sim.db")
+    done = run("simulate", "--campaign", CAMPAIGN, "--customers", "5", "--days", "1",
+               "--seed", "3", "--into", kept)  # fmt: skip
+    assert done.exit_code == 0, done
+    assert run("db", "copy", kept, database).exit_code == 0
+    check_db(run, "--db", database)

@@ -852,7 +852,7 @@ class Turns:
         return self.ws.data_version()
 
     def after_commit(self) -> None:
-        if getattr(self.ws.conn, "dialect", "sqlite") == "postgresql":
+        if self.ws.on_server:
             return
         started = time.monotonic()
         if started - self.others >= PAUSE_EVERY and started - self.last < PAUSE_EVERY:

@@ -300,6 +300,11 @@ def _report(
 def _check_into(into: Path, state_file: Path) -> None:
     """--into names a new file, never the state file: refuse before simulating for minutes."""
 
+    if str(into).startswith(("postgresql:", "postgres:")):  # a URL, folded by Path
+        raise InputError(
+            "--into: a simulation is kept only in a new SQLite file; `refcamp db copy FILE URL` "
+            "then puts it into a PostgreSQL database"
+        )
     if os.path.realpath(into) == os.path.realpath(state_file):
         raise InputError(f"--into: {into} is your state file; a simulation never writes it")
     if os.path.lexists(into):

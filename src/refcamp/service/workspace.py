@@ -66,6 +66,11 @@ class Workspace:
         """The state file, or the PostgreSQL database (paths.DatabaseUrl) holding the state."""
         return paths.db_path(self.db_option)
 
+    @property
+    def on_server(self) -> bool:
+        """Whether the state lives in a database server (PostgreSQL), not in a file."""
+        return isinstance(self.db_path, paths.DatabaseUrl)
+
     @cached_property
     def campaigns_dir(self) -> Path:
         return paths.campaigns_dir(self.campaigns_option)

@@ -30,7 +30,7 @@ from psycopg.pq import TransactionStatus
 
 from refcamp.errors import InputError, StateFileError
 from refcamp.paths import shown
-from refcamp.store.migrations import APPLICATION_ID
+from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
 
 # The advisory lock every write transaction takes: refcamp's class, and the state's schema (so
 # two states in two schemas of one database do not wait for each other).
@@ -332,8 +332,6 @@ def connect(url: str, write: bool = True) -> Connection | None:
     try:
         conn._run(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
         version = _check_owner(conn, url)
-        from refcamp.store.migrations import MIGRATIONS
-
         if not write and version == 0:
             conn.close()
             return None
@@ -351,8 +349,6 @@ def connect(url: str, write: bool = True) -> Connection | None:
 def _check_owner(conn: Connection, url: str) -> int:
     """Refuse a schema that is not refcamp's or is too new; returns its schema version (the
     migrations recorded)."""
-    from refcamp.store.migrations import MIGRATIONS
-
     tables = {
         row[0]
         for row in conn._run(
@@ -381,8 +377,6 @@ def _check_owner(conn: Connection, url: str) -> int:
 
 def migrate(conn: Connection) -> list[str]:
     """Apply the migrations not yet recorded, each with its record in one transaction."""
-    from refcamp.store.migrations import MIGRATIONS
-
     applied = []
     while True:
         conn.execute("BEGIN IMMEDIATE")
