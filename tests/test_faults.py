@@ -347,8 +347,9 @@ def figures(db: str) -> dict[str, Any]:
         }
 
 
-def committed_lines(db: str) -> int:
+def committed_lines(db: str | Path) -> int:
     """How far a running replay got (its progress commits with each batch), read-only."""
+    db = str(db)
     if db.startswith("postgresql://"):
         with contextlib.closing(open_state(db)) as conn:
             return int(conn.execute("SELECT coalesce(max(lines), 0) FROM replays").fetchone()[0])

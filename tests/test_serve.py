@@ -436,7 +436,8 @@ def test_inventory_and_customer_data_deletion(server: Server) -> None:
     assert server.request("POST", "/v2/events", event).status == 200
     assert server.request("DELETE", "/v1/customer_data/INV").status == 204
     with closing(open_state(state_file())) as conn:
-        kept = conn.execute("SELECT attributes FROM events WHERE session_id = 'INV-S'").fetchall()
+        rows = conn.execute("SELECT attributes FROM events WHERE session_id = 'INV-S'")
+        kept = [tuple(row) for row in rows]
     assert kept == [("{}",)]  # an event sent with the customer's session is theirs too
     after = server.request("GET", "/v1/customer_profiles/INV/inventory?profile=true&referrals=true")
     assert after.body["profile"]["attributes"] == {}
