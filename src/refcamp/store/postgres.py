@@ -204,8 +204,6 @@ class Cursor:
 class Connection:
     """A psycopg connection that takes the store's SQLite-dialect SQL (see the module's doc)."""
 
-    dialect = "postgresql"
-
     def __init__(self, raw: psycopg.Connection, url: str) -> None:
         self.raw = raw
         self.url = url
@@ -249,6 +247,10 @@ class Connection:
     def _begin_write(self) -> Cursor:
         self._run("BEGIN")
         self._run(f"SELECT {WRITE_LOCK}")
+        return Cursor([], None, -1)
+
+    def _begin_read(self) -> Cursor:
+        self._run("BEGIN ISOLATION LEVEL REPEATABLE READ")
         return Cursor([], None, -1)
 
     def try_begin(self) -> bool:
@@ -303,10 +305,7 @@ class Connection:
 _SPECIAL = {
     "BEGIN IMMEDIATE": Connection._begin_write,
     # A read: one snapshot, as SQLite's deferred BEGIN in WAL mode.
-    "BEGIN": lambda conn: (
-        conn._run("BEGIN ISOLATION LEVEL REPEATABLE READ"),
-        Cursor([], None, -1),
-    )[1],
+    "BEGIN": Connection._begin_read,
 }
 
 
