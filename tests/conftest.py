@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 import typer.testing
-from pg_cluster import Cluster
+from pg_cluster import FIND_STATELESS, Cluster
 from typer.testing import CliRunner
 
 from refcamp.cli import app
@@ -53,12 +54,19 @@ def postgres() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def state_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+def state_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """Where this test's state lives: a SQLite file, or a fresh schema of the PostgreSQL server."""
-    if engine == "postgresql":
-        cluster: Cluster = request.getfixturevalue("postgres")
-        return cluster.url()
-    return str(tmp_path / "state.db")
+    if engine != "postgresql":
+        yield str(tmp_path / "state.db")
+        return
+    cluster: Cluster = request.getfixturevalue("postgres")
+    url = cluster.url()
+    report = os.environ.get(FIND_STATELESS)
+    before = cluster.connections() if report else 0
+    yield url
+    if report:  # `REFCAMP_FIND_STATELESS=FILE python -m pytest -k postgresql`: see pg_cluster
+        with open(report, "a") as out:
+            out.write(f"{cluster.connections() - before}\t{request.node.nodeid}\n")
 
 
 @pytest.fixture

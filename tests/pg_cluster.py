@@ -41,6 +41,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+# Set to a file name, the test run writes there each PostgreSQL-leg test's connection count
+# (conftest.state_url): those with 0 never touched the state, and are marked stateless.
+FIND_STATELESS = "REFCAMP_FIND_STATELESS"
+
+
 class Cluster:
     """A PostgreSQL server of its own: `url(schema)` names a fresh state in it."""
 
@@ -60,6 +65,8 @@ class Cluster:
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
+        if os.environ.get(FIND_STATELESS):  # conftest counts each test's connections in the log
+            options += " -c log_connections=on"
         self._run(f"{self.bin}/pg_ctl -D {self.data} -l {self.root}/log -w -o '{options}' start")
         self.sql(f"CREATE DATABASE {DATABASE}", database="postgres")
 
@@ -86,6 +93,10 @@ class Cluster:
         schema = schema or f"t{uuid.uuid4().hex[:16]}"
         self.sql(f"CREATE SCHEMA {schema}")
         return f"{self.base()}?options=-csearch_path%3D{schema}"
+
+    def connections(self) -> int:
+        """How many connections the server has accepted so far (with FIND_STATELESS set)."""
+        return (self.root / "log").read_text(errors="replace").count("connection authorized")
 
     def stop(self) -> None:
         """Stop the server at once (SIGQUIT to the postmaster: nothing here needs keeping) and

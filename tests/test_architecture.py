@@ -104,6 +104,9 @@ from typing import TYPE_CHECKING
 import refcamp.clock
 from refcamp.engine import core
 from .tables import did_you_mean
+
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
 if TYPE_CHECKING:
     from refcamp.models import Rule
 def late():

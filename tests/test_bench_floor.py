@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 REPO = Path(__file__).resolve().parents[1]
 N = 50
 

@@ -10,6 +10,9 @@ from refcamp.campaigns import load
 from refcamp.errors import CampaignFileError
 from refcamp.paths import SAMPLES
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 ROOT = Path(__file__).resolve().parents[1]
 
 GOOD_RULES = """

@@ -14,6 +14,9 @@ from refcamp import campaigns, catalog_cache
 from refcamp.errors import CampaignFileError
 from refcamp.paths import SAMPLES
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 
 @pytest.fixture
 def directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

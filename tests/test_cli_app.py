@@ -7,11 +7,15 @@ import io
 import subprocess
 import sys
 
+import pytest
 import typer.main
 from conftest import Run
 
 from refcamp import render
 from refcamp.cli import NOUNS, app
+
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
 
 PROBE = """
 import atexit, sys

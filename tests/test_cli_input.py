@@ -121,6 +121,7 @@ def test_payload_that_is_not_an_object_exits_2(run: Run, body: str) -> None:
     assert run("session", "show", SESSION).exit_code == 1
 
 
+@pytest.mark.stateless
 def test_payload_not_an_object_message_names_the_body(run: Run) -> None:
     result = run("session", "update", SESSION, "--payload", "-", input="[]")
     message = assert_input_error(result, "expected an object")
@@ -415,6 +416,7 @@ def test_broken_toml_names_the_file_and_line(run: Run, campaigns_dir: Path) -> N
     assert run("profile", "show", PROFILE).exit_code == 1
 
 
+@pytest.mark.stateless
 def test_validate_reports_broken_toml(run: Run, campaigns_dir: Path) -> None:
     (campaigns_dir / "broken.toml").write_text(BROKEN_TOML)
     result = run("campaign", "validate")
@@ -423,6 +425,7 @@ def test_validate_reports_broken_toml(run: Run, campaigns_dir: Path) -> None:
     assert "line" in text
 
 
+@pytest.mark.stateless
 def test_validate_lists_every_problem_with_file_and_rule(run: Run, campaigns_dir: Path) -> None:
     (campaigns_dir / "typos.toml").write_text(TYPOS_TOML)
     result = run("campaign", "validate")
@@ -441,6 +444,7 @@ def test_validate_lists_every_problem_with_file_and_rule(run: Run, campaigns_dir
         assert any(rule in p and word in p for p in problems), (rule, word, problems)
 
 
+@pytest.mark.stateless
 def test_validate_json_lists_every_problem(run: Run, campaigns_dir: Path) -> None:
     (campaigns_dir / "typos.toml").write_text(TYPOS_TOML)
     result = run("campaign", "validate", "--json")
@@ -449,6 +453,7 @@ def test_validate_json_lists_every_problem(run: Run, campaigns_dir: Path) -> Non
     assert len(result.json["problems"]) == 4
 
 
+@pytest.mark.stateless
 def test_validate_a_single_file_argument(run: Run, tmp_path: Path) -> None:
     path = tmp_path / "typos.toml"
     path.write_text(TYPOS_TOML)
@@ -457,6 +462,7 @@ def test_validate_a_single_file_argument(run: Run, tmp_path: Path) -> None:
     assert any("set_discont" in line for line in lines)
 
 
+@pytest.mark.stateless
 def test_validate_the_shipped_samples_passes(run: Run, campaigns_dir: Path) -> None:
     result = run("campaign", "validate")
     assert result.exit_code == 0, result
@@ -524,6 +530,7 @@ def test_state_file_of_someone_else_exits_2_and_is_untouched(run: Run, isolated:
     assert tables == ["recipes"]
 
 
+@pytest.mark.stateless
 def test_state_file_that_is_a_directory_exits_2(run: Run, tmp_path: Path) -> None:
     folder = tmp_path / "folder.db"
     folder.mkdir()
@@ -612,6 +619,7 @@ def test_no_traceback_in_a_real_process(isolated: Path) -> None:
         (["loyalty", "add", "P", "--program", "x", "--points", "abc", "--reason", "r"], "--points"),
     ],
 )
+@pytest.mark.stateless
 def test_usage_errors_are_one_line_from_the_real_command(
     isolated: Any, args: list[str], words: str
 ) -> None:
@@ -628,6 +636,7 @@ def test_usage_errors_are_one_line_from_the_real_command(
     assert "--help" in line  # where to look next
 
 
+@pytest.mark.stateless
 def test_a_group_without_a_command_shows_its_help(isolated: Any) -> None:
     import subprocess
     import sys

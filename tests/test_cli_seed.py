@@ -654,6 +654,7 @@ def test_deactivated_campaign_creates_no_code(active: Run) -> None:
     assert result.json["effects"] == []
 
 
+@pytest.mark.stateless
 def test_loyalty_programs_json(run: Run) -> None:
     result = run("loyalty", "programs", "--json")
     assert result.exit_code == 0, result
@@ -672,6 +673,7 @@ def test_db_path_prints_refcamp_db(run: Run, isolated: Path) -> None:
     assert result.stdout.strip() == str(isolated / "state.db")
 
 
+@pytest.mark.stateless
 def test_db_path_honours_the_db_option(run: Run, tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     result = run("--db", str(other), "db", "path")
@@ -690,6 +692,7 @@ def test_db_option_keeps_state_apart(run: Run, tmp_path: Path) -> None:
 # --- 15-18: demo, explain, seed, module entry point ----------------------------------------------
 
 
+@pytest.mark.stateless
 def test_demo_tells_the_story_without_touching_the_state_file(run: Run, isolated: Path) -> None:
     result = run("demo")
     assert result.exit_code == 0, result
@@ -700,6 +703,7 @@ def test_demo_tells_the_story_without_touching_the_state_file(run: Run, isolated
     assert not (isolated / "state.db").exists()
 
 
+@pytest.mark.stateless
 def test_demo_json_reports_the_balances(run: Run, isolated: Path) -> None:
     result = run("demo", "--json")
     assert result.exit_code == 0, result
@@ -735,6 +739,7 @@ def test_explain_json_includes_the_trace(active: Run) -> None:
     assert "NOPE-NOPE" in failed[0]["seen"]
 
 
+@pytest.mark.stateless
 def test_seed_makes_codes_reproducible(run: Run, tmp_path: Path) -> None:
     env = {"REFCAMP_SEED": "42"}
     codes = []
@@ -755,6 +760,7 @@ def test_without_seed_no_predictability_note(active: Run) -> None:
     assert "predictable" not in result.stderr
 
 
+@pytest.mark.stateless
 def test_python_m_refcamp_version() -> None:
     env = {k: v for k, v in os.environ.items() if k != "REFCAMP_DEBUG"}
     proc = subprocess.run(

@@ -12,6 +12,9 @@ from hypothesis import strategies as st
 
 from refcamp import codes
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 
 @pytest.fixture(autouse=True)
 def unseeded(monkeypatch: pytest.MonkeyPatch) -> None:

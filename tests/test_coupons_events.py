@@ -651,6 +651,7 @@ def test_profile_redeem_coupon_limit_is_profile_limit_reached(run: Run, camps: P
 # --- the shipped spring-coupons sample, end to end -----------------------------------------------
 
 
+@pytest.mark.stateless
 def test_spring_coupons_sample_validates(run: Run, camps: Path) -> None:
     result = ok(run("campaign", "validate", str(camps / "spring-coupons.toml"), "--json"))
     assert result.json["valid"] is True
@@ -1017,6 +1018,7 @@ def test_event_on_a_session_does_not_redeem_its_coupon(basic: Run) -> None:
 
 
 @pytest.mark.parametrize("template", ["referral", "coupon", "loyalty"])
+@pytest.mark.stateless
 def test_new_writes_a_valid_commented_campaign(run: Run, tmp_path: Path, template: str) -> None:
     target = tmp_path / "authored"
     result = ok(
@@ -1036,6 +1038,7 @@ def test_new_writes_a_valid_commented_campaign(run: Run, tmp_path: Path, templat
 
 
 @pytest.mark.parametrize("template", ["referral", "coupon", "loyalty"])
+@pytest.mark.stateless
 def test_new_refuses_to_overwrite(run: Run, tmp_path: Path, template: str) -> None:
     target = tmp_path / "authored"
     ok(run("campaign", "new", "promo", "--template", template, "--dir", str(target)))
@@ -1049,6 +1052,7 @@ def test_new_refuses_to_overwrite(run: Run, tmp_path: Path, template: str) -> No
     assert [p.name for p in target.iterdir()] == ["promo.toml"]
 
 
+@pytest.mark.stateless
 def test_new_with_an_invalid_id_is_exit_2(run: Run, tmp_path: Path) -> None:
     target = tmp_path / "authored"
     result = run("campaign", "new", "Bad_Id", "--template", "coupon", "--dir", str(target))
@@ -1057,6 +1061,7 @@ def test_new_with_an_invalid_id_is_exit_2(run: Run, tmp_path: Path) -> None:
     assert not (target / "Bad_Id.toml").exists()
 
 
+@pytest.mark.stateless
 def test_new_with_an_unknown_template_is_exit_2(run: Run, tmp_path: Path) -> None:
     target = tmp_path / "authored"
     result = run("campaign", "new", "promo", "--template", "giveaway", "--dir", str(target))
@@ -1084,6 +1089,7 @@ def test_new_without_a_campaign_directory_writes_to_dot_campaigns(run: Run, isol
 
 
 @pytest.mark.parametrize("template", ["referral", "loyalty"])
+@pytest.mark.stateless
 def test_new_never_leaves_the_directory_invalid_program_clash(
     run: Run, camps: Path, template: str
 ) -> None:
@@ -1099,6 +1105,7 @@ def test_new_never_leaves_the_directory_invalid_program_clash(
     assert validated.json["valid"] is True
 
 
+@pytest.mark.stateless
 def test_new_never_leaves_the_directory_invalid_id_clash(run: Run, camps: Path) -> None:
     (camps / "old.toml").write_text(coupon_campaign("promo", "OLD"))
     ok(run("campaign", "validate"))
@@ -1207,6 +1214,7 @@ then = [{ effect = "add_loyalty_points", program = "no-such-wallet", points = 5 
 """
 
 
+@pytest.mark.stateless
 def test_validate_reports_every_problem_with_place_and_hint(run: Run, tmp_path: Path) -> None:
     target = tmp_path / "broken"
     target.mkdir()

@@ -12,6 +12,9 @@ from refcamp.engine import Facts, evaluate
 from refcamp.models import Catalog, Profile, Referral, Session
 from refcamp.paths import SAMPLES
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ENABLED = {"medium-referral": "enabled"}
 

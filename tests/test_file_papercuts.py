@@ -38,6 +38,7 @@ then = [{ effect = "add_loyalty_points", program = "sample-walet", points = 5 }]
 """
 
 
+@pytest.mark.stateless
 def test_validate_lists_every_problem_at_once(run: Run, tmp_path: Path) -> None:
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -64,6 +65,7 @@ def test_validate_lists_every_problem_at_once(run: Run, tmp_path: Path) -> None:
     assert f"({len(expected)} problems)" in result.stderr
 
 
+@pytest.mark.stateless
 def test_rules_are_checked_even_when_the_campaign_table_is_wrong(run: Run, tmp_path: Path) -> None:
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -90,6 +92,7 @@ then = [{ effect = "add_loyalty_points", program = "house-points", points = 5 }]
 """
 
 
+@pytest.mark.stateless
 def test_validate_a_file_in_the_context_of_its_directory(run: Run, tmp_path: Path) -> None:
     folder = tmp_path / "shop"
     folder.mkdir()
@@ -171,6 +174,7 @@ def docs_snippet(heading: str) -> str:
 
 
 @pytest.mark.parametrize("template", ["referral", "coupon", "loyalty"])
+@pytest.mark.stateless
 def test_docs_snippets_paste_into_a_new_campaign_file(
     run: Run, tmp_path: Path, template: str
 ) -> None:
@@ -188,6 +192,7 @@ def test_docs_snippets_paste_into_a_new_campaign_file(
     assert checked.exit_code == 0, (checked, path.read_text())
 
 
+@pytest.mark.stateless
 def test_an_inline_table_extended_by_a_header_gets_a_hint(run: Run, tmp_path: Path) -> None:
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -401,6 +406,7 @@ def test_campaign_list_says_which_campaigns_with_codes_are_out_of_reach(
     assert "not in" in said and "medium-referral (1 code)" in said and "--campaigns" in said
 
 
+@pytest.mark.stateless
 def test_campaign_new_outside_a_project_that_clashes_with_a_sample_writes_nothing(
     run: Run,
 ) -> None:
@@ -413,6 +419,7 @@ def test_campaign_new_outside_a_project_that_clashes_with_a_sample_writes_nothin
     assert [p.name for p in Path().iterdir()] == []  # no temporary folder left either
 
 
+@pytest.mark.stateless
 def test_campaign_new_next_to_a_single_campaign_file_in_use(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -972,6 +972,7 @@ def refcamp_process(
     ],
     ids=["profile", "session", "--profile", "--code", "--attr", "--audience-add"],
 )
+@pytest.mark.stateless
 def test_id_argument_that_is_not_utf8_exits_2(isolated: Path, args: list[bytes]) -> None:
     """Bytes that are not UTF-8 on the command line reach Python as lone surrogates."""
     proc = refcamp_process(args)
@@ -1012,6 +1013,7 @@ def test_id_argument_that_is_not_utf8_exits_2(isolated: Path, args: list[bytes])
         "coupon-reserve",
     ],
 )
+@pytest.mark.stateless
 def test_other_text_that_is_not_utf8_is_no_internal_error(
     isolated: Path, args: list[bytes]
 ) -> None:
@@ -1190,6 +1192,7 @@ def campaign_dirs(draw: Any) -> list[CampaignFile]:
 @pytest.mark.slow
 @FAST
 @given(files=campaign_dirs())
+@pytest.mark.stateless
 def test_campaign_directories_validate_or_name_file_and_rule(
     run: Run, tmp_path: Path, files: list[CampaignFile]
 ) -> None:
@@ -1233,6 +1236,7 @@ def test_campaign_directories_validate_or_name_file_and_rule(
         strict_loads(request.stdout)
 
 
+@pytest.mark.stateless
 def test_duplicate_ids_across_two_files_name_both(run: Run, tmp_path: Path) -> None:
     folder = tmp_path / "dups"
     folder.mkdir()
@@ -1336,6 +1340,7 @@ def round_trip(run: Run, db: str, ident: str, code: str | None = None) -> None:
 @pytest.mark.slow
 @FEW
 @given(ident=ids_any.filter(lambda s: len(s) <= 1000))
+@pytest.mark.stateless
 def test_any_identifier_without_control_characters_round_trips(
     run: Run, tmp_path: Path, ident: str
 ) -> None:
@@ -1343,10 +1348,12 @@ def test_any_identifier_without_control_characters_round_trips(
 
 
 @pytest.mark.parametrize("length", [1, 1000])
+@pytest.mark.stateless
 def test_identifiers_at_the_length_limits_round_trip(run: Run, tmp_path: Path, length: int) -> None:
     round_trip(run, fresh_db(tmp_path), ("Zoë東京🙂" * 200)[:length])
 
 
+@pytest.mark.stateless
 def test_unicode_identifier_round_trips_everywhere(run: Run, tmp_path: Path) -> None:
     db = fresh_db(tmp_path)
     round_trip(run, db, UNICODE_ID)
@@ -1456,6 +1463,7 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.mark.stateless
 def test_tiny_code_space_is_a_warning(run: Run, tiny: Path) -> None:
     result = run("campaign", "validate")
     assert result.exit_code == 0, result
@@ -1583,6 +1591,7 @@ def snapshot(folder: Path) -> dict[str, Any]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", list(STATE_FILES))
+@pytest.mark.stateless
 def test_unusable_state_file_is_one_line_and_untouched(tmp_path: Path, kind: str) -> None:
     folder = tmp_path / "state"
     folder.mkdir()
@@ -1614,6 +1623,7 @@ def test_unusable_state_file_is_one_line_and_untouched(tmp_path: Path, kind: str
 
 
 @pytest.mark.parametrize("kind", ["newer", "someone-elses-wal"])
+@pytest.mark.stateless
 def test_refused_state_file_gets_no_wal_files_in_process(
     run: Run, tmp_path: Path, kind: str
 ) -> None:
@@ -1625,6 +1635,7 @@ def test_refused_state_file_gets_no_wal_files_in_process(
     assert sorted(p.name for p in folder.iterdir()) == ["state.db"]
 
 
+@pytest.mark.stateless
 def test_state_file_is_created_with_mode_0600(run: Run, tmp_path: Path) -> None:
     old = os.umask(0)  # even a permissive umask gives no one else access
     try:
@@ -1637,6 +1648,7 @@ def test_state_file_is_created_with_mode_0600(run: Run, tmp_path: Path) -> None:
         os.umask(old)
 
 
+@pytest.mark.stateless
 def test_no_new_state_file_in_a_read_only_folder(tmp_path: Path) -> None:
     folder = tmp_path / "locked"
     folder.mkdir()
@@ -1729,6 +1741,7 @@ def buggy_process(
 
 
 @pytest.mark.slow
+@pytest.mark.stateless
 def test_refcamp_debug_shows_the_traceback_of_an_internal_error(tmp_path: Path) -> None:
     db = tmp_path / "debug.db"
     assert refcamp_process(["--db", str(db), "profile", "update", "P"]).returncode == 0
@@ -1750,6 +1763,7 @@ def test_refcamp_debug_shows_the_traceback_of_an_internal_error(tmp_path: Path) 
     assert "Traceback" not in zero.stderr.decode()
 
 
+@pytest.mark.stateless
 def test_a_damaged_row_is_named_not_an_internal_error(tmp_path: Path) -> None:
     db = tmp_path / "damaged.db"
     assert refcamp_process(["--db", str(db), "profile", "update", "P"]).returncode == 0
@@ -1762,6 +1776,7 @@ def test_a_damaged_row_is_named_not_an_internal_error(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.stateless
 def test_refcamp_debug_raises_input_errors_instead_of_one_line(run: Run) -> None:
     # Without REFCAMP_DEBUG an input error is one line; with it, the exception is raised.
     result = run("session", "update", "S", "--item", "sku=a,price=abc")

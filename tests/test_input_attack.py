@@ -66,6 +66,7 @@ def test_referral_create_never_makes_a_code_for_an_option(run: Run) -> None:
     assert ok(run("referral", "list", "--json")).json == []
 
 
+@pytest.mark.stateless
 def test_a_global_option_never_takes_an_option_as_its_value(isolated: Path) -> None:
     """`refcamp --db $DB --json ...` with DB empty must not make a state file named '--json'."""
     assert_input_error(refcamp("--db", "--json", "session", "show", "X"), "--db needs a value")
@@ -75,6 +76,7 @@ def test_a_global_option_never_takes_an_option_as_its_value(isolated: Path) -> N
     assert not (Path.cwd() / "x.db").exists()
 
 
+@pytest.mark.stateless
 def test_an_empty_path_is_not_the_current_folder(run: Run, tmp_path: Path) -> None:
     """`--campaigns "$DIR"` with DIR empty read the current folder's campaigns (none), and
     `--db ""` named the current folder."""
@@ -119,6 +121,7 @@ def test_every_option_of_every_command_refuses_an_option_as_its_value(
     assert run("db", "check").exit_code == 0
 
 
+@pytest.mark.stateless
 def test_serve_refuses_an_option_as_the_host(isolated: Path) -> None:
     assert_input_error(refcamp("serve", "--host", "--port", timeout=30), "--host needs a value")
 
@@ -136,6 +139,7 @@ def test_points_on_the_command_line_are_plain_digits(run: Run, points: str) -> N
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "Infinity", "1_0.5"])
+@pytest.mark.stateless
 def test_a_point_value_is_a_finite_plain_number(run: Run, value: str) -> None:
     """`--point-value nan` printed NaN in --json, which is not JSON."""
     for command in (["campaign", "stats", "medium-referral"], ["simulate", "--days", "1"]):
@@ -313,6 +317,7 @@ def test_an_empty_now_is_an_error_not_the_real_clock(run: Run) -> None:
     assert run("profile", "show", "P").exit_code == 1
 
 
+@pytest.mark.stateless
 def test_a_campaign_time_outside_the_calendar_is_a_campaign_problem(
     run: Run, tmp_path: Path
 ) -> None:
@@ -350,6 +355,7 @@ def nested_rule(depth: int, combinator: str = "all") -> str:
 
 
 @pytest.mark.parametrize("depth", [40, 300, 3000])
+@pytest.mark.stateless
 def test_conditions_nested_absurdly_deep_are_a_campaign_problem(tmp_path: Path, depth: int) -> None:
     """300 levels made a RecursionError (internal error); 3000 exhaust TOML's own parser."""
     folder = campaign_folder(tmp_path, deep=nested_rule(depth))
@@ -369,6 +375,7 @@ def test_conditions_nested_a_sensible_depth_still_work(run: Run, tmp_path: Path)
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "+nan"])
+@pytest.mark.stateless
 def test_nan_and_inf_in_campaign_files_are_refused(run: Run, tmp_path: Path, value: str) -> None:
     folder = campaign_folder(
         tmp_path,
@@ -384,6 +391,7 @@ def test_nan_and_inf_in_campaign_files_are_refused(run: Run, tmp_path: Path, val
     assert "rules[0].then[0].payload.x" in result.stderr
 
 
+@pytest.mark.stateless
 def test_a_symlink_loop_among_campaign_files_is_a_clear_error(tmp_path: Path) -> None:
     folder = campaign_folder(tmp_path)
     (folder / "a.toml").symlink_to("b.toml")
@@ -397,6 +405,7 @@ def test_a_symlink_loop_among_campaign_files_is_a_clear_error(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.stateless
 def test_a_campaign_file_that_is_not_a_regular_file_is_refused_promptly(
     tmp_path: Path, kind: str
 ) -> None:
@@ -488,6 +497,7 @@ def test_visible_ids_in_any_script_still_work(run: Run) -> None:
         assert ok(run("profile", "show", good, "--json")).json["profile"]["integrationId"] == good
 
 
+@pytest.mark.stateless
 def test_the_format_characters_refused_are_unicodes_cf_but_the_joiners() -> None:
     import unicodedata
 
@@ -543,6 +553,7 @@ def test_a_friend_is_not_the_advocate(run: Run) -> None:
     assert ok(run("referral", "list", "--json")).json == []
 
 
+@pytest.mark.stateless
 def test_a_friend_is_not_the_advocate_in_a_body() -> None:
     from refcamp.errors import InputError
     from refcamp.payloads import read_referral_body

@@ -204,6 +204,7 @@ READ_ONLY = [
 
 @pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
 @pytest.mark.parametrize("given", ["option", "environment"])
+@pytest.mark.stateless
 def test_a_read_only_command_on_a_missing_state_file_says_so_and_creates_nothing(
     run: Run, tmp_path: Path, command: tuple[str, ...], given: str
 ) -> None:
@@ -223,6 +224,7 @@ def test_a_read_only_command_on_a_missing_state_file_says_so_and_creates_nothing
 
 
 @pytest.mark.parametrize("given", ["option", "environment"])
+@pytest.mark.stateless
 def test_a_writing_command_makes_no_missing_folders(run: Run, tmp_path: Path, given: str) -> None:
     missing = tmp_path / "nonexistent" / "dir" / "x.db"
     args = ("profile", "update", "A")
@@ -234,6 +236,7 @@ def test_a_writing_command_makes_no_missing_folders(run: Run, tmp_path: Path, gi
     assert not (tmp_path / "nonexistent").exists()
 
 
+@pytest.mark.stateless
 def test_a_writing_command_creates_a_named_state_file_in_an_existing_folder(
     run: Run, tmp_path: Path
 ) -> None:
@@ -245,6 +248,7 @@ def test_a_writing_command_creates_a_named_state_file_in_an_existing_folder(
     assert_check_clean(run, "--db", str(target))
 
 
+@pytest.mark.stateless
 def test_the_default_state_file_gets_its_folders(run: Run, tmp_path: Path) -> None:
     result = run("profile", "update", "A", env={"REFCAMP_DB": ""})
     assert result.exit_code == 0, result
@@ -304,6 +308,7 @@ def test_quiet_registration_prints_every_created_code_coupons_included(active: R
     assert result.stderr == ""
 
 
+@pytest.mark.stateless
 def test_profile_update_help_says_what_quiet_prints(run: Run) -> None:
     shown = " ".join(run("profile", "update", "--help").stdout.split())
     assert "prints only the codes created (referral codes, then coupons)" in shown

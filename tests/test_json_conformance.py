@@ -122,6 +122,7 @@ def test_a_talon_id_set_in_the_toml_is_used(run: Run, campaigns_dir: Path) -> No
     assert out(run, "campaign", "show", "4711", "--json")["refcamp"]["id"] == "medium-referral"
 
 
+@pytest.mark.stateless
 def test_two_campaigns_cannot_share_a_talon_id(run: Run, campaigns_dir: Path) -> None:
     for name in ("medium-referral.toml", "spring-coupons.toml"):
         path = campaigns_dir / name

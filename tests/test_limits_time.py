@@ -303,6 +303,7 @@ def test_rollback_gives_an_add_loyalty_points_limit_back(
         "no-action",
     ],
 )
+@pytest.mark.stateless
 def test_invalid_limit_tables_are_refused(
     campaign: Callable[[str], Refcamp], table: str, key: str
 ) -> None:
@@ -871,6 +872,7 @@ def test_adding_too_many_points_exits_2(campaign: Callable[[str], Refcamp]) -> N
     cli.check()
 
 
+@pytest.mark.stateless
 def test_durations_longer_than_a_century_are_refused_when_loading(
     campaign: Callable[[str], Refcamp],
 ) -> None:

@@ -73,6 +73,7 @@ def _toml(text: str) -> str:
 @SOME
 @given(profile=TEXT, value=TEXT, name=TEXT, rule=TEXT, title=TEXT)
 @example("[/red]X", "[gift] wrap", "[draft] Dresden promo", "[b]it's[/b]", "a \\[/x] 'q'")
+@pytest.mark.stateless
 def test_user_and_campaign_text_is_printed_literally_everywhere(
     run: Run, isolated: Path, profile: str, value: str, name: str, rule: str, title: str
 ) -> None:
@@ -124,6 +125,7 @@ def test_user_and_campaign_text_is_printed_literally_everywhere(
 
 
 @pytest.mark.slow
+@pytest.mark.stateless
 def test_bare_refcamp_and_every_bare_group_print_their_help_once(isolated: Path) -> None:
     from refcamp.cli import NOUNS
 
@@ -262,6 +264,7 @@ def _commands() -> list[tuple[list[str], Any]]:
     return found
 
 
+@pytest.mark.stateless
 def test_help_reads_as_sentences_with_no_python_types_or_braces(run: Run) -> None:
     import inspect
 

@@ -161,6 +161,7 @@ def test_custom_event_with_a_session_sees_its_cart_and_attributes(
     rc.check()
 
 
+@pytest.mark.stateless
 def test_unknown_builtin_event_is_a_load_error(write: Callable[..., Refcamp]) -> None:
     rc = write(campaign(rule('{ event = "talon_session_clossed" }')))
     result = rc("campaign", "validate")
@@ -396,6 +397,7 @@ def invalid(rc: Refcamp) -> str:
         ),
     ],
 )
+@pytest.mark.stateless
 def test_type_and_path_mistakes_are_load_errors_naming_file_rule_and_key(
     write: Callable[..., Refcamp], condition: str, key: str, message: str
 ) -> None:
@@ -414,6 +416,7 @@ def test_type_and_path_mistakes_are_load_errors_naming_file_rule_and_key(
     assert len(as_json.json["problems"]) == 1
 
 
+@pytest.mark.stateless
 def test_every_mistake_of_a_file_is_listed_at_once(write: Callable[..., Refcamp]) -> None:
     rc = write(
         campaign(
@@ -503,6 +506,7 @@ def test_any_item_on_item_attributes_from_a_payload(write: Callable[..., Refcamp
         ("", "any_item: needs at least one item condition"),
     ],
 )
+@pytest.mark.stateless
 def test_request_conditions_inside_any_item_are_load_errors(
     write: Callable[..., Refcamp], inner: str, message: str
 ) -> None:
@@ -590,6 +594,7 @@ def test_nested_combinators_of_the_reference(write: Callable[..., Refcamp]) -> N
         ("{ not = { nope = 1 } }", "unknown condition 'nope'"),
     ],
 )
+@pytest.mark.stateless
 def test_malformed_combinators_are_load_errors(
     write: Callable[..., Refcamp], condition: str, message: str
 ) -> None:
@@ -788,6 +793,7 @@ def test_add_loyalty_points_pending_and_validity_override_the_program(
         ),
     ],
 )
+@pytest.mark.stateless
 def test_add_loyalty_points_mistakes_are_load_errors(
     write: Callable[..., Refcamp], then: str, message: str
 ) -> None:
@@ -1079,6 +1085,7 @@ def test_a_set_discount_limit_per_profile_applies(write: Callable[..., Refcamp])
         ('{ effect = "set_discount", amount = 1 }', "missing key 'name'"),
     ],
 )
+@pytest.mark.stateless
 def test_set_discount_mistakes_are_load_errors(
     write: Callable[..., Refcamp], then: str, message: str
 ) -> None:
@@ -1350,6 +1357,7 @@ def test_update_attribute_stores_a_name_with_a_double_quote(
         ('{ effect = "update_attribute", path = "profile.attributes.x" }', "missing key 'value'"),
     ],
 )
+@pytest.mark.stateless
 def test_update_attribute_mistakes_are_load_errors(
     write: Callable[..., Refcamp], then: str, message: str
 ) -> None:

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from sdk_conformance import assert_conforms, ensure_sdk, problems
 
-pytestmark = pytest.mark.slow  # node and the Talon.One SDK (installed on first use)
+# slow: node and the Talon.One SDK (installed on first use); stateless: no test here touches the
+# state (their PostgreSQL leg was the SQLite one again)
+pytestmark = [pytest.mark.slow, pytest.mark.stateless]
 
 STATE = {"effects": [], "createdCoupons": [], "createdReferrals": []}
 

@@ -576,6 +576,7 @@ def test_a_port_in_use_is_a_clear_error(server: Server) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.stateless
 def test_http_cli_and_replay_give_the_same_json(tmp_path: Path, campaigns_dir: Path) -> None:
     """The seed story's two requests through each door, each into a state file of its own, with
     the same seeded codes and clock: the same JSON."""
@@ -697,6 +698,7 @@ def test_an_unknown_audience_id_is_404_and_changes_nothing(server: Server) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.stateless
 def test_every_endpoint_with_a_command_answers_what_the_command_prints(
     tmp_path: Path, campaigns_dir: Path
 ) -> None:

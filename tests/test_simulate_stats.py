@@ -84,6 +84,7 @@ def state_now(where: str) -> Any:
 # --- simulate: reproducible, consistent ----------------------------------------------------------
 
 
+@pytest.mark.stateless
 def test_same_seed_gives_the_same_report_and_another_seed_another(run: Run) -> None:
     first = simulate(run, "--campaign", CAMPAIGN)
     again = simulate(run, "--campaign", CAMPAIGN)
@@ -95,6 +96,7 @@ def test_same_seed_gives_the_same_report_and_another_seed_another(run: Run) -> N
     assert other["campaigns"] != first["campaigns"]
 
 
+@pytest.mark.stateless
 def test_simulate_report_shape(run: Run) -> None:
     report = simulate(run, "--campaign", CAMPAIGN)
     assert report["start"] == "2026-03-01"
@@ -109,6 +111,7 @@ def test_simulate_report_shape(run: Run) -> None:
     assert all("2026-03-01" <= day <= "2026-03-10" for day in days)
 
 
+@pytest.mark.stateless
 def test_simulated_referral_figures_are_consistent(run: Run) -> None:
     report = simulate(run, "--campaign", CAMPAIGN)
     f = figures(report, CAMPAIGN)
@@ -123,6 +126,7 @@ def test_simulated_referral_figures_are_consistent(run: Run) -> None:
     assert sum(d["points"] for d in report["pointsByDay"]) == issued(f)
 
 
+@pytest.mark.stateless
 def test_point_value_prices_the_simulated_points(run: Run) -> None:
     f = figures(simulate(run, "--campaign", CAMPAIGN, "--point-value", "0.5"), CAMPAIGN)
     assert f["pointValue"] == 0.5
@@ -130,6 +134,7 @@ def test_point_value_prices_the_simulated_points(run: Run) -> None:
     assert_consistent(f)
 
 
+@pytest.mark.stateless
 def test_no_cancellations_no_rollbacks(run: Run) -> None:
     report = simulate(run, "--campaign", CAMPAIGN, "--cancel-rate", "0")
     assert report["requests"]["cancellations"] == 0
@@ -141,6 +146,7 @@ def test_no_cancellations_no_rollbacks(run: Run) -> None:
     assert_consistent(f)
 
 
+@pytest.mark.stateless
 def test_no_sharing_no_referrals(run: Run) -> None:
     report = simulate(run, "--campaign", CAMPAIGN, "--referral-rate", "0")
     assert report["requests"]["registrations"] == 200  # no friends were brought
@@ -153,6 +159,7 @@ def test_no_sharing_no_referrals(run: Run) -> None:
     assert f["costPerAcquiredCustomer"] is None
 
 
+@pytest.mark.stateless
 def test_with_spring_coupons_coupons_are_created_and_discounts_given(run: Run) -> None:
     report = simulate(run, "--campaign", CAMPAIGN, "--campaign", COUPONS)
     assert [f["campaignId"] for f in report["campaigns"]] == [CAMPAIGN, COUPONS]
@@ -170,6 +177,7 @@ def test_with_spring_coupons_coupons_are_created_and_discounts_given(run: Run) -
     assert referral == alone  # the coupons do not change what the referral campaign does
 
 
+@pytest.mark.stateless
 def test_human_report(run: Run) -> None:
     result = ok(run("--now", START, "simulate", *SMALL, "--seed", "7", "--campaign", CAMPAIGN))
     text = result.stdout
@@ -428,6 +436,7 @@ def test_campaign_stats_of_an_unknown_campaign_exits_1(run: Run) -> None:
     assert "nope" in one_error_line(result)
 
 
+@pytest.mark.stateless
 def test_campaign_stats_rejects_a_negative_point_value(run: Run) -> None:
     result = run("campaign", "stats", CAMPAIGN, "--point-value", "-1")
     assert result.exit_code == 2, result

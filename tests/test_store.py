@@ -12,6 +12,9 @@ from refcamp.errors import StateFileError
 from refcamp.store.db import connect, transaction
 from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 TABLES = {
     "migrations",
     "requests",

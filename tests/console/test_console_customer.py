@@ -3,6 +3,7 @@ chart and referral codes; unknown ids and ids that look like markup."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.console.conftest import screenshot, sign_in
@@ -120,6 +121,7 @@ def test_ids_and_attributes_that_look_like_markup_are_text(page, console: Server
     assert dialogs == []
 
 
+@pytest.mark.stateless
 def test_the_balance_chart_follows_the_ledgers_rules() -> None:
     """Each point of the chart is refcamp.loyalty.balance as of its moment: points pending until
     they start, spent soonest-expiring first, expired when their time is up."""

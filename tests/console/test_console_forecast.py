@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.console.conftest import screenshot, sign_in
@@ -75,6 +76,7 @@ def test_bad_parameters_say_why_and_keep_the_form(page, console: Server) -> None
     expect(page.get_by_test_id("forecast-error")).to_contain_text("pass --yes to run it")
 
 
+@pytest.mark.stateless
 def test_a_simulation_in_a_worker_thread_does_not_seed_the_servers_codes() -> None:
     """The forecast runs in asyncio.to_thread (a worker thread in a copy of the context); its
     seeded code generator stays there: the server's own codes stay drawn from the secure

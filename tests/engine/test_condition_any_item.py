@@ -9,6 +9,9 @@ from kit import attribute, campaign, catalog, facts, failed, hit, item, rule
 from refcamp.engine import evaluate
 from refcamp.models import CartItem
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 OTHER = item("other", category="Other")
 
 

@@ -12,6 +12,9 @@ from kit import NOW, attribute, campaign, catalog, facts, failed, hit, profile, 
 from refcamp.engine import evaluate
 from refcamp.models import Referral
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 MISSING = object()  # the session has no attribute k
 
 

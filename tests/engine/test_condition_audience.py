@@ -3,9 +3,13 @@ customer's audiences into the facts, after a request's own audience changes)."""
 
 from __future__ import annotations
 
+import pytest
 from kit import campaign, catalog, facts, failed, hit, rule
 
 from refcamp.engine import evaluate
+
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
 
 
 def test_audience_condition() -> None:

@@ -8,6 +8,9 @@ from kit import attribute, campaign, catalog, facts, failed, hit, item, profile,
 
 from refcamp.engine import evaluate
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 BIG = attribute("session.total", ">=", "50")
 GOLD = attribute("session.attributes.tier", "==", '"gold"')
 

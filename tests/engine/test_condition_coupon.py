@@ -13,6 +13,9 @@ from kit import HIT, NOW, campaign, catalog, facts, failed, profile, rule, types
 from refcamp.engine import Evaluation, evaluate
 from refcamp.models import Coupon
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 COUPON_RULE = rule('{ coupon = "valid" }', HIT, name="redeem")
 RULES = catalog(campaign(COUPON_RULE, cid="cpn"))
 

@@ -3,9 +3,13 @@ for a request that raises it; a request may raise several."""
 
 from __future__ import annotations
 
+import pytest
 from kit import attribute, campaign, catalog, facts, failed, fired_rules, hit, item, rule
 
 from refcamp.engine import evaluate
+
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
 
 CLOSED = ("talon_session_closed",)
 

@@ -4,9 +4,13 @@ request already planned."""
 
 from __future__ import annotations
 
+import pytest
 from kit import campaign, catalog, facts, profile, rule, types
 
 from refcamp.engine import evaluate
+
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
 
 CLOSED = ("talon_session_closed",)
 POINTS = '{ effect = "add_loyalty_points", program = "wallet", points = 100 }'

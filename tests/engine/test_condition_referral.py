@@ -14,6 +14,9 @@ from kit import referral as referral_code
 from refcamp.engine import Evaluation, evaluate
 from refcamp.models import Referral
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 CLOSED = ("talon_session_closed",)
 REFERRAL_RULE = rule('{ referral = "valid" }, { event = "talon_session_closed" }', name="redeem")
 RULES = catalog(campaign(REFERRAL_RULE, cid="ref"))

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from kit import campaign, catalog, facts, rule
 
 from refcamp.engine import evaluate
+
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
 
 WINDOW = "start = 2026-12-01T00:00:00Z\nend = 2027-01-01T00:00:00Z"
 

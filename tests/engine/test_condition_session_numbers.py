@@ -9,6 +9,9 @@ from kit import attribute, campaign, catalog, facts, failed, fired_rules, hit, i
 from refcamp.engine import evaluate
 from refcamp.models import CartItem
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 
 @pytest.mark.parametrize(
     ("path", "op", "value", "items", "expected"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from kit import NOW, campaign, catalog, facts, item, limits, mistakes, one, rule, types
 from kit import referral as referral_code
 
@@ -16,6 +17,9 @@ from refcamp.clock import iso
 from refcamp.engine import Evaluation, evaluate
 from refcamp.models import Catalog, Referral
 from refcamp.tables import LARGEST
+
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
 
 WHEN = '{ event = "talon_session_closed" }'
 CLOSED = ("talon_session_closed",)

@@ -11,6 +11,9 @@ from kit import campaign, catalog, facts, mistakes, one, profile, rule, types
 
 from refcamp.engine import Evaluation, evaluate
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 WHEN = '{ event = "talon_session_updated" }'
 KINDS = [("add_to_audience", "addToAudience"), ("remove_from_audience", "removeFromAudience")]
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from kit import NOW, campaign, catalog, facts, limits, mistakes, one, profile, rule, types
 
 from refcamp.engine import Evaluation, evaluate
 from refcamp.models import Catalog
+
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
 
 WHEN = '{ event = "talon_session_closed" }'
 CLOSED = ("talon_session_closed",)

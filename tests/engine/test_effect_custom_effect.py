@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from kit import campaign, catalog, facts, mistakes, one, rule, types
 
 from refcamp.engine import Evaluation, evaluate
+
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
 
 WHEN = '{ event = "talon_session_updated" }'
 

@@ -13,6 +13,9 @@ from refcamp.engine.effects import EFFECTS, said
 from refcamp.engine.kinds import KINDS, EffectKind
 from refcamp.models import Effect
 
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
+
 SRC = Path(__file__).resolve().parents[2] / "src" / "refcamp"
 P = "recipientIntegrationId"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from kit import (
     campaign,
     catalog,
@@ -23,6 +24,9 @@ from kit import (
 
 from refcamp.engine import Evaluation, evaluate
 from refcamp.models import Catalog
+
+# stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
+pytestmark = pytest.mark.stateless
 
 WHEN = '{ event = "talon_session_updated" }'
 SHOES = '{ attribute = "item.category", op = "==", value = "shoes" }'
