@@ -262,9 +262,10 @@ def test_several_kinds_of_damage_are_all_listed(
 # --- kill -9 in the middle of a replay -----------------------------------------------------------
 
 ADVOCATES = 20
-# (registrations, closes, cancels) per engine: a replay into PostgreSQL pays a round trip per
-# statement, so its file is a fifth as long (still dozens of batches to be killed among).
-SIZES = {"sqlite": (3_000, 15_000, 2_000), "postgresql": (600, 3_000, 400)}
+# (registrations, closes, cancels) per engine: enough for several batches (BATCH_LINES lines or
+# BATCH_SECONDS each) before the kill at a fifth of the file and after it. A replay into
+# PostgreSQL pays a round trip per statement, so its file is shorter (its batches are too).
+SIZES = {"sqlite": (1_500, 7_500, 1_000), "postgresql": (400, 2_000, 300)}
 
 
 def refcamp(db: str, *args: str, **kwargs: Any) -> subprocess.Popen[str]:

@@ -147,7 +147,7 @@ def long_log(engine: str, lines: int) -> int:
     trip to the server, and a replay goes at a few hundred lines a second on a busy test machine:
     fewer lines (still batches past the point where a test stops the replay) keep each child in
     its time limit."""
-    return lines if engine == "sqlite" else min(lines, 6_000)
+    return lines if engine == "sqlite" else min(lines, 4_000)
 
 
 def out_lines(path: Path) -> list[int]:
@@ -340,8 +340,10 @@ def test_a_log_whose_replayed_lines_changed_is_refused(
 
 
 @pytest.mark.slow
-def test_two_replays_of_one_log_at_once_apply_it_once(reviews: Run, tmp_path: Path) -> None:
-    total = 8000
+def test_two_replays_of_one_log_at_once_apply_it_once(
+    reviews: Run, tmp_path: Path, engine: str
+) -> None:
+    total = long_log(engine, 8000)
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     procs = [refcamp("replay", str(source), "--json") for _ in range(2)]
     results = [finish(proc) for proc in procs]
@@ -365,7 +367,7 @@ def test_out_after_a_kill_and_a_rerun_holds_one_response_per_line(
     reviews: Run, tmp_path: Path, state_url: str, engine: str
 ) -> None:
     db = state_url
-    total = long_log(engine, 20_000)
+    total = long_log(engine, 10_000)
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     out = tmp_path / "out.jsonl"
     with running(refcamp("replay", str(source), "--out", str(out), "--json")) as proc:
@@ -407,7 +409,7 @@ def test_commands_run_alongside_a_long_replay_never_fail_nor_wait_long(
     reviews: Run, tmp_path: Path, state_url: str, engine: str
 ) -> None:
     db = state_url
-    total = long_log(engine, 40_000)
+    total = long_log(engine, 20_000)
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     stop = tmp_path / "stop"
     with running(refcamp("replay", str(source), "--json")) as replay:
@@ -452,7 +454,7 @@ def test_a_killed_reader_process_is_reported_and_the_rerun_resumes(
     if _cores() < 2:
         pytest.skip("on one core the file is read by the replaying process itself")
     db = state_url
-    total = long_log(engine, 20_000)
+    total = long_log(engine, 10_000)
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     with running(refcamp("replay", str(source), "--json")) as proc:
         wait_for(proc, lambda: progress(db) >= 2000)
@@ -478,7 +480,7 @@ def test_ctrl_c_says_where_the_replay_stopped_and_the_rerun_resumes(
     reviews: Run, tmp_path: Path, state_url: str, engine: str
 ) -> None:
     db = state_url
-    total = long_log(engine, 20_000)
+    total = long_log(engine, 10_000)
     source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
     with running(refcamp("replay", str(source), "--json")) as proc:
         wait_for(proc, lambda: progress(db) >= 2000)
