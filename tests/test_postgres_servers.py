@@ -18,21 +18,22 @@ import os
 import signal
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import open_state
 from pg_cluster import Cluster
 from serving import KEY, Server, start_many, stored_sessions
 from test_serve_load import (
     CLIENTS,
     LOAD_SECONDS,
-    PROGRAM,
-    balance,
+    assert_load_committed,
+    assert_one_accepted,
     clients,
+    flat,
     load_specs,
+    load_with_cli,
     ok,
     register,
     rewarded,
@@ -79,10 +80,6 @@ def spread(specs: list[dict[str, Any]], running: Sequence[Server]) -> list[dict[
     return specs
 
 
-def flat(results: list[list[list[Any]]]) -> list[list[Any]]:
-    return [r for per_client in results for r in per_client]
-
-
 # --- a: one single-use coupon, eight sessions on four servers at the same moment -----------------
 
 
@@ -108,23 +105,8 @@ def test_single_use_coupon_is_accepted_once_across_four_servers(
                 group.release()
                 got = flat(group.results())
 
-            assert [status for _, status, _, _ in got] == [200] * CLIENTS, got
-            accepted = [sid for sid, _, effects, _ in got if "acceptCoupon" in effects]
-            rejected = [effects for _, _, effects, _ in got if "acceptCoupon" not in effects]
-            assert len(accepted) == 1, got
-            # The seven others, whichever server they asked, are told it is used up.
-            assert len(rejected) == CLIENTS - 1, got
-            for effects in rejected:
-                assert "rejectCoupon:CouponLimitReached" in effects, effects
-
-            assert json.loads(ok("coupon", "show", code, "--json"))["usageCounter"] == 1
-            with closing(open_state(shared_state)) as conn:
-                redeemed = conn.execute(
-                    "SELECT session_id FROM redemptions "
-                    "WHERE kind = 'coupon' AND code = ? AND rolled_back IS NULL",
-                    (code,),
-                ).fetchall()
-            assert [sid for (sid,) in redeemed] == accepted
+            # Whichever server each asked: one acceptance, the others told it is used up.
+            assert_one_accepted(got, code, shared_state)
     ok("db", "check")
 
 
@@ -138,49 +120,13 @@ def test_sustained_load_on_four_servers_every_200_is_committed(
     with servers() as running:
         codes = [register(running[c % SERVERS], f"ADV{c}") for c in range(CLIENTS)]
         specs = spread(load_specs(running[0].port, codes, "L", LOAD_SECONDS), running)
-        cli_runs = 3
-        seen_balances = []
-        with clients(tmp_path, specs) as group:
-            opened = group.release()
-            # Meanwhile, the CLI reads and writes the same state (its own process, its own
-            # connection): a balance, then a manual addition, at 1/4, 2/4 and 3/4 of the run.
-            for k in range(1, cli_runs + 1):
-                time.sleep(max(0.0, opened + LOAD_SECONDS * k / (cli_runs + 1) - time.monotonic()))
-                seen_balances.append(balance("ADV0"))
-                ok("loyalty", "add", "ADV0", "--program", PROGRAM, "--points", "1",
-                   "--reason", f"by hand during the load ({k})")  # fmt: skip
-            results = group.results()
-        final_balance = balance("ADV0")
+        results, seen_balances, final_balance = load_with_cli(tmp_path, specs)
         alive = [server.process.poll() for server in running]
     assert alive == [None] * SERVERS, alive
-
-    got = flat(results)
-    statuses: dict[int, int] = {}
-    for _, status, _, _ in got:
-        statuses[status] = statuses.get(status, 0) + 1
-    # No 5xx, no failed connection, no refusal: every request of the run got a 200.
-    assert set(statuses) == {200}, statuses
-    assert len({sid for sid, *_ in got}) == len(got)
     # Every client, so every server, was served throughout: 10 requests each in 30 s at least
     # (a run shortened by REFCAMP_LOAD_SECONDS asks for fewer).
-    for per_client in results:
-        assert len(per_client) >= max(2, LOAD_SECONDS // 3), [len(p) for p in results]
-    not_rewarded = [r for r in got if not rewarded(r[2])]
-    assert not_rewarded == [], not_rewarded[:5]
-
-    # Every 200 is in the state: the session closed, its two ledger entries (100 + 50) booked;
-    # and nothing is there that no client was told about.
-    stored = stored_sessions(shared_state)
-    done = {sid for sid, status, _, _ in got if status == 200}
-    assert {sid: stored.get(sid) for sid in done} == {sid: ("closed", 2, 150) for sid in done}
-    assert set(stored) == done
-
-    # The CLI worked during the load, saw the balance grow, and its additions count.
-    assert seen_balances == sorted(seen_balances), seen_balances
-    assert seen_balances[-1] > 0
-    client0 = sum(1 for r in results[0] if r[1] == 200)
-    assert final_balance == 100 * client0 + cli_runs
-    ok("db", "check")
+    served = max(2, int(LOAD_SECONDS // 3))
+    assert_load_committed(results, shared_state, seen_balances, final_balance, served)
 
 
 # --- c: kill -9 of one of four servers under load ------------------------------------------------

@@ -273,6 +273,85 @@ def rewarded(effects: Sequence[str]) -> bool:
     return "acceptReferral" in effects and effects.count("addLoyaltyPoints") == 2
 
 
+def flat(results: list[list[list[Any]]]) -> list[list[Any]]:
+    """Every client's results in one list."""
+    return [r for per_client in results for r in per_client]
+
+
+def assert_one_accepted(got: list[list[Any]], code: str, state: str) -> None:
+    """A single-use coupon raced for by CLIENTS sessions at once: all answered, exactly one
+    accepted it, the others were told it is used up (in Talon.One's words), and the state holds
+    that one redemption."""
+    assert [status for _, status, _, _ in got] == [200] * CLIENTS, got
+    accepted = [sid for sid, _, effects, _ in got if "acceptCoupon" in effects]
+    rejected = [effects for _, _, effects, _ in got if "acceptCoupon" not in effects]
+    assert len(accepted) == 1, got
+    assert len(rejected) == CLIENTS - 1, got
+    for effects in rejected:
+        assert "rejectCoupon:CouponLimitReached" in effects, effects
+
+    assert json.loads(ok("coupon", "show", code, "--json"))["usageCounter"] == 1
+    with closing(open_state(state)) as conn:
+        redeemed = conn.execute(
+            "SELECT session_id FROM redemptions "
+            "WHERE kind = 'coupon' AND code = ? AND rolled_back IS NULL",
+            (code,),
+        ).fetchall()
+    assert [sid for (sid,) in redeemed] == accepted
+
+
+CLI_RUNS = 3  # balance reads and manual additions by the CLI during a sustained load
+
+
+def load_with_cli(tmp: Path, specs: Sequence[dict[str, Any]]) -> tuple[Any, list[int], int]:
+    """The clients' load for LOAD_SECONDS while the CLI reads and writes the same state (its own
+    process, its own connection): a balance, then a manual addition, at 1/4, 2/4 and 3/4 of the
+    run. Returns the clients' results, the balances seen and ADV0's balance after."""
+    seen_balances = []
+    with clients(tmp, specs) as group:
+        opened = group.release()
+        for k in range(1, CLI_RUNS + 1):
+            time.sleep(max(0.0, opened + LOAD_SECONDS * k / (CLI_RUNS + 1) - time.monotonic()))
+            seen_balances.append(balance("ADV0"))
+            ok("loyalty", "add", "ADV0", "--program", PROGRAM, "--points", "1",
+               "--reason", f"by hand during the load ({k})")  # fmt: skip
+        results = group.results()
+    return results, seen_balances, balance("ADV0")
+
+
+def assert_load_committed(
+    results: Any, state: str, seen_balances: list[int], final_balance: int, served: int
+) -> None:
+    """What load_with_cli must leave: a 200 for every request, each client served at least
+    `served` times, every 200 stored whole and nothing else, and the CLI's reads and additions
+    seen and counted."""
+    got = flat(results)
+    statuses: dict[int, int] = {}
+    for _, status, _, _ in got:
+        statuses[status] = statuses.get(status, 0) + 1
+    # No 5xx, no failed connection, no refusal: every request of the run got a 200.
+    assert set(statuses) == {200}, statuses
+    assert len({sid for sid, *_ in got}) == len(got)
+    for per_client in results:  # every client was served throughout, none starved
+        assert len(per_client) >= served, [len(p) for p in results]
+    not_rewarded = [r for r in got if not rewarded(r[2])]
+    assert not_rewarded == [], not_rewarded[:5]
+
+    # Every 200 is in the state: the session closed, its two ledger entries (100 + 50) booked;
+    # and nothing is there that no client was told about.
+    stored = stored_sessions(state)
+    done = {sid for sid, status, _, _ in got if status == 200}
+    assert {sid: stored.get(sid) for sid in done} == {sid: ("closed", 2, 150) for sid in done}
+    assert set(stored) == done
+
+    # The CLI worked during the load, saw the balance grow, and its additions count.
+    assert seen_balances == sorted(seen_balances), seen_balances
+    assert seen_balances[-1] > 0
+    client0 = sum(1 for r in results[0] if r[1] == 200)
+    assert final_balance == 100 * client0 + CLI_RUNS
+    ok("db", "check")
+
+
 # --- 1: one single-use coupon, eight sessions at the same moment ---------------------------------
 
 
@@ -292,27 +371,10 @@ def test_single_use_coupon_is_accepted_once_across_eight_clients(
         ]  # fmt: skip
         with clients(tmp_path, specs) as group:
             group.release()
-            got = [r for per_client in group.results() for r in per_client]
+            got = flat(group.results())
     finally:
         server.stop()
-
-    assert [status for _, status, _, _ in got] == [200] * CLIENTS, got
-    accepted = [sid for sid, _, effects, _ in got if "acceptCoupon" in effects]
-    rejected = [effects for _, _, effects, _ in got if "acceptCoupon" not in effects]
-    assert len(accepted) == 1, got
-    # The other seven are told the coupon is used up, in Talon.One's words.
-    assert len(rejected) == CLIENTS - 1, got
-    for effects in rejected:
-        assert "rejectCoupon:CouponLimitReached" in effects, effects
-
-    assert json.loads(ok("coupon", "show", code, "--json"))["usageCounter"] == 1
-    with closing(open_state(state_file())) as conn:
-        redeemed = conn.execute(
-            "SELECT session_id FROM redemptions "
-            "WHERE kind = 'coupon' AND code = ? AND rolled_back IS NULL",
-            (code,),
-        ).fetchall()
-    assert [sid for (sid,) in redeemed] == accepted
+    assert_one_accepted(got, code, state_file())
     ok("db", "check")
 
 
@@ -326,47 +388,11 @@ def test_sustained_load_every_200_is_committed_and_the_cli_keeps_working(
     server = start()
     try:
         codes = [register(server, f"ADV{c}") for c in range(CLIENTS)]
-        cli_runs = 3
-        seen_balances = []
-        with clients(tmp_path, load_specs(server.port, codes, "L", LOAD_SECONDS)) as group:
-            opened = group.release()
-            # Meanwhile, the CLI reads and writes the same state file (its own process, its own
-            # connection): a balance, then a manual addition, at 1/4, 2/4 and 3/4 of the run.
-            for k in range(1, cli_runs + 1):
-                time.sleep(max(0.0, opened + LOAD_SECONDS * k / (cli_runs + 1) - time.monotonic()))
-                seen_balances.append(balance("ADV0"))
-                ok("loyalty", "add", "ADV0", "--program", PROGRAM, "--points", "1",
-                   "--reason", f"by hand during the load ({k})")  # fmt: skip
-            results = group.results()
-        final_balance = balance("ADV0")
+        specs = load_specs(server.port, codes, "L", LOAD_SECONDS)
+        results, seen_balances, final_balance = load_with_cli(tmp_path, specs)
     finally:
         server.stop()
-
-    got = [r for per_client in results for r in per_client]
-    statuses = {}
-    for _, status, _, _ in got:
-        statuses[status] = statuses.get(status, 0) + 1
-    # No 5xx, no failed connection, no refusal: every request of the run got a 200.
-    assert set(statuses) == {200}, statuses
-    assert len({sid for sid, *_ in got}) == len(got)
-    for per_client in results:  # every client was served throughout, none starved
-        assert len(per_client) >= 10, [len(p) for p in results]
-    not_rewarded = [r for r in got if not rewarded(r[2])]
-    assert not_rewarded == [], not_rewarded[:5]
-
-    # Every 200 is in the state file: the session closed, its two ledger entries (100 + 50)
-    # booked; and nothing is there that no client was told about.
-    stored = stored_sessions(state_file())
-    done = {sid for sid, status, _, _ in got if status == 200}
-    assert {sid: stored.get(sid) for sid in done} == {sid: ("closed", 2, 150) for sid in done}
-    assert set(stored) == done
-
-    # The CLI worked during the load, saw the balance grow, and its additions count.
-    assert seen_balances == sorted(seen_balances), seen_balances
-    assert seen_balances[-1] > 0
-    client0 = sum(1 for r in results[0] if r[1] == 200)
-    assert final_balance == 100 * client0 + cli_runs
-    ok("db", "check")
+    assert_load_committed(results, state_file(), seen_balances, final_balance, served=10)
 
 
 # --- 3: kill -9 under load, then a restart on the same state file --------------------------------
