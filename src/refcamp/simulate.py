@@ -25,6 +25,7 @@ from refcamp import codes, service, talon
 from refcamp.engine.effects import CreateReferralCode
 from refcamp.errors import InputError, NotFoundError, StateFileError
 from refcamp.models import CartItem
+from refcamp.paths import DatabaseUrl, Location
 from refcamp.payloads import ProfileInput, SessionInput
 
 DAY = timedelta(days=1)
@@ -191,7 +192,7 @@ def run(
 
 
 def plan(
-    ws: Any, population: Population, asked: list[str], point_value: float, into: Path | None,
+    ws: Any, population: Population, asked: list[str], point_value: float, into: Location | None,
     yes: bool,
 ) -> list[str]:  # fmt: skip
     """The campaigns to simulate, refusing first what would fail after minutes of simulating:
@@ -297,10 +298,9 @@ def _report(
     }
 
 
-def _check_into(into: Path, state_file: Path) -> None:
+def _check_into(into: Location, state_file: Location) -> None:
     """--into names a new file, never the state file: refuse before simulating for minutes."""
-
-    if str(into).startswith(("postgresql:", "postgres:")):  # a URL, folded by Path
+    if isinstance(into, DatabaseUrl):
         raise InputError(
             "--into: a simulation is kept only in a new SQLite file; `refcamp db copy FILE URL` "
             "then puts it into a PostgreSQL database"

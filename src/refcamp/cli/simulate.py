@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from refcamp import render
+from refcamp import paths, render
 from refcamp import simulate as simulation
 from refcamp.cli import guarded, output, workspace
 from refcamp.cli.options import Json
@@ -42,8 +41,10 @@ def simulate(
     point_value: Annotated[
         float, typer.Option("--point-value", help="What one point costs you.")
     ] = 0.01,
+    # A string, not a Path: a Path folds postgresql:// to postgresql:/, so a URL given here
+    # would not be recognised as one (paths.location tells them apart; plan refuses a URL).
     into: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--into",
             help="Also keep the simulated state in this new file (never over an existing one).",
@@ -65,11 +66,12 @@ def simulate(
     population = Population(
         customers, days, referral_rate, friends_per_advocate, cancel_rate, basket_mean, seed
     )
-    chosen = simulation.plan(outer, population, campaign or [], point_value, into, yes)
+    into_at = paths.location(into) if into is not None else None
+    chosen = simulation.plan(outer, population, campaign or [], point_value, into_at, yes)
     count = "day {task.completed:.0f}/{task.total:.0f}"
     with output(ctx).progress("simulate", days, count, shown=not as_json) as bar:
         report = simulation.forecast(
-            outer, population, chosen, point_value, into, bar.update if bar else None
+            outer, population, chosen, point_value, into_at, bar.update if bar else None
         )
     if as_json:
         render.print_json(report)
