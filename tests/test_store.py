@@ -50,6 +50,22 @@ def test_fresh_database_gets_every_migration(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_the_reversals_index_holds_only_reversals_and_is_used(tmp_path: Path) -> None:
+    """Migration 9: the index of `reverses` is partial (an entry that reverses nothing costs it
+    no write), and what looks reversals up still searches it rather than the whole ledger."""
+    conn = connect(tmp_path / "new.db")
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'ledger_reverses'").fetchone()
+    assert sql.endswith("WHERE reverses IS NOT NULL")
+    lookups = [
+        "SELECT * FROM ledger AS e WHERE session_id = ? AND reverses IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM ledger AS r WHERE r.reverses = e.transaction_uuid)",
+        "SELECT count(*) FROM ledger WHERE reverses = ?",
+    ]
+    for lookup in lookups:
+        plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {lookup}", ("x",)))
+        assert "INDEX ledger_reverses (reverses=?)" in plan, plan
+
+
 def test_reopening_applies_nothing_and_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     conn = connect(path)
