@@ -10,7 +10,14 @@ what refcamp must really do for this workload and the shared floor leaves out, e
       what they booked): one UPDATE of the session row with the response's effects;
   (c) the ledger is tamper-evident: each entry stores a sha256 chain hash over the previous
       entry's hash for the same (profile, program) and the entry's columns;
-  (d) a generated referral code must not collide with an existing one: one keyed lookup first.
+  (d) a generated referral code must not collide with an existing one: one keyed lookup first;
+  (e) the rows are refcamp's, in refcamp's schema (made by its own migrations, so the two cannot
+      drift apart): the columns Talon.One's models return (a ledger entry's campaign, rule,
+      dates and reversal; a session's coupons, attributes, costs and identifiers; a
+      redemption's kind and rule), the indexes that keep what refcamp's other requests ask of
+      these rows a keyed search at any size (campaign-wide limits and budgets, rollbacks,
+      reports), and the foreign keys and CHECKs with which the database itself refuses a
+      broken row, whichever of refcamp's doors or processes writes it.
 
 Everything else is the shared floor's work, unchanged. refcamp's rate divided by this rate,
 measured in the same run, is the replay-efficiency ratio.
@@ -31,36 +38,21 @@ import time
 import uuid
 from pathlib import Path
 
-SCHEMA = """
-create table profiles(id text primary key, attributes text not null default '{}', created text,
-  updated text);
-create table sessions(id text primary key, profile_id text references profiles(id), state text,
-  cart_items text, referral_code text, created text, updated text,
-  effects text);  -- REQUIRED (b): the session's latest effects
-create index sessions_profile on sessions(profile_id);
-create table referrals(code text primary key, campaign_id text,
-  advocate_id text references profiles(id), usage_limit int, usage_counter int default 0,
-  created text);
-create index referrals_advocate on referrals(advocate_id);
-create table redemptions(id integer primary key, code text, session_id text, profile_id text,
-  created text,
-  campaign_id text);  -- REQUIRED (a): what the per-profile campaign limit counts by
-create index redemptions_code on redemptions(code);
-create index redemptions_session on redemptions(session_id);
-create index redemptions_profile on redemptions(profile_id, campaign_id);  -- REQUIRED (a)
-create table ledger(id integer primary key, transaction_uuid text unique, program_id text,
-  profile_id text, session_id text, type text, amount int, name text, created text,
-  chain text);  -- REQUIRED (c): the tamper-evident chain hash
-create index ledger_profile on ledger(profile_id, program_id);
-create index ledger_session on ledger(session_id);
-"""
-
 ALPHA = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 NOW = "2026-12-01T00:00:00Z"
+RULE = "Friend redeems referral code"
 CAMPAIGN_LIMIT = 1  # REQUIRED (a): the seed campaign's redeemReferral limit per profile
 # REQUIRED (c): refcamp's chain_hash encoding (ASCII compact JSON of the previous hash and the
-# entry's columns, sha256); this ledger has fewer columns than refcamp's, so it hashes those it has.
+# entry's columns, in refcamp's order, sha256).
 _chain_json = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+def schema(db: str) -> None:
+    """REQUIRED (e): an empty state file made by refcamp's own migrations (not timed)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from refcamp.store.db import connect
+
+    connect(Path(db)).close()
 
 
 def code() -> str:
@@ -80,10 +72,11 @@ def run(directory: str | Path, n: int) -> dict[str, float]:
     for s in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             os.remove(db + s)
+    schema(db)  # REQUIRED (e)
     c = sqlite3.connect(db, isolation_level=None)
     c.execute("pragma journal_mode=wal")
     c.execute("pragma synchronous=normal")
-    c.executescript(SCHEMA)
+    c.execute("pragma foreign_keys=on")  # REQUIRED (e)
     out = open(os.devnull, "w")  # noqa: SIM115 (the shared floor's sink; closed below)
 
     def register(pid: str, body: dict) -> dict:
@@ -101,9 +94,10 @@ def run(directory: str | Path, n: int) -> dict[str, float]:
             while c.execute("select 1 from referrals where code=?", (k,)).fetchone():
                 k = code()
             c.execute(
-                "insert into referrals(code, campaign_id, advocate_id, usage_limit, created) "
-                "values(?,?,?,?,?)",
-                (k, "c", pid, 0, NOW),
+                "insert into referrals(code, campaign_id, advocate_id, friend_id, usage_limit, "
+                "usage_counter, start_date, expiry_date, attributes, session_id, created) "
+                "values(?,?,?,?,?,?,?,?,?,?,?)",
+                (k, "c", pid, None, 0, 0, None, None, "{}", None, NOW),  # REQUIRED (e)
             )
             effects.append({"effectType": "referralCreated", "props": {"value": k}})
         return {"effects": effects}
@@ -111,8 +105,9 @@ def run(directory: str | Path, n: int) -> dict[str, float]:
     def under_limit(pid: str, campaign: str) -> bool:
         # REQUIRED (a): the friend's earlier redemptions in the campaign (limit 1 per profile).
         used = c.execute(
-            "select count(*) from redemptions where profile_id=? and campaign_id=?",
-            (pid, campaign),
+            "select count(*) from redemptions where kind='referral' and campaign_id=? "
+            "and rolled_back is null and profile_id=?",
+            (campaign, pid),
         ).fetchone()[0]
         return used < CAMPAIGN_LIMIT
 
@@ -121,15 +116,19 @@ def run(directory: str | Path, n: int) -> dict[str, float]:
         pid = cs["profileId"]
         k = cs.get("referralCode")
         c.execute(
-            "insert into profiles(id, created, updated) values(?,?,?) on conflict(id) do nothing",
-            (pid, NOW, NOW),
+            "insert into profiles(id, attributes, created, updated) values(?,?,?,?) "
+            "on conflict(id) do nothing",
+            (pid, "{}", NOW, NOW),
         )
         prev = c.execute("select state from sessions where id=?", (sid,)).fetchone()
         c.execute(
-            "insert into sessions(id, profile_id, state, cart_items, referral_code, created, "
-            "updated) values(?,?,?,?,?,?,?) "
+            "insert into sessions(id, profile_id, state, cart_items, coupon_codes, referral_code, "
+            "attributes, additional_costs, identifiers, created, updated) "
+            "values(?,?,?,?,?,?,?,?,?,?,?) "
             "on conflict(id) do update set state=excluded.state, updated=excluded.updated",
-            (sid, pid, cs["state"], json.dumps(cs.get("cartItems", [])), k, NOW, NOW),
+            # REQUIRED (e): a session's coupons, attributes, costs and identifiers too
+            (sid, pid, cs["state"], json.dumps(cs.get("cartItems", [])), "[]", k, "{}", "{}", "[]")
+            + (NOW, NOW),
         )
         effects = []
         if k and (prev is None or prev[0] != "closed"):
@@ -141,13 +140,15 @@ def run(directory: str | Path, n: int) -> dict[str, float]:
             if r and r[0] != pid and (r[1] == 0 or r[2] < r[1]) and under_limit(pid, r[3]):
                 c.execute("update referrals set usage_counter=usage_counter+1 where code=?", (k,))
                 c.execute(
-                    "insert into redemptions(code, session_id, profile_id, created, campaign_id) "
-                    "values(?,?,?,?,?)",
-                    (k, sid, pid, NOW, r[3]),
+                    "insert into redemptions(kind, code, campaign_id, session_id, profile_id, "
+                    "rule_index, rule_name, created) values(?,?,?,?,?,?,?,?)",
+                    ("referral", k, r[3], sid, pid, 1, RULE, NOW),  # REQUIRED (e): kind, rule
                 )
                 for who, pts in ((r[0], 100), (pid, 50)):
-                    row = (str(uuid.UUID(bytes=os.urandom(16))), "w", who, sid, "addition", pts)
-                    row += ("bonus", NOW)
+                    # REQUIRED (e): an entry's campaign, rule, dates and reversal, in refcamp's
+                    # column order (the order its chain hash covers them in)
+                    row = (str(uuid.UUID(bytes=os.urandom(16))), "w", who, sid, r[3], 1, RULE)
+                    row += ("addition", pts, "bonus", NOW, None, None, NOW)
                     # REQUIRED (c): chain to the previous entry of (profile, program).
                     previous = c.execute(
                         "select chain from ledger where profile_id=? and program_id=? "
@@ -158,7 +159,9 @@ def run(directory: str | Path, n: int) -> dict[str, float]:
                     chain = hashlib.sha256(text.encode()).hexdigest()
                     c.execute(
                         "insert into ledger(transaction_uuid, program_id, profile_id, session_id, "
-                        "type, amount, name, created, chain) values(?,?,?,?,?,?,?,?,?)",
+                        "campaign_id, rule_index, rule_name, type, amount, name, start_date, "
+                        "expiry_date, reverses, created, chain) "
+                        "values(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (*row, chain),
                     )
                 effects += [

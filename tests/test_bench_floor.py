@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
+from refcamp.store.queries import CHAINED
+
 # stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
 pytestmark = pytest.mark.stateless
 
@@ -41,20 +44,26 @@ def test_raised_floor_does_the_required_work(tmp_path: Path) -> None:
         # (a) each redemption carries its campaign, which the per-profile limit counts by
         redemptions = conn.execute("SELECT campaign_id FROM redemptions").fetchall()
         assert len(redemptions) == N and all(campaign for (campaign,) in redemptions)
-        # (c) 100 ledger entries, each chained to the previous one of its (profile, program)
-        rows = conn.execute(
-            "SELECT profile_id, program_id, transaction_uuid, session_id, type, amount, name, "
-            "created, chain FROM ledger ORDER BY id"
-        ).fetchall()
+        # (c) 100 ledger entries, each chained to the previous one of its (profile, program),
+        # over the columns refcamp's chain covers, in its order
+        rows = conn.execute(f"SELECT {', '.join(CHAINED)}, chain FROM ledger ORDER BY id")
+        rows = rows.fetchall()
         assert len(rows) == 2 * N
         encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
         last: dict[tuple[str, str], str] = {}
-        for profile, program, uuid_, session, type_, amount, name, created, chain in rows:
+        for *row, chain in rows:
             assert re.fullmatch(r"[0-9a-f]{64}", chain)
-            previous = last.get((profile, program), "")
-            row = (uuid_, program, profile, session, type_, amount, name, created)
-            assert chain == hashlib.sha256(encode((previous, *row)).encode()).hexdigest()
-            last[(profile, program)] = chain
+            key = (row[CHAINED.index("profile_id")], row[CHAINED.index("program_id")])
+            assert chain == hashlib.sha256(encode((last.get(key, ""), *row)).encode()).hexdigest()
+            last[key] = chain
+        # (e) refcamp's schema, made by its migrations, with its foreign keys holding
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        ledger = dict(conn.execute("SELECT rule_name, count(*) FROM ledger GROUP BY 1").fetchall())
+        assert ledger == {"Friend redeems referral code": 2 * N}
+        kinds = conn.execute("SELECT DISTINCT kind, rule_index FROM redemptions").fetchall()
+        assert kinds == [("referral", 1)]
         # (d) codes are unique (checked before insert; the primary key would reject a duplicate)
         assert conn.execute("SELECT count(DISTINCT code) FROM referrals").fetchone()[0] == N
     finally:
