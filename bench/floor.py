@@ -121,14 +121,14 @@ def run(directory: str | Path, n: int) -> dict[str, float]:
             (pid, "{}", NOW, NOW),
         )
         prev = c.execute("select state from sessions where id=?", (sid,)).fetchone()
+        cart = json.dumps(cs.get("cartItems", []))
         c.execute(
             "insert into sessions(id, profile_id, state, cart_items, coupon_codes, referral_code, "
             "attributes, additional_costs, identifiers, created, updated) "
             "values(?,?,?,?,?,?,?,?,?,?,?) "
             "on conflict(id) do update set state=excluded.state, updated=excluded.updated",
             # REQUIRED (e): a session's coupons, attributes, costs and identifiers too
-            (sid, pid, cs["state"], json.dumps(cs.get("cartItems", [])), "[]", k, "{}", "{}", "[]")
-            + (NOW, NOW),
+            (sid, pid, cs["state"], cart, "[]", k, "{}", "{}", "[]", NOW, NOW),
         )
         effects = []
         if k and (prev is None or prev[0] != "closed"):
