@@ -6,17 +6,22 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 import typer.main
 from conftest import Run
+from typer._coercion import build_runtime_param, resolve_type_descriptor
+from typer.models import OptionInfo
 
 from refcamp import render
-from refcamp.cli import NOUNS, app
+from refcamp.cli import NOUNS, app, commands
 
 # stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
 pytestmark = pytest.mark.stateless
 
+CAMPAIGNS = Path(__file__).resolve().parents[1] / "campaigns"
 PROBE = """
 import atexit, sys
 atexit.register(lambda: print(*sorted(sys.modules), sep="\\n", file=sys.stderr))
@@ -27,12 +32,13 @@ main()
 
 
 def imported(*args: str) -> set[str]:
-    """The refcamp (and uvicorn) modules a real `refcamp ARGS` process has imported at its end."""
+    """The refcamp (and uvicorn, Pydantic) modules a real `refcamp ARGS` process has imported at
+    its end."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=False
     )
     names = (line.strip() for line in done.stderr.splitlines())
-    return {name for name in names if name.startswith(("refcamp", "uvicorn"))}
+    return {name for name in names if name.startswith(("refcamp", "uvicorn", "pydantic"))}
 
 
 def test_one_app_lists_every_noun_in_help_order() -> None:
@@ -57,6 +63,71 @@ def test_help_loads_every_noun_but_not_the_http_door() -> None:
     modules = imported("--help")
     assert {f"refcamp.cli.{noun}" for noun in NOUNS} <= modules
     assert "refcamp.server" not in modules and "uvicorn" not in modules
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        # numbers, repeated options, a path: refcamp's plain parameters, converted without
+        # Typer's Pydantic validators (half of a command's start)
+        [
+            "simulate",
+            "--customers",
+            "20",
+            "--days",
+            "2",
+            "--referral-rate",
+            "0.5",
+            "--campaign",
+            "medium-referral",
+            "--seed",
+            "7",
+            "--json",
+        ],
+        [
+            "--campaigns",
+            str(CAMPAIGNS),
+            "campaign",
+            "validate",
+            str(CAMPAIGNS / "medium-referral.toml"),
+        ],
+        ["profile", "update", "P", "--attr", "tier=gold", "--dry-run", "--json"],
+    ],
+)
+def test_a_command_converts_its_values_without_pydantic(args: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not any(line.startswith("pydantic") for line in done.stderr.splitlines())
+
+
+PLAIN_VALUES = [
+    (str, ["x", "", " spaced ", "--"]),
+    (int, ["7", "-3", "+5", "007", 7, 0]),
+    (float, ["2.5", "1e3", ".5", "-0.25", 3, 2.5]),
+    (bool, [True, False]),
+    (Path, ["a/b.toml", "/tmp", Path("x")]),
+    (list[str], [("a", "b"), ("",), ()]),
+]
+
+
+@pytest.mark.parametrize(("kind", "values"), PLAIN_VALUES)
+def test_plain_values_convert_as_typer_converts_them(kind: type, values: list[Any]) -> None:
+    """commands._plain gives what Typer's own (Pydantic) conversion gives, type and value."""
+    info = OptionInfo()
+    theirs = build_runtime_param(resolve_type_descriptor(kind, info))
+    for value in values:
+        ours = commands._plain(kind, value)
+        expected = theirs._coerce_value(value, param=None, ctx=None)  # type: ignore[arg-type]
+        assert (type(ours), ours) == (type(expected), expected), (kind, value)
+
+
+def test_a_value_that_is_not_plain_goes_to_typer() -> None:
+    assert commands._plain(int, "x") is commands._NOT_PLAIN
+    assert commands._plain(int, 2.5) is commands._NOT_PLAIN
+    assert commands._plain(str, b"bytes") is commands._NOT_PLAIN
+    assert commands._plain(list[str], ("a", 1)) is commands._NOT_PLAIN
 
 
 def test_a_group_builds_the_command_named_only() -> None:

@@ -13,6 +13,7 @@ import inspect
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ import typer.main
 from typer._click.core import Command as ClickCommand
 from typer._click.core import Context, Parameter
 from typer._click.exceptions import NoSuchOption, UsageError
+from typer._coercion import RuntimeParam, build_runtime_param
+from typer._param_types import coerce_cli_path
 from typer.core import MarkupMode
 from typer.models import CommandInfo, TyperInfo
 
@@ -145,6 +148,60 @@ def tidy(param: Any) -> None:  # Typer's option and argument classes
             param.help = f"{param.help.rstrip('.')} (repeatable)."
 
 
+# What Typer converts with a Pydantic validator built for each parameter at each start: importing
+# Pydantic and building those was about half of a command's start-up. refcamp's parameters are
+# plain (these types, no range, choice or parser), so they are converted here; anything else, or
+# a value these cannot take, still goes to Typer's own conversion (and its messages).
+PLAIN = (str, int, float, bool, Path, list[str])
+_NOT_PLAIN = object()
+
+
+def _plain(kind: Any, value: Any) -> Any:
+    """`value` as a parameter of type `kind` holds it, or _NOT_PLAIN for Typer to convert. Number
+    words were checked before (check_raw_values); a default is already of its type."""
+    if kind is str or kind is bool or kind is Path:
+        if isinstance(value, kind):
+            return value
+        return Path(value) if kind is Path and isinstance(value, str) else _NOT_PLAIN
+    if kind is int or kind is float:
+        if type(value) is kind or (kind is float and type(value) is int):
+            return kind(value)
+        if isinstance(value, str) and plain_number(value, kind):
+            return kind(value)
+        return _NOT_PLAIN
+    if kind == list[str] and all(isinstance(item, str) for item in value):
+        return list(value)
+    return _NOT_PLAIN
+
+
+@dataclass(frozen=True)
+class _PlainValue(RuntimeParam):
+    """Typer's conversion of one plain parameter, without Pydantic."""
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Context) -> Any:
+        converted = _plain(self.annotation, value)
+        if converted is _NOT_PLAIN:
+            typers = build_runtime_param(param.type_descriptor)
+            return typers._coerce_value(value, param=param, ctx=ctx)
+        if self.annotation is Path:  # Typer's checks of a path (exists, file or folder...)
+            info = self.parameter_info
+            return coerce_cli_path(converted, info, path_type=Path, param=param, ctx=ctx)
+        return converted
+
+
+def plain(param: Any) -> None:  # Typer's option and argument classes
+    """Convert the parameter's values with _PlainValue when its type is plain."""
+    descriptor = param.type_descriptor
+    info = descriptor.parameter_info
+    if (
+        param._runtime_param is None
+        and descriptor.annotation in PLAIN
+        and not (descriptor.is_file or descriptor.is_choice or descriptor.is_ranged)
+        and info.parser is None
+    ):
+        param._runtime_param = _PlainValue(info, descriptor.annotation)
+
+
 class _Checked:
     """Every refcamp command and group: its parser checks the raw values (check_raw_values), its
     help reads as sentences (reflow, tidy)."""
@@ -157,6 +214,7 @@ class _Checked:
         params = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
             tidy(param)
+            plain(param)
         return params
 
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
