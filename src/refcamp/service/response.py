@@ -3,17 +3,19 @@ it shows beside the models (statistics, audiences, first session, returns)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from refcamp.engine import Evaluation
 from refcamp.models import Coupon, Effect, Profile, Referral, Session
 from refcamp.service.points import balances
 from refcamp.service.workspace import Workspace
 from refcamp.store import queries
+
+if TYPE_CHECKING:
+    from refcamp.store.connection import Connection
 
 
 class Views(NamedTuple):
@@ -81,7 +83,7 @@ class Response:
     previous_returns: list[dict[str, Any]] = field(default_factory=list)  # when asked for
 
 
-def customer_views(conn: sqlite3.Connection, profile_id: str) -> Views:
+def customer_views(conn: Connection, profile_id: str) -> Views:
     """What a customer profile shows beyond the model: statistics and audiences."""
     return Views(
         queries.profile_stats(conn, profile_id), sorted(queries.audiences(conn, profile_id))

@@ -4,13 +4,13 @@ and what a long-running door keeps between requests."""
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from refcamp import catalog_cache, clock, paths
 from refcamp.engine.conditions import AudienceCondition
@@ -19,6 +19,9 @@ from refcamp.errors import CampaignFileError, InputError, NotFoundError
 from refcamp.models import Catalog, TalonIds
 from refcamp.store import db, queries
 from refcamp.store.db import connect, transaction
+
+if TYPE_CHECKING:
+    from refcamp.store.connection import Connection
 
 
 @dataclass
@@ -46,7 +49,7 @@ class Workspace:
 
     _now: datetime | None = field(default=None, init=False, repr=False)
     _fixed_now: datetime | bool | None = field(default=False, init=False, repr=False)
-    _conn: sqlite3.Connection | None = field(default=None, init=False, repr=False)
+    _conn: Connection | None = field(default=None, init=False, repr=False)
     _catalog: Catalog | None = field(default=None, init=False, repr=False)
     _audiences: bool | None = field(default=None, init=False, repr=False)
     _states: dict[str, str] | None = field(default=None, init=False, repr=False)
@@ -105,13 +108,13 @@ class Workspace:
             self.warn(text)
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Connection:
         if self._conn is None:
             self._conn = connect(self.db_path, make_folder=not paths.db_path_given(self.db_option))
         return self._conn
 
     @property
-    def stored(self) -> sqlite3.Connection:
+    def stored(self) -> Connection:
         """The connection, for a command that only reads: a state file that is not there is a
         mistyped path (or nothing recorded yet), never a reason to create one."""
         if self._conn is None:

@@ -13,15 +13,19 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 from refcamp.errors import StateFileError
 from refcamp.loyalty import balances, overspent, standing
 from refcamp.store import queries
 
+if TYPE_CHECKING:
+    from refcamp.store.connection import Connection
+
 Problems = list[str]
 
 
-def check(conn: sqlite3.Connection, programs: Iterable[str], now: datetime) -> Problems:
+def check(conn: Connection, programs: Iterable[str], now: datetime) -> Problems:
     known_programs = set(programs)
     parts: list[tuple[str, Callable[[], Problems]]] = [
         ("SQLite integrity", lambda: _integrity(conn)),
@@ -42,7 +46,7 @@ def check(conn: sqlite3.Connection, programs: Iterable[str], now: datetime) -> P
     return problems
 
 
-def _integrity(conn: sqlite3.Connection) -> Problems:
+def _integrity(conn: Connection) -> Problems:
     if not isinstance(conn, sqlite3.Connection):
         return _postgres_integrity(conn)
     problems = []
@@ -54,7 +58,7 @@ def _integrity(conn: sqlite3.Connection) -> Problems:
     return problems
 
 
-def _postgres_integrity(conn: sqlite3.Connection) -> Problems:
+def _postgres_integrity(conn: Connection) -> Problems:
     """PostgreSQL checks its own pages. Its foreign keys hold unless a tool wrote with them
     switched off (session_replication_role, disabled triggers), so every foreign key is checked
     row by row as SQLite's foreign_key_check does, and said in the same words."""
@@ -88,7 +92,7 @@ def _postgres_integrity(conn: sqlite3.Connection) -> Problems:
     return problems
 
 
-def _triggers(conn: sqlite3.Connection) -> set[str]:
+def _triggers(conn: Connection) -> set[str]:
     if isinstance(conn, sqlite3.Connection):
         return {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
@@ -103,7 +107,7 @@ def _triggers(conn: sqlite3.Connection) -> set[str]:
     }
 
 
-def _append_only(conn: sqlite3.Connection) -> Problems:
+def _append_only(conn: Connection) -> Problems:
     triggers = _triggers(conn)
     return [
         f"the ledger's {name} trigger is missing: entries can be edited or deleted"
@@ -123,7 +127,7 @@ LOADED = (
 )
 
 
-def _shapes(conn: sqlite3.Connection) -> Problems:
+def _shapes(conn: Connection) -> Problems:
     problems = []
     for table, _key, load in LOADED:
         # table is a constant of this module, never user data.
@@ -166,7 +170,7 @@ def _is_time(text: object) -> bool:
         return False
 
 
-def _codes(conn: sqlite3.Connection) -> Problems:
+def _codes(conn: Connection) -> Problems:
     """For referral codes and coupons alike: the usage counter equals the accepted redemptions
     not rolled back and stays within the limit; every redemption is of a code that exists."""
     problems = []
@@ -202,7 +206,7 @@ def _codes(conn: sqlite3.Connection) -> Problems:
     return problems
 
 
-def _sessions(conn: sqlite3.Connection) -> Problems:
+def _sessions(conn: Connection) -> Problems:
     """Only closing books; cancelling or reopening rolls everything back. So a session that is
     open or cancelled holds no standing ledger entry, code use or discount."""
     problems = []
@@ -228,7 +232,7 @@ def _sessions(conn: sqlite3.Connection) -> Problems:
     return problems
 
 
-def _ledger_links(conn: sqlite3.Connection, known_programs: set[str]) -> Problems:
+def _ledger_links(conn: Connection, known_programs: set[str]) -> Problems:
     """Ledger entries point to what exists; reversals mirror what they reverse, once."""
     problems = []
     for row in conn.execute(
@@ -279,7 +283,7 @@ def _booked(effects: object) -> list[str]:
     return found
 
 
-def _chain(conn: sqlite3.Connection) -> Problems:
+def _chain(conn: Connection) -> Problems:
     """Each entry's hash covers it and the customer's previous entry in the program: the first
     entry whose hash does not match was edited, or an entry before it was deleted."""
     problems = []
@@ -301,7 +305,7 @@ def _owner(row: sqlite3.Row) -> tuple[str, str]:
     return row["profile_id"], row["program_id"]
 
 
-def _balances(conn: sqlite3.Connection, now: datetime) -> Problems:
+def _balances(conn: Connection, now: datetime) -> Problems:
     """Every balance adds up from its ledger, and no deduction spent points that were not
     there (a balance below zero only where a rollback took back points already spent)."""
     problems = []

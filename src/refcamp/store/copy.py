@@ -5,8 +5,12 @@ ledger's chain hashes stay as they were, so clients and `db check` see the same 
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
 
 from refcamp.errors import StateFileError
+
+if TYPE_CHECKING:
+    from refcamp.store.connection import Connection
 
 # Every table of the state, in an order where each row's references are copied before it. The
 # migrations table is not copied: the target records its own.
@@ -30,7 +34,7 @@ TABLES = (
 BATCH = 1000  # rows read and written at a time, so a large state never sits in memory whole
 
 
-def tables(conn: sqlite3.Connection) -> set[str]:
+def tables(conn: Connection) -> set[str]:
     """The state's tables (the migrations' record aside)."""
     if isinstance(conn, sqlite3.Connection):
         sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
@@ -41,11 +45,11 @@ def tables(conn: sqlite3.Connection) -> set[str]:
     return {row[0] for row in conn.execute(sql)} - {"migrations"}
 
 
-def is_empty(conn: sqlite3.Connection) -> bool:
+def is_empty(conn: Connection) -> bool:
     return not any(conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in TABLES)
 
 
-def copy(source: sqlite3.Connection, target: sqlite3.Connection) -> dict[str, int]:
+def copy(source: Connection, target: Connection) -> dict[str, int]:
     """Copy every row of `source` into `target` (both at the same schema version, the target
     empty, inside the target's open transaction); returns the rows copied per table."""
     unknown = tables(source) - set(TABLES)
@@ -72,7 +76,7 @@ def copy(source: sqlite3.Connection, target: sqlite3.Connection) -> dict[str, in
     return copied
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+def _columns(conn: Connection, table: str) -> list[str]:
     cursor = conn.execute(f"SELECT * FROM {table} LIMIT 0")
     if isinstance(conn, sqlite3.Connection):
         return [d[0] for d in cursor.description]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from refcamp.errors import StateFileError
 from refcamp.paths import DatabaseUrl, Location
+from refcamp.store.connection import Connection
 from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
@@ -141,7 +142,7 @@ def _create(path: Path, make_folder: bool) -> None:
         raise StateFileError(f"cannot create state file {path}: {error.strerror}") from None
 
 
-def connect(path: Location, make_folder: bool = True) -> sqlite3.Connection:
+def connect(path: Location, make_folder: bool = True) -> Connection:
     """Open (creating and migrating if needed) the refcamp database at `path`; its missing
     folders are made only with `make_folder`. A PostgreSQL URL opens that database instead
     (store.postgres: its connection takes the same SQL and gives the same rows)."""
@@ -177,7 +178,7 @@ def connect(path: Location, make_folder: bool = True) -> sqlite3.Connection:
     return conn
 
 
-def read_only(path: Location) -> sqlite3.Connection | None:
+def read_only(path: Location) -> Connection | None:
     """A connection that reads the state file and writes nothing, neither in it nor beside it
     (simulate reads campaign states so); None when there is no file, or nothing in it yet.
 
@@ -267,7 +268,7 @@ def _check_owner(conn: sqlite3.Connection, path: Path) -> int:
     return int(version)
 
 
-def migrate(conn: sqlite3.Connection) -> list[str]:
+def migrate(conn: Connection) -> list[str]:
     """Apply the migrations not yet recorded; returns their names."""
     applied = []
     while True:
@@ -293,7 +294,7 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
 
 
 @contextmanager
-def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def snapshot(conn: Connection) -> Iterator[Connection]:
     """A read transaction: one consistent view, without waiting for writers (WAL). Inside an
     open transaction (the server's group of requests) that transaction is the view."""
     if conn.in_transaction:
@@ -306,7 +307,7 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
 
 
-def transaction(conn: sqlite3.Connection, commit: bool = True) -> Transaction:
+def transaction(conn: Connection, commit: bool = True) -> Transaction:
     """BEGIN IMMEDIATE ... COMMIT; rolled back on any error, or always when commit is False.
 
     Inside an open transaction (replay batches many requests into one commit) it is a savepoint
@@ -320,12 +321,12 @@ class Transaction:
 
     __slots__ = ("commit", "conn", "nested")
 
-    def __init__(self, conn: sqlite3.Connection, commit: bool) -> None:
+    def __init__(self, conn: Connection, commit: bool) -> None:
         self.conn = conn
         self.commit = commit
         self.nested = False
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> Connection:
         self.nested = self.conn.in_transaction
         self.conn.execute("SAVEPOINT request" if self.nested else "BEGIN IMMEDIATE")
         return self.conn
@@ -342,7 +343,7 @@ class Transaction:
 
 @contextmanager
 def batches(
-    conn: sqlite3.Connection,
+    conn: Connection,
     lines: int = 2000,
     seconds: float = 0.5,
     before_commit: Callable[[], None] | None = None,
@@ -379,11 +380,11 @@ def batches(
 # one place their SQL is written.
 
 
-def begin(conn: sqlite3.Connection) -> None:
+def begin(conn: Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
 
 
-def try_begin(conn: sqlite3.Connection) -> bool:
+def try_begin(conn: Connection) -> bool:
     """Begin at once, or False while another connection holds the write lock (for a caller that
     waits its own way: the HTTP server's event loop stays free)."""
     if _postgres(conn):
@@ -397,21 +398,21 @@ def try_begin(conn: sqlite3.Connection) -> bool:
     return True
 
 
-def savepoint(conn: sqlite3.Connection, name: str) -> None:
+def savepoint(conn: Connection, name: str) -> None:
     conn.execute(f"SAVEPOINT {name}")  # name: refcamp's own constant, never user data
 
 
-def release(conn: sqlite3.Connection, name: str) -> None:
+def release(conn: Connection, name: str) -> None:
     conn.execute(f"RELEASE {name}")
 
 
-def undo_to(conn: sqlite3.Connection, name: str) -> None:
+def undo_to(conn: Connection, name: str) -> None:
     """Undo what was done since the savepoint, and drop it."""
     conn.execute(f"ROLLBACK TO {name}")
     conn.execute(f"RELEASE {name}")
 
 
-def for_server(conn: sqlite3.Connection, mmap_bytes: int) -> None:
+def for_server(conn: Connection, mmap_bytes: int) -> None:
     """A long-running server's connection: it never waits in SQLite for the write lock (its
     event loop does), and reads pages through a memory map instead of a read() each (a fifth
     less CPU per request; writes still go through write(), so a full disk is an error)."""
@@ -421,11 +422,11 @@ def for_server(conn: sqlite3.Connection, mmap_bytes: int) -> None:
     conn.execute(f"PRAGMA mmap_size = {int(mmap_bytes)}")
 
 
-def commit(conn: sqlite3.Connection) -> None:
+def commit(conn: Connection) -> None:
     conn.execute("COMMIT")
 
 
-def rollback(conn: sqlite3.Connection) -> None:
+def rollback(conn: Connection) -> None:
     """Roll back the open transaction, if SQLite has not already given it up; a rollback that
     fails leaves nothing to undo."""
     if conn.in_transaction:
@@ -433,20 +434,20 @@ def rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
-def data_version(conn: sqlite3.Connection) -> int:
+def data_version(conn: Connection) -> int:
     """Changes whenever another connection commits to the database."""
     if _postgres(conn):
         return conn.data_version()  # type: ignore[attr-defined,no-any-return]
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
-def checkpoint(conn: sqlite3.Connection) -> None:
+def checkpoint(conn: Connection) -> None:
     """Everything committed into the file itself, none left in the -wal (a file to hand on)."""
     if not _postgres(conn):
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _postgres(conn: sqlite3.Connection) -> bool:
+def _postgres(conn: Connection) -> bool:
     """Whether the connection is to PostgreSQL (store.postgres.Connection), where the few
     verbs SQLite spells as PRAGMAs are the connection's own."""
     return not isinstance(conn, sqlite3.Connection)

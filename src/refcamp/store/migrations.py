@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from refcamp.store.connection import Connection
 
 APPLICATION_ID = 0x52454643  # "REFC"
 
 
-def run_script(conn: sqlite3.Connection, script: str) -> None:
+def run_script(conn: Connection, script: str) -> None:
     """Run statements one by one: executescript() would COMMIT the migration's transaction."""
     statement = ""
     for line in script.splitlines(keepends=True):
@@ -25,7 +29,7 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
         raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:60]}")
 
 
-def m001_initial(conn: sqlite3.Connection) -> None:
+def m001_initial(conn: Connection) -> None:
     run_script(
         conn,
         """
@@ -116,7 +120,7 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
-def m002_rule_language(conn: sqlite3.Connection) -> None:
+def m002_rule_language(conn: Connection) -> None:
     run_script(
         conn,
         """
@@ -169,7 +173,7 @@ def m002_rule_language(conn: sqlite3.Connection) -> None:
     )
 
 
-def m003_replays(conn: sqlite3.Connection) -> None:
+def m003_replays(conn: Connection) -> None:
     run_script(
         conn,
         """
@@ -185,7 +189,7 @@ def m003_replays(conn: sqlite3.Connection) -> None:
     )
 
 
-def m004_rejections(conn: sqlite3.Connection) -> None:
+def m004_rejections(conn: Connection) -> None:
     run_script(
         conn,
         """
@@ -203,7 +207,7 @@ def m004_rejections(conn: sqlite3.Connection) -> None:
     )
 
 
-def m005_serve(conn: sqlite3.Connection) -> None:
+def m005_serve(conn: Connection) -> None:
     run_script(
         conn,
         """
@@ -234,7 +238,7 @@ def m005_serve(conn: sqlite3.Connection) -> None:
     )
 
 
-def m006_ledger_chain(conn: sqlite3.Connection) -> None:
+def m006_ledger_chain(conn: Connection) -> None:
     """Each ledger entry carries a hash of itself and of the entry before it for the same
     customer and program, so `db check` finds an entry edited or deleted by hand."""
     from refcamp.store.queries import chain_hash
@@ -256,7 +260,7 @@ def m006_ledger_chain(conn: sqlite3.Connection) -> None:
     )
 
 
-def m007_replay_failures(conn: sqlite3.Connection) -> None:
+def m007_replay_failures(conn: Connection) -> None:
     run_script(
         conn,
         """
@@ -267,7 +271,7 @@ def m007_replay_failures(conn: sqlite3.Connection) -> None:
     )
 
 
-def m008_request_log(conn: sqlite3.Connection) -> None:
+def m008_request_log(conn: Connection) -> None:
     run_script(
         conn,
         """
@@ -291,7 +295,7 @@ def m008_request_log(conn: sqlite3.Connection) -> None:
     )
 
 
-def m009_reversals_index(conn: sqlite3.Connection) -> None:
+def m009_reversals_index(conn: Connection) -> None:
     run_script(
         conn,
         """
@@ -304,7 +308,7 @@ def m009_reversals_index(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+MIGRATIONS: list[Callable[[Connection], None]] = [
     m001_initial,
     m002_rule_language,
     m003_replays,

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Container, Iterable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from refcamp.clock import from_iso, iso
 from refcamp.errors import StateFileError
@@ -27,6 +27,9 @@ from refcamp.models import (
     Referral,
     Session,
 )
+
+if TYPE_CHECKING:
+    from refcamp.store.connection import Connection
 
 
 def loads(text: str) -> Any:
@@ -52,11 +55,11 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # --- campaigns ---------------------------------------------------------------------------------
 
 
-def campaign_states(conn: sqlite3.Connection) -> dict[str, str]:
+def campaign_states(conn: Connection) -> dict[str, str]:
     return dict(conn.execute("SELECT id, state FROM campaigns").fetchall())
 
 
-def see_campaigns(conn: sqlite3.Connection, catalog: Catalog, now: datetime) -> None:
+def see_campaigns(conn: Connection, catalog: Catalog, now: datetime) -> None:
     """Record campaigns seen for the first time with their initial (TOML) state."""
     conn.executemany(
         "INSERT OR IGNORE INTO campaigns (id, state, updated) VALUES (?, ?, ?)",
@@ -64,12 +67,12 @@ def see_campaigns(conn: sqlite3.Connection, catalog: Catalog, now: datetime) -> 
     )
 
 
-def talon_ids(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+def talon_ids(conn: Connection) -> dict[tuple[str, str], int]:
     """Every integer id given so far: (kind, key) -> number."""
     return {(k, key): n for k, key, n in conn.execute("SELECT kind, key, number FROM talon_ids")}
 
 
-def give_talon_ids(conn: sqlite3.Connection, wanted: Iterable[tuple[str, str, int | None]]) -> None:
+def give_talon_ids(conn: Connection, wanted: Iterable[tuple[str, str, int | None]]) -> None:
     """Give each (kind, key, number fixed in the TOML or None) its integer id: the fixed number,
     else the one the key was first given, else the kind's next number. The caller has refused
     a fixed number another key holds."""
@@ -84,7 +87,7 @@ def give_talon_ids(conn: sqlite3.Connection, wanted: Iterable[tuple[str, str, in
             )
 
 
-def give_talon_id(conn: sqlite3.Connection, kind: str, key: str) -> None:
+def give_talon_id(conn: Connection, kind: str, key: str) -> None:
     """Give a key the kind's next number, unless it has one."""
     conn.execute(
         "INSERT OR IGNORE INTO talon_ids (kind, key, number) SELECT ?1, ?2, "
@@ -93,9 +96,7 @@ def give_talon_id(conn: sqlite3.Connection, kind: str, key: str) -> None:
     )
 
 
-def set_campaign_state(
-    conn: sqlite3.Connection, campaign_id: str, state: str, now: datetime
-) -> None:
+def set_campaign_state(conn: Connection, campaign_id: str, state: str, now: datetime) -> None:
     conn.execute(
         "INSERT INTO campaigns (id, state, updated) VALUES (?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated = excluded.updated",
@@ -168,7 +169,7 @@ def _is_number(value: Any) -> bool:
 # --- profiles ----------------------------------------------------------------------------------
 
 
-def get_profile(conn: sqlite3.Connection, profile_id: str) -> Profile | None:
+def get_profile(conn: Connection, profile_id: str) -> Profile | None:
     row = conn.execute("SELECT rowid, * FROM profiles WHERE id = ?", (profile_id,)).fetchone()
     return _profile(row) if row else None
 
@@ -184,7 +185,7 @@ def _profile(row: sqlite3.Row) -> Profile:
     )
 
 
-def save_profile(conn: sqlite3.Connection, profile: Profile) -> None:
+def save_profile(conn: Connection, profile: Profile) -> None:
     conn.execute(
         "INSERT INTO profiles (id, attributes, created, updated) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, "
@@ -193,7 +194,7 @@ def save_profile(conn: sqlite3.Connection, profile: Profile) -> None:
     )
 
 
-def row_id(conn: sqlite3.Connection, table: str, key: str) -> int:
+def row_id(conn: Connection, table: str, key: str) -> int:
     """A profile's or session's row id: Talon.One's integer id of it."""
     # table is refcamp's own constant, never user data.
     assert table in {"profiles", "sessions"}
@@ -201,7 +202,7 @@ def row_id(conn: sqlite3.Connection, table: str, key: str) -> int:
     return int(row[0]) if row else 0
 
 
-def profile_stats(conn: sqlite3.Connection, profile_id: str) -> tuple[int, float, str | None]:
+def profile_stats(conn: Connection, profile_id: str) -> tuple[int, float, str | None]:
     """(closed sessions, total sales, last activity) as Talon.One's customerProfile reports them."""
     closed = 0
     sales = 0.0
@@ -214,9 +215,7 @@ def profile_stats(conn: sqlite3.Connection, profile_id: str) -> tuple[int, float
     return closed, sales, last
 
 
-def save_session_effects(
-    conn: sqlite3.Connection, session_id: str, effects: Iterable[Effect]
-) -> None:
+def save_session_effects(conn: Connection, session_id: str, effects: Iterable[Effect]) -> None:
     """Keep the effects of a session's latest evaluation (getCustomerSession shows them)."""
     conn.execute("UPDATE sessions SET effects = ? WHERE id = ?", (_effects(effects), session_id))
 
@@ -238,12 +237,12 @@ def _effects_of(text: str) -> list[Effect]:
     ]
 
 
-def session_effects(conn: sqlite3.Connection, session_id: str) -> list[Effect]:
+def session_effects(conn: Connection, session_id: str) -> list[Effect]:
     row = conn.execute("SELECT effects FROM sessions WHERE id = ?", (session_id,)).fetchone()
     return _effects_of(row[0] if row else "[]")
 
 
-def first_session(conn: sqlite3.Connection, session: Session) -> bool:
+def first_session(conn: Connection, session: Session) -> bool:
     """Whether no session of the same customer came before this one."""
     if session.profile_id is None:
         return True
@@ -258,7 +257,7 @@ def first_session(conn: sqlite3.Connection, session: Session) -> bool:
 # --- sessions ----------------------------------------------------------------------------------
 
 
-def get_session(conn: sqlite3.Connection, session_id: str) -> Session | None:
+def get_session(conn: Connection, session_id: str) -> Session | None:
     row = conn.execute("SELECT rowid, * FROM sessions WHERE id = ?", (session_id,)).fetchone()
     return _session(row) if row else None
 
@@ -284,7 +283,7 @@ def _session(row: sqlite3.Row) -> Session:
     )
 
 
-def customer_sessions(conn: sqlite3.Connection, profile_id: str, limit: int) -> list[Session]:
+def customer_sessions(conn: Connection, profile_id: str, limit: int) -> list[Session]:
     """A customer's newest sessions first (at most `limit`)."""
     rows = conn.execute(
         "SELECT rowid, * FROM sessions WHERE profile_id = ? ORDER BY created DESC, rowid DESC "
@@ -294,7 +293,7 @@ def customer_sessions(conn: sqlite3.Connection, profile_id: str, limit: int) -> 
     return [_session(row) for row in rows]
 
 
-def count_customer_sessions(conn: sqlite3.Connection, profile_id: str) -> int:
+def count_customer_sessions(conn: Connection, profile_id: str) -> int:
     row = conn.execute("SELECT count(*) FROM sessions WHERE profile_id = ?", (profile_id,))
     return int(row.fetchone()[0])
 
@@ -322,7 +321,7 @@ def _cart_item(item: Any) -> CartItem:
     return CartItem(**item)
 
 
-def save_session(conn: sqlite3.Connection, session: Session) -> None:
+def save_session(conn: Connection, session: Session) -> None:
     items = [
         {
             "sku": i.sku,
@@ -361,7 +360,7 @@ def save_session(conn: sqlite3.Connection, session: Session) -> None:
     )
 
 
-def exists(conn: sqlite3.Connection, table: str, key: str, value: str) -> bool:
+def exists(conn: Connection, table: str, key: str, value: str) -> bool:
     # table and key are refcamp's own constants, never user data.
     assert table in {"profiles", "sessions", "referrals", "coupons"} and key in {"id", "code"}
     sql = f"SELECT 1 FROM {table} WHERE {key} = ?"
@@ -388,12 +387,12 @@ def _referral(row: sqlite3.Row) -> Referral:
     )
 
 
-def get_referral(conn: sqlite3.Connection, code: str) -> Referral | None:
+def get_referral(conn: Connection, code: str) -> Referral | None:
     row = conn.execute("SELECT rowid, * FROM referrals WHERE code = ?", (code,)).fetchone()
     return _referral(row) if row else None
 
 
-def insert_referral(conn: sqlite3.Connection, referral: Referral, session_id: str | None) -> int:
+def insert_referral(conn: Connection, referral: Referral, session_id: str | None) -> int:
     """Insert a new referral code; returns its integer id."""
     cursor = conn.execute(
         "INSERT INTO referrals (code, campaign_id, advocate_id, friend_id, usage_limit, "
@@ -427,7 +426,7 @@ _REFERRALS = (
 
 
 def list_referrals(
-    conn: sqlite3.Connection,
+    conn: Connection,
     advocate: str | None = None,
     campaign: str | None = None,
     limit: int | None = None,
@@ -442,7 +441,7 @@ def list_referrals(
 
 
 def count_referrals(
-    conn: sqlite3.Connection, advocate: str | None = None, campaign: str | None = None
+    conn: Connection, advocate: str | None = None, campaign: str | None = None
 ) -> int:
     return int(conn.execute(f"SELECT count(*) {_REFERRALS}", (advocate, campaign)).fetchone()[0])
 
@@ -455,7 +454,7 @@ _COUNTER = {
 
 
 def redeem(
-    conn: sqlite3.Connection,
+    conn: Connection,
     kind: str,
     code: str,
     effect: Effect,
@@ -481,9 +480,7 @@ def redeem(
     conn.execute(_COUNTER[kind].format(sign="+"), (code,))
 
 
-def profile_redemptions(
-    conn: sqlite3.Connection, kind: str, code: str, profile_id: str | None
-) -> int:
+def profile_redemptions(conn: Connection, kind: str, code: str, profile_id: str | None) -> int:
     """How many times a customer redeemed a code (uses rolled back do not count)."""
     row = conn.execute(
         "SELECT count(*) FROM redemptions WHERE kind = ? AND code = ? "
@@ -493,7 +490,7 @@ def profile_redemptions(
     return int(row[0])
 
 
-def referred(conn: sqlite3.Connection, code: str) -> list[str]:
+def referred(conn: Connection, code: str) -> list[str]:
     """The customers a referral code brought (uses rolled back do not count)."""
     rows = conn.execute(
         "SELECT profile_id FROM redemptions WHERE kind = 'referral' AND code = ? "
@@ -503,7 +500,7 @@ def referred(conn: sqlite3.Connection, code: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def redeemed_referrals(conn: sqlite3.Connection, profile_id: str) -> list[tuple[Referral, int]]:
+def redeemed_referrals(conn: Connection, profile_id: str) -> list[tuple[Referral, int]]:
     """The referral codes a customer redeemed as a friend, with their uses by them (uses rolled
     back do not count), in the order first redeemed."""
     rows = conn.execute(
@@ -518,7 +515,7 @@ def redeemed_referrals(conn: sqlite3.Connection, profile_id: str) -> list[tuple[
 # --- loyalty -----------------------------------------------------------------------------------
 
 
-def insert_entry(conn: sqlite3.Connection, entry: LedgerEntry) -> int:
+def insert_entry(conn: Connection, entry: LedgerEntry) -> int:
     """Append an entry to the ledger, chained to the customer's previous entry in the program;
     returns its integer id."""
     values = {
@@ -614,9 +611,7 @@ def _entry(row: sqlite3.Row) -> LedgerEntry:
     )
 
 
-def ledger(
-    conn: sqlite3.Connection, profile_id: str, program_id: str | None = None
-) -> list[LedgerEntry]:
+def ledger(conn: Connection, profile_id: str, program_id: str | None = None) -> list[LedgerEntry]:
     return _entries(
         conn.execute(
             "SELECT * FROM ledger WHERE profile_id = ?1 "
@@ -627,7 +622,7 @@ def ledger(
     )
 
 
-def session_entries(conn: sqlite3.Connection, session_id: str) -> list[LedgerEntry]:
+def session_entries(conn: Connection, session_id: str) -> list[LedgerEntry]:
     """The entries a session booked that no later entry has reversed."""
     return _entries(
         conn.execute(
@@ -638,7 +633,7 @@ def session_entries(conn: sqlite3.Connection, session_id: str) -> list[LedgerEnt
     )
 
 
-def session_redemptions(conn: sqlite3.Connection, session_id: str) -> list[Redemption]:
+def session_redemptions(conn: Connection, session_id: str) -> list[Redemption]:
     """The code uses a session booked that still stand."""
     rows = conn.execute(
         "SELECT id, kind, code, campaign_id, rule_index, rule_name FROM redemptions "
@@ -648,7 +643,7 @@ def session_redemptions(conn: sqlite3.Connection, session_id: str) -> list[Redem
     return [Redemption(*row) for row in rows]
 
 
-def roll_back_redemption(conn: sqlite3.Connection, use: Redemption, now: datetime) -> None:
+def roll_back_redemption(conn: Connection, use: Redemption, now: datetime) -> None:
     """Give a code's use back: mark the redemption and lower the code's counter."""
     conn.execute("UPDATE redemptions SET rolled_back = ? WHERE id = ?", (iso(now), use.id))
     conn.execute(_COUNTER[use.kind].format(sign="-"), (use.code,))
@@ -691,7 +686,7 @@ _COUNTS = {
 
 
 def usage(
-    conn: sqlite3.Connection,
+    conn: Connection,
     campaigns: Iterable[Campaign],
     actions: Container[str],
     profile_id: str | None,
@@ -741,12 +736,12 @@ def _coupon(row: sqlite3.Row) -> Coupon:
     )
 
 
-def get_coupon(conn: sqlite3.Connection, code: str) -> Coupon | None:
+def get_coupon(conn: Connection, code: str) -> Coupon | None:
     row = conn.execute("SELECT rowid, * FROM coupons WHERE code = ?", (code,)).fetchone()
     return _coupon(row) if row else None
 
 
-def insert_coupon(conn: sqlite3.Connection, coupon: Coupon, session_id: str | None) -> int:
+def insert_coupon(conn: Connection, coupon: Coupon, session_id: str | None) -> int:
     """Insert a new coupon; returns its integer id."""
     cursor = conn.execute(
         "INSERT INTO coupons (code, campaign_id, recipient_id, usage_limit, usage_counter, "
@@ -768,11 +763,11 @@ def insert_coupon(conn: sqlite3.Connection, coupon: Coupon, session_id: str | No
     return cursor.lastrowid or 0
 
 
-def reserve_coupon(conn: sqlite3.Connection, code: str, profile_id: str | None) -> None:
+def reserve_coupon(conn: Connection, code: str, profile_id: str | None) -> None:
     conn.execute("UPDATE coupons SET recipient_id = ? WHERE code = ?", (profile_id, code))
 
 
-def codes_by_campaign(conn: sqlite3.Connection) -> dict[str, int]:
+def codes_by_campaign(conn: Connection) -> dict[str, int]:
     """How many referral and coupon codes each campaign has in the state file."""
     rows = conn.execute(
         "SELECT campaign_id, count(*) FROM (SELECT campaign_id FROM referrals "
@@ -788,7 +783,7 @@ _COUPONS = (
 
 
 def list_coupons(
-    conn: sqlite3.Connection,
+    conn: Connection,
     campaign: str | None = None,
     recipient: str | None = None,
     limit: int | None = None,
@@ -803,12 +798,12 @@ def list_coupons(
 
 
 def count_coupons(
-    conn: sqlite3.Connection, campaign: str | None = None, recipient: str | None = None
+    conn: Connection, campaign: str | None = None, recipient: str | None = None
 ) -> int:
     return int(conn.execute(f"SELECT count(*) {_COUPONS}", (campaign, recipient)).fetchone()[0])
 
 
-def customer_coupons(conn: sqlite3.Connection, profile_id: str) -> list[Coupon]:
+def customer_coupons(conn: Connection, profile_id: str) -> list[Coupon]:
     """The coupons reserved for a customer or redeemed by them."""
     rows = conn.execute(
         "SELECT rowid, * FROM coupons WHERE recipient_id = ?1 OR code IN "
@@ -822,12 +817,12 @@ def customer_coupons(conn: sqlite3.Connection, profile_id: str) -> list[Coupon]:
 # --- audiences, events, discounts, attributes ---------------------------------------------------
 
 
-def audiences(conn: sqlite3.Connection, profile_id: str) -> frozenset[str]:
+def audiences(conn: Connection, profile_id: str) -> frozenset[str]:
     rows = conn.execute("SELECT audience FROM audience_members WHERE profile_id = ?", (profile_id,))
     return frozenset(row[0] for row in rows)
 
 
-def join_audience(conn: sqlite3.Connection, audience: str, profile_id: str, now: datetime) -> bool:
+def join_audience(conn: Connection, audience: str, profile_id: str, now: datetime) -> bool:
     """Add a member; False when it already was one. A new audience gets its integer id."""
     cursor = conn.execute(
         "INSERT OR IGNORE INTO audience_members (audience, profile_id, created) VALUES (?, ?, ?)",
@@ -837,14 +832,14 @@ def join_audience(conn: sqlite3.Connection, audience: str, profile_id: str, now:
     return cursor.rowcount == 1
 
 
-def leave_audience(conn: sqlite3.Connection, audience: str, profile_id: str) -> bool:
+def leave_audience(conn: Connection, audience: str, profile_id: str) -> bool:
     cursor = conn.execute(
         "DELETE FROM audience_members WHERE audience = ? AND profile_id = ?", (audience, profile_id)
     )
     return cursor.rowcount == 1
 
 
-def erase_attributes(conn: sqlite3.Connection, profile_id: str) -> None:
+def erase_attributes(conn: Connection, profile_id: str) -> None:
     """Empty the attributes of a profile and of everything that references it (the request log's
     entries of the customer, whose explanations show attribute values, go)."""
     conn.execute("UPDATE profiles SET attributes = '{}' WHERE id = ?", (profile_id,))
@@ -878,7 +873,7 @@ def erase_attributes(conn: sqlite3.Connection, profile_id: str) -> None:
 
 
 def insert_event(
-    conn: sqlite3.Connection,
+    conn: Connection,
     event_type: str,
     profile_id: str | None,
     session_id: str | None,
@@ -894,7 +889,7 @@ def insert_event(
 
 
 def insert_discount(
-    conn: sqlite3.Connection,
+    conn: Connection,
     effect: Effect,
     session_id: str,
     profile_id: str | None,
@@ -918,7 +913,7 @@ def insert_discount(
     )
 
 
-def session_discounts(conn: sqlite3.Connection, session_id: str) -> list[Discount]:
+def session_discounts(conn: Connection, session_id: str) -> list[Discount]:
     """The discounts a session booked that still stand."""
     rows = conn.execute(
         "SELECT id, session_id, profile_id, campaign_id, rule_index, rule_name, name, value, "
@@ -928,7 +923,7 @@ def session_discounts(conn: sqlite3.Connection, session_id: str) -> list[Discoun
     return [Discount(*row) for row in rows]
 
 
-def returned(conn: sqlite3.Connection, session_id: str) -> dict[int, int]:
+def returned(conn: Connection, session_id: str) -> dict[int, int]:
     """Per cart item position, how many of it were returned."""
     rows = conn.execute(
         "SELECT position, sum(quantity) FROM returns WHERE session_id = ? GROUP BY position",
@@ -937,7 +932,7 @@ def returned(conn: sqlite3.Connection, session_id: str) -> dict[int, int]:
     return {position: quantity for position, quantity in rows}
 
 
-def session_returns(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any]]:
+def session_returns(conn: Connection, session_id: str) -> list[dict[str, Any]]:
     """A session's returns, oldest first: {id, created, returnedCartItems, eventId}."""
     returns: dict[int, dict[str, Any]] = {}
     rows = conn.execute(
@@ -954,12 +949,12 @@ def session_returns(conn: sqlite3.Connection, session_id: str) -> list[dict[str,
     return list(returns.values())
 
 
-def forget_returns(conn: sqlite3.Connection, session_id: str) -> None:
+def forget_returns(conn: Connection, session_id: str) -> None:
     conn.execute("DELETE FROM returns WHERE session_id = ?", (session_id,))
 
 
 def insert_returns(
-    conn: sqlite3.Connection,
+    conn: Connection,
     event_id: int,
     session_id: str,
     items: Iterable[tuple[int, int]],
@@ -972,9 +967,7 @@ def insert_returns(
     )
 
 
-def reduce_discount(
-    conn: sqlite3.Connection, discount: Discount, keep: float, now: datetime
-) -> None:
+def reduce_discount(conn: Connection, discount: Discount, keep: float, now: datetime) -> None:
     """Roll a booked discount back and, when some of it stays, book what stays anew."""
     roll_back_discount(conn, discount.id, now)
     if keep > 0:
@@ -995,12 +988,12 @@ def reduce_discount(
         )
 
 
-def roll_back_discount(conn: sqlite3.Connection, discount_id: int, now: datetime) -> None:
+def roll_back_discount(conn: Connection, discount_id: int, now: datetime) -> None:
     conn.execute("UPDATE discounts SET rolled_back = ? WHERE id = ?", (iso(now), discount_id))
 
 
 def set_attribute(
-    conn: sqlite3.Connection, owner: str, owner_id: str, name: str, value: Any, now: datetime
+    conn: Connection, owner: str, owner_id: str, name: str, value: Any, now: datetime
 ) -> None:
     """Set one attribute of a profile or a session, keeping the others."""
     # owner is refcamp's own constant, never user data; the name can be anything, so the JSON is
@@ -1019,12 +1012,12 @@ def set_attribute(
 # --- replays -------------------------------------------------------------------------------------
 
 
-def replay_progress(conn: sqlite3.Connection, fingerprint: str) -> int:
+def replay_progress(conn: Connection, fingerprint: str) -> int:
     row = conn.execute("SELECT lines FROM replays WHERE fingerprint = ?", (fingerprint,)).fetchone()
     return row[0] if row else 0
 
 
-def replay_logs(conn: sqlite3.Connection, identity: str) -> list[tuple[str, str, int, str, str]]:
+def replay_logs(conn: Connection, identity: str) -> list[tuple[str, str, int, str, str]]:
     """The progress of every log known by `identity`, fewest lines first: rows whose fingerprint
     is "IDENTITY:DIGEST" (the digest of the lines done), with the lines among them that failed
     (ranges: "3-5,9")."""
@@ -1036,7 +1029,7 @@ def replay_logs(conn: sqlite3.Connection, identity: str) -> list[tuple[str, str,
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def replay_logs_from(conn: sqlite3.Connection, source: str) -> list[tuple[str, str, int, str, str]]:
+def replay_logs_from(conn: Connection, source: str) -> list[tuple[str, str, int, str, str]]:
     """The logs replayed from the file `source` that had failed lines, fewest lines first."""
     rows = conn.execute(
         "SELECT fingerprint, source, lines, updated, failed FROM replays "
@@ -1047,7 +1040,7 @@ def replay_logs_from(conn: sqlite3.Connection, source: str) -> list[tuple[str, s
 
 
 def save_replay_progress(
-    conn: sqlite3.Connection,
+    conn: Connection,
     fingerprint: str,
     source: str,
     lines: int,
@@ -1071,7 +1064,7 @@ def save_replay_progress(
 
 
 def count_rejection(
-    conn: sqlite3.Connection, campaign_id: str, kind: str, reason: str, now: datetime
+    conn: Connection, campaign_id: str, kind: str, reason: str, now: datetime
 ) -> None:
     conn.execute(
         "INSERT INTO rejections (campaign_id, kind, reason, day, count) VALUES (?, ?, ?, ?, 1) "
@@ -1080,7 +1073,7 @@ def count_rejection(
     )
 
 
-def campaign_figures(conn: sqlite3.Connection, campaign_id: str) -> CampaignFigures:
+def campaign_figures(conn: Connection, campaign_id: str) -> CampaignFigures:
     """Raw counts behind `refcamp campaign stats`, straight from the tables."""
 
     def one(sql: str, *args: Any) -> Any:
@@ -1115,7 +1108,7 @@ def campaign_figures(conn: sqlite3.Connection, campaign_id: str) -> CampaignFigu
     )
 
 
-def _code_figures(conn: sqlite3.Connection, campaign_id: str, kind: str) -> CodeFigures:
+def _code_figures(conn: Connection, campaign_id: str, kind: str) -> CodeFigures:
     accepted, rolled_back = conn.execute(
         "SELECT count(*), count(rolled_back) FROM redemptions WHERE campaign_id = ? AND kind = ?",
         (campaign_id, kind),
@@ -1128,7 +1121,7 @@ def _code_figures(conn: sqlite3.Connection, campaign_id: str, kind: str) -> Code
     return CodeFigures(accepted, rolled_back, dict(rejected.fetchall()))
 
 
-def _point_figures(conn: sqlite3.Connection, campaign_id: str) -> dict[str, PointFigures]:
+def _point_figures(conn: Connection, campaign_id: str) -> dict[str, PointFigures]:
     points = {}
     for program, issued, rolled_back, deducted, refunded in conn.execute(
         "SELECT program_id, "
@@ -1144,7 +1137,7 @@ def _point_figures(conn: sqlite3.Connection, campaign_id: str) -> dict[str, Poin
     return points
 
 
-def same_but_case(conn: sqlite3.Connection, table: str, key: str, value: str) -> str | None:
+def same_but_case(conn: Connection, table: str, key: str, value: str) -> str | None:
     """The stored id or code that is `value` in upper or lower case, if there is one (what a
     lookup typed in the wrong case most likely meant). Two lookups by key, never a scan: a door
     may answer many requests for things that do not exist."""
@@ -1158,7 +1151,7 @@ def same_but_case(conn: sqlite3.Connection, table: str, key: str, value: str) ->
 # --- the request log ------------------------------------------------------------------------------
 
 
-def log_requests(conn: sqlite3.Connection, entries: Iterable[LoggedRequest], keep: int) -> None:
+def log_requests(conn: Connection, entries: Iterable[LoggedRequest], keep: int) -> None:
     """Append requests to the log, then drop all but the newest `keep` (ids only grow, and only
     the oldest are dropped, so the newest `keep` are the last `keep` ids: a range delete)."""
     rows = [
@@ -1186,7 +1179,7 @@ def log_requests(conn: sqlite3.Connection, entries: Iterable[LoggedRequest], kee
     conn.execute("DELETE FROM requests WHERE id <= (SELECT max(id) FROM requests) - ?", (keep,))
 
 
-def forget_requests(conn: sqlite3.Connection, profile_id: str | None = None) -> None:
+def forget_requests(conn: Connection, profile_id: str | None = None) -> None:
     """Drop logged requests: a customer's (their data erased), or all of them."""
     if profile_id is None:
         conn.execute("DELETE FROM requests")
@@ -1195,7 +1188,7 @@ def forget_requests(conn: sqlite3.Connection, profile_id: str | None = None) -> 
 
 
 def logged_requests(
-    conn: sqlite3.Connection, after: int = 0, before: int | None = None, limit: int = 50
+    conn: Connection, after: int = 0, before: int | None = None, limit: int = 50
 ) -> list[LoggedRequest]:
     """The newest logged requests first: those after id `after` and before id `before`."""
     rows = conn.execute(
@@ -1207,7 +1200,7 @@ def logged_requests(
     return [_logged(row) for row in rows]
 
 
-def logged_request(conn: sqlite3.Connection, number: int) -> LoggedRequest | None:
+def logged_request(conn: Connection, number: int) -> LoggedRequest | None:
     row = conn.execute("SELECT * FROM requests WHERE id = ?", (number,)).fetchone()
     return _logged(row) if row else None
 
