@@ -198,6 +198,7 @@ def plain(param: Any) -> None:  # Typer's option and argument classes
         and descriptor.annotation in PLAIN
         and not (descriptor.is_file or descriptor.is_choice or descriptor.is_ranged)
         and info.parser is None
+        and info.path_type is None  # a path given as str or bytes: Typer's
     ):
         param._runtime_param = _PlainValue(info, descriptor.annotation)
 
