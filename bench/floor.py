@@ -48,8 +48,8 @@ _chain_json = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 
 
 def schema(db: str) -> None:
-    """REQUIRED (e): an empty state file made by refcamp's own migrations (not timed)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    """REQUIRED (e): an empty state file made by refcamp's own migrations (not timed), those of
+    the refcamp the benchmark measures."""
     from refcamp.store.db import connect
 
     connect(Path(db)).close()
