@@ -16,10 +16,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from conftest import check_db, open_state, program_of
@@ -386,12 +387,12 @@ def test_out_after_a_kill_and_a_rerun_holds_one_response_per_line(
 # --- item 7: other commands while a replay runs --------------------------------------------------
 
 # A shell loop's worth of CLI commands, each timed, until the stop file appears.
+TURNS = 3  # commands each loop runs while the replay goes on
 LOOP = """
-import json, subprocess, sys, time, os
-stop, kind, prefix = sys.argv[1], sys.argv[2], sys.argv[3]
+import json, subprocess, sys, time
+turns, kind, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 timings = []
-i = 0
-while not os.path.exists(stop):
+for i in range(turns):
     if kind == "event":
         args = ["event", "track", "review_posted", "--profile", prefix]
     else:
@@ -399,40 +400,62 @@ while not os.path.exists(stop):
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "refcamp", *args], capture_output=True, text=True)
     timings.append([done.returncode, time.monotonic() - started, done.stderr.strip()])
-    i += 1
 print(json.dumps(timings))
 """
 
 
+class Feed(threading.Thread):
+    """Writes review lines into a replay's stdin, always ahead of it (the pipe is full), until
+    told to stop: the replay lasts as long as the test needs, however fast this machine is."""
+
+    def __init__(self, stdin: IO[str]) -> None:
+        super().__init__(daemon=True)
+        self.stdin, self.lines, self.done = stdin, 0, threading.Event()
+
+    def run(self) -> None:
+        with contextlib.suppress(BrokenPipeError):  # the replay died: the test reports it
+            while not self.done.is_set():
+                chunk = [event(n=self.lines + i) for i in range(500)]
+                self.stdin.write("\n".join(chunk) + "\n")
+                self.lines += len(chunk)
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join(TIMEOUT)
+        return self.lines
+
+
 @pytest.mark.slow
 def test_commands_run_alongside_a_long_replay_never_fail_nor_wait_long(
-    reviews: Run, tmp_path: Path, state_url: str, engine: str
+    reviews: Run, tmp_path: Path, engine: str
 ) -> None:
-    db = state_url
-    total = long_log(engine, 20_000)
-    source = write_lines(tmp_path / "log.jsonl", [event(n=i) for i in range(total)])
-    stop = tmp_path / "stop"
-    with running(refcamp("replay", str(source), "--json")) as replay:
-        wait_for(replay, lambda: progress(db) > 0)
+    replay = refcamp("replay", "-", "--json", stdin=subprocess.PIPE)
+    with running(replay):
+        assert replay.stdin is not None
+        feed = Feed(replay.stdin)
+        feed.start()
+        wait_for(replay, lambda: points(reviews) > 0)
         loops = [
             subprocess.Popen(
-                [sys.executable, "-c", LOOP, str(stop), kind, prefix],
+                [sys.executable, "-c", LOOP, str(TURNS), kind, prefix],
                 stdout=subprocess.PIPE,
                 text=True,
             )
             for kind, prefix in (("event", "Q"), ("profile", "R"))
         ]
-        code, _, err = finish(replay)
-        stop.touch()
         timings = [json.loads(loop.communicate(timeout=TIMEOUT)[0]) for loop in loops]
+        # Every command ran while the replay was still writing: it stops only now.
+        assert replay.poll() is None, finish(replay)
+        total = feed.stop()
+        code, _, err = finish(replay)
     assert code == 0, err
     commands = [t for loop in timings for t in loop]
-    assert len(commands) >= 4, timings
+    assert len(commands) == 2 * TURNS, timings
     assert [t for t in commands if t[0] != 0] == []
     slowest = max(seconds for _, seconds, _ in commands)
     assert slowest < 10, sorted(seconds for _, seconds, _ in commands)
     assert points(reviews) == POINTS * total
-    assert points(reviews, "Q") == POINTS * len(timings[0])
+    assert points(reviews, "Q") == POINTS * TURNS
     check_db(reviews)
 
 
