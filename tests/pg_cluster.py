@@ -66,8 +66,19 @@ class Cluster:
         )
         if os.environ.get(FIND_STATELESS):  # conftest counts each test's connections in the log
             options += " -c log_connections=on"
+        self.options = options
         self._run(f"{self.bin}/pg_ctl -D {self.data} -l {self.root}/log -w -o '{options}' start")
         self.sql(f"CREATE DATABASE {DATABASE}", database="postgres")
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash or an operator would (connections are cut)."""
+        self._run(f"{self.bin}/pg_ctl -D {self.data} -m immediate -w stop")
+
+    def resume(self) -> None:
+        """Start the server again after halt(), on the same port and data."""
+        self._run(
+            f"{self.bin}/pg_ctl -D {self.data} -l {self.root}/log -w -o '{self.options}' start"
+        )
 
     def _run(self, command: str) -> None:
         if self.as_root:

@@ -676,16 +676,30 @@ def test_what_changes_while_serving_is_seen_at_the_next_request(campaigns_dir: P
         )
         points = [e["props"]["value"] for e in closed.body["effects"][1:]]
         assert points == [120, 50]
-        # A broken edit is the server's problem, said in Talon.One's error body, not a crash.
+        # A broken edit is not taken: the last campaigns that validated (120 points) still
+        # answer, until the file validates again (100 points).
         toml.write_text(toml.read_text().replace("points = 120,", "points = -1,"))
         time.sleep(1.1)
-        broken = running.request("PUT", path.format("LATE"), {})
-        assert_error(broken, 500, "invalid campaigns")
+        code = running.request("PUT", path.format("LATE"), {}).body["createdReferrals"][0]["code"]
+        again = running.request(
+            "PUT",
+            "/v2/customer_sessions/S2",
+            {"customerSession": {"profileId": "G", "state": "closed", "referralCode": code}},
+        )
+        assert [e["props"]["value"] for e in again.body["effects"][1:]] == [120, 50]
         toml.write_text(toml.read_text().replace("points = -1,", "points = 100,"))
         time.sleep(1.1)
-        assert running.request("PUT", path.format("LATE"), {}).status == 200
+        code = running.request("PUT", path.format("LAST"), {}).body["createdReferrals"][0]["code"]
+        fixed = running.request(
+            "PUT",
+            "/v2/customer_sessions/S3",
+            {"customerSession": {"profileId": "H", "state": "closed", "referralCode": code}},
+        )
+        assert [e["props"]["value"] for e in fixed.body["effects"][1:]] == [100, 50]
     finally:
-        running.stop()
+        _, err = running.stop()
+    assert err.count("does not validate") + err.count("invalid campaigns") == 1, err
+    assert "validate again" in err and "Traceback" not in err, err
 
 
 def test_an_unknown_audience_id_is_404_and_changes_nothing(server: Server) -> None:

@@ -52,21 +52,63 @@ class StateFileError(InputError):
     """The state file cannot be used: not SQLite, not refcamp's, too new, or not writable."""
 
 
+class StateUnreachable(StateFileError):
+    """The database server holding the state cannot be reached (stopped, restarting, a closed
+    port). A command says so and stops (exit 2: check the URL); a running server answers 503 and
+    connects again at the next request."""
+
+    transient = True
+
+
 class DatabaseError(RefcampError):
-    """SQLite could not do what was asked, for a reason outside the request: the state file
-    stayed locked, the disk is full, the file is read-only (exit 1). Made by `from_sqlite`, so
-    that every door says it the same way."""
+    """The database holding the state could not do what was asked, for a reason outside the
+    request (exit 1). The store raises it, whichever engine holds the state (store.db for
+    SQLite, store.postgres for PostgreSQL), so no door ever sees a driver's exception; each kind
+    says whether trying again later may work (`transient`: the HTTP door's 503)."""
 
-    def __init__(self, error: Exception) -> None:
-        super().__init__(f"database: {error}")
-        # Worth trying again later (a lock held too long, a full disk), as the HTTP door says
-        # with 503.
-        self.transient = any(w in str(error) for w in ("locked", "busy", "full", "not saved"))
+    transient = False
+
+    def __init__(self, detail: object) -> None:
+        super().__init__(f"database: {detail}")
+        self.detail = str(detail)
+
+    @property
+    def why(self) -> str:
+        """Why a batch of requests was lost, in a few words (replay's message)."""
+        return f"database: {self.detail}"
 
 
-def from_sqlite(error: BaseException) -> DatabaseError | None:
-    """refcamp's error for an error SQLite raised while the store worked (its OperationalError);
-    None for anything else, which is a bug."""
-    import sqlite3  # only when something failed: errors is imported by every module
+class DatabaseBusy(DatabaseError):
+    """Another process held the write lock for longer than refcamp waits."""
 
-    return DatabaseError(error) if isinstance(error, sqlite3.OperationalError) else None
+    transient = True
+
+    @property
+    def why(self) -> str:
+        return f"the state stayed locked by another process ({self.detail})"
+
+
+class DatabaseFull(DatabaseError):
+    """The disk holding the state is full: nothing of the request was written."""
+
+    transient = True
+
+    @property
+    def why(self) -> str:
+        return "disk full"
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The state cannot be read or written now: an I/O error, or the connection to the database
+    server was lost (it stopped or restarted). The connection is opened again for the next
+    request."""
+
+    transient = True
+
+    @property
+    def why(self) -> str:
+        return f"I/O error ({self.detail})"
+
+
+class DatabaseIntegrity(DatabaseError):
+    """A constraint of the schema refused a write (a row edited by hand, or a bug)."""

@@ -35,7 +35,6 @@ import os
 import re
 import select
 import signal
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -50,7 +49,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from refcamp import payloads, service, talon
 from refcamp.clock import parse_time
-from refcamp.errors import InputError, RefcampError
+from refcamp.errors import DatabaseError, DatabaseIntegrity, InputError, RefcampError
 from refcamp.service import replays, request_log
 from refcamp.service.workspace import Workspace
 
@@ -805,31 +804,35 @@ class _Lost(Exception):
 def _outside(error: BaseException) -> BaseException | None:
     """What made a request fail when it was not the request: the disk, the state file, memory.
     The deepest such error, since a failed rollback may hide the one that caused it."""
-    if isinstance(error, RefcampError):
+    if isinstance(error, RefcampError) and not _stops(error):
         return None
     found, seen = None, set()
     cause: BaseException | None = error
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        outside = (sqlite3.OperationalError, sqlite3.InternalError, OSError, MemoryError)
-        if isinstance(cause, outside) or type(cause) is sqlite3.DatabaseError:
+        if _stops(cause):
             found = cause
         cause = cause.__cause__ or cause.__context__
     return found
 
 
+def _stops(error: BaseException) -> bool:
+    """Whether an error stops the replay (the state cannot be written), rather than failing one
+    line: a constraint refusing a row is that line's own failure."""
+    if isinstance(error, DatabaseError):
+        return not isinstance(error, DatabaseIntegrity)
+    return isinstance(error, OSError | MemoryError)
+
+
 def _why(error: BaseException) -> str:
-    name = getattr(error, "sqlite_errorname", "")
-    if name == "SQLITE_FULL" or getattr(error, "errno", None) == errno.ENOSPC:
+    if isinstance(error, DatabaseError):
+        return error.why
+    if getattr(error, "errno", None) == errno.ENOSPC:
         return "disk full"
-    if name.startswith("SQLITE_IOERR") or isinstance(error, OSError):
-        return f"I/O error ({getattr(error, 'strerror', None) or error})"
-    if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
-        return f"the state file stayed locked by another process ({error})"
+    if isinstance(error, OSError):
+        return f"I/O error ({error.strerror or error})"
     if isinstance(error, MemoryError):
         return "out of memory"
-    if isinstance(error, sqlite3.Error):
-        return f"database: {error}"
     return f"internal error: {type(error).__name__}: {error}"
 
 

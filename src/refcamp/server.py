@@ -20,10 +20,8 @@ import hmac
 import json
 import os
 import re
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -40,18 +38,18 @@ from refcamp.clock import parse_time
 from refcamp.errors import (
     CampaignFileError,
     ConflictError,
+    DatabaseBusy,
     DatabaseError,
+    DatabaseFull,
+    DatabaseUnavailable,
     InputError,
     NotFoundError,
     RefcampError,
     StateFileError,
+    StateUnreachable,
 )
+from refcamp.models import Catalog
 from refcamp.service import request_log
-
-# The request a task is serving (method and path, for the request log) and the service Response
-# it got: each request runs in a task of its own, so these are per request.
-_line: ContextVar[tuple[str, str] | None] = ContextVar("line", default=None)
-_served: ContextVar[Any] = ContextVar("served", default=None)
 
 MAX_BODY = 1 << 20  # bytes
 MMAP_BYTES = 256 << 20  # how much of the state file the server reads through a memory map
@@ -74,10 +72,16 @@ class ApiError(Exception):
     """An answer other than 2xx, with what Talon.One's error body says."""
 
     def __init__(
-        self, status: int, message: str, pointer: str | None = None, parameter: str | None = None
+        self,
+        status: int,
+        message: str,
+        pointer: str | None = None,
+        parameter: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
         self.message = message
         self.source = {"pointer": pointer} if pointer is not None else {}
         if parameter is not None:
@@ -87,7 +91,9 @@ class ApiError(Exception):
         title = HTTPStatus(self.status).phrase
         error = {"title": title, "details": self.message, "source": self.source}
         body = talon.error(self.status, self.message, [error])
-        headers = {"WWW-Authenticate": "ApiKey-v1"} if self.status == 401 else None
+        headers = {"WWW-Authenticate": "ApiKey-v1"} if self.status == 401 else {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
         return _json(body, self.status, headers)
 
 
@@ -110,31 +116,51 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 class Door:
-    """Where requests meet the state file: one workspace, one connection, one request at a time.
+    """Where requests meet the state: one workspace, one connection, one request at a time.
 
     Service calls run in the event loop's own thread, one after the other: SQLite lets one writer
     at a time anyway, and handing each call to a worker thread cost a fifth of the throughput in
     thread switches.
 
+    Each request is judged at its own time: the time it reached the door, or the `now` it asked
+    for, fixed before it waits for the write lock and set on the workspace only once it holds it,
+    right before its work runs (with nothing awaited in between), so nothing that arrives while it
+    waits can move its clock.
+
     Group commit: requests that arrive together are committed together. The first opens the
     group's transaction; each request runs in a savepoint of its own (all or nothing on its own,
     as in a replay's batch); the group commits once the event loop has run what was ready, and
     only then is any of them answered: an answer always means committed. (Waiting a little for
-    more requests to join made bigger groups but no more requests per second.) If SQLite gives
-    the whole transaction up (a full disk), every request of the group is answered 503 and what
-    the workspace remembered is read again."""
+    more requests to join made bigger groups but no more requests per second.) If the database
+    gives the whole transaction up (a full disk, a PostgreSQL server that stopped), every request
+    of the group is answered 503 with Retry-After, the connection is dropped, and the next request
+    opens a new one: the server recovers by itself once the database is back, and says the outage
+    and the recovery once each on stderr.
+
+    Campaign files edited while serving are read again; a set that does not validate (a file
+    half-saved by an editor) is not taken: the door keeps serving the last good campaigns and says
+    once which file is broken (`broken`, also shown by the console), until the files validate."""
 
     CHECK_SECONDS = 1.0  # how often the campaign files are looked at for edits
     LOCK_SECONDS = 30.0  # how long a request waits for another process's write lock (then 503)
+    RETRY_SECONDS = 1  # what a 503 tells a client to wait (Retry-After)
 
     def __init__(
-        self, make_workspace: Callable[[], service.Workspace], body_seconds: float = BODY_SECONDS
+        self,
+        make_workspace: Callable[[], service.Workspace],
+        body_seconds: float = BODY_SECONDS,
+        say: Callable[[str], None] | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.make_workspace = make_workspace
+        self.catalog = catalog  # the last campaigns that validated (serve checked them at start)
         self.body_seconds = body_seconds
+        self.say = say or (lambda text: None)  # stderr of `refcamp serve`
         self.ws: service.Workspace | None = None
         self.campaign_files: tuple[Any, ...] | None = None
         self.checked = 0.0
+        self.broken: str | None = None  # why the campaign files on disk are not served
+        self.outage: tuple[float, str] | None = None  # since when, and why, the state is out
         self.group = False  # the group's transaction was begun
         self.waiting: list[tuple[asyncio.Future[Any], Any]] = []  # done, not yet committed
         self.commit_due: asyncio.Handle | None = None
@@ -143,20 +169,45 @@ class Door:
     async def call(
         self, fn: Callable[[service.Workspace], Any], now: datetime | None = None
     ) -> Any:
-        """Run one request's work on the workspace (its clock at `now`, else the server's) and
-        return its result once committed."""
+        """Run `fn(workspace)` (a read, or a request that is not logged) at `now`, else at the time
+        it arrived, and return its result once committed."""
+        result, _ = await self._run(lambda ws: (fn(ws), None), now, None)
+        return result
+
+    async def request(
+        self,
+        fn: Callable[[service.Workspace], tuple[Any, Any]],
+        now: datetime | None = None,
+        line: tuple[str, str] | None = None,
+    ) -> Any:
+        """Run one Integration API request: `fn(workspace)` gives its answer and the service's
+        response. With a `line` (method and path) the request log keeps it, effects and
+        explanation included, committed with the request. Returns the answer once committed."""
+        answer, _ = await self._run(fn, now, line)
+        return answer
+
+    async def _run(
+        self,
+        fn: Callable[[service.Workspace], tuple[Any, Any]],
+        now: datetime | None,
+        line: tuple[str, str] | None,
+    ) -> tuple[Any, Any]:
         ws = self._workspace()
-        ws.new_request(now)
+        arrived = ws.request_time(now)  # before any wait: the time this request is judged at
         if not self.group:
             await self._begin(ws)
-        ws.savepoint("door")
+        # From here to the end of fn nothing is awaited: no other request runs in between.
+        ws.new_request(arrived)
         try:
+            ws.savepoint("door")
             # The request's whole work, shaping its answer and its request log entry included
             # (which may give new ids), is inside its savepoint.
-            result = fn(ws)
-            entry = self._entry(ws)
-        except BaseException:
-            self._undo(ws)
+            answer, served = fn(ws)
+            entry = None
+            if line is not None:
+                entry = talon.log_entry("http", *line, arrived, served, ws.talon_ids())
+        except BaseException as error:
+            self._undo(ws, error)
             raise
         else:
             ws.release("door")
@@ -165,31 +216,23 @@ class Door:
         finally:
             self._schedule_commit()
         done = asyncio.get_running_loop().create_future()
-        self.waiting.append((done, result))
-        return await done
+        self.waiting.append((done, (answer, served)))
+        return await done  # type: ignore[no-any-return]
 
-    def _entry(self, ws: service.Workspace) -> Any:
-        """The request log entry of the request this task serves, or None (a read, a dry run:
-        _guard sets no line for those)."""
-        line = _line.get()
-        if line is None:
-            return None
-        return talon.log_entry("http", *line, ws.now, _served.get(), ws.talon_ids())
-
-    def log_failure(self, status: int, message: str) -> None:
+    def log_failure(self, line: tuple[str, str], status: int, message: str) -> None:
         """Log a request that failed (nothing of it was written) with the open group, or with a
-        group begun now if the state file's write lock is free; else with the next group. The
-        answer never waits for the lock just to be logged."""
-        line = _line.get()
-        if line is None:
+        group begun now if the write lock is free; else with the next group. The answer never
+        waits for the lock just to be logged, and a state that cannot be reached logs nothing."""
+        if self.outage is not None:
             return
         ws = self._workspace()
-        ws.at(None)
-        self.logged.append(talon.log_entry("http", *line, ws.now, status=status, message=message))
+        at = ws.request_time(None)
+        self.logged.append(talon.log_entry("http", *line, at, status=status, message=message))
         try:
             if not self.group and ws.try_begin():
                 self.group = True
-        except sqlite3.Error:
+        except (DatabaseError, StateFileError) as error:
+            self._down(error)
             return
         if self.group:
             self._schedule_commit()
@@ -199,23 +242,31 @@ class Door:
         blocking the event loop (the connection itself does not wait)."""
         deadline = time.monotonic() + self.LOCK_SECONDS
         pause = 0.001
-        while not ws.try_begin():
-            if time.monotonic() > deadline:
-                raise sqlite3.OperationalError("database is locked")
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.05)
-            if self.group:  # another request began it meanwhile
-                return
+        try:
+            while not ws.try_begin():
+                if time.monotonic() > deadline:
+                    raise DatabaseBusy("database is locked")
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.05)
+                if self.group:  # another request began it meanwhile
+                    return
+        except (DatabaseUnavailable, StateUnreachable) as error:
+            self._down(error)
+            raise
         self.group = True
 
-    def _undo(self, ws: service.Workspace) -> None:
+    def _undo(self, ws: service.Workspace, error: BaseException) -> None:
+        """Undo one request's work; if the connection or the transaction is gone, the group's."""
+        if isinstance(error, DatabaseUnavailable | StateUnreachable):
+            self._lost(error)
+            return
         if ws.in_transaction:
             try:
                 ws.undo_to("door")
                 return
-            except sqlite3.Error:
-                pass
-        self._lost(sqlite3.OperationalError("the transaction was rolled back"))
+            except DatabaseError as failure:
+                error = failure
+        self._lost(error if isinstance(error, DatabaseError) else None)
 
     def _schedule_commit(self) -> None:
         """Commit once the event loop has run what is ready (other requests whose bytes have
@@ -228,8 +279,8 @@ class Door:
         if not self.group:
             return
         ws = self._workspace()
-        if not ws.in_transaction:  # SQLite gave the transaction up (a full disk, I/O)
-            self._lost(sqlite3.OperationalError("the transaction was rolled back"))
+        if not ws.in_transaction:  # the database gave the transaction up (a full disk, I/O)
+            self._lost(None)
             return
         waiting, self.waiting = self.waiting, []
         logged, self.logged = self.logged, []
@@ -238,46 +289,104 @@ class Door:
             ws.commit()
         except Exception as error:  # whatever it is, none of the group is saved: say so to all
             self.waiting = waiting
-            self._lost(error)
+            self._lost(error if isinstance(error, DatabaseError) else None, error)
             return
         finally:
-            self.group = ws.in_transaction
+            self.group = self.ws is not None and ws.in_transaction
+        self._up()
         for done, result in waiting:
             if not done.done():
                 done.set_result(result)
 
-    def _lost(self, error: Exception) -> None:
-        """The group's transaction is gone: none of its requests is done."""
-        self._workspace().rollback()
+    def _lost(
+        self, error: DatabaseError | StateUnreachable | None, bug: Exception | None = None
+    ) -> None:
+        """The group's transaction is gone: none of its requests is done. Each is answered with
+        what happened (503 while the database cannot be reached or written)."""
+        if self.ws is not None:
+            self.ws.rollback()
+            self.ws.forget_state()  # what it read may have been rolled back
         self.group = False
         self.logged = []
         waiting, self.waiting = self.waiting, []
+        why: Exception
+        if error is None and bug is not None:
+            why = bug
+        else:
+            cause = error or DatabaseUnavailable("the transaction was rolled back")
+            kind = type(cause) if isinstance(cause, DatabaseError) else DatabaseUnavailable
+            why = kind(f"not saved: {getattr(cause, 'detail', cause)}")
+            if isinstance(cause, DatabaseUnavailable | StateUnreachable | DatabaseFull):
+                self._down(cause)
         for done, _ in waiting:
             if not done.done():
-                done.set_exception(sqlite3.OperationalError(f"not saved: {error}"))
-        self._workspace().forget_campaigns()  # what it read may have been rolled back
+                done.set_exception(why)
+
+    def _down(self, error: Exception) -> None:
+        """The state cannot be reached or written: drop the connection (the next request opens a
+        new one) and say so once, not once per request."""
+        if self.ws is not None and isinstance(error, DatabaseUnavailable | StateUnreachable):
+            self.ws.disconnect()
+        if self.outage is None:
+            self.outage = (time.monotonic(), str(error))
+            self.say(f"refcamp serve: {error}; answering 503 until the database is back\n")
+
+    def _up(self) -> None:
+        if self.outage is not None:
+            since, _ = self.outage
+            self.outage = None
+            self.say(
+                f"refcamp serve: the database is back after {time.monotonic() - since:.1f} s\n"
+            )
 
     def _workspace(self) -> service.Workspace:
         if self.ws is None:
             self.ws = self.make_workspace()
-            # _begin waits for the write lock, not the connection; pages are read through a
-            # memory map (store.db.for_server).
-            self.ws.serve(MMAP_BYTES)
+            self.ws.on_connect = self._connected
+            if self.catalog is not None:
+                self.ws.use_catalog(self.catalog)
         ws = self.ws
         now = time.monotonic()
         if now - self.checked >= self.CHECK_SECONDS:  # a stat per file per request costs
             self.checked = now
             files = _campaign_files(ws.campaigns_dir)
             if files != self.campaign_files:  # edited while serving: read them again
-                ws.forget_campaigns()
                 self.campaign_files = files
+                self._reload(ws)
         return ws
+
+    def _reload(self, ws: service.Workspace) -> None:
+        """Take the campaign files as they are now, if they validate; else keep the last good
+        ones (a file half-saved by an editor must not take the server down) and say why once."""
+        try:
+            self.catalog = ws.reload_campaigns()
+        except CampaignFileError as error:
+            why = str(error)
+            if why != self.broken:
+                self.broken = why
+                self.say(
+                    f"refcamp serve: {ws.campaigns_dir}: {why}\n"
+                    "refcamp serve: serving the last campaigns that validated until this is fixed\n"
+                )
+            return
+        if self.broken is not None:
+            self.broken = None
+            self.say(
+                f"refcamp serve: {ws.campaigns_dir}: the campaigns validate again; serving them\n"
+            )
+
+    def _connected(self, ws: service.Workspace) -> None:
+        """A new connection (the first, or one after an outage): set it up for serving."""
+        # _begin waits for the write lock, not the connection; pages are read through a memory
+        # map (store.db.for_server).
+        ws.serve(MMAP_BYTES)
 
     def close(self) -> None:
         if self.ws is not None:
-            if self.ws.in_transaction:
-                request_log.record(self.ws, self.logged)
-                self.ws.commit()
+            with contextlib.suppress(DatabaseError, StateFileError):
+                if self.ws.in_transaction:
+                    request_log.record(self.ws, self.logged)
+                    self.ws.commit()
             self.ws.close()
 
 
@@ -380,12 +489,34 @@ def path_id(request: Request, name: str) -> str:
 
 # --- endpoints -----------------------------------------------------------------------------------
 # Each is `async (request, door) -> Response`: it reads the request, and what touches the state
-# file runs in `door.call`.
+# runs in `door.call` (a read) or `run` (a request that may change something: its work gives the
+# answer and the service's response, which the request log keeps).
 
 
-def _state(ws: service.Workspace, response: Any) -> dict[str, Any]:
-    _served.set(response)  # for the request log
-    return talon.integration_state(response, ws.catalog, ws.talon_ids(), ws.campaign_states())
+def _state(ws: service.Workspace, response: Any) -> tuple[dict[str, Any], Any]:
+    """An IntegrationStateV2 answer, and the service response behind it (for the request log)."""
+    state = talon.integration_state(response, ws.catalog, ws.talon_ids(), ws.campaign_states())
+    return state, response
+
+
+def logged_line(request: Request) -> tuple[str, str] | None:
+    """What the request log keeps of a request (method and path): only requests that may change
+    something (a read would push them out), and not dry runs (they leave the state as it was),
+    read with the endpoints' own flag parser, so every spelling of true counts."""
+    if request.method == "GET" or _dry(request):
+        return None
+    query = request.url.query
+    return request.method, request.url.path + (f"?{query}" if query else "")
+
+
+async def run(
+    door: Door,
+    request: Request,
+    fn: Callable[[service.Workspace], tuple[Any, Any]],
+    now: datetime | None = None,
+) -> Any:
+    """Run a request that may change something through the door, logged (logged_line)."""
+    return await door.request(fn, now, logged_line(request))
 
 
 async def update_profile(request: Request, door: Door) -> Response:
@@ -393,11 +524,11 @@ async def update_profile(request: Request, door: Door) -> Response:
     run_rules, dry = flag(request, "runRuleEngine"), flag(request, "dry")
     body = payloads.read_profile_body(await body_of(request, door))
 
-    def call(ws: service.Workspace) -> dict[str, Any]:
+    def call(ws: service.Workspace) -> tuple[dict[str, Any], Any]:
         resp = service.update_profile(ws, profile_id, body, run_rules=run_rules, dry_run=dry)
         return _state(ws, resp)
 
-    return _json(await door.call(call))
+    return _json(await run(door, request, call))
 
 
 async def update_profiles(request: Request, door: Door) -> Response:
@@ -405,7 +536,7 @@ async def update_profiles(request: Request, door: Door) -> Response:
     raw = await body_of(request, door)
     items = payloads.read_profiles_body(raw)
 
-    def call(ws: service.Workspace) -> dict[str, Any] | None:
+    def call(ws: service.Workspace) -> tuple[dict[str, Any] | None, None]:
         ids = ws.talon_ids()
         states = [
             {
@@ -416,10 +547,10 @@ async def update_profiles(request: Request, door: Door) -> Response:
             for _, r in service.update_profiles(ws, items)
             if r.profile is not None
         ]
-        return None if silent else {"integrationStates": states}
+        return (None if silent else {"integrationStates": states}), None
 
     # silent (the default) answers 204 without a body, as Talon.One does.
-    result = await door.call(call)
+    result = await run(door, request, call)
     return Response(status_code=204) if result is None else _json(result)
 
 
@@ -436,10 +567,10 @@ async def update_session(request: Request, door: Door) -> Response:
         )
     body = payloads.read_session_body(raw)
 
-    def call(ws: service.Workspace) -> dict[str, Any]:
+    def call(ws: service.Workspace) -> tuple[dict[str, Any], Any]:
         return _state(ws, service.update_session(ws, session_id, body, dry_run=dry))
 
-    return _json(await door.call(call, now))
+    return _json(await run(door, request, call, now))
 
 
 async def get_session(request: Request, door: Door) -> Response:
@@ -459,13 +590,12 @@ async def get_session(request: Request, door: Door) -> Response:
 async def reopen_session(request: Request, door: Door) -> Response:
     session_id = path_id(request, "customerSessionId")
 
-    def call(ws: service.Workspace) -> dict[str, Any]:
+    def call(ws: service.Workspace) -> tuple[dict[str, Any], Any]:
         response = service.reopen_session(ws, session_id)
-        _served.set(response)  # for the request log
         ids = ws.talon_ids()
-        return {"effects": [talon.effect(e, ids) for e in response.effects]}
+        return {"effects": [talon.effect(e, ids) for e in response.effects]}, response
 
-    return _json(await door.call(call))
+    return _json(await run(door, request, call))
 
 
 async def return_items(request: Request, door: Door) -> Response:
@@ -473,10 +603,10 @@ async def return_items(request: Request, door: Door) -> Response:
     dry = flag(request, "dry")
     body = payloads.read_return_body(await body_of(request, door))
 
-    def call(ws: service.Workspace) -> dict[str, Any]:
+    def call(ws: service.Workspace) -> tuple[dict[str, Any], Any]:
         return _state(ws, service.return_items(ws, session_id, body, dry_run=dry))
 
-    return _json(await door.call(call))
+    return _json(await run(door, request, call))
 
 
 async def track_event(request: Request, door: Door) -> Response:
@@ -485,7 +615,7 @@ async def track_event(request: Request, door: Door) -> Response:
     if not body.type:
         raise ApiError(400, "type: required", pointer="/type")
 
-    def call(ws: service.Workspace) -> dict[str, Any]:
+    def call(ws: service.Workspace) -> tuple[dict[str, Any], Any]:
         response = service.track_event(
             ws,
             body.type,
@@ -497,13 +627,13 @@ async def track_event(request: Request, door: Door) -> Response:
         )
         return _state(ws, response)
 
-    return _json(await door.call(call))
+    return _json(await run(door, request, call))
 
 
 async def create_referral(request: Request, door: Door) -> Response:
     body = payloads.read_referral_body(await body_of(request, door))
 
-    def call(ws: service.Workspace) -> dict[str, Any]:
+    def call(ws: service.Workspace) -> tuple[dict[str, Any], None]:
         referral = service.create_referral(
             ws,
             str(body.campaign_id),
@@ -514,22 +644,22 @@ async def create_referral(request: Request, door: Door) -> Response:
             expires=body.expires,
             attributes=body.attributes,
         )
-        return talon.referral(referral, ws.talon_ids())
+        return talon.referral(referral, ws.talon_ids()), None
 
-    return _json(await door.call(call), 201)
+    return _json(await run(door, request, call), 201)
 
 
 async def create_referrals(request: Request, door: Door) -> Response:
     silent = flag(request, "silent", default=True)
     body = payloads.read_referral_body(await body_of(request, door), many=True)
 
-    def call(ws: service.Workspace) -> dict[str, Any] | None:
+    def call(ws: service.Workspace) -> tuple[dict[str, Any] | None, None]:
         created = service.create_referrals(ws, body)
         ids = ws.talon_ids()
         data = [talon.referral(r, ids) for r in created]
-        return None if silent else {"totalResultSize": len(created), "data": data}
+        return (None if silent else {"totalResultSize": len(created), "data": data}), None
 
-    result = await door.call(call)
+    result = await run(door, request, call)
     return Response(status_code=204) if result is None else _json(result, 201)
 
 
@@ -581,14 +711,14 @@ async def reserve_coupon(request: Request, door: Door) -> Response:
     customers = payloads.read_reservation_body(await body_of(request, door))
     unreserve = request.method == "DELETE"
 
-    def call(ws: service.Workspace) -> dict[str, Any] | None:
+    def call(ws: service.Workspace) -> tuple[dict[str, Any] | None, None]:
         if unreserve:
             service.unreserve_coupon(ws, code, customers)
-            return None
+            return None, None
         coupon = service.reserve_coupon_for(ws, code, customers)
-        return talon.coupon(coupon, ws.talon_ids())
+        return talon.coupon(coupon, ws.talon_ids()), None
 
-    result = await door.call(call)
+    result = await run(door, request, call)
     return Response(status_code=204) if result is None else _json(result, 201)
 
 
@@ -607,35 +737,33 @@ async def reserved_customers(request: Request, door: Door) -> Response:
 async def delete_customer(request: Request, door: Door) -> Response:
     profile_id = path_id(request, "integrationId")
 
-    def call(ws: service.Workspace) -> None:
+    def call(ws: service.Workspace) -> tuple[None, None]:
         service.delete_customer_data(ws, profile_id)
+        return None, None
 
-    await door.call(call)
+    await run(door, request, call)
     return Response(status_code=204)
 
 
 async def create_audience(request: Request, door: Door) -> Response:
     name = payloads.read_audience_body(await body_of(request, door))
 
-    def call(ws: service.Workspace) -> dict[str, Any]:
+    def call(ws: service.Workspace) -> tuple[dict[str, Any], None]:
         number, created = service.create_audience(ws, name)
-        return {
-            "accountId": talon.ACCOUNT_ID,
-            "id": number,
-            "created": created,
-            "name": name,
-        }
+        audience = {"accountId": talon.ACCOUNT_ID, "id": number, "created": created, "name": name}
+        return audience, None
 
-    return _json(await door.call(call), 201)
+    return _json(await run(door, request, call), 201)
 
 
 async def change_audiences(request: Request, door: Door) -> Response:
     changes = payloads.read_audience_changes(await body_of(request, door))
 
-    def call(ws: service.Workspace) -> None:
+    def call(ws: service.Workspace) -> tuple[None, None]:
         service.change_audiences(ws, changes)
+        return None, None
 
-    await door.call(call)
+    await run(door, request, call)
     return Response(status_code=204)
 
 
@@ -667,8 +795,10 @@ ENDPOINTS: tuple[tuple[str, str, Endpoint], ...] = (
 
 
 def _status(error: Exception) -> int:
-    if isinstance(error, StateFileError | CampaignFileError):
-        return 500  # the server's own files, not the request, are at fault
+    if isinstance(error, StateUnreachable) or getattr(error, "transient", False):
+        return 503  # the database cannot be reached or written now: worth trying again
+    if isinstance(error, StateFileError | CampaignFileError | DatabaseError):
+        return 500  # the server's own state or files, not the request, are at fault
     if isinstance(error, InputError):
         return 400
     if isinstance(error, NotFoundError):
@@ -679,21 +809,17 @@ def _status(error: Exception) -> int:
 
 
 def _guard(endpoint: Endpoint, door: Door, debug: bool) -> Callable[[Request], Awaitable[Response]]:
-    """An endpoint whose failures become Talon.One's error bodies."""
+    """An endpoint whose failures become Talon.One's error bodies (and are logged)."""
 
     async def handle(request: Request) -> Response:
-        # What the request log keeps: requests that may change something (a read would push
-        # them out), and not dry runs (they leave the state file as it was), read with the
-        # endpoints' own flag parser, so every spelling of true counts.
-        if request.method != "GET" and not _dry(request):
-            query = request.url.query
-            _line.set((request.method, request.url.path + (f"?{query}" if query else "")))
         try:
             return await endpoint(request, door)
         except Exception as error:
             failed = _failure(error, debug)
-        with contextlib.suppress(Exception):  # logging never changes the answer
-            door.log_failure(failed.status, failed.message)
+        line = logged_line(request)
+        if line is not None:
+            with contextlib.suppress(Exception):  # logging never changes the answer
+                door.log_failure(line, failed.status, failed.message)
         return failed.response()
 
     return handle
@@ -713,15 +839,11 @@ def _failure(error: Exception, debug: bool) -> ApiError:
         return error
     if isinstance(error, RefcampError):
         status = _status(error)
-        message = str(error)
-        return ApiError(status, message, pointer(message) if status == 400 else None)
-    if isinstance(error, sqlite3.OperationalError):
-        # A lock held too long, a full disk: worth trying again later. Anything else is a bug,
-        # said as one.
-        known = DatabaseError(error)
-        if not known.transient and debug:
+        if status == 500 and debug and isinstance(error, DatabaseError):
             raise error
-        return ApiError(503 if known.transient else 500, str(known))
+        message = str(error)
+        retry = Door.RETRY_SECONDS if status == 503 else None
+        return ApiError(status, message, pointer(message) if status == 400 else None, None, retry)
     if debug:
         raise error
     return ApiError(500, f"internal error: {type(error).__name__}: {error}")

@@ -23,7 +23,7 @@ from typer._click.globals import get_current_context
 
 from refcamp import __version__, codes, render, talon
 from refcamp.cli.commands import NOUNS, Command, Group, Nouns
-from refcamp.errors import InputError, RefcampError, from_sqlite
+from refcamp.errors import InputError, RefcampError
 from refcamp.render import Output
 from refcamp.service import Response, Workspace, request_log
 from refcamp.service.request_log import record_after
@@ -93,9 +93,6 @@ def guarded(fn: F) -> F:
         except Exception as error:
             if debug():
                 raise
-            known = from_sqlite(error)  # the store's SQLite errors, said as refcamp's
-            if known is not None:
-                fail(str(known), known.exit_code)
             fail(
                 f"internal error: {type(error).__name__}: {error} "
                 "(run with REFCAMP_DEBUG=1 for the traceback)",

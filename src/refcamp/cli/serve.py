@@ -12,6 +12,7 @@ from refcamp import paths, service
 from refcamp.cli import debug, guarded, output, workspace
 from refcamp.errors import InputError
 from refcamp.payloads import CONTROL
+from refcamp.render import inert
 
 
 @guarded
@@ -52,11 +53,16 @@ def serve(
     key = api_key or secrets.token_urlsafe(24)
     # Refuse campaigns that do not validate and a state file that is not refcamp's before
     # listening; the server's own thread then opens the state file for itself.
-    _ = ws.catalog
+    catalog = ws.catalog
     _ = ws.conn
     ws.close()
     options = (ws.db_option, ws.campaigns_option, ws.now_option)
-    door = server.Door(lambda: service.Workspace(*options), body_timeout)
+
+    def say(text: str) -> None:  # the server's outages and broken campaign files, once each
+        out.stderr.write("".join(inert(line) + "\n" for line in text.splitlines()))
+        out.stderr.flush()
+
+    door = server.Door(lambda: service.Workspace(*options), body_timeout, say=say, catalog=catalog)
     listener = _listen(host, port)
     bound = listener.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host

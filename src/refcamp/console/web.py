@@ -55,6 +55,9 @@ class Console:
             here=request.url.path,
             csrf=self.keys.csrf,
             signed_in=self.keys.signed_in(request),
+            # Campaign files that do not validate (a half-saved edit): the server keeps serving
+            # the last ones that did, and every page says so.
+            broken=self.door.broken,
         )
         return self.templates.TemplateResponse(request, template, context, status_code=status)
 

@@ -7,10 +7,9 @@ own right after its request."""
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Sequence
 
-from refcamp.errors import InputError, NotFoundError
+from refcamp.errors import DatabaseError, InputError, NotFoundError
 from refcamp.models import LoggedRequest
 from refcamp.service.workspace import Workspace
 from refcamp.store import queries
@@ -52,7 +51,7 @@ def record_after(ws: Workspace, entry: LoggedRequest) -> None:
     try:
         with transaction(ws.conn):
             record(ws, [entry])
-    except sqlite3.Error as error:
+    except DatabaseError as error:
         ws.warning(f"warning: the request was not logged for the console ({error})")
 
 

@@ -3,6 +3,7 @@ and what a long-running door keeps between requests."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -37,6 +38,8 @@ class Workspace:
     # How a warning reaches people (the CLI gives its stderr writer); without it, warnings are
     # only kept in `warnings`.
     warn: Callable[[str], None] | None = field(default=None, repr=False)
+    # Called with the workspace after each new connection (a server sets its connection up).
+    on_connect: Callable[[Workspace], None] | None = field(default=None, repr=False)
 
     warnings: list[str] = field(default_factory=list, init=False, repr=False)
     # Profiles the current request created without a registration (ensure_profile), so a command
@@ -111,6 +114,8 @@ class Workspace:
     def conn(self) -> Connection:
         if self._conn is None:
             self._conn = connect(self.db_path, make_folder=not paths.db_path_given(self.db_option))
+            if self.on_connect is not None:
+                self.on_connect(self)
         return self._conn
 
     @property
@@ -134,15 +139,29 @@ class Workspace:
             self._conn.close()
             self._conn = None
 
+    def disconnect(self) -> None:
+        """Drop a connection that was lost (a database server that stopped or restarted): the
+        next use opens a new one, and what was read through the old one is read again."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a broken connection may refuse to close
+                conn.close()
+        self.forget_state()
+
+    def request_time(self, moment: datetime | None) -> datetime:
+        """The time a request is judged at: the `now` it asked for, else --now or REFCAMP_NOW,
+        else the real time (read now, when it arrives)."""
+        if moment is not None:
+            return moment
+        if self._fixed_now is False:  # --now or REFCAMP_NOW, read once
+            text = self.now_option or os.environ.get("REFCAMP_NOW")
+            self._fixed_now = clock.now(text) if text else None
+        fixed = self._fixed_now
+        return fixed if isinstance(fixed, datetime) else datetime.now(UTC)
+
     def at(self, moment: datetime | None) -> None:
         """Set the clock for the next request (replay lines carry their own "now")."""
-        if moment is None:
-            if self._fixed_now is False:  # --now or REFCAMP_NOW, read once
-                text = self.now_option or os.environ.get("REFCAMP_NOW")
-                self._fixed_now = clock.now(text) if text else None
-            fixed = self._fixed_now
-            moment = fixed if isinstance(fixed, datetime) else datetime.now(UTC)
-        self._now = moment
+        self._now = self.request_time(moment)
         # A new request: forget who the last one created, or a replay or server would keep a
         # list of every customer it ever made.
         self.new_customers = []
@@ -227,12 +246,14 @@ class Workspace:
         db.commit(self.conn)
 
     def rollback(self) -> None:
-        """Roll back the open transaction, if SQLite has not already given it up."""
-        db.rollback(self.conn)
+        """Roll back the open transaction, if the database has not already given it up (or the
+        connection with it)."""
+        if self._conn is not None:
+            db.rollback(self._conn)
 
     @property
     def in_transaction(self) -> bool:
-        return self.conn.in_transaction
+        return self._conn is not None and self._conn.in_transaction
 
     def batches(
         self, lines: int = 2000, seconds: float = 0.5
@@ -281,8 +302,26 @@ class Workspace:
 
     def forget_campaigns(self) -> None:
         """The campaign files changed: read them again at the next request."""
-        self._catalog = self._audiences = self._states = self._talon_ids = None
+        self._catalog = self._audiences = None
+        self.forget_state()
+
+    def forget_state(self) -> None:
+        """What was read from the state (campaign states, ids, campaigns recorded) may have been
+        rolled back: read it again at the next request."""
+        self._states = self._talon_ids = self._data_version = None
         self._seen = False
+
+    def reload_campaigns(self) -> Catalog:
+        """Read the campaign files again now and serve them; if they do not validate, raise
+        CampaignFileError and keep serving the ones read before (a long-running door)."""
+        catalog = catalog_cache.load(self.campaigns_dir)
+        self.use_catalog(catalog)
+        return catalog
+
+    def use_catalog(self, catalog: Catalog) -> None:
+        """Serve these campaigns (already validated) from the next request on."""
+        self.forget_campaigns()
+        self._catalog = catalog
 
     def campaign_states(self) -> dict[str, str]:
         """Every campaign's current state, read inside the request's transaction: once per

@@ -18,13 +18,62 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from refcamp.errors import StateFileError
+from refcamp.errors import (
+    DatabaseBusy,
+    DatabaseError,
+    DatabaseFull,
+    DatabaseIntegrity,
+    DatabaseUnavailable,
+    StateFileError,
+)
 from refcamp.paths import DatabaseUrl, Location
 from refcamp.store.connection import Connection
 from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def translate(error: sqlite3.Error) -> Exception:
+    """SQLite's error as refcamp's (errors.DatabaseError and its kinds): nothing above the store
+    catches a driver's exception. A misuse of the driver (a closed connection, a wrong number of
+    parameters) is a bug and stays what it is."""
+    if isinstance(error, sqlite3.InterfaceError | sqlite3.ProgrammingError):
+        return error
+    name = getattr(error, "sqlite_errorname", "") or ""
+    if isinstance(error, sqlite3.IntegrityError):
+        return DatabaseIntegrity(error)
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in str(error):
+        return DatabaseBusy(error)
+    if name == "SQLITE_FULL" or "full" in str(error):
+        return DatabaseFull(error)
+    if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+        return DatabaseUnavailable(error)
+    return DatabaseError(error)
+
+
+class StoreConnection(sqlite3.Connection):
+    """sqlite3's connection, raising refcamp's errors (translate) instead of sqlite3's. The
+    statements refcamp runs go through execute and executemany; a row fetched later fails only
+    on a damaged file, which the doors answer as a bug."""
+
+    def execute(self, sql: str, parameters: object = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().execute(sql, parameters)  # type: ignore[arg-type]
+        except sqlite3.Error as error:
+            raise translate(error) from error
+
+    def executemany(self, sql: str, parameters: object, /) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().executemany(sql, parameters)  # type: ignore[arg-type]
+        except sqlite3.Error as error:
+            raise translate(error) from error
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except sqlite3.Error as error:
+            raise translate(error) from error
 
 
 def _writable(path: Path) -> bool:
@@ -157,7 +206,9 @@ def connect(path: Location, make_folder: bool = True) -> Connection:
             _make_private(path)
     try:
         # isolation_level=None: refcamp issues BEGIN IMMEDIATE itself, one per request.
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, factory=StoreConnection
+        )
     except sqlite3.DatabaseError as error:
         raise StateFileError(f"state file {path}: {error}") from None
     try:
@@ -169,7 +220,7 @@ def connect(path: Location, make_folder: bool = True) -> Connection:
         conn.execute("PRAGMA foreign_keys = ON")
         if version < len(MIGRATIONS):  # an up-to-date file costs no write lock at start
             migrate(conn)
-    except sqlite3.DatabaseError as error:
+    except (sqlite3.DatabaseError, DatabaseError) as error:
         conn.close()
         raise StateFileError(f"state file {path}: {error}") from None
     except StateFileError:
@@ -197,7 +248,13 @@ def read_only(path: Location) -> Connection | None:
     live = all(Path(f"{os.path.realpath(path)}{s}").exists() for s in ("-wal", "-shm"))
     uri = f"file:{quote(os.path.realpath(path))}?mode=ro" + ("" if live else "&immutable=1")
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            factory=StoreConnection,
+        )
     except sqlite3.DatabaseError as error:
         raise StateFileError(f"state file {path}: {error}") from None
     try:
@@ -205,7 +262,7 @@ def read_only(path: Location) -> Connection | None:
         if _check_owner(conn, path) == 0:
             conn.close()
             return None
-    except sqlite3.DatabaseError as error:
+    except (sqlite3.DatabaseError, DatabaseError) as error:
         conn.close()
         raise StateFileError(f"state file {path}: {error}") from None
     except StateFileError:
@@ -237,8 +294,8 @@ def _use_wal(conn: sqlite3.Connection) -> None:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
+        except DatabaseBusy:
+            if time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
 
@@ -391,10 +448,8 @@ def try_begin(conn: Connection) -> bool:
         return conn.try_begin()  # type: ignore[attr-defined]
     try:
         conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as error:
-        if "locked" in str(error):
-            return False
-        raise
+    except DatabaseBusy:
+        return False
     return True
 
 
@@ -430,7 +485,7 @@ def rollback(conn: Connection) -> None:
     """Roll back the open transaction, if SQLite has not already given it up; a rollback that
     fails leaves nothing to undo."""
     if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(DatabaseError):
             conn.execute("ROLLBACK")
 
 

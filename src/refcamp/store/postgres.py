@@ -3,8 +3,9 @@
 The store writes its SQL once, in SQLite's dialect (`?` parameters, `INSERT OR IGNORE`, rowid,
 BEGIN IMMEDIATE), and reads rows by name or position as sqlite3.Row allows. `Connection` wraps a
 psycopg connection so that the same SQL runs here: each statement is translated once (and the
-translation kept), rows come back in the same shape, and errors come out as the sqlite3 errors the
-rest of refcamp already answers (a lock wait that times out is "database is locked").
+translation kept), rows come back in the same shape, and errors come out as refcamp's own
+(errors.DatabaseError and its kinds), as store.db raises them for SQLite: a lock wait that times
+out is DatabaseBusy, a server that stopped or restarted DatabaseUnavailable.
 
 How writes stay race-free across processes and machines: as in SQLite, one writer at a time. Every
 write transaction (BEGIN IMMEDIATE) first takes a transaction-level advisory lock on the schema
@@ -18,7 +19,6 @@ psycopg is imported here only, and this module only when a postgresql:// URL is 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import count
 from typing import Any
@@ -28,7 +28,16 @@ from psycopg import errors as pg_errors
 from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 
-from refcamp.errors import InputError, StateFileError
+from refcamp.errors import (
+    DatabaseBusy,
+    DatabaseError,
+    DatabaseFull,
+    DatabaseIntegrity,
+    DatabaseUnavailable,
+    InputError,
+    StateFileError,
+    StateUnreachable,
+)
 from refcamp.paths import shown
 from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
 
@@ -154,22 +163,26 @@ def translate(sql: str) -> tuple[str, bool]:
 _translated: dict[str, tuple[str, bool]] = {}
 
 
-def _error(error: psycopg.Error) -> Exception:
-    """A PostgreSQL error as the sqlite3 error refcamp answers: a constraint broken is an
-    IntegrityError; a lock not had in time is "database is locked"; a lost server, or any other
-    failure, an OperationalError with PostgreSQL's first line."""
+def _error(error: psycopg.Error, raw: psycopg.Connection | None = None) -> Exception:
+    """A PostgreSQL error as refcamp's: a constraint broken is DatabaseIntegrity; a lock not had
+    in time DatabaseBusy; a full disk DatabaseFull; a connection the server closed (it stopped or
+    restarted) or that broke DatabaseUnavailable; anything else a DatabaseError with PostgreSQL's
+    first line."""
     first = (str(error).strip().splitlines() or [type(error).__name__])[0]
     if isinstance(error, pg_errors.DataError) and "NUL" in first:
         # SQLite keeps any text; PostgreSQL's text never holds the NUL character, so text with it
         # is refused as input (exit 2, HTTP 400), before anything is written.
         return InputError("text with the NUL character (\\x00) cannot be stored in PostgreSQL")
     if isinstance(error, pg_errors.IntegrityError):
-        return sqlite3.IntegrityError(first)
+        return DatabaseIntegrity(first)
     if isinstance(error, pg_errors.LockNotAvailable | pg_errors.QueryCanceled):
-        return sqlite3.OperationalError("database is locked")
-    if isinstance(error, pg_errors.DataError):
-        return sqlite3.DataError(first)
-    return sqlite3.OperationalError(f"PostgreSQL: {first}")
+        return DatabaseBusy("database is locked")
+    if isinstance(error, pg_errors.DiskFull | pg_errors.OutOfMemory):
+        return DatabaseFull(f"PostgreSQL: {first}")
+    lost = raw is not None and (raw.closed or raw.broken)
+    if lost or isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return DatabaseUnavailable(f"PostgreSQL: {first}")
+    return DatabaseError(f"PostgreSQL: {first}")
 
 
 # --- the connection ------------------------------------------------------------------------------
@@ -228,7 +241,7 @@ class Connection:
             cursor = self.raw.execute(text, params)
             rows = cursor.fetchall() if cursor.description is not None else []
         except psycopg.Error as error:
-            raise _error(error) from None
+            raise _error(error, self.raw) from None
         lastrowid = None
         if text.endswith(" RETURNING rowid"):
             lastrowid = rows[0][0] if rows else None
@@ -299,7 +312,7 @@ class Connection:
             cursor = self.raw.execute(sql, params)
             return cursor.fetchall() if cursor.description is not None else []
         except psycopg.Error as error:
-            raise _error(error) from None
+            raise _error(error, self.raw) from None
 
 
 _SPECIAL = {
@@ -324,8 +337,10 @@ def connect(url: str, write: bool = True) -> Connection | None:
             connect_timeout=10,
         )
     except psycopg.Error as error:
+        # Whatever keeps the connection from being made (a server stopped or restarting, a
+        # closed port, a refused login): a command stops with exit 2, a server answers 503.
         first = (str(error).strip().splitlines() or ["cannot connect"])[0]
-        raise StateFileError(f"database {shown(url)}: {first}") from None
+        raise StateUnreachable(f"database {shown(url)}: {first}") from None
     raw.adapters.register_loader("numeric", _Number)
     conn = Connection(raw, url)
     try:
@@ -336,9 +351,12 @@ def connect(url: str, write: bool = True) -> Connection | None:
             return None
         if write and version < len(MIGRATIONS):
             migrate(conn)
-    except sqlite3.Error as error:
+    except DatabaseUnavailable as error:
         conn.close()
-        raise StateFileError(f"database {shown(url)}: {error}") from None
+        raise StateUnreachable(f"database {shown(url)}: {error.detail}") from None
+    except DatabaseError as error:
+        conn.close()
+        raise StateFileError(f"database {shown(url)}: {error.detail}") from None
     except StateFileError:
         conn.close()
         raise

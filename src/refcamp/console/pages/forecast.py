@@ -178,6 +178,8 @@ def _simulate(
     """What `refcamp simulate` does, on a workspace of its own (closed after): the server's
     connection is never used from this thread."""
     ws = console.door.make_workspace()
+    if console.door.catalog is not None:  # the campaigns the server serves (the last good ones)
+        ws.use_catalog(console.door.catalog)
     try:
         chosen = simulation.plan(ws, population, asked, point_value, None, yes)
         return chosen, simulation.forecast(ws, population, chosen, point_value)
