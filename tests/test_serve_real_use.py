@@ -108,7 +108,9 @@ def test_a_request_waiting_for_the_lock_keeps_its_own_time(expired_coupon: str) 
     finally:
         server.stop()
     with closing(open_state(state_file())) as conn:
-        used = conn.execute("SELECT usage_counter FROM coupons WHERE code = ?", (EXPIRED,)).fetchone()
+        used = conn.execute(
+            "SELECT usage_counter FROM coupons WHERE code = ?", (EXPIRED,)
+        ).fetchone()
     assert used[0] == 0
 
 
