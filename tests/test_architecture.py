@@ -186,3 +186,26 @@ def test_no_module_imports_a_layer_above_it_or_beside_it():
         if layer(target) != layer(name) and layer(target) not in LAYERS[layer(name)]
     ]
     assert wrong == [], "\n".join(wrong)
+
+
+def external_imports(path: Path) -> set[str]:
+    """The top-level names of every module a file imports that is not refcamp's own."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found - {PACKAGE}
+
+
+def test_only_the_store_speaks_to_a_database_driver():
+    """sqlite3 and psycopg are the store's: every other module gets refcamp's own errors
+    (errors.DatabaseError and its kinds) and the store's connection, whichever engine is below."""
+    drivers = {"sqlite3", "psycopg"}
+    wrong = [
+        f"{name} imports {sorted(external_imports(path) & drivers)}"
+        for name, path in modules().items()
+        if not name.startswith(f"{PACKAGE}.store") and external_imports(path) & drivers
+    ]
+    assert wrong == [], "\n".join(wrong)
