@@ -150,7 +150,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "output": ("base", "engine"),  # Rich for people, Talon.One's JSON shapes
     "doors": ("base", "engine", "input", "service", "output"),  # CLI, HTTP, replay, simulate
 }
-BASE = ("models", "errors", "clock", "codes", "paths", "tables", "loyalty")
+BASE = ("models", "errors", "clock", "codes", "paths", "tables", "loyalty", "settings")
 INPUT = ("payloads", "campaigns", "catalog_cache", "templates")
 OUTPUT = ("render", "talon", "listing")
 DOORS = ("cli", "server", "console", "replay", "simulate", "__main__")
@@ -209,3 +209,28 @@ def test_only_the_store_speaks_to_a_database_driver():
         if not name.startswith(f"{PACKAGE}.store") and external_imports(path) & drivers
     ]
     assert wrong == [], "\n".join(wrong)
+
+
+def test_nothing_below_the_doors_reads_the_environment():
+    """Settings are read once, by a door (the CLI's root callback), and handed down in the
+    workspace (settings.Settings): a module below the doors that read os.environ would see a
+    setting the door never chose."""
+
+    def reads_environment(path: Path) -> bool:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+                return True
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "os"
+                and "environ" in {alias.name for alias in node.names}
+            ):
+                return True
+        return False
+
+    wrong = [
+        name
+        for name, path in modules().items()
+        if layer(name) != "doors" and reads_environment(path)
+    ]
+    assert wrong == [], wrong

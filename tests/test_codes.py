@@ -16,10 +16,7 @@ from refcamp import codes
 pytestmark = pytest.mark.stateless
 
 
-@pytest.fixture(autouse=True)
-def unseeded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("REFCAMP_SEED", raising=False)
-    codes.reset_seed()
+SECURE = codes.Codes()  # no seed: the system's secure source
 
 
 @given(
@@ -29,7 +26,7 @@ def unseeded(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_code_keeps_the_pattern_and_draws_only_the_given_characters(
     pattern: str, characters: str
 ) -> None:
-    code = codes.draw(pattern, characters)
+    code = SECURE.draw(pattern, characters)
     assert len(code) == len(pattern)
     for wanted, got in zip(pattern, code, strict=True):
         if wanted == "#":
@@ -41,7 +38,7 @@ def test_a_code_keeps_the_pattern_and_draws_only_the_given_characters(
 def test_secure_draws_are_uniform_over_the_characters() -> None:
     # 36 characters do not divide 256: a plain byte % 36 would favour the first four by 1/7.
     characters = codes.DEFAULT_CHARACTERS
-    counts = Counter("".join(codes.draw("#" * 50, characters) for _ in range(2000)))
+    counts = Counter("".join(SECURE.draw("#" * 50, characters) for _ in range(2000)))
     expected = 100_000 / len(characters)
     assert set(counts) == set(characters)
     first, rest = characters[:4], characters[4:]
@@ -52,15 +49,23 @@ def test_secure_draws_are_uniform_over_the_characters() -> None:
     assert all(abs(n - expected) < 0.1 * expected for n in counts.values()), counts
 
 
-def test_a_seed_gives_the_same_codes_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REFCAMP_SEED", "x")
-    first = [codes.draw("####-####", codes.DEFAULT_CHARACTERS) for _ in range(3)]
-    codes.reset_seed()
-    again = [codes.draw("####-####", codes.DEFAULT_CHARACTERS) for _ in range(3)]
+def test_a_seed_gives_the_same_codes_every_time() -> None:
+    seeded = codes.Codes("x")
+    first = [seeded.draw("####-####", codes.DEFAULT_CHARACTERS) for _ in range(3)]
+    again_seeded = codes.Codes("x")
+    again = [again_seeded.draw("####-####", codes.DEFAULT_CHARACTERS) for _ in range(3)]
     assert first == again
     assert first[0] == "U4EY-32YK"  # the sequence a seed gives never changes between versions
-    monkeypatch.delenv("REFCAMP_SEED")
-    assert codes.draw("####-####", codes.DEFAULT_CHARACTERS) not in first
+    assert SECURE.draw("####-####", codes.DEFAULT_CHARACTERS) not in first
+
+
+def test_each_source_draws_on_its_own() -> None:
+    """A workspace's codes come from its own source: a seeded one beside (a simulation in the
+    console's worker thread) neither seeds nor disturbs another."""
+    server, simulation = codes.Codes("x"), codes.Codes("simulate-1")
+    alone = [codes.Codes("x").draw("####", codes.DEFAULT_CHARACTERS) for _ in range(1)]
+    simulation.draw("########", codes.DEFAULT_CHARACTERS)
+    assert [server.draw("####", codes.DEFAULT_CHARACTERS)] == alone
 
 
 def test_transaction_uuids_are_random_version_4_uuids() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,15 +22,6 @@ KEEP = 50  # entries: every edit of a campaign file makes a new one, so the olde
 # The modules whose objects a cached catalog holds (the engine's condition and effect kinds, in
 # whichever of its modules they live).
 SOURCES = ("models.py", "campaigns.py", "tables.py", "engine")
-
-
-def cache_dir() -> Path:
-    if sys.platform.startswith("linux"):  # without importing platformdirs at every start
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(base) / "refcamp"
-    from platformdirs import user_cache_path
-
-    return user_cache_path("refcamp", appauthor=False)
 
 
 def _key(directory: Path, files: list[Path]) -> str:
@@ -49,9 +39,14 @@ def _key(directory: Path, files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def load(directory: Path) -> Catalog:
-    """The directory's Catalog, from the cache when nothing changed since it was stored."""
+def load(directory: Path, cache: Path | None) -> Catalog:
+    """The directory's Catalog, from the cache folder `cache` (settings.Settings.cache; None: no
+    cache) when nothing changed since it was stored."""
     # The TOML parser and the validators are imported only when the cache misses.
+    if cache is None:
+        from refcamp import campaigns
+
+        return campaigns.load(directory)
     try:
         if directory.is_file():
             files = [directory]
@@ -60,7 +55,7 @@ def load(directory: Path) -> Catalog:
         else:
             raise FileNotFoundError(directory)
         key = _key(directory, files)
-        entry = cache_dir() / f"campaigns-{key[:32]}.pickle"
+        entry = cache / f"campaigns-{key[:32]}.pickle"
     except (OSError, RuntimeError):  # RuntimeError: a symlink loop, to resolve()
         # Whatever cannot be read is reported by the loader, which names the file.
         from refcamp import campaigns

@@ -1,4 +1,4 @@
-"""The clock: real time, or the simulated "now" given with --now / REFCAMP_NOW.
+"""The clock: real time, or the simulated "now" given with --now / REFCAMP_NOW (settings).
 
 All times inside refcamp are timezone-aware UTC datetimes; they are stored and printed as ISO 8601
 strings ending in "Z" so that text order is time order in SQLite.
@@ -6,7 +6,6 @@ strings ending in "Z" so that text order is time order in SQLite.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -42,16 +41,14 @@ def in_utc(moment: datetime, what: str, text: str | None = None) -> datetime:
         raise InputError(f"{what}: {shown} is outside the years 1 to 9999 in UTC") from None
 
 
-def now(override: str | None = None) -> datetime:
-    """The current time: the override, else REFCAMP_NOW, else the system clock.
+def now(override: str | None = None, name: str = "--now") -> datetime:
+    """The current time: the simulated time given (by the option or variable `name`), else the
+    system clock.
 
     An empty --now or REFCAMP_NOW is an error, not the real clock: an empty shell variable must
     not turn a simulated time into today."""
     if override is not None:
-        return parse_time(override, "--now")
-    text = os.environ.get("REFCAMP_NOW")
-    if text is not None:
-        return parse_time(text, "REFCAMP_NOW")
+        return parse_time(override, name)
     return datetime.now(UTC)
 
 

@@ -1,15 +1,14 @@
 """Code generation: referral codes, coupon codes and generated ids.
 
-Codes come from os.urandom (as `secrets` draws them) unless REFCAMP_SEED is set, in which case a
-seeded generator makes them reproducible (for demos, docs and tests) and the CLI says that they are
-predictable.
+Codes come from os.urandom (as `secrets` draws them) unless a seed is set (REFCAMP_SEED, in the
+settings), in which case a seeded generator makes them reproducible (for demos, docs and tests) and
+the CLI says that they are predictable.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from refcamp.errors import RefcampError
@@ -22,31 +21,43 @@ MAX_DRAWS = 100  # a full code space must fail with a message, never loop
 if TYPE_CHECKING:
     import random
 
-_seeded: random.Random | None = None
-# use_seed()'s generator, used whatever REFCAMP_SEED says: a context variable, so a simulation
-# run in a worker thread of the server (the console's forecast) neither makes the server's own
-# codes predictable nor sees its draws disturbed by them.
-_forced: ContextVar[random.Random | None] = ContextVar("refcamp_forced_seed", default=None)
 
+class Codes:
+    """Where a workspace's codes come from: the system's secure source, or a generator seeded
+    with `seed` (settings.Settings.seed, or a simulation's own) that always gives the same codes
+    in the same order. Each workspace has its own: a simulation beside the server (the console's
+    forecast) neither makes the server's codes predictable nor disturbs its draws."""
 
-def seed() -> str | None:
-    return os.environ.get("REFCAMP_SEED") or None
+    def __init__(self, seed: str | None = None) -> None:
+        self.seed = seed
+        self._generator: random.Random | None = None
+        if seed is not None:
+            import random
 
+            self._generator = random.Random(seed)
 
-def _generator() -> random.Random | None:
-    """The seeded generator, or None for the secure one."""
-    global _seeded
-    forced = _forced.get()
-    if forced is not None:
-        return forced
-    value = seed()
-    if value is None:
-        return None
-    if _seeded is None:
-        import random
+    def draw(self, pattern: str, characters: str) -> str:
+        count = pattern.count("#")
+        if self._generator is None:
+            chosen = iter(_secure(characters, count))
+        else:  # one choice per "#", in order: a seed always gives the same codes
+            chosen = iter([self._generator.choice(characters) for _ in range(count)])
+        return "".join(next(chosen) if c == "#" else c for c in pattern)
 
-        _seeded = random.Random(value)
-    return _seeded
+    def generate(self, pattern: str, characters: str, taken: Callable[[str], bool]) -> str:
+        """A code from the pattern that `taken` says is free; a collision draws again.
+
+        Raises RefcampError when MAX_DRAWS draws all collide: the code space is (nearly)
+        exhausted."""
+        for _ in range(MAX_DRAWS):
+            code = self.draw(pattern, characters)
+            if not taken(code):
+                return code
+        raise RefcampError(
+            f"could not find a free code for pattern {pattern!r} after {MAX_DRAWS} draws "
+            f"({space(pattern, characters)} possible codes): use a longer pattern or more "
+            "characters"
+        )
 
 
 def _secure(characters: str, count: int) -> list[str]:
@@ -68,20 +79,6 @@ def _secure(characters: str, count: int) -> list[str]:
     return chosen[:count]
 
 
-def use_seed(value: str) -> None:
-    """Draw from a generator seeded with `value` from now on (a simulation's reproducibility)."""
-    import random
-
-    _forced.set(random.Random(value))
-
-
-def reset_seed() -> None:
-    """Start the seeded sequence again (each command, and each test, starts from the seed)."""
-    global _seeded
-    _seeded = None
-    _forced.set(None)
-
-
 def transaction_uuid() -> str:
     """A random (version 4) UUID as text, as str(uuid.uuid4()) makes it at less than half the
     cost: a replay makes one for every ledger entry."""
@@ -93,28 +90,3 @@ def transaction_uuid() -> str:
 def space(pattern: str, characters: str) -> int:
     """How many distinct codes a pattern can make."""
     return len(set(characters)) ** pattern.count("#")
-
-
-def draw(pattern: str, characters: str) -> str:
-    generator = _generator()
-    count = pattern.count("#")
-    if generator is None:
-        chosen = iter(_secure(characters, count))
-    else:  # one choice per "#", in order: a seed always gives the same codes
-        chosen = iter([generator.choice(characters) for _ in range(count)])
-    return "".join(next(chosen) if c == "#" else c for c in pattern)
-
-
-def generate(pattern: str, characters: str, taken: Callable[[str], bool]) -> str:
-    """A code from the pattern that `taken` says is free; a collision draws again.
-
-    Raises RefcampError when MAX_DRAWS draws all collide: the code space is (nearly) exhausted.
-    """
-    for _ in range(MAX_DRAWS):
-        code = draw(pattern, characters)
-        if not taken(code):
-            return code
-    raise RefcampError(
-        f"could not find a free code for pattern {pattern!r} after {MAX_DRAWS} draws "
-        f"({space(pattern, characters)} possible codes): use a longer pattern or more characters"
-    )

@@ -54,33 +54,23 @@ def named(where: Location) -> str:
     return f"database {where}" if isinstance(where, DatabaseUrl) else f"state file {where}"
 
 
-def db_path(option: str | Path | None = None) -> Location:
-    """--db, else REFCAMP_DB, else the user data directory's refcamp.db."""
-    if option is not None:
-        if option == "":  # Path("") would be the current folder
+def db_path(given: str | Path | None = None) -> Location:
+    """The state named (--db or REFCAMP_DB: settings.Settings.db), else the user data
+    directory's refcamp.db."""
+    if given is not None:
+        if given == "":  # Path("") would be the current folder
             raise InputError("--db needs a value, got an empty one (an empty variable?)")
-        return location(option)
-    env = os.environ.get("REFCAMP_DB")
-    if env:
-        return location(env)
+        return location(given)
     from platformdirs import user_data_path
 
     return user_data_path("refcamp", appauthor=False) / "refcamp.db"
 
 
-def db_path_given(option: str | Path | None = None) -> bool:
-    """Whether the state file was named (--db or REFCAMP_DB) rather than refcamp's default: a
-    named one's folder must exist (a typo makes no folders); the default's is made."""
-    return option is not None or bool(os.environ.get("REFCAMP_DB"))
-
-
-def campaigns_dir(option: Path | None = None) -> Path:
-    """--campaigns, else REFCAMP_CAMPAIGNS, else ./campaigns when it exists, else the samples."""
-    if option is not None:
-        return option
-    env = os.environ.get("REFCAMP_CAMPAIGNS")
-    if env:
-        return Path(env)
+def campaigns_dir(given: Path | None = None) -> Path:
+    """The campaigns named (--campaigns or REFCAMP_CAMPAIGNS: settings.Settings.campaigns), else
+    ./campaigns when it exists, else the samples."""
+    if given is not None:
+        return given
     local = Path("campaigns")
     if local.is_dir():
         return local

@@ -894,7 +894,7 @@ class _Replay:
         # thousand only near its end, where they are the log's newest; before that, only the
         # newest LIVE_LINES (what the console shows of a replay under way, and of one stopped
         # early).
-        self.log_size = request_log.size()
+        self.log_size = ws.settings.request_log
         self.logged: deque[tuple[Request, datetime, Any]] = deque(
             maxlen=min(LIVE_LINES, self.log_size)
         )

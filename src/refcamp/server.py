@@ -50,6 +50,7 @@ from refcamp.errors import (
 )
 from refcamp.models import Catalog
 from refcamp.service import request_log
+from refcamp.settings import Settings
 
 MAX_BODY = 1 << 20  # bytes
 MMAP_BYTES = 256 << 20  # how much of the state file the server reads through a memory map
@@ -147,12 +148,12 @@ class Door:
 
     def __init__(
         self,
-        make_workspace: Callable[[], service.Workspace],
+        settings: Settings,
         body_seconds: float = BODY_SECONDS,
         say: Callable[[str], None] | None = None,
         catalog: Catalog | None = None,
     ) -> None:
-        self.make_workspace = make_workspace
+        self.settings = settings
         self.catalog = catalog  # the last campaigns that validated (serve checked them at start)
         self.body_seconds = body_seconds
         self.say = say or (lambda text: None)  # stderr of `refcamp serve`
@@ -165,6 +166,10 @@ class Door:
         self.waiting: list[tuple[asyncio.Future[Any], Any]] = []  # done, not yet committed
         self.commit_due: asyncio.Handle | None = None
         self.logged: list[Any] = []  # request log entries, committed with the group
+
+    def make_workspace(self) -> service.Workspace:
+        """A workspace on the served state, with the server's settings."""
+        return service.Workspace(self.settings)
 
     async def call(
         self, fn: Callable[[service.Workspace], Any], now: datetime | None = None

@@ -245,10 +245,10 @@ def forecast(
     database (the state file is only ever read), keeping it in the new file `into` if given;
     returns the report, in camelCase as --json shows it."""
     start = outer.now.replace(hour=0, minute=0, second=0, microsecond=0)
-    codes.use_seed(f"simulate-{population.seed}")
     with tempfile.TemporaryDirectory(prefix="refcamp-simulate-") as scratch:
         target = Path(scratch) / "simulate.db"
-        ws = service.Workspace(target, outer.campaigns_option, outer.now_option)
+        ws = service.Workspace(outer.settings.but(db=target))
+        ws.codes = codes.Codes(f"simulate-{population.seed}")  # reproducible, whatever the seed
         try:
             for c in outer.catalog.campaigns:
                 service.set_campaign_state(ws, c.id, "enabled" if c.id in chosen else "disabled")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.console.conftest import screenshot, sign_in
@@ -74,24 +73,3 @@ def test_bad_parameters_say_why_and_keep_the_form(page, console: Server) -> None
     reply = page.goto("/forecast?customers=1000000&friends-per-advocate=10&run=1")
     assert reply is not None and reply.status == 400
     expect(page.get_by_test_id("forecast-error")).to_contain_text("pass --yes to run it")
-
-
-@pytest.mark.stateless
-def test_a_simulation_in_a_worker_thread_does_not_seed_the_servers_codes() -> None:
-    """The forecast runs in asyncio.to_thread (a worker thread in a copy of the context); its
-    seeded code generator stays there: the server's own codes stay drawn from the secure
-    source."""
-    import contextvars
-    import threading
-
-    from refcamp import codes
-
-    worker = threading.Thread(target=contextvars.copy_context().run, args=(codes.use_seed, "x"))
-    worker.start()
-    worker.join()
-    assert codes._generator() is None
-    codes.use_seed("simulate-1")  # the CLI's simulate, in its own thread: seeded
-    try:
-        assert codes._generator() is not None
-    finally:
-        codes.reset_seed()

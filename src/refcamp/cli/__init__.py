@@ -21,12 +21,13 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer._click.globals import get_current_context
 
-from refcamp import __version__, codes, render, talon
+from refcamp import __version__, render, talon
 from refcamp.cli.commands import NOUNS, Command, Group, Nouns
 from refcamp.errors import InputError, RefcampError
 from refcamp.render import Output
-from refcamp.service import Response, Workspace, request_log
+from refcamp.service import Response, Workspace
 from refcamp.service.request_log import record_after
+from refcamp.settings import Settings
 
 __all__ = ["NOUNS", "Command", "Group", "app", "guarded", "main", "respond", "workspace"]
 
@@ -44,6 +45,7 @@ app = typer.Typer(
 
 
 def debug() -> bool:
+    """REFCAMP_DEBUG, read here too: an error may come before the settings are built."""
     return os.environ.get("REFCAMP_DEBUG", "") not in ("", "0")
 
 
@@ -153,7 +155,7 @@ def respond(
     request (method and the Integration API path it stands for) goes to the request log."""
     ws, out = workspace(ctx), output(ctx)
     log_request(ctx, resp, *request)
-    if codes.seed() and (resp.created_referrals or resp.generated):
+    if ws.settings.seed and (resp.created_referrals or resp.generated):
         out.note("note: REFCAMP_SEED is set, so generated codes and ids are predictable")
     if as_json:
         # A command shows what it touched (the customer, the session, the event) and why rules
@@ -235,14 +237,18 @@ def root(
         ),
     ] = False,
 ) -> None:
-    codes.reset_seed()
     out = render.start()  # this run's output, on the streams in place now (tests swap them)
-    ws = Workspace(db, campaigns, now, warn=out.note)
+    try:
+        # The one place a command reads the environment; a bad REFCAMP_REQUEST_LOG is an error
+        # for every command (before a request is saved).
+        settings = Settings.read(os.environ, db, campaigns, now)
+    except RefcampError as error:
+        fail(str(error), error.exit_code)
+    ws = Workspace(settings, warn=out.note)
     ctx.obj = Run(ws, out)
     ctx.call_on_close(ws.close)
     try:
         _ = ws.now  # a bad --now or REFCAMP_NOW is an error for every command, used or not
-        request_log.size()  # so is a bad REFCAMP_REQUEST_LOG (before a request is saved)
     except RefcampError as error:
         fail(str(error), error.exit_code)
 

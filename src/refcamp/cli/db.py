@@ -63,9 +63,8 @@ def copy(
     on a laptop becomes the team's shared state). FROM must pass `db check`; TO must be new or
     empty; the copy is checked the same way. Ids, balances and ledger hashes stay as they were."""
     outer = workspace(ctx)
-    options = (outer.campaigns_option, outer.now_option)
-    source_ws = service.Workspace(source, *options, warn=outer.warn)
-    target_ws = service.Workspace(target, *options, warn=outer.warn)
+    source_ws = service.Workspace(outer.settings.but(db=source), warn=outer.warn)
+    target_ws = service.Workspace(outer.settings.but(db=target), warn=outer.warn)
     try:
         _ = source_ws.stored  # FROM must be there: a mistyped path is no state to copy
         copied = service.copy_state(source_ws, target_ws)

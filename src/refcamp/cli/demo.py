@@ -22,7 +22,7 @@ def demo(ctx: typer.Context, as_json: Json = False) -> None:
     """Run the seed's referral story in a throwaway database (never yours), step by step."""
     outer = workspace(ctx)
     with tempfile.TemporaryDirectory(prefix="refcamp-demo-") as scratch:
-        ws = service.Workspace(Path(scratch) / "demo.db", SAMPLES, outer.now_option)
+        ws = service.Workspace(outer.settings.but(db=Path(scratch) / "demo.db", campaigns=SAMPLES))
         try:
             story = _Story(ws, as_json)
             story.activate()

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from refcamp import paths, service
-from refcamp.cli import debug, guarded, output, workspace
+from refcamp import paths
+from refcamp.cli import guarded, output, workspace
 from refcamp.errors import InputError
 from refcamp.payloads import CONTROL
 from refcamp.render import inert
@@ -56,13 +56,12 @@ def serve(
     catalog = ws.catalog
     _ = ws.conn
     ws.close()
-    options = (ws.db_option, ws.campaigns_option, ws.now_option)
 
     def say(text: str) -> None:  # the server's outages and broken campaign files, once each
         out.stderr.write("".join(inert(line) + "\n" for line in text.splitlines()))
         out.stderr.flush()
 
-    door = server.Door(lambda: service.Workspace(*options), body_timeout, say=say, catalog=catalog)
+    door = server.Door(ws.settings, body_timeout, say=say, catalog=catalog)
     listener = _listen(host, port)
     bound = listener.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
@@ -73,7 +72,7 @@ def serve(
     )
     out.stdout.flush()
     try:
-        _server(server.create_app(door, key, debug=debug())).run(sockets=[listener])
+        _server(server.create_app(door, key, debug=ws.settings.debug)).run(sockets=[listener])
     finally:
         door.close()
         listener.close()

@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from refcamp import codes
 from refcamp.engine.effects import KINDS  # engine.effects registers the kinds a TOML file names
 from refcamp.loyalty import spendable
 from refcamp.models import Coupon, Effect, LedgerEntry, Referral
@@ -72,7 +71,7 @@ class Booking:
     def create_code(self, kind: str, effect: Effect) -> str:
         ws, params = self.ws, effect.params
         table = "referrals" if kind == "referral" else "coupons"
-        code = codes.generate(
+        code = ws.codes.generate(
             params["pattern"],
             params["characters"],
             lambda c: queries.exists(ws.conn, table, "code", c),

@@ -70,7 +70,7 @@ def _draw(ws: Workspace, settings: CodeSettings, count: int) -> list[str]:
     """`count` codes from the campaign's pattern, free in the state file and among themselves."""
     drawn: dict[str, None] = {}  # in the order drawn
     for _ in range(count):
-        code = codes.generate(
+        code = ws.codes.generate(
             settings.pattern,
             settings.characters,
             lambda c: c in drawn or queries.exists(ws.conn, "coupons", "code", c),

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from refcamp import clock, codes
+from refcamp import clock
 from refcamp.errors import ConflictError, InputError
 from refcamp.models import Referral
 from refcamp.payloads import ReferralInput, check_id
@@ -67,7 +67,7 @@ def create_referral(
         conn = ws.conn
         queries.see_campaigns(conn, ws.catalog, ws.now)
         if code is None:
-            code = codes.generate(
+            code = ws.codes.generate(
                 settings.pattern,
                 settings.characters,
                 lambda c: queries.exists(conn, "referrals", "code", c),

@@ -1,44 +1,23 @@
 """The request log: the newest requests from every door (HTTP, CLI, replay), what each did and
-why, for the console. Bounded: only the newest `size()` rows stay (REFCAMP_REQUEST_LOG, default
-1000; 0 keeps none). Each door shapes its entries (talon.log_entry) and records them here: the
-HTTP door and replay inside the transaction that commits their requests, a command in one of its
-own right after its request."""
+why, for the console. Bounded: only the newest rows stay (settings.Settings.request_log:
+REFCAMP_REQUEST_LOG, default 1000; 0 keeps none). Each door shapes its entries (talon.log_entry)
+and records them here: the HTTP door and replay inside the transaction that commits their
+requests, a command in one of its own right after its request."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
-from refcamp.errors import DatabaseError, InputError, NotFoundError
+from refcamp.errors import DatabaseError, NotFoundError
 from refcamp.models import LoggedRequest
 from refcamp.service.workspace import Workspace
 from refcamp.store import queries
 from refcamp.store.db import transaction
 
-DEFAULT_SIZE = 1000
-LARGEST_SIZE = 1_000_000
-
-
-def size() -> int:
-    """How many requests the log keeps (REFCAMP_REQUEST_LOG)."""
-    text = os.environ.get("REFCAMP_REQUEST_LOG")
-    if text is None or not text.strip():
-        return DEFAULT_SIZE
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= LARGEST_SIZE:
-        raise InputError(
-            f"REFCAMP_REQUEST_LOG: expected a number of requests from 0 to {LARGEST_SIZE}, "
-            f"got {text!r}"
-        )
-    return value
-
 
 def record(ws: Workspace, entries: Sequence[LoggedRequest]) -> None:
     """Append entries, inside the open transaction (a door's batch or group)."""
-    keep = size()
+    keep = ws.settings.request_log
     if keep == 0:
         queries.forget_requests(ws.conn)  # a log turned off shows nothing it kept before
     elif entries:
@@ -65,5 +44,6 @@ def recent(
 def get(ws: Workspace, number: int) -> LoggedRequest:
     entry = queries.logged_request(ws.stored, number)
     if entry is None:
-        raise NotFoundError(f"no logged request {number} (the log keeps the newest {size()})")
+        keeps = ws.settings.request_log
+        raise NotFoundError(f"no logged request {number} (the log keeps the newest {keeps})")
     return entry

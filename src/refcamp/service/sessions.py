@@ -87,7 +87,7 @@ def update_session(
 def _new_id(ws: Workspace, table: str) -> str:
     """An id for a session or profile the request did not name, free in `table`."""
     conn = ws.conn
-    return codes.generate(
+    return ws.codes.generate(
         codes.ID_PATTERN, codes.ID_CHARACTERS, lambda i: queries.exists(conn, table, "id", i)
     )
 

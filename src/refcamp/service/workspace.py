@@ -13,11 +13,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from refcamp import catalog_cache, clock, paths
+from refcamp import catalog_cache, clock, codes, paths
 from refcamp.engine.conditions import AudienceCondition
 from refcamp.engine.effects import CustomEffect
 from refcamp.errors import CampaignFileError, InputError, NotFoundError
 from refcamp.models import Catalog, TalonIds
+from refcamp.settings import Settings
 from refcamp.store import db, queries
 from refcamp.store.db import connect, transaction
 
@@ -32,9 +33,7 @@ class Workspace:
     A long-running door (replay, the HTTP server) keeps one workspace for many requests: what it
     has read is cached in the fields below, each filled in one method and forgotten in another."""
 
-    db_option: str | Path | None = None
-    campaigns_option: Path | None = None
-    now_option: str | None = None
+    settings: Settings = field(default_factory=Settings)
     # How a warning reaches people (the CLI gives its stderr writer); without it, warnings are
     # only kept in `warnings`.
     warn: Callable[[str], None] | None = field(default=None, repr=False)
@@ -51,6 +50,7 @@ class Workspace:
     broken_catalog: bool = field(default=False, init=False, repr=False)
 
     _now: datetime | None = field(default=None, init=False, repr=False)
+    _codes: codes.Codes | None = field(default=None, init=False, repr=False)
     _fixed_now: datetime | bool | None = field(default=False, init=False, repr=False)
     _conn: Connection | None = field(default=None, init=False, repr=False)
     _catalog: Catalog | None = field(default=None, init=False, repr=False)
@@ -64,13 +64,24 @@ class Workspace:
     @property
     def now(self) -> datetime:
         if self._now is None:
-            self._now = clock.now(self.now_option)
+            self._now = clock.now(self.settings.now, self.settings.now_name)
         return self._now
+
+    @property
+    def codes(self) -> codes.Codes:
+        """Where this workspace's codes come from (seeded when the settings say so)."""
+        if self._codes is None:
+            self._codes = codes.Codes(self.settings.seed)
+        return self._codes
+
+    @codes.setter
+    def codes(self, source: codes.Codes) -> None:
+        self._codes = source
 
     @cached_property
     def db_path(self) -> paths.Location:
         """The state file, or the PostgreSQL database (paths.DatabaseUrl) holding the state."""
-        return paths.db_path(self.db_option)
+        return paths.db_path(self.settings.db)
 
     @property
     def on_server(self) -> bool:
@@ -79,7 +90,7 @@ class Workspace:
 
     @cached_property
     def campaigns_dir(self) -> Path:
-        return paths.campaigns_dir(self.campaigns_option)
+        return paths.campaigns_dir(self.settings.campaigns)
 
     @property
     def catalog(self) -> Catalog:
@@ -89,7 +100,7 @@ class Workspace:
 
     def _load_catalog(self) -> Catalog:
         try:
-            return catalog_cache.load(self.campaigns_dir)
+            return catalog_cache.load(self.campaigns_dir, self.settings.cache)
         except CampaignFileError as error:
             if not self.reading:
                 raise  # a request never runs on a campaign directory that does not validate
@@ -113,7 +124,7 @@ class Workspace:
     @property
     def conn(self) -> Connection:
         if self._conn is None:
-            self._conn = connect(self.db_path, make_folder=not paths.db_path_given(self.db_option))
+            self._conn = connect(self.db_path, make_folder=not self.settings.db_given)
             if self.on_connect is not None:
                 self.on_connect(self)
         return self._conn
@@ -154,8 +165,8 @@ class Workspace:
         if moment is not None:
             return moment
         if self._fixed_now is False:  # --now or REFCAMP_NOW, read once
-            text = self.now_option or os.environ.get("REFCAMP_NOW")
-            self._fixed_now = clock.now(text) if text else None
+            text = self.settings.now
+            self._fixed_now = clock.now(text, self.settings.now_name) if text else None
         fixed = self._fixed_now
         return fixed if isinstance(fixed, datetime) else datetime.now(UTC)
 
@@ -314,7 +325,7 @@ class Workspace:
     def reload_campaigns(self) -> Catalog:
         """Read the campaign files again now and serve them; if they do not validate, raise
         CampaignFileError and keep serving the ones read before (a long-running door)."""
-        catalog = catalog_cache.load(self.campaigns_dir)
+        catalog = catalog_cache.load(self.campaigns_dir, self.settings.cache)
         self.use_catalog(catalog)
         return catalog
 

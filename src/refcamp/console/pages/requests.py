@@ -89,7 +89,7 @@ def routes(console: Any) -> list[Route]:
             live=before is None,  # an older page stays as it is
             older=older,
             before=before,
-            size=request_log.size(),
+            size=console.door.settings.request_log,
         )
 
     async def feed(request: Request) -> Response:
