@@ -52,6 +52,8 @@ from refcamp.service import request_log
 # it got: each request runs in a task of its own, so these are per request.
 _line: ContextVar[tuple[str, str] | None] = ContextVar("line", default=None)
 _served: ContextVar[Any] = ContextVar("served", default=None)
+# An id the request log must not keep (an erasure's): a failure's message naming it is not logged.
+_unlogged: ContextVar[str | None] = ContextVar("unlogged", default=None)
 
 MAX_BODY = 1 << 20  # bytes
 MMAP_BYTES = 256 << 20  # how much of the state file the server reads through a memory map
@@ -605,10 +607,17 @@ async def reserved_customers(request: Request, door: Door) -> Response:
 
 
 async def delete_customer(request: Request, door: Door) -> Response:
+    # The erasure is logged without the id, whatever its outcome: a log keeping it would undo it.
+    if _line.get() is not None:
+        _line.set(("DELETE", request_log.ERASURE_PATH))
     profile_id = path_id(request, "integrationId")
+    _unlogged.set(profile_id)
 
     def call(ws: service.Workspace) -> None:
-        service.delete_customer_data(ws, profile_id)
+        erased = service.delete_customer_data(ws, profile_id)
+        # Entries the door holds for its group's commit (this group's requests, failures logged
+        # while another process held the lock) must not bring the customer back either.
+        door.logged[:] = [entry for entry in door.logged if not erased.names(entry)]
 
     await door.call(call)
     return Response(status_code=204)
@@ -693,10 +702,18 @@ def _guard(endpoint: Endpoint, door: Door, debug: bool) -> Callable[[Request], A
         except Exception as error:
             failed = _failure(error, debug)
         with contextlib.suppress(Exception):  # logging never changes the answer
-            door.log_failure(failed.status, failed.message)
+            door.log_failure(failed.status, _loggable(failed.message))
         return failed.response()
 
     return handle
+
+
+def _loggable(message: str) -> str:
+    """A failure's message as the request log keeps it: without the id of an erasure."""
+    secret = _unlogged.get()
+    if secret is not None and request_log.Erased(secret).names_row("", None, None, [message]):
+        return "refused (its message named the id, which an erasure request does not log)"
+    return message
 
 
 def _dry(request: Request) -> bool:
