@@ -28,6 +28,7 @@ from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -334,9 +335,10 @@ async def body_of(request: Request, door: Door) -> Any:
     if not raw.strip():
         return {}
     try:
-        return payloads.strict_json(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ApiError(400, "request body: not UTF-8", pointer="") from None
+        return payloads.json_bytes(raw)
+    except payloads.TextError as error:  # named by its field, never stored as U+FFFD
+        message = str(error) if error.place else f"request body: {error}"
+        raise ApiError(400, message, pointer=payloads.json_pointer(error.place)) from None
     except ValueError as error:
         raise ApiError(400, f"request body: invalid JSON: {error}", pointer="") from None
 
@@ -675,6 +677,10 @@ ENDPOINTS: tuple[tuple[str, str, Endpoint], ...] = (
 )
 
 
+# Every path the Integration API has, emulated or not, for naming a path parameter.
+TEMPLATES = tuple(path for _, path, _ in ENDPOINTS) + tuple(path for _, path in NOT_EMULATED)
+
+
 def _status(error: Exception) -> int:
     if isinstance(error, StateFileError | CampaignFileError):
         return 500  # the server's own files, not the request, are at fault
@@ -783,6 +789,8 @@ class Gate:
             error = ApiError(
                 400, 'path: an id with "/" (%2F) cannot be used over HTTP', parameter="path"
             )
+        elif (not_utf8 := _not_utf8(scope)) is not None:
+            error = not_utf8
         else:
             await self.app(scope, receive, send)
             return
@@ -790,6 +798,59 @@ class Gate:
 
 
 API_PATHS = ("/v1/", "/v2/")
+
+
+def _not_utf8(scope: Any) -> ApiError | None:
+    """A 400 naming the path or query parameter whose percent-encoded bytes are not UTF-8, if
+    one is: Starlette would decode them with replacement characters, and `U%FF` and `U%FE` would
+    both be the id `U\ufffd`."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    if b"%" in raw_path or not raw_path.isascii():
+        for index, segment in enumerate(raw_path.split(b"/")):
+            if not _utf8(segment):
+                name = _path_parameter(scope["path"].split("/"), index)
+                shown = segment.decode("ascii", "backslashreplace")
+                return ApiError(
+                    400, f"{name}: {shown!r} is not UTF-8 once percent-decoded", parameter=name
+                )
+    query = scope.get("query_string", b"")
+    if b"%" in query or not query.isascii():
+        for pair in query.split(b"&"):
+            key, _, value = pair.partition(b"=")
+            if not _utf8(key):
+                shown = key.decode("ascii", "backslashreplace")
+                return ApiError(400, f"query: the name {shown!r} is not UTF-8", parameter=shown)
+            if not _utf8(value):
+                name = unquote_to_bytes(key.replace(b"+", b" ")).decode()
+                shown = value.decode("ascii", "backslashreplace")
+                return ApiError(
+                    400,
+                    f"query {name}: {shown!r} is not UTF-8 once percent-decoded",
+                    parameter=name,
+                )
+    return None
+
+
+def _utf8(encoded: bytes) -> bool:
+    try:
+        unquote_to_bytes(encoded.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _path_parameter(segments: list[str], index: int) -> str:
+    """The name of the path parameter at segment `index` of the endpoint the path is, else
+    "path"."""
+    for template in TEMPLATES:
+        parts = template.split("/")
+        if (
+            len(parts) == len(segments)
+            and parts[index].startswith("{")
+            and all(p.startswith("{") or p == s for p, s in zip(parts, segments, strict=True))
+        ):
+            return parts[index][1:-1]
+    return "path"
 
 
 def create_app(door: Door, key: str, debug: bool = False) -> Any:
