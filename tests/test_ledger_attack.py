@@ -390,8 +390,9 @@ def test_a_long_running_door_keeps_no_list_of_every_customer_it_created(
     """A replay or a server is one workspace for many requests: who a request created is that
     request's, forgotten at the next (else a 1M-line replay keeps a million ids in memory)."""
     from refcamp import service
+    from refcamp.settings import Settings
 
-    ws = service.Workspace(db_option=new_state("door.db"), campaigns_option=campaigns_dir)
+    ws = service.Workspace(Settings(db=new_state("door.db"), campaigns=campaigns_dir))
     try:
         for i in range(3):
             ws.at(None)  # what replay, simulate and the server do before each request

@@ -600,11 +600,7 @@ def read_json(source: str) -> Any:
     if len(data) > MAX_PAYLOAD:
         raise InputError(f"payload {name}: larger than {MAX_PAYLOAD >> 20} MiB")
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InputError(f"payload {name}: not UTF-8 (byte {error.start})") from None
-    try:
-        return strict_json(text)
+        return json_bytes(data)
     except json.JSONDecodeError as error:
         raise InputError(
             f"payload {name}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
@@ -630,24 +626,72 @@ def _int(text: str) -> int:
     return int(text)
 
 
-def check_text(value: Any, where: str = "value") -> None:
-    """Refuse lone surrogates anywhere in a JSON value: they cannot be stored as UTF-8."""
+Place = tuple[str | int, ...]  # where a value sits in a JSON document: keys and indexes
+
+
+def field_name(place: Place) -> str:
+    """A place as errors name fields: `customerSession.cartItems[0].price`."""
+    text = ""
+    for part in place:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "request body"
+
+
+def json_pointer(place: Place) -> str:
+    """A place as a JSON pointer (RFC 6901): `/customerSession/cartItems/0/price`."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in place)
+
+
+class TextError(ValueError):
+    """Text in a JSON document that is not Unicode (a lone surrogate, escaped as \\udcff) or
+    whose bytes were not UTF-8, with the place of the value (or of the object whose key it is)."""
+
+    def __init__(self, place: Place, problem: str) -> None:
+        super().__init__(f"{field_name(place)}: {problem}" if place else problem)
+        self.place = place
+        self.problem = problem
+
+
+UNPAIRED = "not valid Unicode (an unpaired surrogate)"
+NOT_UTF8 = "not UTF-8"
+
+
+def _text_place(value: Any, place: Place = ()) -> tuple[Place, bool] | None:
+    """Where the first text holding a lone surrogate is, and whether it is a key."""
     if isinstance(value, str):
-        if SURROGATE.search(value):
-            raise ValueError(f"{where}: text with an unpaired surrogate (not valid Unicode)")
-    elif isinstance(value, dict):
+        return (place, False) if SURROGATE.search(value) else None
+    if isinstance(value, dict):
         for key, child in value.items():
-            check_text(key, where)
-            check_text(child, where)
+            if SURROGATE.search(key):
+                return place, True
+            found = _text_place(child, (*place, key))
+            if found is not None:
+                return found
     elif isinstance(value, list):
-        for child in value:
-            check_text(child, where)
+        for index, child in enumerate(value):
+            found = _text_place(child, (*place, index))
+            if found is not None:
+                return found
+    return None
+
+
+def check_text(value: Any, where: str | None = None, problem: str = UNPAIRED) -> None:
+    """Refuse lone surrogates anywhere in a JSON value (they cannot be stored as UTF-8): a
+    TextError naming the field, under `where` when given."""
+    found = _text_place(value)
+    if found is None:
+        return
+    place, key = found
+    if where is not None:
+        place = (where, *place)
+    raise TextError(place, f"a key is {problem}" if key else problem)
 
 
 def strict_json(text: str) -> Any:
     """json.loads without Python's extensions (NaN, Infinity), which would make our own JSON
-    output invalid; numbers refcamp cannot keep and text that is not Unicode are refused, and
-    absurd nesting is a clear error instead of a RecursionError."""
+    output invalid; numbers refcamp cannot keep and text that is not Unicode are refused (a
+    TextError naming the field), and absurd nesting is a clear error instead of a
+    RecursionError."""
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_float, parse_int=_int)
     except RecursionError:
@@ -655,6 +699,24 @@ def strict_json(text: str) -> Any:
     if "\\ud" in text or "\\uD" in text:  # only escapes can make a lone surrogate
         check_text(value)
     return value
+
+
+def json_bytes(raw: bytes) -> Any:
+    """A JSON document sent as bytes (an HTTP body, a payload, a replay line): as strict_json
+    reads it, and bytes that are not UTF-8 refused naming the field whose text holds them (a
+    TextError) rather than the whole document, or decoded with replacement characters."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # Each byte that is not UTF-8 becomes a lone surrogate (U+DC80-U+DCFF), which the JSON
+        # reader keeps in its string, so the string's place can be said.
+        try:
+            value = json.loads(raw.decode("utf-8", "surrogateescape"))
+        except (ValueError, RecursionError):
+            raise TextError((), f"{NOT_UTF8} (byte {error.start})") from None
+        check_text(value, problem=f"{NOT_UTF8} (byte {error.start} of the document)")
+        raise TextError((), f"{NOT_UTF8} (byte {error.start})") from None
+    return strict_json(text)
 
 
 # Numbers as people type them on a command line: ASCII digits, an optional sign, a decimal point,
@@ -705,9 +767,9 @@ def read_attrs(specs: list[str], option: str = "--attr") -> dict[str, Any]:
         if not key:
             raise InputError(f"{option} {spec!r}: the key is empty")
         try:
-            check_text({key: value}, option)
-        except ValueError as error:
-            raise InputError(str(error)) from None
+            check_text({key: value})
+        except TextError as error:
+            raise InputError(f"{option} {key}: {error.problem}") from None
         result[key] = value
     return result
 

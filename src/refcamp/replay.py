@@ -130,6 +130,8 @@ def parse(line: int, text: str) -> Request:
     """One line of a replay file as a request; InputError names the line and the problem."""
     try:
         record = payloads.strict_json(text)
+    except payloads.TextError as error:  # a lone surrogate, named by its field
+        raise InputError(f"line {line}: {error}") from None
     except ValueError as error:
         raise InputError(f"line {line}: invalid JSON: {error}") from None
     if not isinstance(record, dict):

@@ -26,6 +26,7 @@ from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -52,6 +53,7 @@ from refcamp.models import Catalog
 from refcamp.service import request_log
 from refcamp.settings import Settings
 
+ERASURE_PREFIX = "/v1/customer_data/"
 MAX_BODY = 1 << 20  # bytes
 MMAP_BYTES = 256 << 20  # how much of the state file the server reads through a memory map
 BODY_SECONDS = 10.0  # by default, a body that takes longer to arrive is refused (408)
@@ -446,9 +448,10 @@ async def body_of(request: Request, door: Door) -> Any:
     if not raw.strip():
         return {}
     try:
-        return payloads.strict_json(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ApiError(400, "request body: not UTF-8", pointer="") from None
+        return payloads.json_bytes(raw)
+    except payloads.TextError as error:  # named by its field, never stored as U+FFFD
+        message = str(error) if error.place else f"request body: {error}"
+        raise ApiError(400, message, pointer=payloads.json_pointer(error.place)) from None
     except ValueError as error:
         raise ApiError(400, f"request body: invalid JSON: {error}", pointer="") from None
 
@@ -510,6 +513,10 @@ def logged_line(request: Request) -> tuple[str, str] | None:
     read with the endpoints' own flag parser, so every spelling of true counts."""
     if request.method == "GET" or _dry(request):
         return None
+    if _erasure(request) is not None:
+        # The erasure is logged without the id, whatever its outcome: a log keeping it would
+        # undo it.
+        return "DELETE", request_log.ERASURE_PATH
     query = request.url.query
     return request.method, request.url.path + (f"?{query}" if query else "")
 
@@ -743,7 +750,10 @@ async def delete_customer(request: Request, door: Door) -> Response:
     profile_id = path_id(request, "integrationId")
 
     def call(ws: service.Workspace) -> tuple[None, None]:
-        service.delete_customer_data(ws, profile_id)
+        erased = service.delete_customer_data(ws, profile_id)
+        # Entries the door holds for its group's commit (this group's requests, failures logged
+        # while another process held the lock) must not bring the customer back either.
+        door.logged[:] = [entry for entry in door.logged if not erased.names(entry)]
         return None, None
 
     await run(door, request, call)
@@ -799,6 +809,10 @@ ENDPOINTS: tuple[tuple[str, str, Endpoint], ...] = (
 )
 
 
+# Every path the Integration API has, emulated or not, for naming a path parameter.
+TEMPLATES = tuple(path for _, path, _ in ENDPOINTS) + tuple(path for _, path in NOT_EMULATED)
+
+
 def _status(error: Exception) -> int:
     if isinstance(error, StateUnreachable) or getattr(error, "transient", False):
         return 503  # the database cannot be reached or written now: worth trying again
@@ -824,10 +838,25 @@ def _guard(endpoint: Endpoint, door: Door, debug: bool) -> Callable[[Request], A
         line = logged_line(request)
         if line is not None:
             with contextlib.suppress(Exception):  # logging never changes the answer
-                door.log_failure(line, failed.status, failed.message)
+                door.log_failure(line, failed.status, _loggable(request, failed.message))
         return failed.response()
 
     return handle
+
+
+def _erasure(request: Request) -> str | None:
+    """The integration id an erasure request names (DELETE /v1/customer_data/{id}), else None."""
+    if request.method == "DELETE" and request.url.path.startswith(ERASURE_PREFIX):
+        return str(request.path_params.get("integrationId", ""))
+    return None
+
+
+def _loggable(request: Request, message: str) -> str:
+    """A failure's message as the request log keeps it: without the id of an erasure."""
+    secret = _erasure(request)
+    if secret and request_log.Erased(secret).names_row("", None, None, [message]):
+        return "refused (its message named the id, which an erasure request does not log)"
+    return message
 
 
 def _dry(request: Request) -> bool:
@@ -893,6 +922,8 @@ class Gate:
             error = ApiError(
                 400, 'path: an id with "/" (%2F) cannot be used over HTTP', parameter="path"
             )
+        elif (not_utf8 := _not_utf8(scope)) is not None:
+            error = not_utf8
         else:
             await self.app(scope, receive, send)
             return
@@ -900,6 +931,59 @@ class Gate:
 
 
 API_PATHS = ("/v1/", "/v2/")
+
+
+def _not_utf8(scope: Any) -> ApiError | None:
+    """A 400 naming the path or query parameter whose percent-encoded bytes are not UTF-8, if
+    one is: Starlette would decode them with replacement characters, and `U%FF` and `U%FE` would
+    both be the id `U\ufffd`."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    if b"%" in raw_path or not raw_path.isascii():
+        for index, segment in enumerate(raw_path.split(b"/")):
+            if not _utf8(segment):
+                name = _path_parameter(scope["path"].split("/"), index)
+                shown = segment.decode("ascii", "backslashreplace")
+                return ApiError(
+                    400, f"{name}: {shown!r} is not UTF-8 once percent-decoded", parameter=name
+                )
+    query = scope.get("query_string", b"")
+    if b"%" in query or not query.isascii():
+        for pair in query.split(b"&"):
+            key, _, value = pair.partition(b"=")
+            if not _utf8(key):
+                shown = key.decode("ascii", "backslashreplace")
+                return ApiError(400, f"query: the name {shown!r} is not UTF-8", parameter=shown)
+            if not _utf8(value):
+                name = unquote_to_bytes(key.replace(b"+", b" ")).decode()
+                shown = value.decode("ascii", "backslashreplace")
+                return ApiError(
+                    400,
+                    f"query {name}: {shown!r} is not UTF-8 once percent-decoded",
+                    parameter=name,
+                )
+    return None
+
+
+def _utf8(encoded: bytes) -> bool:
+    try:
+        unquote_to_bytes(encoded.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _path_parameter(segments: list[str], index: int) -> str:
+    """The name of the path parameter at segment `index` of the endpoint the path is, else
+    "path"."""
+    for template in TEMPLATES:
+        parts = template.split("/")
+        if (
+            len(parts) == len(segments)
+            and parts[index].startswith("{")
+            and all(p.startswith("{") or p == s for p, s in zip(parts, segments, strict=True))
+        ):
+            return parts[index][1:-1]
+    return "path"
 
 
 def create_app(door: Door, key: str, debug: bool = False) -> Any:

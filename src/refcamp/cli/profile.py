@@ -10,6 +10,8 @@ from refcamp import render, service, talon
 from refcamp.cli import api_path, guarded, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
 from refcamp.payloads import ProfileInput, check_id, read_attrs, read_json, read_profile_body
+from refcamp.service import request_log
+from refcamp.service.request_log import record_after
 
 app = typer.Typer(help="Customer profiles: update (register) and show.", no_args_is_help=True)
 
@@ -83,7 +85,10 @@ def delete(
 ) -> None:
     """Erase a customer's personal data: the attributes of the profile and of its sessions,
     events and codes (DELETE /v1/customer_data/ID). Points and code uses stay, as in Talon.One."""
-    service.delete_customer_data(workspace(ctx), profile_id)
+    ws = workspace(ctx)
+    service.delete_customer_data(ws, profile_id)
+    # Logged as the HTTP door logs it: without the id, which the log must no longer hold.
+    record_after(ws, talon.log_entry("cli", "DELETE", request_log.ERASURE_PATH, ws.now))
     render.line(f"Erased the personal data of {profile_id}.")
 
 

@@ -12,10 +12,12 @@ from refcamp.engine.effects import CreateCode
 from refcamp.errors import NotFoundError
 from refcamp.models import Catalog, Coupon, Profile, Referral, Session
 from refcamp.payloads import ProfileInput, check_id
+from refcamp.service import request_log
 from refcamp.service.booking import Booking
 from refcamp.service.facts import apply_rules, load_facts
 from refcamp.service.lookup import ensure_profile, get_profile
 from refcamp.service.points import balances
+from refcamp.service.request_log import Erased
 from refcamp.service.response import Response, Views, attach_views, customer_views
 from refcamp.service.workspace import Workspace
 from refcamp.store import queries
@@ -126,14 +128,20 @@ def update_profiles(
         return [(pid, update_profile(ws, pid, body, run_rules=False)) for pid, body in items]
 
 
-def delete_customer_data(ws: Workspace, profile_id: str) -> None:
+def delete_customer_data(ws: Workspace, profile_id: str) -> Erased:
     """DELETE /v1/customer_data/{id}: erase a customer's personal data — the attributes of the
-    profile and of everything that references it (sessions, events, codes). What the customer
-    earned and spent stays: the ledger is append-only, and counters must still add up."""
+    profile and of everything that references it (sessions, events, codes), and every request
+    log entry that names them. What the customer earned and spent stays, keyed by their id: the
+    ledger is append-only, and counters must still add up. Returns who was erased, so a door
+    drops the entries it has not recorded yet too."""
     check_id(profile_id, "integrationId")
     with transaction(ws.conn):
         get_profile(ws, profile_id)
+        sessions, codes = queries.customer_keys(ws.conn, profile_id)
+        erased = Erased(profile_id, frozenset(sessions), frozenset(codes))
         queries.erase_attributes(ws.conn, profile_id)
+        request_log.forget(ws, erased)
+    return erased
 
 
 def create_audience(ws: Workspace, name: str) -> tuple[int, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -840,10 +840,8 @@ def leave_audience(conn: Connection, audience: str, profile_id: str) -> bool:
 
 
 def erase_attributes(conn: Connection, profile_id: str) -> None:
-    """Empty the attributes of a profile and of everything that references it (the request log's
-    entries of the customer, whose explanations show attribute values, go)."""
+    """Empty the attributes of a profile and of everything that references it."""
     conn.execute("UPDATE profiles SET attributes = '{}' WHERE id = ?", (profile_id,))
-    forget_requests(conn, profile_id)
     for table, key in (
         ("sessions", "profile_id"),
         ("events", "profile_id"),
@@ -1179,12 +1177,36 @@ def log_requests(conn: Connection, entries: Iterable[LoggedRequest], keep: int) 
     conn.execute("DELETE FROM requests WHERE id <= (SELECT max(id) FROM requests) - ?", (keep,))
 
 
-def forget_requests(conn: Connection, profile_id: str | None = None) -> None:
-    """Drop logged requests: a customer's (their data erased), or all of them."""
-    if profile_id is None:
-        conn.execute("DELETE FROM requests")
-    else:
-        conn.execute("DELETE FROM requests WHERE profile_id = ?", (profile_id,))
+def forget_requests(conn: Connection) -> None:
+    """Drop every logged request (a log turned off)."""
+    conn.execute("DELETE FROM requests")
+
+
+def request_texts(
+    conn: Connection,
+) -> Iterator[tuple[int, str, str | None, str | None, tuple[str, ...]]]:
+    """Every logged request as stored: (id, path, profile id, session id, (effects, explanation,
+    message) as text), for an erasure to find those that name a customer."""
+    rows = conn.execute(
+        "SELECT id, path, profile_id, session_id, effects, explanation, message FROM requests"
+    )
+    for number, path, profile_id, session_id, *texts in rows.fetchall():
+        yield number, path, profile_id, session_id, tuple(t for t in texts if t)
+
+
+def drop_requests(conn: Connection, numbers: Sequence[int]) -> None:
+    conn.executemany("DELETE FROM requests WHERE id = ?", [(n,) for n in numbers])
+
+
+def customer_keys(conn: Connection, profile_id: str) -> tuple[list[str], list[str]]:
+    """The ids of a customer's sessions, and the referral codes and coupons they hold."""
+    sessions = conn.execute("SELECT id FROM sessions WHERE profile_id = ?", (profile_id,))
+    codes = conn.execute(
+        "SELECT code FROM referrals WHERE advocate_id = ?1 "
+        "UNION SELECT code FROM coupons WHERE recipient_id = ?1",
+        (profile_id,),
+    )
+    return [row[0] for row in sessions.fetchall()], [row[0] for row in codes.fetchall()]
 
 
 def logged_requests(
