@@ -417,16 +417,13 @@ def _campaign_files(directory: Path) -> tuple[Any, ...]:
 # --- reading requests ----------------------------------------------------------------------------
 
 
-async def body_of(request: Request, door: Door) -> Any:
-    """The request's JSON body: at most MAX_BODY bytes, arriving within the door's time."""
+async def read_body(request: Request, limit: int, seconds: float) -> bytes:
+    """A request's body, for every door that reads one (the API's JSON, the console's forms):
+    413 (HTTPException) as soon as the declared (Content-Length) or received size passes `limit`,
+    nothing buffered past it; 408 if the whole body has not arrived within `seconds`."""
     declared = request.headers.get("content-length")
-    if (
-        declared is not None
-        and declared.isascii()
-        and declared.isdigit()
-        and int(declared) > MAX_BODY
-    ):
-        raise ApiError(413, f"request body: larger than {MAX_BODY} bytes")
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"request body: larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
 
@@ -434,17 +431,24 @@ async def body_of(request: Request, door: Door) -> Any:
         nonlocal size
         async for chunk in request.stream():
             size += len(chunk)
-            if size > MAX_BODY:
-                raise ApiError(413, f"request body: larger than {MAX_BODY} bytes")
+            if size > limit:
+                raise HTTPException(413, f"request body: larger than {limit} bytes")
             chunks.append(chunk)
 
     try:
-        async with asyncio.timeout(door.body_seconds):  # unlike wait_for, no task per request
+        async with asyncio.timeout(seconds):  # unlike wait_for, no task per request
             await read()
     except TimeoutError:
-        seconds = door.body_seconds
-        raise ApiError(408, f"request body: not received within {seconds:g} seconds") from None
-    raw = b"".join(chunks)
+        raise HTTPException(408, f"request body: not received within {seconds:g} seconds") from None
+    return b"".join(chunks)
+
+
+async def body_of(request: Request, door: Door) -> Any:
+    """The request's JSON body: at most MAX_BODY bytes, arriving within the door's time."""
+    try:
+        raw = await read_body(request, MAX_BODY, door.body_seconds)
+    except HTTPException as error:
+        raise ApiError(error.status_code, error.detail) from None
     if not raw.strip():
         return {}
     try:
@@ -1022,4 +1026,4 @@ def create_app(door: Door, key: str, debug: bool = False) -> Any:
         ],
         exception_handlers={HTTPException: http_error},
     )
-    return Gate(app, key, create_console(door, key))
+    return Gate(app, key, create_console(door, key, read_body))

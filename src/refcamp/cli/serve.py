@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 from typing import Annotated, Any
@@ -35,7 +36,10 @@ def serve(
         float,
         typer.Option(
             "--body-timeout",
-            help="Seconds a request's body may take to arrive (then 408).",
+            help=(
+                "Seconds a request's body may take to arrive (then 408); also how long a "
+                "connection may take to send a request's head (then it is closed)."
+            ),
             min=0.1,
             max=3600,
         ),
@@ -72,7 +76,8 @@ def serve(
     )
     out.stdout.flush()
     try:
-        _server(server.create_app(door, key, debug=ws.settings.debug)).run(sockets=[listener])
+        app = server.create_app(door, key, debug=ws.settings.debug)
+        _server(app, body_timeout).run(sockets=[listener])
     finally:
         door.close()
         listener.close()
@@ -87,12 +92,14 @@ def _listen(host: str, port: int) -> socket.socket:
         raise InputError(f"--host {host} --port {port}: {error.strerror or error}") from None
 
 
-def _server(asgi: Any) -> Any:
-    """uvicorn's server for the door, stopping on refcamp's terms."""
+def _server(asgi: Any, head_seconds: float) -> Any:
+    """uvicorn's server for the door, stopping on refcamp's terms, closing connections that do
+    not send a request's head within `head_seconds`."""
     import uvicorn  # cold start: see serve
 
     config = uvicorn.Config(
         asgi,
+        http=_protocol(head_seconds),
         log_level="warning",
         lifespan="off",
         timeout_keep_alive=5,
@@ -108,3 +115,52 @@ def _server(asgi: Any) -> Any:
             self._captured_signals.clear()
 
     return Server(config)
+
+
+def _protocol(head_seconds: float) -> type[Any]:
+    """uvicorn's HTTP/1.1 protocol (httptools), with a deadline for each request's head.
+
+    uvicorn times a connection out only between requests (`timeout_keep_alive`), and any byte
+    restarts that clock: a connection that never sends a byte, or sends a head one byte at a
+    time, stays open for good, each holding a file descriptor. Here a request's head must be
+    complete within `head_seconds` of the connection's start or of the previous answer, else
+    the connection is closed without an answer. Once the head is in, the body has the body
+    timeout (408, read_body) and the app's work has no deadline."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class Protocol(HttpToolsProtocol):
+        head_due: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._expect_head()
+
+        def on_headers_complete(self) -> None:
+            self._head_arrived()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            next_is_in = bool(self.pipeline)  # a pipelined request's head arrived already
+            super().on_response_complete()
+            if not next_is_in and not self.transport.is_closing():
+                self._expect_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._head_arrived()
+            super().connection_lost(exc)
+
+        def _expect_head(self) -> None:
+            self._head_arrived()
+            self.head_due = self.loop.call_later(head_seconds, self._head_late)
+
+        def _head_arrived(self) -> None:
+            if self.head_due is not None:
+                self.head_due.cancel()
+                self.head_due = None
+
+        def _head_late(self) -> None:
+            self.head_due = None
+            if self.cycle is None or self.cycle.response_complete:  # no request in progress
+                self.transport.close()
+
+    return Protocol

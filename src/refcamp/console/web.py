@@ -1,5 +1,5 @@
-"""What every console page shares: the Console (the Door, the key's tokens, the templates),
-reading a posted form, and the navigation."""
+"""What every console page shares: the Console (the Door, the key's tokens, the templates,
+reading a posted form, the sign-in throttle), and the navigation."""
 
 from __future__ import annotations
 
@@ -13,10 +13,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from refcamp.console.auth import Keys
+from refcamp.console.auth import Keys, Throttle
 
 HERE = Path(__file__).parent
 Page = Callable[[Request], Awaitable[Response]]
+# The server's body reader (server.read_body): (request, limit, seconds) -> the body's bytes, or
+# HTTPException 413/408. Handed in by the server (the console does not import it back).
+BodyReader = Callable[[Request, int, float], Awaitable[bytes]]
+
+# A posted form's cap. The console's forms are a key, a CSRF token, a state and the page to go
+# back to after signing in (`next`): the customer page of an id of 1,000 four-byte characters,
+# percent-encoded in the page's URL and again in the form, is about 20 KB; nothing else comes
+# close.
+MAX_FORM = 64 << 10  # bytes
 
 # The pages' order in the navigation bar: (path, title).
 NAVIGATION = (
@@ -30,9 +39,11 @@ NAVIGATION = (
 class Console:
     """What every page needs: the Door to the state file, the key's tokens, the templates."""
 
-    def __init__(self, door: Any, key: str) -> None:
+    def __init__(self, door: Any, key: str, read_body: BodyReader) -> None:
         self.door = door
         self.keys = Keys(key)
+        self.throttle = Throttle()
+        self.read_body = read_body
         environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,  # every value is text, never markup
@@ -48,6 +59,19 @@ class Console:
     async def read(self, fn: Callable[[Any], Any]) -> Any:
         """Run `fn(workspace)` on the server's state file, one request at a time."""
         return await self.door.call(fn)
+
+    async def form(self, request: Request) -> dict[str, str]:
+        """A posted form's fields (application/x-www-form-urlencoded, the only kind the console's
+        forms send), read here rather than through python-multipart (one dependency fewer) with
+        the API's bounds: 413 past MAX_FORM bytes (declared or received, never buffered past it),
+        408 if it has not arrived within the server's body timeout (HTTPException; the console's
+        error page says it). A body that is not such a form reads as no fields."""
+        body = await self.read_body(request, MAX_FORM, self.door.body_seconds)
+        try:
+            fields = parse_qsl(body.decode(), keep_blank_values=True, errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            return {}
+        return dict(fields)
 
     def page(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
         context.update(
@@ -76,22 +100,6 @@ class Console:
 def segment(value: Any) -> str:
     """A value as one path segment of a URL."""
     return quote(str(value), safe="")
-
-
-MAX_FORM = 64 << 10  # bytes: the console's forms are a key, a token and a state
-
-
-async def form(request: Request) -> dict[str, str]:
-    """A posted form's fields (application/x-www-form-urlencoded, the only kind the console's
-    forms send), read here rather than through python-multipart: one dependency fewer."""
-    body = await request.body()
-    if len(body) > MAX_FORM:
-        return {}
-    try:
-        fields = parse_qsl(body.decode(), keep_blank_values=True, errors="strict")
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    return dict(fields)
 
 
 def safe_next(target: str) -> str:

@@ -11,7 +11,6 @@ from starlette.routing import Route
 
 from refcamp import render, service
 from refcamp.clock import iso
-from refcamp.console.web import form
 from refcamp.errors import RefcampError
 
 
@@ -38,7 +37,7 @@ def routes(console: Any) -> list[Route]:
         return console.page(request, "campaigns.html", campaigns=shown, message=None)
 
     async def switch(request: Request) -> Response:
-        fields = await form(request)
+        fields = await console.form(request)
         if not console.keys.form_is_ours(request, fields.get("csrf", "")):
             message = "This form did not come from the console's own page (CSRF check): reload."
             return console.page(request, "error.html", 403, message=message)
