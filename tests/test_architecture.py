@@ -151,7 +151,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "doors": ("base", "engine", "input", "service", "output"),  # CLI, HTTP, replay, simulate
 }
 BASE = ("models", "errors", "clock", "codes", "paths", "tables", "loyalty", "settings")
-INPUT = ("payloads", "campaigns", "catalog_cache", "templates")
+INPUT = ("payloads", "campaigns", "catalog_cache", "templates", "routes")
 OUTPUT = ("render", "talon", "listing")
 DOORS = ("cli", "server", "console", "replay", "simulate", "__main__")
 

@@ -559,8 +559,9 @@ class EventInput:
     notes: tuple[str, ...] = ()
 
 
-def read_event_body(body: Any) -> EventInput:
-    """POST /v2/events: {profileId, sessionId?, type, attributes, responseContent?}."""
+def read_event_body(body: Any, need_type: bool = True) -> EventInput:
+    """POST /v2/events: {profileId, sessionId?, type, attributes, responseContent?}. The type is
+    required (`need_type`), except where the command line gives it beside the payload."""
     notes: list[str] = []
     top = Fields(body, "", notes)
     event_type = top.string("type", None, limit=255)
@@ -573,6 +574,8 @@ def read_event_body(body: Any) -> EventInput:
     attributes = top.obj("attributes", {})
     response_content = read_response_content(top)
     top.finish()
+    if need_type and not event_type:
+        raise InputError("type: required", "type")
     return EventInput(
         event_type, profile_id, session_id, attributes, response_content, tuple(notes)
     )

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from refcamp import payloads, service, talon
+from refcamp import payloads, routes, service, talon
 from refcamp.clock import parse_time
 from refcamp.errors import DatabaseError, DatabaseIntegrity, InputError, RefcampError
 from refcamp.service import replays, request_log
@@ -78,11 +78,8 @@ _FORK = sys.platform == "linux"  # elsewhere the default, spawn: a worker import
 CHUNK_LINES = 500
 CHUNK_BYTES = 1 << 20
 
-PATHS = (
-    ("profile", "PUT", re.compile(r"^/v2/customer_profiles/([^/]+)$")),
-    ("session", "PUT", re.compile(r"^/v2/customer_sessions/([^/]+)$")),
-    ("event", "POST", re.compile(r"^/v2/events$")),
-)
+# What a line's path asks for (routes.REPLAYED), by the service call it makes.
+KINDS = {routes.PROFILE: "profile", routes.SESSION: "session", routes.EVENT: "event"}
 
 
 @dataclass(frozen=True)
@@ -98,14 +95,10 @@ class Request:
 
 
 def _flag(query: dict[str, Any], name: str, line: int) -> bool | None:
-    value = query.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise InputError(f"line {line}: query.{name}: expected true or false, got {value!r}")
+    try:
+        return routes.flag(query.get(name), name)
+    except InputError as error:
+        raise InputError(f"line {line}: {error}") from None
 
 
 _BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -156,7 +149,11 @@ def parse(line: int, text: str) -> Request:
         raise InputError(f"line {line}: query: expected an object")
     query.update(extra)
     found = next(
-        ((kind, method, m) for kind, method, pattern in PATHS if (m := pattern.match(url_path))),
+        (
+            (KINDS[endpoint], endpoint.method, m)
+            for endpoint in routes.REPLAYED
+            if (m := endpoint.pattern.match(url_path))
+        ),
         None,
     )
     if found is None:
@@ -183,8 +180,6 @@ def parse(line: int, text: str) -> Request:
         body = payloads.read_session_body(body)
     else:
         body = payloads.read_event_body(body)
-        if not body.type:
-            raise InputError("type: required")
     return Request(line, kind, target, body, dry, run_rules, moment, raw_path)
 
 
@@ -211,7 +206,7 @@ def apply(ws: Any, request: Request) -> Any:
 
 def _request_line(request: Request) -> tuple[str, str]:
     """The method and path a replayed line stands for, as the request log shows them."""
-    method = next(method for kind, method, _ in PATHS if kind == request.kind)
+    method = next(e.method for e, kind in KINDS.items() if kind == request.kind)
     return method, request.path
 
 

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from refcamp import payloads, service, talon
+from refcamp import payloads, routes, service, talon
 from refcamp.clock import parse_time
 from refcamp.errors import (
     CampaignFileError,
@@ -53,22 +53,9 @@ from refcamp.models import Catalog
 from refcamp.service import request_log
 from refcamp.settings import Settings
 
-ERASURE_PREFIX = "/v1/customer_data/"
 MAX_BODY = 1 << 20  # bytes
 MMAP_BYTES = 256 << 20  # how much of the state file the server reads through a memory map
 BODY_SECONDS = 10.0  # by default, a body that takes longer to arrive is refused (408)
-
-# The Integration API endpoints of `talon_one@5.0.1-rc` refcamp does not emulate: 501.
-NOT_EMULATED = (
-    ("PUT", "/v1/catalogs/{catalogId}/sync"),
-    ("GET", "/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/balances"),
-    ("GET", "/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/transactions"),
-    ("POST", "/v2/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/link_profile"),
-    ("PUT", "/v2/audience_customers/{audienceId}/attributes"),
-    ("PUT", "/v2/audiences/{audienceId}"),
-    ("DELETE", "/v2/audiences/{audienceId}"),
-    ("DELETE", "/v2/audiences/{audienceId}/memberships"),
-)
 
 
 class ApiError(Exception):
@@ -461,13 +448,12 @@ async def body_of(request: Request, door: Door) -> Any:
 
 
 def flag(request: Request, name: str, default: bool = False) -> bool:
-    """A boolean query parameter: true/false, or yes/no as Talon.One's `silent` takes."""
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return default
-    if value.lower() in ("true", "false", "yes", "no"):
-        return value.lower() in ("true", "yes")
-    raise ApiError(400, f"query {name}: expected true or false, got {value!r}", parameter=name)
+    """A boolean query parameter, read as every door reads it (routes.flag)."""
+    try:
+        value = routes.flag(request.query_params.get(name), name)
+    except InputError as error:
+        raise ApiError(400, str(error), parameter=name) from None
+    return default if value is None else value
 
 
 def integer(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -628,8 +614,6 @@ async def return_items(request: Request, door: Door) -> Response:
 async def track_event(request: Request, door: Door) -> Response:
     dry = flag(request, "dry")
     body = payloads.read_event_body(await body_of(request, door))
-    if not body.type:
-        raise ApiError(400, "type: required", pointer="/type")
 
     def call(ws: service.Workspace) -> tuple[dict[str, Any], Any]:
         response = service.track_event(
@@ -711,9 +695,7 @@ async def transactions(request: Request, door: Door) -> Response:
 
 async def inventory(request: Request, door: Door) -> Response:
     profile_id = path_id(request, "integrationId")
-    parts = [
-        p for p in ("profile", "referrals", "coupons", "loyalty", "giveaways") if flag(request, p)
-    ]
+    parts = [p for p in routes.INVENTORY.flags if flag(request, p)]
 
     def call(ws: service.Workspace) -> dict[str, Any]:
         found = service.inventory(ws, profile_id)
@@ -786,35 +768,31 @@ async def change_audiences(request: Request, door: Door) -> Response:
     return Response(status_code=204)
 
 
-Endpoint = Callable[[Request, Door], Awaitable[Response]]
-ENDPOINTS: tuple[tuple[str, str, Endpoint], ...] = (
-    ("PUT", "/v2/customer_profiles/{integrationId}", update_profile),
-    ("PUT", "/v2/customer_profiles", update_profiles),
-    ("PUT", "/v2/customer_sessions/{customerSessionId}", update_session),
-    ("GET", "/v2/customer_sessions/{customerSessionId}", get_session),
-    ("PUT", "/v2/customer_sessions/{customerSessionId}/reopen", reopen_session),
-    ("POST", "/v2/customer_sessions/{customerSessionId}/returns", return_items),
-    ("POST", "/v2/events", track_event),
-    ("POST", "/v1/referrals", create_referral),
-    ("POST", "/v1/referrals_for_multiple_advocates", create_referrals),
-    ("GET", "/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/balances", balances),
-    (
-        "GET",
-        "/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/transactions",
-        transactions,
-    ),
-    ("POST", "/v1/coupon_reservations/{couponValue}", reserve_coupon),
-    ("DELETE", "/v1/coupon_reservations/{couponValue}", reserve_coupon),
-    ("GET", "/v1/coupon_reservations/customerprofiles/{couponValue}", reserved_customers),
-    ("GET", "/v1/customer_profiles/{integrationId}/inventory", inventory),
-    ("DELETE", "/v1/customer_data/{integrationId}", delete_customer),
-    ("POST", "/v2/audiences", create_audience),
-    ("POST", "/v2/customer_audiences", change_audiences),
-)
-
+Handler = Callable[[Request, Door], Awaitable[Response]]
+# The handler of each endpoint routes.EMULATED lists.
+HANDLERS: dict[routes.Endpoint, Handler] = {
+    routes.PROFILE: update_profile,
+    routes.PROFILES: update_profiles,
+    routes.SESSION: update_session,
+    routes.GET_SESSION: get_session,
+    routes.REOPEN: reopen_session,
+    routes.RETURN: return_items,
+    routes.EVENT: track_event,
+    routes.REFERRAL: create_referral,
+    routes.REFERRALS: create_referrals,
+    routes.BALANCES: balances,
+    routes.TRANSACTIONS: transactions,
+    routes.RESERVE: reserve_coupon,
+    routes.UNRESERVE: reserve_coupon,
+    routes.RESERVED: reserved_customers,
+    routes.INVENTORY: inventory,
+    routes.ERASURE: delete_customer,
+    routes.AUDIENCE: create_audience,
+    routes.AUDIENCES: change_audiences,
+}
 
 # Every path the Integration API has, emulated or not, for naming a path parameter.
-TEMPLATES = tuple(path for _, path, _ in ENDPOINTS) + tuple(path for _, path in NOT_EMULATED)
+TEMPLATES = tuple(e.path for e in routes.EMULATED + routes.NOT_EMULATED)
 
 
 def _status(error: Exception) -> int:
@@ -831,7 +809,7 @@ def _status(error: Exception) -> int:
     return 500
 
 
-def _guard(endpoint: Endpoint, door: Door, debug: bool) -> Callable[[Request], Awaitable[Response]]:
+def _guard(endpoint: Handler, door: Door, debug: bool) -> Callable[[Request], Awaitable[Response]]:
     """An endpoint whose failures become Talon.One's error bodies (and are logged)."""
 
     async def handle(request: Request) -> Response:
@@ -850,7 +828,7 @@ def _guard(endpoint: Endpoint, door: Door, debug: bool) -> Callable[[Request], A
 
 def _erasure(request: Request) -> str | None:
     """The integration id an erasure request names (DELETE /v1/customer_data/{id}), else None."""
-    if request.method == "DELETE" and request.url.path.startswith(ERASURE_PREFIX):
+    if request.method == "DELETE" and routes.ERASURE.pattern.match(request.url.path):
         return str(request.path_params.get("integrationId", ""))
     return None
 
@@ -1007,11 +985,13 @@ def create_app(door: Door, key: str, debug: bool = False) -> Any:
         response.headers.update(error.headers or {})  # 405's Allow
         return response
 
-    routes: dict[str, dict[str, Callable[..., Any]]] = {}
-    for method, path, endpoint in ENDPOINTS:
-        routes.setdefault(path, {})[method] = _guard(endpoint, door, debug)
-    for method, path in NOT_EMULATED:
-        routes.setdefault(path, {})[method] = _not_emulated(method, path)
+    table: dict[str, dict[str, Callable[..., Any]]] = {}
+    for endpoint in routes.EMULATED:
+        handler = _guard(HANDLERS[endpoint], door, debug)
+        table.setdefault(endpoint.path, {})[endpoint.method] = handler
+    for endpoint in routes.NOT_EMULATED:
+        missing = _not_emulated(endpoint.method, endpoint.path)
+        table.setdefault(endpoint.path, {})[endpoint.method] = missing
 
     def dispatch(handlers: dict[str, Callable[..., Any]]) -> Callable[..., Any]:
         async def handle(request: Request) -> Response:
@@ -1022,7 +1002,7 @@ def create_app(door: Door, key: str, debug: bool = False) -> Any:
     app = Starlette(
         routes=[
             Route(path, dispatch(handlers), methods=list(handlers))
-            for path, handlers in routes.items()
+            for path, handlers in table.items()
         ],
         exception_handlers={HTTPException: http_error},
     )

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -175,11 +174,6 @@ def respond(
             out.line(key)
     else:
         render.response(resp, explain)
-
-
-def api_path(template: str, *ids: str) -> str:
-    """The Integration API path a command stands for, as the request log shows it."""
-    return template.format(*(quote(i, safe="") for i in ids))
 
 
 def log_request(ctx: typer.Context, resp: Response, method: str, path: str) -> None:

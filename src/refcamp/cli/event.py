@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from refcamp import service
-from refcamp.cli import api_path, guarded, respond, workspace
+from refcamp import routes, service
+from refcamp.cli import guarded, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload
 from refcamp.errors import InputError
 from refcamp.payloads import EventInput, read_attrs, read_event_body, read_json
@@ -52,7 +52,7 @@ def track(
 ) -> None:
     """Track a custom event for a customer, or an anonymous one; rules with { event = "TYPE" }
     react to it."""
-    body = read_event_body(read_json(payload)) if payload else EventInput()
+    body = read_event_body(read_json(payload), need_type=False) if payload else EventInput()
     event_type = event_type or body.type
     profile = profile or body.profile_id
     if not event_type:
@@ -68,5 +68,5 @@ def track(
         response_content=body.response_content,
     )
     resp.notes[:0] = list(body.notes)
-    path = api_path("/v2/events")
+    path = routes.EVENT.path
     respond(ctx, resp, as_json, False, explain, [], ("POST", path))

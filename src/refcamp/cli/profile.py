@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from refcamp import render, service, talon
-from refcamp.cli import api_path, guarded, respond, workspace
+from refcamp import render, routes, service, talon
+from refcamp.cli import guarded, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
 from refcamp.payloads import ProfileInput, check_id, read_attrs, read_json, read_profile_body
 from refcamp.service import request_log
@@ -73,7 +73,7 @@ def update(
     codes = [r.code for r in resp.created_referrals] + [c.code for c in resp.created_coupons]
     if quiet and not as_json and not codes:  # an empty line alone would pass for a code
         resp.notes.append(service.why_no_code(ws.catalog, resp.evaluation))
-    path = api_path("/v2/customer_profiles/{}", profile_id)
+    path = routes.PROFILE.format(profile_id)
     respond(ctx, resp, as_json, quiet, explain, codes, ("PUT", path))
 
 

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from refcamp import render, service, talon
-from refcamp.cli import api_path, guarded, log_request, respond, workspace
+from refcamp import render, routes, service, talon
+from refcamp.cli import guarded, log_request, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
 from refcamp.errors import InputError
 from refcamp.models import SESSION_STATES
@@ -111,7 +111,7 @@ def _update(
     ws = workspace(ctx)
     resp = service.update_session(ws, session_id, request, dry_run=dry_run)
     made = resp.session.id if resp.session else session_id or ""
-    path = api_path("/v2/customer_sessions/{}", made)
+    path = routes.SESSION.format(made)
     respond(ctx, resp, as_json, quiet, explain, [made] if resp.session else [], ("PUT", path))
 
 
@@ -185,7 +185,7 @@ def cancel(
     """Cancel a session. A closed one is revoked: every point it booked (the advocate's too) and
     every code use is rolled back. An open one books nothing. Cancelling twice changes nothing."""
     resp = service.cancel_session(workspace(ctx), session_id, dry_run=dry_run)
-    path = api_path("/v2/customer_sessions/{}", session_id)
+    path = routes.SESSION.format(session_id)
     respond(ctx, resp, as_json, quiet, explain, [session_id], ("PUT", path))
 
 
@@ -202,7 +202,7 @@ def reopen(
     back, and closing it again books anew (PUT /v2/customer_sessions/ID/reopen)."""
     ws = workspace(ctx)
     resp = service.reopen_session(ws, session_id, dry_run=dry_run)
-    path = api_path("/v2/customer_sessions/{}/reopen", session_id)
+    path = routes.REOPEN.format(session_id)
     if as_json:  # reopenCustomerSession's body
         log_request(ctx, resp, "PUT", path)
         ids = ws.talon_ids()
@@ -241,7 +241,7 @@ def return_(
     else:
         raise InputError("say what is returned: --item position=P[,quantity=Q] or --payload")
     resp = service.return_items(workspace(ctx), session_id, request, dry_run=dry_run)
-    path = api_path("/v2/customer_sessions/{}/returns", session_id)
+    path = routes.RETURN.format(session_id)
     respond(ctx, resp, as_json, quiet, False, [session_id], ("POST", path))
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
+from refcamp import routes
 from refcamp.errors import DatabaseError, NotFoundError
 from refcamp.models import LoggedRequest
 from refcamp.service.workspace import Workspace
@@ -26,7 +27,7 @@ from refcamp.store.db import transaction
 
 # How the request log shows an erasure (DELETE /v1/customer_data/{id}) from any door: the id is
 # the one thing it must not keep.
-ERASURE_PATH = "/v1/customer_data/{integrationId}"
+ERASURE_PATH = routes.ERASURE.path
 
 
 @dataclass(frozen=True)
