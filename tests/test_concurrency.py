@@ -383,7 +383,9 @@ PAUSE_AFTER_OWNER_READ = textwrap.dedent(
         def fetchall(self):
             return self.rows
 
-    class Pausing(sqlite3.Connection):
+    from refcamp.store.db import StoreConnection
+
+    class Pausing(StoreConnection):  # refcamp's own connection class, held at one statement
         done = False
         def execute(self, sql, *args):
             cursor = super().execute(sql, *args)
@@ -396,7 +398,7 @@ PAUSE_AFTER_OWNER_READ = textwrap.dedent(
                 return Rows(rows)
             return cursor
 
-    sqlite3.connect = lambda *a, **k: connect(*a, factory=Pausing, **k)
+    sqlite3.connect = lambda *a, **k: connect(*a, **{**k, "factory": Pausing})
     import refcamp.cli
     refcamp.cli.main()
     """

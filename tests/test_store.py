@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from refcamp.errors import StateFileError
+from refcamp.errors import DatabaseIntegrity, StateFileError
 from refcamp.store.db import connect, transaction
 from refcamp.store.migrations import APPLICATION_ID, MIGRATIONS
 
@@ -142,7 +142,7 @@ def test_ledger_is_append_only(tmp_path: Path) -> None:
             "INSERT INTO ledger (transaction_uuid, program_id, profile_id, type, amount, name, "
             "start_date, created) VALUES ('u', 'p', 'P', 'addition', 5, 'n', 'x', 'x')"
         )
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"), transaction(conn):
+    with pytest.raises(DatabaseIntegrity, match="append-only"), transaction(conn):
         conn.execute("UPDATE ledger SET amount = 6")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"), transaction(conn):
+    with pytest.raises(DatabaseIntegrity, match="append-only"), transaction(conn):
         conn.execute("DELETE FROM ledger")
