@@ -386,12 +386,20 @@ def test_transactions_page_through_the_ledger(server: Server) -> None:
         )  # fmt: skip
         assert code == 0, err
     path = "/v1/loyalty_programs/1/profile/P/transactions"
+    # The newest first: "If no filters are applied, the last 50 loyalty transactions ... are
+    # returned" (getLoyaltyProgramProfileTransactions); skip pages back in time.
     first = server.request("GET", f"{path}?pageSize=2")
     assert first.body["hasMore"] is True
-    assert [t["amount"] for t in first.body["data"]] == [1, 2]
+    assert [t["amount"] for t in first.body["data"]] == [5, 4]
     last = server.request("GET", f"{path}?pageSize=2&skip=4")
     assert last.body == {"hasMore": False, "data": last.body["data"]}
-    assert [t["amount"] for t in last.body["data"]] == [5]
+    assert [t["amount"] for t in last.body["data"]] == [1]
+    for points in range(6, 61):  # 60 entries: without paging, the last 50
+        assert refcamp("loyalty", "add", "P", "--program", "sample-wallet", "--points",
+                       str(points), "--reason", "r")[0] == 0  # fmt: skip
+    default = server.request("GET", path)
+    assert [t["amount"] for t in default.body["data"]] == list(range(60, 10, -1))
+    assert default.body["hasMore"] is True
     assert all(t["programId"] == 1 for t in first.body["data"])
 
 
@@ -433,7 +441,7 @@ def test_inventory_and_customer_data_deletion(server: Server) -> None:
     assert len(inventory.body["referrals"]) == 1
     assert "coupons" not in inventory.body  # not asked for
     event = {"type": "clicked", "sessionId": "INV-S", "attributes": {"email": "a@example.com"}}
-    assert server.request("POST", "/v2/events", event).status == 200
+    assert server.request("POST", "/v2/events", event).status == 204  # silent=yes: the default
     assert server.request("DELETE", "/v1/customer_data/INV").status == 204
     with closing(open_state(state_file())) as conn:
         rows = conn.execute("SELECT attributes FROM events WHERE session_id = 'INV-S'")
@@ -753,7 +761,7 @@ def test_every_endpoint_with_a_command_answers_what_the_command_prints(
         (["session", "show", "S1"], "GET", "/v2/customer_sessions/S1", None),
         (
             ["event", "track", "review_posted", "--profile", "F1", "--attr", "stars=5"],
-            "POST", "/v2/events",
+            "POST", "/v2/events?silent=no",
             {"type": "review_posted", "profileId": "F1", "attributes": {"stars": 5},
              "responseContent": SHOWN},
         ),

@@ -746,14 +746,23 @@ def test_events_referrals_transactions_inventory_profiles_audiences_erasure(
     )
     # Custom events: one that earns points, the same as a dry run, an anonymous one.
     review = {"profileId": "advocate", "type": "review_posted", "attributes": {"stars": 5}}
+    # silent=no: Talon.One's default (yes) answers 204 without a body ("silent-event" below).
     story.call(
         "event",
         200,
         "trackEventV2",
         {**review, "responseContent": ["event", "customerProfile", "loyalty"]},
+        {"silent": "no"},
     )
     story.call(
-        "dry-event", 200, "trackEventV2", {**review, "responseContent": ["event"]}, {"dry": True}
+        "dry-event",
+        200,
+        "trackEventV2",
+        {**review, "responseContent": ["event"]},
+        {"dry": True, "silent": "no"},
+    )
+    story.call(
+        "silent-event", 204, "trackEventV2", {**review, "responseContent": ["event"]}, {"dry": True}
     )
     story.call("after-events", 200, "getLoyaltyBalances", program, "advocate")
     story.call(
@@ -761,6 +770,7 @@ def test_events_referrals_transactions_inventory_profiles_audiences_erasure(
         200,
         "trackEventV2",
         {"type": "page_viewed", "attributes": {"path": "/home"}, "responseContent": ["event"]},
+        {"silent": "no"},
     )
     # Referral codes made through the API.
     story.call(
@@ -885,13 +895,14 @@ def test_events_referrals_transactions_inventory_profiles_audiences_erasure(
     r.equal("adv-c", "/referrals/0/advocateProfileIntegrationId", "adv-c", "silent creates too")
     r.equal("adv-c", "/referrals/0/usageLimit", 2)
 
+    # The newest first ("the last 50 loyalty transactions"): the review's 5, then the referral's.
     r.equal("page-1", "/hasMore", True)
-    r.equal("page-1", "/data/0/amount", 100)
-    r.equal("page-1", "/data/0/type", "addition")
-    r.equal("page-1", "/data/0/customerSessionId", "friend-session")
+    r.equal("page-1", "/data/0/amount", 5)
+    r.equal("page-1", "/data/0/name", "Review bonus")
     r.equal("page-2", "/hasMore", False)
-    r.equal("page-2", "/data/0/amount", 5)
-    r.equal("page-2", "/data/0/name", "Review bonus")
+    r.equal("page-2", "/data/0/amount", 100)
+    r.equal("page-2", "/data/0/type", "addition")
+    r.equal("page-2", "/data/0/customerSessionId", "friend-session")
     amounts = sorted(x.get("amount") for x in r.items("all-transactions", "/data"))
     r.check(amounts == [5, 100], f"all-transactions: {amounts}", "all-transactions")
 

@@ -19,12 +19,20 @@ class Endpoint:
     path: str  # with {parameters}, as the SDK writes it
     flags: tuple[str, ...] = ()  # its boolean query parameters
     replayed: bool = False  # replay takes it (a line's path)
+    # Its other query parameters (times, numbers); any parameter outside these and the flags is
+    # refused by name, never ignored.
+    others: tuple[str, ...] = ()
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Each {parameter} is one path segment; the path as a whole must match.
         regex = re.sub(r"\\\{[A-Za-z]+\\\}", "([^/]+)", re.escape(self.path))
         object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+    @property
+    def query(self) -> tuple[str, ...]:
+        """Every query parameter it takes, as the SDK sends them."""
+        return self.flags + self.others
 
     def format(self, *ids: str) -> str:
         """The path for these ids, each percent-encoded as one segment."""
@@ -49,6 +57,7 @@ SESSION = Endpoint(
     "/v2/customer_sessions/{customerSessionId}",
     ("dry",),
     replayed=True,
+    others=("now",),  # refcamp's own: the time the request is judged at (the SDK never sends it)
 )
 GET_SESSION = Endpoint("getCustomerSession", "GET", "/v2/customer_sessions/{customerSessionId}")
 REOPEN = Endpoint(
@@ -57,7 +66,7 @@ REOPEN = Endpoint(
 RETURN = Endpoint(
     "returnCartItems", "POST", "/v2/customer_sessions/{customerSessionId}/returns", ("dry",)
 )
-EVENT = Endpoint("trackEventV2", "POST", "/v2/events", ("dry",), replayed=True)
+EVENT = Endpoint("trackEventV2", "POST", "/v2/events", ("silent", "dry"), replayed=True)
 REFERRAL = Endpoint("createReferral", "POST", "/v1/referrals")
 REFERRALS = Endpoint(
     "createReferralsForMultipleAdvocates",
@@ -69,11 +78,13 @@ BALANCES = Endpoint(
     "getLoyaltyBalances",
     "GET",
     "/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/balances",
+    others=("endDate",),
 )
 TRANSACTIONS = Endpoint(
     "getLoyaltyProgramProfileTransactions",
     "GET",
     "/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/transactions",
+    others=("subledgerId", "startDate", "endDate", "pageSize", "skip"),
 )
 RESERVE = Endpoint("createCouponReservation", "POST", "/v1/coupon_reservations/{couponValue}")
 UNRESERVE = Endpoint("deleteCouponReservation", "DELETE", "/v1/coupon_reservations/{couponValue}")

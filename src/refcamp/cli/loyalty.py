@@ -80,11 +80,13 @@ def balance(
 def ledger(
     ctx: typer.Context, profile_id: ProfileId, program: Program = None, as_json: Json = False
 ) -> None:
-    """Every ledger entry of a customer, oldest first."""
+    """Every ledger entry of a customer, oldest first (with --json, newest first, as Talon.One
+    lists transactions)."""
     ws = workspace(ctx)
     entries = service.ledger(ws, profile_id, program)
-    if as_json:  # getLoyaltyProgramProfileTransactions' body
-        render.print_json(talon.transactions(entries, ws.talon_ids(), ws.catalog))
+    if as_json:  # getLoyaltyProgramProfileTransactions' body: the newest first
+        newest = list(reversed(entries))
+        render.print_json(talon.transactions(newest, ws.talon_ids(), ws.catalog))
         return
     if not entries:
         render.line(f"No ledger entries for {profile_id}.")

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from refcamp import routes
 from refcamp.server.answers import ApiError, failure
 from refcamp.server.door import BODY_SECONDS, Door
-from refcamp.server.endpoints import HANDLERS, Handler, loggable, logged_line
+from refcamp.server.endpoints import HANDLERS, loggable, logged_line
 from refcamp.server.reading import MAX_BODY, read_body
 
 __all__ = ["BODY_SECONDS", "MAX_BODY", "ApiError", "Door", "Gate", "create_app", "read_body"]
@@ -38,12 +38,16 @@ __all__ = ["BODY_SECONDS", "MAX_BODY", "ApiError", "Door", "Gate", "create_app",
 TEMPLATES = tuple(e.path for e in routes.EMULATED + routes.NOT_EMULATED)
 
 
-def _guard(endpoint: Handler, door: Door, debug: bool) -> Callable[[Request], Awaitable[Response]]:
+def _guard(
+    endpoint: routes.Endpoint, door: Door, debug: bool
+) -> Callable[[Request], Awaitable[Response]]:
     """An endpoint whose failures become Talon.One's error bodies (and are logged)."""
+    handler = HANDLERS[endpoint]
 
     async def handle(request: Request) -> Response:
         try:
-            return await endpoint(request, door)
+            _known_query(request, endpoint)
+            return await handler(request, door)
         except Exception as error:
             failed = failure(error, debug)
         line = logged_line(request)
@@ -53,6 +57,19 @@ def _guard(endpoint: Handler, door: Door, debug: bool) -> Callable[[Request], Aw
         return failed.response()
 
     return handle
+
+
+def _known_query(request: Request, endpoint: routes.Endpoint) -> None:
+    """A query parameter the endpoint does not take is refused by name: an application that sends
+    one expects something of it, and silently ignoring it would hide that refcamp does not."""
+    for name in request.query_params:
+        if name not in endpoint.query:
+            takes = ", ".join(endpoint.query) or "none"
+            raise ApiError(
+                400,
+                f"query {name}: not a parameter of {endpoint.name} (it takes: {takes})",
+                parameter=name,
+            )
 
 
 def _not_emulated(method: str, path: str) -> Callable[[Request], Awaitable[Response]]:
@@ -177,7 +194,7 @@ def create_app(door: Door, key: str, debug: bool = False) -> Any:
 
     table: dict[str, dict[str, Callable[..., Any]]] = {}
     for endpoint in routes.EMULATED:
-        handler = _guard(HANDLERS[endpoint], door, debug)
+        handler = _guard(endpoint, door, debug)
         table.setdefault(endpoint.path, {})[endpoint.method] = handler
     for endpoint in routes.NOT_EMULATED:
         missing = _not_emulated(endpoint.method, endpoint.path)

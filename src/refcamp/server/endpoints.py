@@ -144,7 +144,9 @@ async def return_items(request: Request, door: Door) -> Response:
 
 
 async def track_event(request: Request, door: Door) -> Response:
-    dry = flag(request, "dry")
+    # silent=yes (Talon.One's default) answers 204 without a body; the event is tracked all the
+    # same. silent=no answers the integration state.
+    silent, dry = flag(request, "silent", default=True), flag(request, "dry")
     body = payloads.read_event_body(await body_of(request, door))
 
     def call(ws: service.Workspace) -> tuple[dict[str, Any], Any]:
@@ -159,7 +161,8 @@ async def track_event(request: Request, door: Door) -> Response:
         )
         return _state(ws, response)
 
-    return json_response(await run(door, request, call))
+    state = await run(door, request, call)
+    return Response(status_code=204) if silent else json_response(state)
 
 
 async def create_referral(request: Request, door: Door) -> Response:
@@ -211,11 +214,20 @@ async def transactions(request: Request, door: Door) -> Response:
     start, end = moment(request, "startDate"), moment(request, "endDate")
     size = integer(request, "pageSize", 50, 1, 1000)
     skip = integer(request, "skip", 0, 0, 2**31)
+    if request.query_params.get("subledgerId"):
+        raise ApiError(
+            400,
+            "query subledgerId: refcamp's loyalty programs have no subledgers (the whole ledger is "
+            "the program's); leave it out",
+            parameter="subledgerId",
+        )
 
     def call(ws: service.Workspace) -> dict[str, Any]:
+        # Newest first: "If no filters are applied, the last 50 loyalty transactions ... are
+        # returned" (getLoyaltyProgramProfileTransactions); skip pages back in time.
         entries = [
             e
-            for e in service.ledger(ws, profile_id, program)
+            for e in reversed(service.ledger(ws, profile_id, program))
             if (start is None or e.created >= start) and (end is None or e.created <= end)
         ]
         page = entries[skip : skip + size]
