@@ -23,7 +23,8 @@ from refcamp.store.db import connect
 
 # Typer turns the app into Click commands at every CliRunner.invoke (~80 ms for refcamp's tree,
 # 95% of an in-process command); the commands it builds are stateless, so the tests build them
-# once, as one `refcamp` process does. (Typer is pinned below 0.30 in pyproject.toml.)
+# once, as one `refcamp` process does. (Typer is pinned below 0.30 in pyproject.toml;
+# tests/test_typer_internals.py checks that _get_command is there.)
 typer.testing._get_command = functools.cache(typer.testing._get_command)
 
 ENV = ("REFCAMP_DB", "REFCAMP_CAMPAIGNS", "REFCAMP_NOW", "REFCAMP_SEED", "REFCAMP_DEBUG")

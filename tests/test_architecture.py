@@ -234,3 +234,23 @@ def test_nothing_below_the_doors_reads_the_environment():
         if layer(name) != "doors" and reads_environment(path)
     ]
     assert wrong == [], wrong
+
+
+# The replay package's modules, lowest first (refcamp/replay/__init__.py says what each does): each
+# imports only those before it, and the package itself (the driver) imports them all.
+REPLAY = ("lines", "reader", "identity", "out", "turns", "batch")
+
+
+def test_the_replay_package_imports_downwards():
+    graph = import_graph()
+    order = [f"{PACKAGE}.replay.{name}" for name in REPLAY]
+    assert set(order) | {f"{PACKAGE}.replay"} == {
+        name for name in graph if name.startswith(f"{PACKAGE}.replay")
+    }, "a replay module is missing from REPLAY"
+    wrong = [
+        f"{name} imports {target}"
+        for i, name in enumerate(order)
+        for target in sorted(graph[name])
+        if target.startswith(f"{PACKAGE}.replay") and target not in order[:i]
+    ]
+    assert wrong == [], "\n".join(wrong)

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import typer.main
 from conftest import Run
-from typer._coercion import build_runtime_param, resolve_type_descriptor
 from typer.models import OptionInfo
 
 from refcamp import render
 from refcamp.cli import NOUNS, app, commands
+from refcamp.cli.typer_internals import build_runtime_param, resolve_type_descriptor
 
 # stateless: no test here touches the state (their PostgreSQL leg was the SQLite one again)
 pytestmark = pytest.mark.stateless

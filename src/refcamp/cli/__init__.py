@@ -2,7 +2,8 @@
 
 Errors raised by the core (RefcampError) become one line on stderr and their exit code; any other
 exception is a bug and is reported as one line too, unless REFCAMP_DEBUG=1 asks for the traceback.
-The commands are built lazily (refcamp.cli.commands); each run has one Output (refcamp.render),
+The commands are built lazily (refcamp.cli.commands; what they take from Typer's private modules
+is in refcamp.cli.typer_internals); each run has one Output (refcamp.render),
 made by the root callback, that writes its results, notes, errors and progress bars.
 """
 
@@ -17,11 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-from typer._click.globals import get_current_context
 
 from refcamp import __version__, render, talon
 from refcamp.cli.commands import NOUNS, Command, Group, Nouns
+from refcamp.cli.typer_internals import (
+    ClickException,
+    NoArgsIsHelpError,
+    UsageError,
+    get_current_context,
+)
 from refcamp.errors import InputError, RefcampError
 from refcamp.render import Output
 from refcamp.service import Response, Workspace

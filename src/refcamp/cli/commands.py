@@ -20,14 +20,19 @@ from typing import Any
 import typer
 import typer.core
 import typer.main
-from typer._click.core import Command as ClickCommand
-from typer._click.core import Context, Parameter
-from typer._click.exceptions import NoSuchOption, UsageError
-from typer._coercion import RuntimeParam, build_runtime_param
-from typer._param_types import coerce_cli_path
 from typer.core import MarkupMode
 from typer.models import CommandInfo, TyperInfo
 
+from refcamp.cli.typer_internals import Command as ClickCommand
+from refcamp.cli.typer_internals import (
+    Context,
+    NoSuchOption,
+    Parameter,
+    RuntimeParam,
+    UsageError,
+    build_runtime_param,
+    coerce_cli_path,
+)
 from refcamp.payloads import DECIMAL, INTEGER
 from refcamp.render import inert
 
