@@ -244,10 +244,11 @@ class Refcamp:
         return self.balance(profile, program, now)["currentBalance"]
 
     def ledger(self, profile: str) -> list[dict[str, Any]]:
-        """Every entry of `loyalty ledger PROFILE --json` (one page)."""
+        """Every entry of `loyalty ledger PROFILE --json` (one page), oldest first (the JSON lists
+        them newest first, as Talon.One's transactions)."""
         page = self.json("loyalty", "ledger", profile)
         assert page["hasMore"] is False
-        return page["data"]
+        return page["data"][::-1]
 
     def code(self, campaign: str, advocate: str, code: str) -> str:
         """`referral create` with a chosen code; the code it printed."""

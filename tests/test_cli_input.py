@@ -345,7 +345,8 @@ def test_unknown_program_in_balance_exits_1(run: Run) -> None:
 
 
 def test_closing_a_cancelled_session_exits_1(run: Run) -> None:
-    cancelled = run("session", "update", "S", "--profile", "P", "--state", "cancelled")
+    assert run("session", "update", "S", "--profile", "P").exit_code == 0  # created open
+    cancelled = run("session", "update", "S", "--state", "cancelled")
     assert cancelled.exit_code == 0, cancelled
     result = run("session", "close", "S")
     assert result.exit_code == 1, result
@@ -355,7 +356,8 @@ def test_closing_a_cancelled_session_exits_1(run: Run) -> None:
 
 
 def test_reopening_a_cancelled_session_exits_1(run: Run) -> None:
-    assert run("session", "update", "S", "--profile", "P", "--state", "cancelled").exit_code == 0
+    assert run("session", "update", "S", "--profile", "P").exit_code == 0  # created open
+    assert run("session", "update", "S", "--state", "cancelled").exit_code == 0
     result = run("session", "update", "S", "--state", "open")
     assert result.exit_code == 1, result
     assert "cancelled" in result.stderr

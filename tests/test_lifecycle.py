@@ -73,9 +73,10 @@ def current(run: Run, profile: str, program: str = WALLET, *options: str) -> int
 
 
 def ledger(run: Run, profile: str) -> list[dict[str, Any]]:
+    """The customer's ledger, oldest first (the JSON lists it newest first)."""
     result = ok(run("loyalty", "ledger", profile, "--json")).json
     assert result["hasMore"] is False
-    return result["data"]
+    return result["data"][::-1]
 
 
 def referral(run: Run, code: str) -> dict[str, Any]:
@@ -600,12 +601,13 @@ def test_cancelling_an_open_session_fires_cancelled(events: Run) -> None:
     check_db(events)
 
 
-def test_new_session_created_cancelled_fires_created_and_cancelled(events: Run) -> None:
-    response = update(events, "E4", "--profile", "P", "--state", "cancelled")
-    assert fired(response) == [("created", 1), ("cancelled", 8)]
-    assert booked(response) == [False, False]
-    assert current(events, "P", "pts") == 0
-    assert session_state(events, "E4") == "cancelled"
+def test_a_new_session_cannot_be_created_cancelled(events: Run) -> None:
+    """NewCustomerSessionV2.state: "Sessions can be created as `open` or `closed`" (exit 2,
+    nothing saved: there is nothing to cancel)."""
+    result = events("session", "update", "E4", "--profile", "P", "--state", "cancelled")
+    assert result.exit_code == 2, result
+    assert "created open or closed" in result.stderr, result.stderr
+    assert events("session", "show", "E4").exit_code == 1  # no such session
     check_db(events)
 
 

@@ -264,6 +264,12 @@ def read_session_body(body: Any) -> SessionInput:
     # Read in this order, so of several wrong fields the first is named, as before.
     profile_id = _optional_id(session, "profileId")
     state = session.string("state")
+    if state == "partially_returned":
+        raise InputError.about(
+            "customerSession.state",
+            "partially_returned is reached only by returning items (POST "
+            "/v2/customer_sessions/ID/returns), never set",
+        )
     if state is not UNSET and state not in SESSION_STATES:
         raise InputError(
             f"customerSession.state: unknown state {state!r}; one of: {', '.join(SESSION_STATES)}"

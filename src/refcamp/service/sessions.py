@@ -27,7 +27,6 @@ def _transition(before: str | None, after: str) -> tuple[str, ...]:
         return {
             "open": ("talon_session_created",),
             "closed": ("talon_session_created", "talon_session_closed"),
-            "cancelled": ("talon_session_created", "talon_session_cancelled"),
         }[after]
     if before == "open":
         return {
@@ -56,6 +55,13 @@ def update_session(
         stored = queries.get_session(ws.conn, session_id)
         before = stored.state if stored else None
         after = (before or "open") if request.state is UNSET else request.state
+        if stored is None and after == "cancelled":
+            # NewCustomerSessionV2.state: "Sessions can be created as `open` or `closed`".
+            raise InputError.about(
+                "customerSession.state",
+                f"session {session_id} does not exist: a new session is created open or closed, "
+                "never cancelled (there is nothing to cancel)",
+            )
         if _nothing_to_do(stored, after, response):
             attach_views(ws, response)
             return response
