@@ -94,7 +94,7 @@ from refcamp.store.queries.sessions import (
     save_session_effects,
     session_effects,
 )
-from refcamp.store.queries.statistics import campaign_figures, count_rejection
+from refcamp.store.queries.statistics import campaign_figures, count_rejection, ledger_programs
 
 __all__ = [
     "CART_FIELDS",
@@ -136,6 +136,7 @@ __all__ = [
     "join_audience",
     "leave_audience",
     "ledger",
+    "ledger_programs",
     "list_coupons",
     "list_referrals",
     "loader",

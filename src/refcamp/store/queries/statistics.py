@@ -1,5 +1,5 @@
-"""Figures over the state file as a whole: rejections counted per day, and the raw counts
-behind `campaign stats`."""
+"""Figures over the state file as a whole: rejections counted per day, the raw counts behind
+`campaign stats`, and the programs the ledger names."""
 
 from __future__ import annotations
 
@@ -84,3 +84,9 @@ def _point_figures(conn: Connection, campaign_id: str) -> dict[str, PointFigures
         spent = deducted - refunded
         points[program] = PointFigures(issued, rolled_back, spent, issued - rolled_back - spent)
     return points
+
+
+def ledger_programs(conn: Connection) -> list[str]:
+    """Every loyalty program the ledger names (what `db check` checks when the campaign files
+    cannot say which programs exist)."""
+    return [row[0] for row in conn.execute("SELECT DISTINCT program_id FROM ledger")]
