@@ -46,7 +46,7 @@ def check_state(ws: Workspace) -> list[str]:
     programs: Any = ws.catalog.programs if ws.campaigns_dir.exists() else {}
     with snapshot(conn):
         if ws.broken_catalog:  # which programs exist cannot be known
-            programs = [r[0] for r in conn.execute("SELECT DISTINCT program_id FROM ledger")]
+            programs = queries.ledger_programs(conn)
         return check(conn, programs, ws.now)
 
 

@@ -18,6 +18,12 @@ from typing import TYPE_CHECKING
 from refcamp.errors import StateFileError
 from refcamp.loyalty import balances, overspent, standing
 from refcamp.store import queries
+from refcamp.store.queries.coupons import _coupon
+from refcamp.store.queries.ledger_entries import _entry
+from refcamp.store.queries.profiles import _profile
+from refcamp.store.queries.referrals import _referral
+from refcamp.store.queries.rows import _time
+from refcamp.store.queries.sessions import _session
 
 if TYPE_CHECKING:
     from refcamp.store.connection import Connection
@@ -119,11 +125,11 @@ def _append_only(conn: Connection) -> Problems:
 # Every table whose rows refcamp reads back into models, with its loader and key. The loaders
 # check each row's shape (JSON of the right kind, dates that are dates, carts of cart items).
 LOADED = (
-    ("profiles", "id", queries._profile),
-    ("sessions", "id", queries._session),
-    ("referrals", "code", queries._referral),
-    ("coupons", "code", queries._coupon),
-    ("ledger", "transaction_uuid", queries._entry),
+    ("profiles", "id", _profile),
+    ("sessions", "id", _session),
+    ("referrals", "code", _referral),
+    ("coupons", "code", _coupon),
+    ("ledger", "transaction_uuid", _entry),
 )
 
 
@@ -165,7 +171,7 @@ def _json(text: object) -> object:
 
 def _is_time(text: object) -> bool:
     try:
-        return queries._time(text) is not None
+        return _time(text) is not None
     except (TypeError, ValueError):
         return False
 

@@ -241,7 +241,7 @@ def m005_serve(conn: Connection) -> None:
 def m006_ledger_chain(conn: Connection) -> None:
     """Each ledger entry carries a hash of itself and of the entry before it for the same
     customer and program, so `db check` finds an entry edited or deleted by hand."""
-    from refcamp.store.queries import chain_hash
+    from refcamp.store.queries.ledger_entries import chain_hash
 
     conn.execute("ALTER TABLE ledger ADD COLUMN chain TEXT NOT NULL DEFAULT ''")
     # The append-only trigger is lifted only for the backfill, inside this migration's transaction.
