@@ -151,7 +151,15 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "doors": ("base", "engine", "input", "service", "output"),  # CLI, HTTP, replay, simulate
 }
 BASE = ("models", "errors", "clock", "codes", "paths", "tables", "loyalty", "settings")
-INPUT = ("payloads", "campaigns", "catalog_cache", "templates", "routes")
+INPUT = (
+    "payloads",
+    "json_text",
+    "option_values",
+    "campaigns",
+    "catalog_cache",
+    "templates",
+    "routes",
+)
 OUTPUT = ("render", "talon", "listing")
 DOORS = ("cli", "server", "console", "replay", "simulate", "__main__")
 
@@ -261,9 +269,7 @@ def test_the_replay_package_imports_downwards():
 MOST_LINES = 800
 # Modules still over the limit, each with the work that splits it. A module leaves this list when
 # it is split (the test below fails while a listed module is under the limit or gone).
-TOO_LONG = {
-    "refcamp/payloads.py": "#24: 829 lines, not split yet; the next seam",
-}
+TOO_LONG = {}
 
 
 def test_no_module_is_over_the_line_limit():

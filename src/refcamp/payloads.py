@@ -10,24 +10,20 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from refcamp.clock import parse_time
 from refcamp.errors import InputError
+from refcamp.json_text import LARGEST_NUMBER, MAX_DEPTH, SURROGATE
 from refcamp.models import SESSION_STATES, CartItem
-from refcamp.tables import did_you_mean
 
 MAX_ID = 1000
 MAX_TEXT = 1000
 MAX_ITEMS = 1000
-MAX_DEPTH = 20
-LARGEST_NUMBER = 1e15  # beyond it a number is no amount refcamp can keep exactly
 
 RESPONSE_CONTENT = (
     "customerSession",
@@ -53,7 +49,6 @@ class _Unset:
 
 UNSET: Any = _Unset()  # a field the request did not mention: keep what is stored
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # exactly Unicode's Cc (control) category
-SURROGATE = re.compile("[\ud800-\udfff]")  # never valid alone: SQLite cannot store it as UTF-8
 # Unicode's Cf (format) category but for the zero-width (non-)joiners, which scripts and emoji
 # need: invisible characters that hide in an id (U+200B) or reverse how it reads (U+202E), so that
 # two ids that look the same are different customers. (A test checks this against unicodedata.)
@@ -585,251 +580,3 @@ def read_event_body(body: Any, need_type: bool = True) -> EventInput:
     return EventInput(
         event_type, profile_id, session_id, attributes, response_content, tuple(notes)
     )
-
-
-# --- the command line ----------------------------------------------------------------------------
-
-
-MAX_PAYLOAD = 1 << 20  # bytes, as `serve` allows a request body: no request is larger
-
-
-def read_json(source: str) -> Any:
-    """The JSON document in a file, or on stdin when `source` is '-'; at most MAX_PAYLOAD bytes
-    are read (`yes | refcamp ... --payload -` would otherwise fill the memory)."""
-    if source == "-":
-        data = sys.stdin.buffer.read(MAX_PAYLOAD + 1)
-        name = "stdin"
-    else:
-        try:
-            with Path(source).open("rb") as handle:  # a pipe (<(...)) is fine; /dev/zero ends
-                data = handle.read(MAX_PAYLOAD + 1)
-        except OSError as error:
-            raise InputError(f"--payload {source}: {error.strerror}") from None
-        name = source
-    if len(data) > MAX_PAYLOAD:
-        raise InputError(f"payload {name}: larger than {MAX_PAYLOAD >> 20} MiB")
-    try:
-        return json_bytes(data)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"payload {name}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
-        ) from None
-    except ValueError as error:
-        raise InputError(f"payload {name}: {error}") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or abs(value) > LARGEST_NUMBER:
-        raise ValueError(f"{text} is too large a number")
-    return value
-
-
-def _int(text: str) -> int:
-    if len(text.lstrip("-")) > 16 or abs(int(text)) > LARGEST_NUMBER:
-        raise ValueError(f"{text[:20]}{'...' if len(text) > 20 else ''} is too large a number")
-    return int(text)
-
-
-Place = tuple[str | int, ...]  # where a value sits in a JSON document: keys and indexes
-
-
-def field_name(place: Place) -> str:
-    """A place as errors name fields: `customerSession.cartItems[0].price`."""
-    text = ""
-    for part in place:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text or "request body"
-
-
-def json_pointer(place: Place) -> str:
-    """A place as a JSON pointer (RFC 6901): `/customerSession/cartItems/0/price`."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in place)
-
-
-class TextError(ValueError):
-    """Text in a JSON document that is not Unicode (a lone surrogate, escaped as \\udcff) or
-    whose bytes were not UTF-8, with the place of the value (or of the object whose key it is)."""
-
-    def __init__(self, place: Place, problem: str) -> None:
-        super().__init__(f"{field_name(place)}: {problem}" if place else problem)
-        self.place = place
-        self.problem = problem
-
-
-UNPAIRED = "not valid Unicode (an unpaired surrogate)"
-NOT_UTF8 = "not UTF-8"
-
-
-def _text_place(value: Any, place: Place = ()) -> tuple[Place, bool] | None:
-    """Where the first text holding a lone surrogate is, and whether it is a key."""
-    if isinstance(value, str):
-        return (place, False) if SURROGATE.search(value) else None
-    if isinstance(value, dict):
-        for key, child in value.items():
-            if SURROGATE.search(key):
-                return place, True
-            found = _text_place(child, (*place, key))
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found = _text_place(child, (*place, index))
-            if found is not None:
-                return found
-    return None
-
-
-def check_text(value: Any, where: str | None = None, problem: str = UNPAIRED) -> None:
-    """Refuse lone surrogates anywhere in a JSON value (they cannot be stored as UTF-8): a
-    TextError naming the field, under `where` when given."""
-    found = _text_place(value)
-    if found is None:
-        return
-    place, key = found
-    if where is not None:
-        place = (where, *place)
-    raise TextError(place, f"a key is {problem}" if key else problem)
-
-
-def strict_json(text: str) -> Any:
-    """json.loads without Python's extensions (NaN, Infinity), which would make our own JSON
-    output invalid; numbers refcamp cannot keep and text that is not Unicode are refused (a
-    TextError naming the field), and absurd nesting is a clear error instead of a
-    RecursionError."""
-    try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_float, parse_int=_int)
-    except RecursionError:
-        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
-    if "\\ud" in text or "\\uD" in text:  # only escapes can make a lone surrogate
-        check_text(value)
-    return value
-
-
-def json_bytes(raw: bytes) -> Any:
-    """A JSON document sent as bytes (an HTTP body, a payload, a replay line): as strict_json
-    reads it, and bytes that are not UTF-8 refused naming the field whose text holds them (a
-    TextError) rather than the whole document, or decoded with replacement characters."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # Each byte that is not UTF-8 becomes a lone surrogate (U+DC80-U+DCFF), which the JSON
-        # reader keeps in its string, so the string's place can be said.
-        try:
-            value = json.loads(raw.decode("utf-8", "surrogateescape"))
-        except (ValueError, RecursionError):
-            raise TextError((), f"{NOT_UTF8} (byte {error.start})") from None
-        check_text(value, problem=f"{NOT_UTF8} (byte {error.start} of the document)")
-        raise TextError((), f"{NOT_UTF8} (byte {error.start})") from None
-    return strict_json(text)
-
-
-# Numbers as people type them on a command line: ASCII digits, an optional sign, a decimal point,
-# an exponent. Python's int() and float() also take " 10", "1_000", Arabic-Indic and full-width
-# digits (any Unicode Nd), "nan" and "inf"; none of those is a number here.
-INTEGER = re.compile(r"[-+]?[0-9]+")
-DECIMAL = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
-
-
-# What a KEY=VALUE value becomes a number from: exactly a JSON number. Anything else is text kept
-# as typed, so a zip code (01067), a phone number (+49...), 1_000 or " 42 " is never changed.
-JSON_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
-JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
-
-
-def typed_value(text: str) -> Any:
-    """A command-line value as JSON would read it when it is a JSON number, true or false (one
-    refcamp can keep exactly: within LARGEST_NUMBER), else the text as typed."""
-    if text in ("true", "false"):
-        return text == "true"
-    if JSON_INTEGER.fullmatch(text):
-        number: int | float = int(text)
-    elif JSON_NUMBER.fullmatch(text):
-        number = float(text)
-    else:
-        return text
-    return number if abs(number) <= LARGEST_NUMBER else text  # 1e999 and long ids stay text
-
-
-def read_attrs(specs: list[str], option: str = "--attr") -> dict[str, Any]:
-    """K=V pairs (V a number only when it is exactly a JSON number) and K:=JSON pairs."""
-    result: dict[str, Any] = {}
-    for spec in specs:
-        if ":=" in spec and spec.index(":=") < spec.index("=") + 1:
-            key, raw = spec.split(":=", 1)
-            try:
-                value = strict_json(raw)
-            except json.JSONDecodeError as error:
-                raise InputError(f"{option} {spec}: invalid JSON: {error.msg}") from None
-            except ValueError as error:
-                raise InputError(f"{option} {spec}: {error}") from None
-            check_depth(value, f"{option} {key}")
-        elif "=" in spec:
-            key, raw = spec.split("=", 1)
-            value = typed_value(raw)
-        else:
-            raise InputError(f"{option} {spec!r}: expected KEY=VALUE or KEY:=JSON")
-        if not key:
-            raise InputError(f"{option} {spec!r}: the key is empty")
-        try:
-            check_text({key: value})
-        except TextError as error:
-            raise InputError(f"{option} {key}: {error.problem}") from None
-        result[key] = value
-    return result
-
-
-ITEM_KEYS = ("sku", "name", "price", "quantity", "category", "weight")
-ITEM_FORM = (
-    "expected key=value pairs separated by commas, like sku=A1,price=10,quantity=2 "
-    f"(keys: {', '.join(ITEM_KEYS)}; for a value holding a comma or '=', use --payload)"
-)
-
-
-def read_item(spec: str, position: int) -> CartItem:
-    """--item sku=sku-00004,name=ProductC,price=100,quantity=1,category=Accessories
-
-    Refused unless it is exactly that: a space or a semicolon between pairs would otherwise
-    make one long sku, a key given twice would silently win and a missing price would be 0."""
-    values: dict[str, str] = {}
-    for part in spec.split(","):
-        key, sep, value = part.partition("=")
-        if not sep or "=" in value or not key or key != key.strip():
-            raise InputError(f"--item {spec!r}: {part!r} is not key=value; {ITEM_FORM}")
-        key = key.lower()
-        if key not in ITEM_KEYS:
-            raise InputError(
-                f"--item {spec!r}: unknown key {key!r}{did_you_mean(key, ITEM_KEYS)}; "
-                f"keys: {', '.join(ITEM_KEYS)}"
-            )
-        if key in values:
-            raise InputError(f"--item {spec!r}: {key} is given twice")
-        values[key] = value
-    body: dict[str, Any] = {"quantity": 1}
-    for key, value in values.items():
-        if key in ("price", "weight"):
-            number = typed_value(value)
-            if isinstance(number, str) and JSON_NUMBER.fullmatch(value):
-                raise InputError(f"--item {spec!r}: {key} {value} is too large a number")
-            if isinstance(number, bool) or not isinstance(number, int | float):
-                raise InputError(f"--item {spec!r}: {key} must be a number, got {value!r}")
-            body[key] = number
-        elif key == "quantity":
-            if not JSON_INTEGER.fullmatch(value):
-                raise InputError(f"--item {spec!r}: quantity must be a whole number, got {value!r}")
-            body[key] = int(value)
-        else:
-            body[key] = value
-    if "sku" not in body:
-        raise InputError(f"--item {spec!r}: sku is required")
-    try:
-        item = read_cart_item(body, "item", position, [])
-    except InputError as error:
-        raise InputError(f"--item {spec!r}: {str(error).removeprefix('item.')}") from None
-    if "price" not in body:  # checked last, so a wrong quantity is named first
-        raise InputError(f"--item {spec!r}: price is required (price=0 for a free item)")
-    return item

@@ -33,7 +33,7 @@ from refcamp.cli.typer_internals import (
     build_runtime_param,
     coerce_cli_path,
 )
-from refcamp.payloads import DECIMAL, INTEGER
+from refcamp.option_values import DECIMAL, INTEGER
 from refcamp.render import inert
 
 

@@ -10,7 +10,8 @@ from refcamp import routes, service
 from refcamp.cli import guarded, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload
 from refcamp.errors import InputError
-from refcamp.payloads import EventInput, read_attrs, read_event_body, read_json
+from refcamp.option_values import read_attrs, read_json
+from refcamp.payloads import EventInput, read_event_body
 
 app = typer.Typer(help="Custom events: track.", no_args_is_help=True)
 

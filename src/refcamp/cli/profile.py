@@ -9,7 +9,8 @@ import typer
 from refcamp import render, routes, service, talon
 from refcamp.cli import guarded, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
-from refcamp.payloads import ProfileInput, check_id, read_attrs, read_json, read_profile_body
+from refcamp.option_values import read_attrs, read_json
+from refcamp.payloads import ProfileInput, check_id, read_profile_body
 from refcamp.service import request_log
 from refcamp.service.request_log import record_after
 

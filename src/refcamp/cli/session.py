@@ -11,13 +11,11 @@ from refcamp.cli import guarded, log_request, respond, workspace
 from refcamp.cli.options import Attrs, DryRun, Explain, Json, Payload, Quiet
 from refcamp.errors import InputError
 from refcamp.models import SESSION_STATES
+from refcamp.option_values import read_attrs, read_item, read_json
 from refcamp.payloads import (
     ReturnInput,
     SessionInput,
     check_id,
-    read_attrs,
-    read_item,
-    read_json,
     read_return_body,
     read_returned_item,
     read_session_body,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from refcamp import payloads, routes
+from refcamp import json_text, payloads, routes
 from refcamp.clock import parse_time
 from refcamp.errors import InputError, RefcampError
 
@@ -62,8 +62,8 @@ def _decode(segment: str, line: int) -> str:
 def parse(line: int, text: str) -> Request:
     """One line of a replay file as a request; InputError names the line and the problem."""
     try:
-        record = payloads.strict_json(text)
-    except payloads.TextError as error:  # a lone surrogate, named by its field
+        record = json_text.strict_json(text)
+    except json_text.TextError as error:  # a lone surrogate, named by its field
         raise InputError(f"line {line}: {error}") from None
     except ValueError as error:
         raise InputError(f"line {line}: invalid JSON: {error}") from None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from refcamp import payloads, routes
+from refcamp import json_text, payloads, routes
 from refcamp.clock import parse_time
 from refcamp.errors import InputError
 from refcamp.server.answers import ApiError
@@ -59,10 +59,10 @@ async def body_of(request: Request, door: Door) -> Any:
     if not raw.strip():
         return {}
     try:
-        return payloads.json_bytes(raw)
-    except payloads.TextError as error:  # named by its field, never stored as U+FFFD
+        return json_text.json_bytes(raw)
+    except json_text.TextError as error:  # named by its field, never stored as U+FFFD
         message = str(error) if error.place else f"request body: {error}"
-        raise ApiError(400, message, pointer=payloads.json_pointer(error.place)) from None
+        raise ApiError(400, message, pointer=json_text.json_pointer(error.place)) from None
     except ValueError as error:
         raise ApiError(400, f"request body: invalid JSON: {error}", pointer="") from None
 
