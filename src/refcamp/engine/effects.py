@@ -22,13 +22,14 @@ from refcamp.engine.kinds import (
     BookingPort,
     EffectKind,
     dates_said,
+    item_said,
     money,
     points_said,
     register_kind,
     with_props,
 )
 from refcamp.engine.types import Context
-from refcamp.models import Campaign, Catalog, CodeSettings, Effect
+from refcamp.models import Campaign, CartItem, Catalog, CodeSettings, Effect
 from refcamp.tables import LARGEST, Problem, TableReader, did_you_mean, unknown_hint
 
 Planned = tuple[Mapping[str, Any], Mapping[str, Any]]  # (props, params)
@@ -45,6 +46,16 @@ class EffectSpec(EffectKind):
 
     def plan(self, context: Context) -> Planned | None:
         raise NotImplementedError
+
+    def plan_all(self, context: Context) -> list[Planned]:
+        """Every effect this one plans: one, or none (`plan`), or one per cart item unit (the
+        per-item effects, Talon.One's with cart item flattening: a unit is a sub-position)."""
+        planned = self.plan(context)
+        return [] if planned is None else [planned]
+
+    def effect_type_of(self, props: Mapping[str, Any]) -> str:
+        """The effectType of one planned effect (a per-item kind has its own)."""
+        return self.effect_type
 
     def words(self) -> str:
         raise NotImplementedError
@@ -163,6 +174,34 @@ class CreateReferralCode(CreateCode):
         return "create a referral code" + (f" ({', '.join(extra)})" if extra else "")
 
 
+def units(context: Context, items: list[Any]) -> list[tuple[CartItem, int]]:
+    """The cart's units matching the item conditions `items`, as (item, sub-position): each unit
+    of an item is one, as Talon.One's cart item flattening counts them."""
+    session = context.facts.session
+    if session is None:
+        return []
+    return [
+        (item, sub)
+        for item in session.cart_items
+        if all(c.check(context, item).passed for c in items)
+        for sub in range(item.quantity)
+    ]
+
+
+def read_per_item(reader: TableReader) -> tuple[bool, list[Any]] | None:
+    """`per_item` (one effect per cart item unit) and its optional `items` (item conditions)."""
+    per_item = bool(reader.get("per_item", bool, False))
+    raw_items = reader.get("items", list, None)
+    if raw_items is None or not per_item:
+        return per_item, []
+    found = read_conditions(raw_items, f"{reader.where}: items", reader.problems, "item")
+    return None if found is None else (per_item, found)
+
+
+def items_words(items: list[Any]) -> str:
+    return " matching " + " and ".join(c.words() for c in items) if items else ""
+
+
 def program_problems(program: str, catalog: Catalog) -> list[tuple[str, str]]:
     if program in catalog.programs:
         return []
@@ -173,7 +212,10 @@ def program_problems(program: str, catalog: Catalog) -> list[tuple[str, str]]:
 @register
 class AddLoyaltyPoints(EffectSpec):
     """Add points to the current customer or to the advocate of the session's referral code:
-    a fixed number (`points`), or `points_per` unit of a numeric value (`of`), rounded down."""
+    a fixed number (`points`), or `points_per` unit of a numeric value (`of`), rounded down.
+    With `per_item`, once per cart item unit (optionally those matching `items`): `points` per
+    unit, or `points_per` unit of its price; each effect names its cartItemPosition and
+    cartItemSubPosition, and a return rolls back what the returned units earned."""
 
     name = "add_loyalty_points"
     effect_type = "addLoyaltyPoints"
@@ -189,7 +231,11 @@ class AddLoyaltyPoints(EffectSpec):
         validity: str | None,
         points_per: float | None = None,
         of: str | None = None,
+        per_item: bool = False,
+        items: list[Any] | None = None,
     ) -> None:
+        self.per_item = per_item
+        self.items = items or []
         self.program = program
         self.points = points
         self.recipient = recipient
@@ -209,6 +255,17 @@ class AddLoyaltyPoints(EffectSpec):
         reason = reader.text("reason", "")
         pending = read_duration(reader, "pending", None, "immediate")
         validity = read_duration(reader, "validity", None, "unlimited")
+        per_item = read_per_item(reader)
+        if per_item is None:
+            return None
+        if "items" in reader.table and not per_item[0]:
+            reader.problem("items", "only goes with per_item = true")
+            return None
+        if per_item[0] and "of" in reader.table:
+            reader.problem("of", "per_item counts points_per per unit of each item's price: no of")
+            return None
+        if per_item[0] and "points_per" in reader.table and "points" not in reader.table:
+            of = "item.price"
         if ("points" in reader.table) == ("points_per" in reader.table):
             reader.problem(None, "give either points (a fixed number) or points_per with of")
             return None
@@ -218,7 +275,7 @@ class AddLoyaltyPoints(EffectSpec):
                     "points_per", f"must be more than 0 and at most 1000000, got {points_per}"
                 )
                 return None
-            if "of" not in reader.table:
+            if "of" not in reader.table and not per_item[0]:
                 reader.problem(None, 'points_per needs of (e.g. of = "session.total")')
                 return None
         elif "of" in reader.table:
@@ -231,7 +288,19 @@ class AddLoyaltyPoints(EffectSpec):
         if points_per is not None and of is None:
             return None
         default = f"{points} points" if points is not None else f"{points_per:g} points per {of}"
-        return cls(program, points, recipient, reason or default, pending, validity, points_per, of)
+        if per_item[0]:
+            default += " per item"
+        return cls(
+            program,
+            points,
+            recipient,
+            reason or default,
+            pending,
+            validity,
+            points_per,
+            of,
+            *per_item,
+        )
 
     def problems(self, catalog: Catalog) -> list[tuple[str, str]]:
         return program_problems(self.program, catalog)
@@ -244,7 +313,28 @@ class AddLoyaltyPoints(EffectSpec):
             return 0
         return math.floor(value * (self.points_per or 0) + 1e-9)
 
+    def plan_all(self, context: Context) -> list[Planned]:
+        if not self.per_item:
+            return super().plan_all(context)
+        planned = []
+        for item, sub in units(context, self.items):
+            if self.points is not None:
+                points = self.points
+            else:
+                points = math.floor(item.price * (self.points_per or 0) + 1e-9)
+            found = self._planned(context, points)
+            if found is not None:
+                props, params = found
+                props["cartItemPosition"], props["cartItemSubPosition"] = item.position, sub
+                planned.append((props, params))
+        return planned
+
     def plan(self, context: Context) -> Planned | None:
+        return self._planned(context, self.amount(context))
+
+    def _planned(
+        self, context: Context, amount: int
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         facts = context.facts
         if self.recipient == "advocate":
             referral = facts.referral
@@ -255,7 +345,7 @@ class AddLoyaltyPoints(EffectSpec):
             if facts.profile is None:
                 return None
             recipient = facts.profile.id
-        points = min(self.amount(context), LARGEST)  # a total in the billions is someone's typo
+        points = min(amount, LARGEST)  # a total in the billions is someone's typo
         if points <= 0:
             return None  # e.g. 1 point per 10 on a total of 5
         program = context.catalog.programs[self.program]
@@ -286,13 +376,29 @@ class AddLoyaltyPoints(EffectSpec):
     def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
         if not port.final:
             return effect  # tentative until the session closes
+        # A reopen keeps the active points of the first close: closing again adds only what
+        # the rule gives beyond them (AddLoyaltyPointsEffectProps.desiredValue: the original
+        # amount), never the same points twice.
+        desired = effect.props["value"]
+        kept = port.kept_points(effect)
+        if kept >= desired:
+            port.note(
+                f"add_loyalty_points: the {desired} points for "
+                f"{effect.props['recipientIntegrationId']} ('{effect.props['name']}') stayed "
+                "from the session's first close (a reopen keeps active points); none added again"
+            )
+            return None
+        if kept:
+            effect = with_props(effect, value=desired - kept, desiredValue=desired)
         params = effect.params
         uuid = port.add_entry(effect, "addition", params["start_date"], params["expiry_date"])
         return with_props(effect, transactionUUID=uuid)
 
     @classmethod
     def said(cls, props: Mapping[str, Any]) -> str:
-        words = points_said(props, "+")
+        words = points_said(props, "+") + item_said(props)
+        if props.get("desiredValue") is not None:
+            words += f" (of {props['desiredValue']}: the rest stayed from the first close)"
         if props.get("transactionUUID") is None:
             words += ", not booked until the session closes"
         return words + dates_said(props)
@@ -304,6 +410,8 @@ class AddLoyaltyPoints(EffectSpec):
         else:
             amount = f"{self.points_per:g} point{'' if self.points_per == 1 else 's'} per unit of"
             amount += f" {self.of}"
+        if self.per_item:
+            amount += " for each cart item unit" + items_words(self.items)
         return f"add {amount} to {who} in {self.program} ('{self.reason}')"
 
 
@@ -376,14 +484,24 @@ class DeductLoyaltyPoints(EffectSpec):
 @register
 class SetDiscount(EffectSpec):
     """A discount: a fixed `amount` or a `percent` of the session total (or, with
-    scope = "items", of the cart items matching `items`), never more than what is left to pay."""
+    scope = "items", of the cart items matching `items`), never more than what is left to pay.
+    With `per_item`, one setDiscountPerItem per cart item unit (optionally those matching
+    `items`): `amount` off each unit (at most its price) or `percent` of its price; a return
+    rolls back the discounts of the returned units."""
 
     name = "set_discount"
     effect_type = "setDiscount"
 
     def __init__(
-        self, label: str, amount: float | None, percent: float | None, scope: str, items: list[Any]
+        self,
+        label: str,
+        amount: float | None,
+        percent: float | None,
+        scope: str,
+        items: list[Any],
+        per_item: bool = False,
     ) -> None:
+        self.per_item = per_item
         self.label = label
         self.amount = amount
         self.percent = percent
@@ -396,6 +514,10 @@ class SetDiscount(EffectSpec):
         amount = reader.get("amount", (int, float), None)
         percent = reader.get("percent", (int, float), None)
         scope = reader.choice("scope", ("session", "items"), "session")
+        per_item = bool(reader.get("per_item", bool, False))
+        if per_item and "scope" in reader.table:
+            reader.problem("scope", "per_item discounts each cart item unit: no scope")
+            return None
         raw_items = reader.get("items", list, None)
         if ("amount" in reader.table) == ("percent" in reader.table):
             reader.problem(None, "give either amount or percent")
@@ -407,7 +529,12 @@ class SetDiscount(EffectSpec):
             reader.problem("percent", f"must be more than 0 and at most 100, got {percent}")
             return None
         items: list[Any] = []
-        if scope == "items":
+        if per_item and raw_items is not None:
+            found = read_conditions(raw_items, f"{reader.where}: items", reader.problems, "item")
+            if found is None:
+                return None
+            items = found
+        elif scope == "items":
             if raw_items is None:
                 reader.problem(None, 'scope = "items" needs items = [item conditions]')
                 return None
@@ -420,7 +547,41 @@ class SetDiscount(EffectSpec):
             return None
         if label is None or scope is None:
             return None
-        return cls(label, amount, percent, scope, items)
+        return cls(label, amount, percent, scope, items, per_item)
+
+    def plan_all(self, context: Context) -> list[Planned]:
+        if not self.per_item:
+            return super().plan_all(context)
+        session = context.facts.session
+        if session is None:
+            return []
+        profile = context.facts.profile
+        params = {"profile": profile.id if profile else None}
+        planned: list[Planned] = []
+        left = max(session.total - sum(context.discounted), 0.0)
+        for item, sub in units(context, self.items):
+            if self.amount is not None:
+                desired = min(self.amount, item.price)
+            else:
+                desired = item.price * (self.percent or 0) / 100
+            desired = float(round(desired, 2))
+            value = float(round(min(desired, left), 2))
+            if value <= 0:
+                continue
+            left -= value
+            props: dict[str, Any] = {
+                "name": self.label,
+                "value": value,
+                "position": item.position,
+                "subPosition": sub,
+            }
+            if value != desired:  # SetDiscountPerItemEffectProps: "the original value"
+                props["desiredValue"] = desired
+            planned.append((props, params))
+        return planned
+
+    def effect_type_of(self, props: Mapping[str, Any]) -> str:
+        return SetDiscountPerItem.effect_type if "position" in props else self.effect_type
 
     def plan(self, context: Context) -> Planned | None:
         session = context.facts.session
@@ -470,7 +631,28 @@ class SetDiscount(EffectSpec):
     def words(self) -> str:
         size = f"{self.amount:g} off" if self.amount is not None else f"{self.percent:g}% off"
         where = "matching items" if self.scope == "items" else "the session total"
+        if self.per_item:
+            where = "each cart item unit" + items_words(self.items)
         return f"discount '{self.label}': {size} {where}"
+
+
+@register_kind
+class SetDiscountPerItem(EffectKind):
+    """A discount on one cart item unit (set_discount with per_item): Talon.One's
+    setDiscountPerItem, with position and subPosition."""
+
+    effect_type = "setDiscountPerItem"
+
+    @classmethod
+    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
+        if port.final and port.session_id is not None:
+            port.add_discount(effect)
+        return effect
+
+    @classmethod
+    def said(cls, props: Mapping[str, Any]) -> str:
+        words = f"discount '{props.get('name')}': {money(props.get('value'))}"
+        return words + item_said(props, "position")
 
 
 @register
