@@ -25,10 +25,19 @@ features = ["loyalty"]
 [[rules]]
 name = "Each unit earns"
 when = [{ event = "talon_session_closed" }]
-then = [
-  { effect = "add_loyalty_points", program = "sample-wallet", per_item = true, points = 10, reason = "10 points per item" },
-  { effect = "set_discount", name = "5forALL", amount = 5, per_item = true },
-]
+
+[[rules.then]]
+effect = "add_loyalty_points"
+program = "sample-wallet"
+per_item = true
+points = 10
+reason = "10 points per item"
+
+[[rules.then]]
+effect = "set_discount"
+name = "5forALL"
+amount = 5
+per_item = true
 """
 
 # The tutorial's cart: one pair of shoes and two of the same shirt.
