@@ -15,84 +15,31 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from refcamp.clock import add_duration, iso, parse_duration
-from refcamp.engine.conditions import MISSING, NUMERIC_PATHS, read_conditions, resolve
+from refcamp.clock import add_duration, iso
+from refcamp.engine import discounts as _discounts  # noqa: F401  (registers set_discount)
+from refcamp.engine.conditions import MISSING, NUMERIC_PATHS, resolve
+from refcamp.engine.effect_spec import (
+    EFFECTS,
+    EffectSpec,
+    Planned,
+    items_words,
+    program_problems,
+    read_duration,
+    read_per_item,
+    register,
+    units,
+)
 from refcamp.engine.kinds import (
     KINDS,
     BookingPort,
-    EffectKind,
     dates_said,
     item_said,
-    money,
     points_said,
-    register_kind,
     with_props,
 )
 from refcamp.engine.types import Context
-from refcamp.models import Campaign, CartItem, Catalog, CodeSettings, Effect
-from refcamp.tables import LARGEST, Problem, TableReader, did_you_mean, unknown_hint
-
-Planned = tuple[Mapping[str, Any], Mapping[str, Any]]  # (props, params)
-
-
-class EffectSpec(EffectKind):
-    """A kind a campaign file names; an instance is one effect as written in a rule."""
-
-    name: ClassVar[str]  # the value of `effect` in TOML
-
-    @classmethod
-    def read(cls, reader: TableReader) -> EffectSpec | None:
-        raise NotImplementedError
-
-    def plan(self, context: Context) -> Planned | None:
-        raise NotImplementedError
-
-    def plan_all(self, context: Context) -> list[Planned]:
-        """Every effect this one plans: one, or none (`plan`), or one per cart item unit (the
-        per-item effects, Talon.One's with cart item flattening: a unit is a sub-position)."""
-        planned = self.plan(context)
-        return [] if planned is None else [planned]
-
-    def effect_type_of(self, props: Mapping[str, Any]) -> str:
-        """The effectType of one planned effect (a per-item kind has its own)."""
-        return self.effect_type
-
-    def words(self) -> str:
-        raise NotImplementedError
-
-    def problems(self, catalog: Catalog) -> list[tuple[str, str]]:
-        """(key, message) pairs for references that only the whole catalog can check."""
-        return []
-
-    def usage(
-        self, props: Mapping[str, Any], params: Mapping[str, Any]
-    ) -> tuple[str, int, str | None] | None:
-        """What the planned effect counts against campaign limits: (action, amount, profile)."""
-        return None
-
-    def planned(self, context: Context, props: Mapping[str, Any]) -> None:
-        """Called once the effect is kept (past the campaign limits)."""
-
-
-EFFECTS: dict[str, type[EffectSpec]] = {}
-
-
-def register(cls: type[EffectSpec]) -> type[EffectSpec]:
-    EFFECTS[cls.name] = cls
-    register_kind(cls)
-    return cls
-
-
-def read_duration(reader: TableReader, key: str, default: Any, allowed: str) -> Any:
-    """A duration such as 30D, or the word `allowed` (immediate / unlimited)."""
-    value = reader.get(key, str, default)
-    if key in reader.table and isinstance(value, str) and value != allowed:
-        try:
-            parse_duration(value)
-        except ValueError as error:
-            reader.problem(key, f"{error}, or {allowed!r}")
-            return None
-    return value
+from refcamp.models import Campaign, Catalog, CodeSettings, Effect
+from refcamp.tables import LARGEST, Problem, TableReader, did_you_mean
 
 
 class CreateCode(EffectSpec):
@@ -172,41 +119,6 @@ class CreateReferralCode(CreateCode):
         if self.valid_for:
             extra.append(f"valid for {self.valid_for}")
         return "create a referral code" + (f" ({', '.join(extra)})" if extra else "")
-
-
-def units(context: Context, items: list[Any]) -> list[tuple[CartItem, int]]:
-    """The cart's units matching the item conditions `items`, as (item, sub-position): each unit
-    of an item is one, as Talon.One's cart item flattening counts them."""
-    session = context.facts.session
-    if session is None:
-        return []
-    return [
-        (item, sub)
-        for item in session.cart_items
-        if all(c.check(context, item).passed for c in items)
-        for sub in range(item.quantity)
-    ]
-
-
-def read_per_item(reader: TableReader) -> tuple[bool, list[Any]] | None:
-    """`per_item` (one effect per cart item unit) and its optional `items` (item conditions)."""
-    per_item = bool(reader.get("per_item", bool, False))
-    raw_items = reader.get("items", list, None)
-    if raw_items is None or not per_item:
-        return per_item, []
-    found = read_conditions(raw_items, f"{reader.where}: items", reader.problems, "item")
-    return None if found is None else (per_item, found)
-
-
-def items_words(items: list[Any]) -> str:
-    return " matching " + " and ".join(c.words() for c in items) if items else ""
-
-
-def program_problems(program: str, catalog: Catalog) -> list[tuple[str, str]]:
-    if program in catalog.programs:
-        return []
-    hint = unknown_hint(program, catalog.programs)
-    return [("program", f"unknown loyalty program {program!r}{hint}")]
 
 
 @register
@@ -479,180 +391,6 @@ class DeductLoyaltyPoints(EffectSpec):
 
     def words(self) -> str:
         return f"deduct {self.points} points in {self.program} ('{self.reason}')"
-
-
-@register
-class SetDiscount(EffectSpec):
-    """A discount: a fixed `amount` or a `percent` of the session total (or, with
-    scope = "items", of the cart items matching `items`), never more than what is left to pay.
-    With `per_item`, one setDiscountPerItem per cart item unit (optionally those matching
-    `items`): `amount` off each unit (at most its price) or `percent` of its price; a return
-    rolls back the discounts of the returned units."""
-
-    name = "set_discount"
-    effect_type = "setDiscount"
-
-    def __init__(
-        self,
-        label: str,
-        amount: float | None,
-        percent: float | None,
-        scope: str,
-        items: list[Any],
-        per_item: bool = False,
-    ) -> None:
-        self.per_item = per_item
-        self.label = label
-        self.amount = amount
-        self.percent = percent
-        self.scope = scope
-        self.items = items
-
-    @classmethod
-    def read(cls, reader: TableReader) -> EffectSpec | None:
-        label = reader.text("name")
-        amount = reader.get("amount", (int, float), None)
-        percent = reader.get("percent", (int, float), None)
-        scope = reader.choice("scope", ("session", "items"), "session")
-        per_item = bool(reader.get("per_item", bool, False))
-        if per_item and "scope" in reader.table:
-            reader.problem("scope", "per_item discounts each cart item unit: no scope")
-            return None
-        raw_items = reader.get("items", list, None)
-        if ("amount" in reader.table) == ("percent" in reader.table):
-            reader.problem(None, "give either amount or percent")
-            return None
-        if amount is not None and amount <= 0:
-            reader.problem("amount", f"must be more than 0, got {amount}")
-            return None
-        if percent is not None and not 0 < percent <= 100:
-            reader.problem("percent", f"must be more than 0 and at most 100, got {percent}")
-            return None
-        items: list[Any] = []
-        if per_item and raw_items is not None:
-            found = read_conditions(raw_items, f"{reader.where}: items", reader.problems, "item")
-            if found is None:
-                return None
-            items = found
-        elif scope == "items":
-            if raw_items is None:
-                reader.problem(None, 'scope = "items" needs items = [item conditions]')
-                return None
-            found = read_conditions(raw_items, f"{reader.where}: items", reader.problems, "item")
-            if found is None:
-                return None
-            items = found
-        elif raw_items is not None:
-            reader.problem("items", 'only goes with scope = "items"')
-            return None
-        if label is None or scope is None:
-            return None
-        return cls(label, amount, percent, scope, items, per_item)
-
-    def plan_all(self, context: Context) -> list[Planned]:
-        if not self.per_item:
-            return super().plan_all(context)
-        session = context.facts.session
-        if session is None:
-            return []
-        profile = context.facts.profile
-        params = {"profile": profile.id if profile else None}
-        planned: list[Planned] = []
-        left = max(session.total - sum(context.discounted), 0.0)
-        for item, sub in units(context, self.items):
-            if self.amount is not None:
-                desired = min(self.amount, item.price)
-            else:
-                desired = item.price * (self.percent or 0) / 100
-            desired = float(round(desired, 2))
-            value = float(round(min(desired, left), 2))
-            if value <= 0:
-                continue
-            left -= value
-            props: dict[str, Any] = {
-                "name": self.label,
-                "value": value,
-                "position": item.position,
-                "subPosition": sub,
-            }
-            if value != desired:  # SetDiscountPerItemEffectProps: "the original value"
-                props["desiredValue"] = desired
-            planned.append((props, params))
-        return planned
-
-    def effect_type_of(self, props: Mapping[str, Any]) -> str:
-        return SetDiscountPerItem.effect_type if "position" in props else self.effect_type
-
-    def plan(self, context: Context) -> Planned | None:
-        session = context.facts.session
-        if session is None:
-            return None  # a discount needs a cart
-        left = max(session.total - sum(context.discounted), 0.0)
-        if self.scope == "items":
-            base = sum(
-                i.price * i.quantity
-                for i in session.cart_items
-                if all(c.check(context, i).passed for c in self.items)
-            )
-        else:
-            base = session.total
-        value = self.amount if self.amount is not None else base * (self.percent or 0) / 100
-        if self.scope == "items" and self.amount is not None:
-            value = min(value, base)
-        value = float(round(min(value, left), 2))  # money: always a decimal number
-        if value <= 0:
-            return None
-        scope = "cartItems" if self.scope == "items" else "sessionTotal"
-        profile = context.facts.profile
-        return {"name": self.label, "value": value, "scope": scope}, {
-            "profile": profile.id if profile else None
-        }
-
-    def usage(
-        self, props: Mapping[str, Any], params: Mapping[str, Any]
-    ) -> tuple[str, int, str | None] | None:
-        return "setDiscount", props["value"], params["profile"]
-
-    def planned(self, context: Context, props: Mapping[str, Any]) -> None:
-        # What later discounts may take is what is left after this one.
-        context.discounted.append(props["value"])
-
-    @classmethod
-    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
-        if port.final and port.session_id is not None:
-            port.add_discount(effect)
-        return effect
-
-    @classmethod
-    def said(cls, props: Mapping[str, Any]) -> str:
-        where = "on matching items" if props.get("scope") == "cartItems" else "off the total"
-        return f"discount '{props.get('name')}': {money(props.get('value'))} {where}"
-
-    def words(self) -> str:
-        size = f"{self.amount:g} off" if self.amount is not None else f"{self.percent:g}% off"
-        where = "matching items" if self.scope == "items" else "the session total"
-        if self.per_item:
-            where = "each cart item unit" + items_words(self.items)
-        return f"discount '{self.label}': {size} {where}"
-
-
-@register_kind
-class SetDiscountPerItem(EffectKind):
-    """A discount on one cart item unit (set_discount with per_item): Talon.One's
-    setDiscountPerItem, with position and subPosition."""
-
-    effect_type = "setDiscountPerItem"
-
-    @classmethod
-    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
-        if port.final and port.session_id is not None:
-            port.add_discount(effect)
-        return effect
-
-    @classmethod
-    def said(cls, props: Mapping[str, Any]) -> str:
-        words = f"discount '{props.get('name')}': {money(props.get('value'))}"
-        return words + item_said(props, "position")
 
 
 @register
