@@ -377,6 +377,10 @@ def test_an_older_state_file_gets_its_ledger_chained(
         # Later migrations undone too, so that the file is as schema 5 left it.
         "ALTER TABLE replays DROP COLUMN failed",
         "DROP TABLE requests",
+        "ALTER TABLE ledger DROP COLUMN item_position",
+        "ALTER TABLE ledger DROP COLUMN item_sub_position",
+        "ALTER TABLE discounts DROP COLUMN item_position",
+        "ALTER TABLE discounts DROP COLUMN item_sub_position",
         "DELETE FROM migrations WHERE number >= 6",
         *version,
     )

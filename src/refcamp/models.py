@@ -305,6 +305,9 @@ class LedgerEntry:
     rule_name: str | None = None
     reverses: str | None = None  # the transaction this entry undoes
     talon_id: int = 0  # Talon.One's integer id (the row's), 0 until stored
+    # The cart item (and unit of it) the points were earned by; None: by the session as a whole.
+    item_position: int | None = None
+    item_sub_position: int | None = None
 
 
 # --- what a request did --------------------------------------------------------------------------
@@ -366,6 +369,8 @@ class Discount(NamedTuple):
     name: str
     value: float
     scope: str
+    item_position: int | None = None  # setDiscountPerItem's position; None: the session's
+    item_sub_position: int | None = None
 
 
 # --- what the state file says of a campaign ----------------------------------------------------

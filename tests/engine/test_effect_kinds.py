@@ -151,6 +151,11 @@ SAMPLES = [
         {"name": "confetti", "payload": {"colour": "gold", "n": 3}},
         'confetti {"colour": "gold", "n": 3}',
     ),
+    (
+        "setDiscountPerItem",
+        {"name": "5forALL", "value": 5.0, "position": 1, "subPosition": 0},
+        "discount '5forALL': 5 on cart item 1 (unit 0)",
+    ),
     ("someFutureEffect", {"a": 1, "b": "x"}, "a=1, b=x"),
 ]
 

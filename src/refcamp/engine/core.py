@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from refcamp.clock import iso
 from refcamp.engine import coupons, referrals
@@ -30,6 +30,9 @@ from refcamp.engine.types import (
     RuleResult,
 )
 from refcamp.models import Campaign, Catalog, Effect, Rule
+
+if TYPE_CHECKING:
+    from refcamp.engine.effects import EffectSpec
 
 
 def not_running_reason(campaign: Campaign, state: str, now: datetime) -> str | None:
@@ -153,31 +156,39 @@ def _accept_codes(context: Context, rule: Rule, out: _Outcome) -> None:
 def _plan_effects(context: Context, rule: Rule, out: _Outcome) -> None:
     """Plan a fired rule's effects in the order written; one that a campaign limit stops is
     recorded as blocked instead."""
-    campaign, budget = context.campaign, context.budget
     for index, spec in enumerate(rule.then):
-        planned = spec.plan(context)
-        if planned is None:
-            continue
-        props, params = planned
-        usage = spec.usage(props, params)
-        if usage is not None:
-            action, amount, subject = usage
-            stop = budget.blocking(campaign, action, amount, subject)
-            if stop is not None:
-                limit, used = stop
-                out.blocked.append(
-                    Blocked(
-                        campaign.id,
-                        rule.index,
-                        rule.name,
-                        index,
-                        spec.effect_type,
-                        limit_reason(limit),
-                        f"limit {limit.words()}: {money(used)} used, "
-                        f"this needs {money(amount)} more",
-                    )
+        for props, params in spec.plan_all(context):
+            _plan_one(context, rule, out, index, spec, props, params)
+
+
+def _plan_one(
+    context: Context,
+    rule: Rule,
+    out: _Outcome,
+    index: int,
+    spec: EffectSpec,
+    props: Mapping[str, Any],
+    params: Mapping[str, Any],
+) -> None:
+    campaign, budget = context.campaign, context.budget
+    usage = spec.usage(props, params)
+    if usage is not None:
+        action, amount, subject = usage
+        stop = budget.blocking(campaign, action, amount, subject)
+        if stop is not None:
+            limit, used = stop
+            out.blocked.append(
+                Blocked(
+                    campaign.id,
+                    rule.index,
+                    rule.name,
+                    index,
+                    spec.effect_type,
+                    limit_reason(limit),
+                    f"limit {limit.words()}: {money(used)} used, this needs {money(amount)} more",
                 )
-                continue
-            budget.spend(campaign, action, amount, subject)
-        spec.planned(context, props)
-        out.effects.append(_effect(campaign, rule, spec.effect_type, props, params))
+            )
+            return
+        budget.spend(campaign, action, amount, subject)
+    spec.planned(context, props)
+    out.effects.append(_effect(campaign, rule, spec.effect_type_of(props), props, params))

@@ -15,73 +15,31 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from refcamp.clock import add_duration, iso, parse_duration
-from refcamp.engine.conditions import MISSING, NUMERIC_PATHS, read_conditions, resolve
+from refcamp.clock import add_duration, iso
+from refcamp.engine import discounts as _discounts  # noqa: F401  (registers set_discount)
+from refcamp.engine.conditions import MISSING, NUMERIC_PATHS, resolve
+from refcamp.engine.effect_spec import (
+    EFFECTS,
+    EffectSpec,
+    Planned,
+    items_words,
+    program_problems,
+    read_duration,
+    read_per_item,
+    register,
+    units,
+)
 from refcamp.engine.kinds import (
     KINDS,
     BookingPort,
-    EffectKind,
     dates_said,
-    money,
+    item_said,
     points_said,
-    register_kind,
     with_props,
 )
 from refcamp.engine.types import Context
 from refcamp.models import Campaign, Catalog, CodeSettings, Effect
-from refcamp.tables import LARGEST, Problem, TableReader, did_you_mean, unknown_hint
-
-Planned = tuple[Mapping[str, Any], Mapping[str, Any]]  # (props, params)
-
-
-class EffectSpec(EffectKind):
-    """A kind a campaign file names; an instance is one effect as written in a rule."""
-
-    name: ClassVar[str]  # the value of `effect` in TOML
-
-    @classmethod
-    def read(cls, reader: TableReader) -> EffectSpec | None:
-        raise NotImplementedError
-
-    def plan(self, context: Context) -> Planned | None:
-        raise NotImplementedError
-
-    def words(self) -> str:
-        raise NotImplementedError
-
-    def problems(self, catalog: Catalog) -> list[tuple[str, str]]:
-        """(key, message) pairs for references that only the whole catalog can check."""
-        return []
-
-    def usage(
-        self, props: Mapping[str, Any], params: Mapping[str, Any]
-    ) -> tuple[str, int, str | None] | None:
-        """What the planned effect counts against campaign limits: (action, amount, profile)."""
-        return None
-
-    def planned(self, context: Context, props: Mapping[str, Any]) -> None:
-        """Called once the effect is kept (past the campaign limits)."""
-
-
-EFFECTS: dict[str, type[EffectSpec]] = {}
-
-
-def register(cls: type[EffectSpec]) -> type[EffectSpec]:
-    EFFECTS[cls.name] = cls
-    register_kind(cls)
-    return cls
-
-
-def read_duration(reader: TableReader, key: str, default: Any, allowed: str) -> Any:
-    """A duration such as 30D, or the word `allowed` (immediate / unlimited)."""
-    value = reader.get(key, str, default)
-    if key in reader.table and isinstance(value, str) and value != allowed:
-        try:
-            parse_duration(value)
-        except ValueError as error:
-            reader.problem(key, f"{error}, or {allowed!r}")
-            return None
-    return value
+from refcamp.tables import LARGEST, Problem, TableReader, did_you_mean
 
 
 class CreateCode(EffectSpec):
@@ -163,17 +121,13 @@ class CreateReferralCode(CreateCode):
         return "create a referral code" + (f" ({', '.join(extra)})" if extra else "")
 
 
-def program_problems(program: str, catalog: Catalog) -> list[tuple[str, str]]:
-    if program in catalog.programs:
-        return []
-    hint = unknown_hint(program, catalog.programs)
-    return [("program", f"unknown loyalty program {program!r}{hint}")]
-
-
 @register
 class AddLoyaltyPoints(EffectSpec):
     """Add points to the current customer or to the advocate of the session's referral code:
-    a fixed number (`points`), or `points_per` unit of a numeric value (`of`), rounded down."""
+    a fixed number (`points`), or `points_per` unit of a numeric value (`of`), rounded down.
+    With `per_item`, once per cart item unit (optionally those matching `items`): `points` per
+    unit, or `points_per` unit of its price; each effect names its cartItemPosition and
+    cartItemSubPosition, and a return rolls back what the returned units earned."""
 
     name = "add_loyalty_points"
     effect_type = "addLoyaltyPoints"
@@ -189,7 +143,11 @@ class AddLoyaltyPoints(EffectSpec):
         validity: str | None,
         points_per: float | None = None,
         of: str | None = None,
+        per_item: bool = False,
+        items: list[Any] | None = None,
     ) -> None:
+        self.per_item = per_item
+        self.items = items or []
         self.program = program
         self.points = points
         self.recipient = recipient
@@ -209,6 +167,17 @@ class AddLoyaltyPoints(EffectSpec):
         reason = reader.text("reason", "")
         pending = read_duration(reader, "pending", None, "immediate")
         validity = read_duration(reader, "validity", None, "unlimited")
+        per_item = read_per_item(reader)
+        if per_item is None:
+            return None
+        if "items" in reader.table and not per_item[0]:
+            reader.problem("items", "only goes with per_item = true")
+            return None
+        if per_item[0] and "of" in reader.table:
+            reader.problem("of", "per_item counts points_per per unit of each item's price: no of")
+            return None
+        if per_item[0] and "points_per" in reader.table and "points" not in reader.table:
+            of = "item.price"
         if ("points" in reader.table) == ("points_per" in reader.table):
             reader.problem(None, "give either points (a fixed number) or points_per with of")
             return None
@@ -218,7 +187,7 @@ class AddLoyaltyPoints(EffectSpec):
                     "points_per", f"must be more than 0 and at most 1000000, got {points_per}"
                 )
                 return None
-            if "of" not in reader.table:
+            if "of" not in reader.table and not per_item[0]:
                 reader.problem(None, 'points_per needs of (e.g. of = "session.total")')
                 return None
         elif "of" in reader.table:
@@ -231,7 +200,19 @@ class AddLoyaltyPoints(EffectSpec):
         if points_per is not None and of is None:
             return None
         default = f"{points} points" if points is not None else f"{points_per:g} points per {of}"
-        return cls(program, points, recipient, reason or default, pending, validity, points_per, of)
+        if per_item[0]:
+            default += " per item"
+        return cls(
+            program,
+            points,
+            recipient,
+            reason or default,
+            pending,
+            validity,
+            points_per,
+            of,
+            *per_item,
+        )
 
     def problems(self, catalog: Catalog) -> list[tuple[str, str]]:
         return program_problems(self.program, catalog)
@@ -244,7 +225,28 @@ class AddLoyaltyPoints(EffectSpec):
             return 0
         return math.floor(value * (self.points_per or 0) + 1e-9)
 
+    def plan_all(self, context: Context) -> list[Planned]:
+        if not self.per_item:
+            return super().plan_all(context)
+        planned = []
+        for item, sub in units(context, self.items):
+            if self.points is not None:
+                points = self.points
+            else:
+                points = math.floor(item.price * (self.points_per or 0) + 1e-9)
+            found = self._planned(context, points)
+            if found is not None:
+                props, params = found
+                props["cartItemPosition"], props["cartItemSubPosition"] = item.position, sub
+                planned.append((props, params))
+        return planned
+
     def plan(self, context: Context) -> Planned | None:
+        return self._planned(context, self.amount(context))
+
+    def _planned(
+        self, context: Context, amount: int
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         facts = context.facts
         if self.recipient == "advocate":
             referral = facts.referral
@@ -255,7 +257,7 @@ class AddLoyaltyPoints(EffectSpec):
             if facts.profile is None:
                 return None
             recipient = facts.profile.id
-        points = min(self.amount(context), LARGEST)  # a total in the billions is someone's typo
+        points = min(amount, LARGEST)  # a total in the billions is someone's typo
         if points <= 0:
             return None  # e.g. 1 point per 10 on a total of 5
         program = context.catalog.programs[self.program]
@@ -286,13 +288,29 @@ class AddLoyaltyPoints(EffectSpec):
     def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
         if not port.final:
             return effect  # tentative until the session closes
+        # A reopen keeps the active points of the first close: closing again adds only what
+        # the rule gives beyond them (AddLoyaltyPointsEffectProps.desiredValue: the original
+        # amount), never the same points twice.
+        desired = effect.props["value"]
+        kept = port.kept_points(effect)
+        if kept >= desired:
+            port.note(
+                f"add_loyalty_points: the {desired} points for "
+                f"{effect.props['recipientIntegrationId']} ('{effect.props['name']}') stayed "
+                "from the session's first close (a reopen keeps active points); none added again"
+            )
+            return None
+        if kept:
+            effect = with_props(effect, value=desired - kept, desiredValue=desired)
         params = effect.params
         uuid = port.add_entry(effect, "addition", params["start_date"], params["expiry_date"])
         return with_props(effect, transactionUUID=uuid)
 
     @classmethod
     def said(cls, props: Mapping[str, Any]) -> str:
-        words = points_said(props, "+")
+        words = points_said(props, "+") + item_said(props)
+        if props.get("desiredValue") is not None:
+            words += f" (of {props['desiredValue']}: the rest stayed from the first close)"
         if props.get("transactionUUID") is None:
             words += ", not booked until the session closes"
         return words + dates_said(props)
@@ -304,6 +322,8 @@ class AddLoyaltyPoints(EffectSpec):
         else:
             amount = f"{self.points_per:g} point{'' if self.points_per == 1 else 's'} per unit of"
             amount += f" {self.of}"
+        if self.per_item:
+            amount += " for each cart item unit" + items_words(self.items)
         return f"add {amount} to {who} in {self.program} ('{self.reason}')"
 
 
@@ -371,106 +391,6 @@ class DeductLoyaltyPoints(EffectSpec):
 
     def words(self) -> str:
         return f"deduct {self.points} points in {self.program} ('{self.reason}')"
-
-
-@register
-class SetDiscount(EffectSpec):
-    """A discount: a fixed `amount` or a `percent` of the session total (or, with
-    scope = "items", of the cart items matching `items`), never more than what is left to pay."""
-
-    name = "set_discount"
-    effect_type = "setDiscount"
-
-    def __init__(
-        self, label: str, amount: float | None, percent: float | None, scope: str, items: list[Any]
-    ) -> None:
-        self.label = label
-        self.amount = amount
-        self.percent = percent
-        self.scope = scope
-        self.items = items
-
-    @classmethod
-    def read(cls, reader: TableReader) -> EffectSpec | None:
-        label = reader.text("name")
-        amount = reader.get("amount", (int, float), None)
-        percent = reader.get("percent", (int, float), None)
-        scope = reader.choice("scope", ("session", "items"), "session")
-        raw_items = reader.get("items", list, None)
-        if ("amount" in reader.table) == ("percent" in reader.table):
-            reader.problem(None, "give either amount or percent")
-            return None
-        if amount is not None and amount <= 0:
-            reader.problem("amount", f"must be more than 0, got {amount}")
-            return None
-        if percent is not None and not 0 < percent <= 100:
-            reader.problem("percent", f"must be more than 0 and at most 100, got {percent}")
-            return None
-        items: list[Any] = []
-        if scope == "items":
-            if raw_items is None:
-                reader.problem(None, 'scope = "items" needs items = [item conditions]')
-                return None
-            found = read_conditions(raw_items, f"{reader.where}: items", reader.problems, "item")
-            if found is None:
-                return None
-            items = found
-        elif raw_items is not None:
-            reader.problem("items", 'only goes with scope = "items"')
-            return None
-        if label is None or scope is None:
-            return None
-        return cls(label, amount, percent, scope, items)
-
-    def plan(self, context: Context) -> Planned | None:
-        session = context.facts.session
-        if session is None:
-            return None  # a discount needs a cart
-        left = max(session.total - sum(context.discounted), 0.0)
-        if self.scope == "items":
-            base = sum(
-                i.price * i.quantity
-                for i in session.cart_items
-                if all(c.check(context, i).passed for c in self.items)
-            )
-        else:
-            base = session.total
-        value = self.amount if self.amount is not None else base * (self.percent or 0) / 100
-        if self.scope == "items" and self.amount is not None:
-            value = min(value, base)
-        value = float(round(min(value, left), 2))  # money: always a decimal number
-        if value <= 0:
-            return None
-        scope = "cartItems" if self.scope == "items" else "sessionTotal"
-        profile = context.facts.profile
-        return {"name": self.label, "value": value, "scope": scope}, {
-            "profile": profile.id if profile else None
-        }
-
-    def usage(
-        self, props: Mapping[str, Any], params: Mapping[str, Any]
-    ) -> tuple[str, int, str | None] | None:
-        return "setDiscount", props["value"], params["profile"]
-
-    def planned(self, context: Context, props: Mapping[str, Any]) -> None:
-        # What later discounts may take is what is left after this one.
-        context.discounted.append(props["value"])
-
-    @classmethod
-    def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
-        if port.final and port.session_id is not None:
-            port.add_discount(effect)
-        return effect
-
-    @classmethod
-    def said(cls, props: Mapping[str, Any]) -> str:
-        where = "on matching items" if props.get("scope") == "cartItems" else "off the total"
-        return f"discount '{props.get('name')}': {money(props.get('value'))} {where}"
-
-    def words(self) -> str:
-        size = f"{self.amount:g} off" if self.amount is not None else f"{self.percent:g}% off"
-        where = "matching items" if self.scope == "items" else "the session total"
-        return f"discount '{self.label}': {size} {where}"
 
 
 @register

@@ -34,6 +34,11 @@ class BookingPort(Protocol):
         """Book a ledger entry (addition, subtraction) from the effect's props, active from
         `start_date` (None: now); returns its transaction UUID."""
 
+    def kept_points(self, effect: Effect) -> int:
+        """Points this addLoyaltyPoints effect already stands for in the ledger: what a reopen
+        left of the session's first close (same rule, recipient, program, reason and item),
+        counted once (0 for a session closing for the first time)."""
+
     def spendable(self, profile_id: str, program: str) -> int:
         """What a deduction may take now, from every committed entry of the customer."""
 
@@ -118,6 +123,14 @@ def points_said(props: Mapping[str, Any], sign: str) -> str:
     if props.get("name"):
         words += f" ({props['name']})"
     return words
+
+
+def item_said(props: Mapping[str, Any], position: str = "cartItemPosition") -> str:
+    """The cart item unit a per-item effect is for, in words ("" for a session's effect)."""
+    if props.get(position) is None:
+        return ""
+    sub = props.get("cartItemSubPosition" if position == "cartItemPosition" else "subPosition")
+    return f" on cart item {props[position]}" + (f" (unit {sub})" if sub is not None else "")
 
 
 def dates_said(props: Mapping[str, Any]) -> str:
@@ -219,7 +232,7 @@ class RollbackAddedLoyaltyPoints(EffectKind):
 
     @classmethod
     def said(cls, props: Mapping[str, Any]) -> str:
-        return points_said(props, "-") + dates_said(props)
+        return points_said(props, "-") + item_said(props) + dates_said(props)
 
 
 @register_kind
@@ -237,4 +250,5 @@ class RollbackDiscount(EffectKind):
 
     @classmethod
     def said(cls, props: Mapping[str, Any]) -> str:
-        return f"discount '{props.get('name')}' of {money(props.get('value'))} rolled back"
+        words = f"discount '{props.get('name')}' of {money(props.get('value'))} rolled back"
+        return words + item_said(props)

@@ -6,7 +6,7 @@ session's effects are tentative."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,9 @@ class Booking:
     profile_id: str | None
     final: bool  # book points and code uses (a session closing, or a profile update)
     response: Response
+    # What a reopen left standing of the session's earlier close, by what earned it (read once,
+    # when a closing session first adds points), less what this close has counted against it.
+    _kept: dict[tuple[Any, ...], int] | None = field(default=None, repr=False)
 
     def carry_out(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
@@ -61,8 +64,44 @@ class Booking:
             name=props["name"],
             start_date=start_date or self.ws.now,
             expiry_date=expiry_date,
+            item_position=props.get("cartItemPosition"),
+            item_sub_position=props.get("cartItemSubPosition"),
         )
         return entry.transaction_uuid
+
+    def kept_points(self, effect: Effect) -> int:
+        if self.session_id is None:
+            return 0
+        if self._kept is None:
+            self._kept = {}
+            for entry in queries.session_entries(self.ws.conn, self.session_id):
+                if entry.type == "addition":
+                    key = _earned_by(
+                        entry.campaign_id,
+                        entry.rule_index,
+                        entry.profile_id,
+                        entry.program_id,
+                        entry.name,
+                        entry.item_position,
+                        entry.item_sub_position,
+                    )
+                    self._kept[key] = self._kept.get(key, 0) + entry.amount
+        if not self._kept:
+            return 0
+        props = effect.props
+        key = _earned_by(
+            effect.campaign_id,
+            effect.rule_index,
+            props["recipientIntegrationId"],
+            props["programId"],
+            props["name"],
+            props.get("cartItemPosition"),
+            props.get("cartItemSubPosition"),
+        )
+        kept = min(self._kept.get(key, 0), props["value"])
+        if kept:
+            self._kept[key] -= kept
+        return kept
 
     def spendable(self, profile_id: str, program: str) -> int:
         # Read here, inside the write transaction: a balance read earlier may have been spent.
@@ -154,3 +193,8 @@ class Booking:
 
     def note(self, text: str) -> None:
         self.response.notes.append(text)
+
+
+def _earned_by(*what: Any) -> tuple[Any, ...]:
+    """What points were earned by: campaign, rule, recipient, program, reason, item, unit."""
+    return what

@@ -15,7 +15,7 @@ from refcamp.service.booking import Booking
 from refcamp.service.facts import apply_rules, load_facts
 from refcamp.service.lookup import ensure_profile, get_session
 from refcamp.service.response import Response, Views, attach_views
-from refcamp.service.rollback import roll_back
+from refcamp.service.rollback import roll_back, roll_back_units
 from refcamp.service.workspace import Workspace
 from refcamp.store import queries
 from refcamp.store.db import snapshot, transaction
@@ -167,7 +167,10 @@ def cancel_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Res
 
 def reopen_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Response:
     """PUT /v2/customer_sessions/{id}/reopen: a closed session is open again, and what its close
-    booked (points, code uses, discounts) is rolled back; closing it again books anew."""
+    booked (code uses, discounts, pending points) is rolled back; points already active stay
+    (reopenCustomerSession: "Any not pending loyalty points" are left the way they were).
+    Closing it again runs the rules anew, and an effect adds only the points beyond those that
+    stayed (see AddLoyaltyPoints.book)."""
     check_id(session_id, "customerSessionId")
     response = Response(dry_run=dry_run)
     with transaction(ws.conn, commit=not dry_run):
@@ -176,7 +179,7 @@ def reopen_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Res
             raise ConflictError(
                 f"session {session_id} is {session.state}; only a closed session can be reopened"
             )
-        roll_back(ws, session, response)
+        roll_back(ws, session, response, keep_active=True)
         # What stood after returns is rolled back too: the cart is whole again, to be edited
         # (the returned items taken out) before the session closes anew.
         queries.forget_returns(ws.conn, session_id)
@@ -193,9 +196,10 @@ def reopen_session(ws: Workspace, session_id: str, dry_run: bool = False) -> Res
 def return_items(
     ws: Workspace, session_id: str, request: ReturnInput, dry_run: bool = False
 ) -> Response:
-    """POST /v2/customer_sessions/{id}/returns: items of a closed session come back. The points
-    the session earned and its discounts are rolled back in the share of the cart's value that
-    was returned; the session is then partially returned."""
+    """POST /v2/customer_sessions/{id}/returns: items of a closed session come back. What the
+    returned units earned (per-item points, per-item discounts) is rolled back, and only that:
+    the units of an item come back in order (sub-positions from the first not yet returned).
+    The session is then partially returned."""
     check_id(session_id, "customerSessionId")
     response = Response(response_content=request.response_content, dry_run=dry_run)
     with transaction(ws.conn, commit=not dry_run):
@@ -208,7 +212,6 @@ def return_items(
             )
         already = queries.returned(conn, session_id)
         items = {i.position: i for i in session.cart_items}
-        value_left = sum(i.price * (i.quantity - already.get(p, 0)) for p, i in items.items())
         taken: dict[int, int] = {}
         for index, (position, quantity) in enumerate(request.items):
             where = f"return.returnedCartItems[{index}]"
@@ -225,19 +228,19 @@ def return_items(
                     f"{where}.quantity: {left} of {item.sku!r} left to return, asked {wanted}"
                 )
             taken[position] = taken.get(position, 0) + wanted
-        everything = all(
-            already.get(p, 0) + taken.get(p, 0) == i.quantity for p, i in items.items()
-        )
-        value_returned = sum(items[p].price * q for p, q in taken.items())
-        share = 1.0 if everything or value_left <= 0 else value_returned / value_left
+        units = {
+            (position, sub)
+            for position, quantity in taken.items()
+            for sub in range(already.get(position, 0), already.get(position, 0) + quantity)
+        }
         profile_id = session.profile_id
         event_id = queries.insert_event(
             conn, "talon_session_returned", profile_id, session_id, {}, ws.now
         )
         queries.insert_returns(conn, event_id, session_id, taken.items(), ws.now)
-        # Code uses stay, even when everything came back: the friend was referred, the coupon
-        # used (a reopen or a cancel gives them back).
-        roll_back(ws, session, response, share, uses=False)
+        # Code uses and what the session earned as a whole stay, even when everything came
+        # back: the friend was referred, the coupon used (a reopen or a cancel gives them back).
+        roll_back_units(ws, session, response, units)
         queries.save_session_effects(conn, session_id, response.effects)
         response.session = session
         response.profile = queries.get_profile(conn, profile_id) if profile_id else None

@@ -213,22 +213,38 @@ def _codes(conn: Connection) -> Problems:
 
 
 def _sessions(conn: Connection) -> Problems:
-    """Only closing books; cancelling or reopening rolls everything back. So a session that is
-    open or cancelled holds no standing ledger entry, code use or discount."""
+    """Only closing books; cancelling rolls everything back, reopening everything but the points
+    already active when it reopened (reopenCustomerSession). So a cancelled session holds no
+    standing ledger entry, code use or discount, and an open one no code use, no discount and
+    no standing entry but an addition that was active by its last update."""
     problems = []
+    standing = (
+        "SELECT DISTINCT e.session_id FROM ledger AS e WHERE e.reverses IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM ledger AS r WHERE r.reverses = e.transaction_uuid)"
+    )
     booked = (
+        ("ledger entries", "'cancelled'", standing),
         (
             "ledger entries",
-            "SELECT DISTINCT e.session_id FROM ledger AS e WHERE e.reverses IS NULL AND NOT EXISTS "
-            "(SELECT 1 FROM ledger AS r WHERE r.reverses = e.transaction_uuid)",
+            "'open'",
+            # the session's last update is at or after its reopen: what was active then stayed
+            standing + " AND (e.type != 'addition' OR e.start_date > "
+            "(SELECT s.updated FROM sessions AS s WHERE s.id = e.session_id))",
         ),
-        ("code uses", "SELECT DISTINCT session_id FROM redemptions WHERE rolled_back IS NULL"),
-        ("discounts", "SELECT DISTINCT session_id FROM discounts WHERE rolled_back IS NULL"),
+        (
+            "code uses",
+            "'open', 'cancelled'",
+            "SELECT DISTINCT session_id FROM redemptions WHERE rolled_back IS NULL",
+        ),
+        (
+            "discounts",
+            "'open', 'cancelled'",
+            "SELECT DISTINCT session_id FROM discounts WHERE rolled_back IS NULL",
+        ),
     )
-    for what, holders in booked:
+    for what, states, holders in booked:
         for row in conn.execute(
-            f"SELECT id, state FROM sessions WHERE state IN ('open', 'cancelled') "
-            f"AND id IN ({holders})"
+            f"SELECT id, state FROM sessions WHERE state IN ({states}) AND id IN ({holders})"
         ):
             verb = "open" if row["state"] == "open" else "cancelled"
             problems.append(
@@ -269,9 +285,33 @@ def _ledger_links(conn: Connection, known_programs: set[str]) -> Problems:
     for row in conn.execute(
         "SELECT r.transaction_uuid AS uuid FROM ledger AS r JOIN ledger AS e "
         "ON e.transaction_uuid = r.reverses WHERE r.amount != e.amount "
-        "OR r.profile_id != e.profile_id OR r.program_id != e.program_id OR r.type = e.type"
+        "OR r.profile_id != e.profile_id OR r.program_id != e.program_id OR r.type = e.type "
+        "OR coalesce(r.item_position, -1) != coalesce(e.item_position, -1) "
+        "OR coalesce(r.item_sub_position, -1) != coalesce(e.item_sub_position, -1)"
     ):
         problems.append(f"ledger entry {row['uuid']} does not mirror the entry it reverses")
+    problems += _item_rollbacks(conn)
+    return problems
+
+
+def _item_rollbacks(conn: Connection) -> Problems:
+    """A rollback never exceeds what its item earned: per session, cart item unit, customer and
+    program, what was rolled back of the points added is at most what was added. (A unit no
+    longer in the cart may still hold points: a reopen keeps active ones, whatever the edit.)"""
+    problems = []
+    for row in conn.execute(
+        "SELECT session_id, item_position AS p, item_sub_position AS s, profile_id, program_id, "
+        "sum(CASE WHEN type = 'addition' AND reverses IS NULL THEN amount ELSE 0 END) AS added, "
+        "sum(CASE WHEN type = 'subtraction' AND reverses IS NOT NULL THEN amount ELSE 0 END) "
+        "AS rolled FROM ledger WHERE item_position IS NOT NULL "
+        "GROUP BY session_id, item_position, item_sub_position, profile_id, program_id"
+    ):
+        if row["rolled"] > row["added"]:
+            problems.append(
+                f"session {row['session_id']}: cart item {row['p']} (unit {row['s']}) earned "
+                f"{row['profile_id']} {row['added']} points in {row['program_id']}, but "
+                f"{row['rolled']} were rolled back"
+            )
     return problems
 
 

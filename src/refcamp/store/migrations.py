@@ -308,6 +308,21 @@ def m009_reversals_index(conn: Connection) -> None:
     )
 
 
+def m010_per_item_effects(conn: Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- Per-item effects (Talon.One's cartItemPosition/cartItemSubPosition on points, and
+        -- position/subPosition on setDiscountPerItem): a return rolls back what the returned
+        -- units earned, and only that. NULL: the effect is the session's, not an item's.
+        ALTER TABLE ledger ADD COLUMN item_position INTEGER;
+        ALTER TABLE ledger ADD COLUMN item_sub_position INTEGER;
+        ALTER TABLE discounts ADD COLUMN item_position INTEGER;
+        ALTER TABLE discounts ADD COLUMN item_sub_position INTEGER;
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     m001_initial,
     m002_rule_language,
@@ -318,4 +333,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m007_replay_failures,
     m008_request_log,
     m009_reversals_index,
+    m010_per_item_effects,
 ]

@@ -22,7 +22,8 @@ def insert_discount(
     props = effect.props
     conn.execute(
         "INSERT INTO discounts (session_id, profile_id, campaign_id, rule_index, rule_name, name, "
-        "value, scope, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "value, scope, created, item_position, item_sub_position) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             session_id,
             profile_id,
@@ -33,6 +34,8 @@ def insert_discount(
             props["value"],
             props.get("scope", "sessionTotal"),
             iso(now),
+            props.get("position"),  # setDiscountPerItem's: the item and the unit of it
+            props.get("subPosition"),
         ),
     )
 
@@ -41,7 +44,8 @@ def session_discounts(conn: Connection, session_id: str) -> list[Discount]:
     """The discounts a session booked that still stand."""
     rows = conn.execute(
         "SELECT id, session_id, profile_id, campaign_id, rule_index, rule_name, name, value, "
-        "scope FROM discounts WHERE session_id = ? AND rolled_back IS NULL ORDER BY id",
+        "scope, item_position, item_sub_position FROM discounts WHERE session_id = ? "
+        "AND rolled_back IS NULL ORDER BY id",
         (session_id,),
     )
     return [Discount(*row) for row in rows]
@@ -53,7 +57,8 @@ def reduce_discount(conn: Connection, discount: Discount, keep: float, now: date
     if keep > 0:
         conn.execute(
             "INSERT INTO discounts (session_id, profile_id, campaign_id, rule_index, rule_name, "
-            "name, value, scope, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "name, value, scope, created, item_position, item_sub_position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 discount.session_id,
                 discount.profile_id,
@@ -64,6 +69,8 @@ def reduce_discount(conn: Connection, discount: Discount, keep: float, now: date
                 keep,
                 discount.scope,
                 iso(now),
+                discount.item_position,
+                discount.item_sub_position,
             ),
         )
 

@@ -34,6 +34,8 @@ def insert_entry(conn: Connection, entry: LedgerEntry) -> int:
         "expiry_date": iso(entry.expiry_date),
         "reverses": entry.reverses,
         "created": iso(entry.created),
+        "item_position": entry.item_position,
+        "item_sub_position": entry.item_sub_position,
     }
     previous = conn.execute(
         "SELECT chain FROM ledger WHERE profile_id = ? AND program_id = ? ORDER BY id DESC LIMIT 1",
@@ -43,9 +45,10 @@ def insert_entry(conn: Connection, entry: LedgerEntry) -> int:
     cursor = conn.execute(
         "INSERT INTO ledger (transaction_uuid, program_id, profile_id, session_id, campaign_id, "
         "rule_index, rule_name, type, amount, name, start_date, expiry_date, reverses, created, "
-        "chain) VALUES (:transaction_uuid, :program_id, :profile_id, :session_id, :campaign_id, "
-        ":rule_index, :rule_name, :type, :amount, :name, :start_date, :expiry_date, :reverses, "
-        ":created, :chain)",
+        "item_position, item_sub_position, chain) VALUES (:transaction_uuid, :program_id, "
+        ":profile_id, :session_id, :campaign_id, :rule_index, :rule_name, :type, :amount, :name, "
+        ":start_date, :expiry_date, :reverses, :created, :item_position, :item_sub_position, "
+        ":chain)",
         values,
     )
     return cursor.lastrowid or 0
@@ -78,8 +81,20 @@ def chain_hash(previous: str, row: Mapping[str, Any] | sqlite3.Row) -> str:
     import hashlib
 
     # ASCII JSON: the same bytes on every Python, whatever characters a reason holds.
-    text = _chain_json((previous, *(row[column] for column in CHAINED)))
+    values = [previous, *(row[column] for column in CHAINED)]
+    item = _item(row)
+    if item != (None, None):  # an item's entry (m010): entries made before keep their hashes
+        values += item
+    text = _chain_json(values)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _item(row: Mapping[str, Any] | sqlite3.Row) -> tuple[Any, Any]:
+    """An entry's cart item position and sub-position (None, None before m010 added them)."""
+    try:
+        return row["item_position"], row["item_sub_position"]
+    except (KeyError, IndexError):
+        return None, None
 
 
 _chain_json = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
@@ -109,6 +124,8 @@ def _entry(row: sqlite3.Row) -> LedgerEntry:
         rule_name=row["rule_name"],
         reverses=row["reverses"],
         talon_id=row["id"],
+        item_position=row["item_position"],
+        item_sub_position=row["item_sub_position"],
     )
 
 
