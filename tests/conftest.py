@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import typer.testing
+from hypothesis import settings
 from pg_cluster import FIND_STATELESS, Cluster
 from typer.testing import CliRunner
 
@@ -31,16 +32,60 @@ ENV = ("REFCAMP_DB", "REFCAMP_CAMPAIGNS", "REFCAMP_NOW", "REFCAMP_SEED", "REFCAM
 
 ENGINES = ("sqlite", "postgresql")
 
+# The default run (`python -m pytest`) is the one people wait for: every test runs, on SQLite, and
+# the tests marked `both_engines` (the store, concurrency, migrations, `db copy`, what PostgreSQL
+# does differently, one story per door) also on PostgreSQL; the property tests draw a quarter of
+# their examples. `python -m pytest --full` (CI runs it after the default run) is the full matrix:
+# every state-touching test on both engines, every property test at its full example count.
+FULL = False
+# The share of each property test's examples the default run draws (see `examples`).
+QUICK_SHARE = 0.25
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        help="refcamp's full matrix: every state-touching test on SQLite and on PostgreSQL, and "
+        "the hypothesis tests at their full example count (CI runs it after the default run)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global FULL
+    FULL = bool(config.getoption("full", default=False))
+    # The profiles give the tests with no count of their own theirs (hypothesis' default, 100, in
+    # the full run); `examples(n)` scales the counts the tests set themselves by the same switch.
+    settings.register_profile("refcamp-full", max_examples=100)
+    settings.register_profile("refcamp-default", max_examples=round(100 * QUICK_SHARE))
+    settings.load_profile("refcamp-full" if FULL else "refcamp-default")
+
+
+def full_run() -> bool:
+    """Whether this is the full matrix (`--full`), read when a test module is imported."""
+    return FULL
+
+
+def examples(full: int) -> int:
+    """How many examples a property test that draws `full` in the full run draws in this run: all
+    of them with --full, a share (QUICK_SHARE, at least 5) in the default run."""
+    if FULL:
+        return full
+    return min(full, max(5, round(full * QUICK_SHARE)))
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Every test runs once per engine the state can live in (a SQLite file, a PostgreSQL
-    database), except those about the SQLite file itself and those that touch no state."""
+    """A test that touches state runs once per engine the state can live in (a SQLite file, a
+    PostgreSQL database) where the engine matters: in the default run the tests marked
+    `both_engines`, with --full every one. Those about the SQLite file itself and those that touch
+    no state run once, on SQLite, in either run. The ids stay `[sqlite]` and `[postgresql]`."""
     if "engine" not in metafunc.fixturenames:
         return
-    one = metafunc.definition.get_closest_marker("sqlite_only") or (
-        metafunc.definition.get_closest_marker("stateless")
-    )
-    metafunc.parametrize("engine", ENGINES[:1] if one else ENGINES)
+    marked = metafunc.definition.get_closest_marker
+    one = marked("sqlite_only") or marked("stateless")
+    both = not one and (FULL or marked("both_engines"))
+    metafunc.parametrize("engine", ENGINES if both else ENGINES[:1])
 
 
 @pytest.fixture(scope="session")

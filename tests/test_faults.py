@@ -237,6 +237,7 @@ def test_each_kind_of_damage_is_found(
     assert run("db", "check").exit_code == 0
 
 
+@pytest.mark.both_engines
 def test_several_kinds_of_damage_are_all_listed(
     run: Run, story: str, new_state: Callable[[], str]
 ) -> None:
@@ -365,6 +366,7 @@ def committed_lines(db: str | Path) -> int:
     return int(row[0])
 
 
+@pytest.mark.both_engines
 @pytest.mark.slow
 def test_replay_killed_with_sigkill_resumes_and_applies_every_line_once(
     run: Run, tmp_path: Path, new_state: Callable[[], str], engine: str
@@ -478,6 +480,7 @@ then = [{ effect = "create_referral_code" }]
 """
 
 
+@pytest.mark.both_engines
 def test_failing_commands_change_nothing(run: Run, story: Path, tmp_path: Path) -> None:
     assert run("coupon", "create", "--campaign", "spring-coupons", "--code", "GIFT",
                "--recipient", "F1").exit_code == 0  # fmt: skip

@@ -184,6 +184,7 @@ def assert_inert(text: str) -> None:
         assert char not in text, repr(text)
 
 
+@pytest.mark.both_engines
 def test_hostile_text_in_tables_and_lines_is_shown_not_obeyed(run: Run, engine: str) -> None:
     hostile = HOSTILE if engine == "sqlite" else HOSTILE.replace("\x00", "")  # see below
     ok(
@@ -212,6 +213,7 @@ def test_hostile_text_in_tables_and_lines_is_shown_not_obeyed(run: Run, engine: 
     assert entry["name"] == hostile
 
 
+@pytest.mark.both_engines
 def test_text_with_nul_is_refused_by_postgresql_and_nothing_is_written(
     run: Run, engine: str
 ) -> None:

@@ -113,6 +113,7 @@ def test_reads_and_dry_runs_over_http_are_not_logged(active) -> None:
     assert logged() == before
 
 
+@pytest.mark.both_engines
 def test_a_failure_is_answered_at_once_while_another_process_holds_the_write_lock(
     active,
 ) -> None:

@@ -53,6 +53,7 @@ def assert_error(reply: Any, status: int, *words: str) -> dict[str, Any]:
 # --- the seed story over HTTP ------------------------------------------------------------------
 
 
+@pytest.mark.both_engines
 def test_seed_story_over_http(server: Server) -> None:
     registered = server.request(
         "PUT", "/v2/customer_profiles/NEWCUSTOMER?runRuleEngine=true", {"attributes": {}}
@@ -94,6 +95,7 @@ def test_seed_story_over_http(server: Server) -> None:
     assert refcamp("db", "check")[0] == 0
 
 
+@pytest.mark.both_engines
 def test_dry_run_changes_nothing(server: Server) -> None:
     before = counts()
     reply = server.request(

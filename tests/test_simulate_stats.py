@@ -203,6 +203,7 @@ def test_without_campaign_and_none_enabled_exits_1_with_a_hint(
     assert not state_exists(state_url)
 
 
+@pytest.mark.both_engines
 def test_simulate_picks_up_the_campaign_enabled_in_the_state_file(run: Run, state_url: str) -> None:
     ok(run("campaign", "activate", CAMPAIGN))
     before = state_now(state_url)
@@ -245,6 +246,7 @@ def test_simulate_never_creates_the_state_file(run: Run, state_url: str) -> None
     assert not state_exists(state_url)
 
 
+@pytest.mark.both_engines
 def test_simulate_leaves_the_users_state_file_alone(run: Run, state_url: str) -> None:
     ok(run("campaign", "activate", CAMPAIGN))
     code = ok(run("profile", "update", "REAL", "-q")).stdout.strip()
@@ -339,6 +341,7 @@ def story(active: Run) -> Run:
     return active
 
 
+@pytest.mark.both_engines
 def test_campaign_stats_reports_exact_figures(story: Run) -> None:
     result = story("campaign", "stats", CAMPAIGN, "--point-value", "0.5", "--json")
     assert result.exit_code == 0, result
