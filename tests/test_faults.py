@@ -366,7 +366,6 @@ def committed_lines(db: str | Path) -> int:
     return int(row[0])
 
 
-@pytest.mark.both_engines
 @pytest.mark.slow
 def test_replay_killed_with_sigkill_resumes_and_applies_every_line_once(
     run: Run, tmp_path: Path, new_state: Callable[[], str], engine: str

@@ -340,7 +340,6 @@ def test_a_log_whose_replayed_lines_changed_is_refused(
     check_db(reviews)
 
 
-@pytest.mark.both_engines
 @pytest.mark.slow
 def test_two_replays_of_one_log_at_once_apply_it_once(
     reviews: Run, tmp_path: Path, engine: str
