@@ -74,6 +74,7 @@ def _toml(text: str) -> str:
 @given(profile=TEXT, value=TEXT, name=TEXT, rule=TEXT, title=TEXT)
 @example("[/red]X", "[gift] wrap", "[draft] Dresden promo", "[b]it's[/b]", "a \\[/x] 'q'")
 @pytest.mark.stateless
+@pytest.mark.slow
 def test_user_and_campaign_text_is_printed_literally_everywhere(
     run: Run, isolated: Path, profile: str, value: str, name: str, rule: str, title: str
 ) -> None:

@@ -104,6 +104,7 @@ def assert_error(reply: Any, status: int, *words: str) -> dict[str, Any]:
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_seed_story_over_http(server: Server) -> None:
     registered = server.request(
         "PUT", "/v2/customer_profiles/NEWCUSTOMER?runRuleEngine=true", {"attributes": {}}
@@ -146,6 +147,7 @@ def test_seed_story_over_http(server: Server) -> None:
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_dry_run_changes_nothing(server: Server) -> None:
     before = counts()
     reply = server.request(
@@ -174,6 +176,7 @@ def test_without_the_right_key_nothing_runs(shared_server: Server) -> None:
     assert counts() == before
 
 
+@pytest.mark.slow
 def test_a_key_can_come_from_the_environment(campaigns_dir: Path) -> None:
     import subprocess
     import sys
@@ -196,6 +199,7 @@ def test_a_key_can_come_from_the_environment(campaigns_dir: Path) -> None:
         server.stop()
 
 
+@pytest.mark.slow
 def test_without_a_key_one_is_made_and_printed(campaigns_dir: Path) -> None:
     import os
     import subprocess
@@ -248,6 +252,7 @@ def test_unknown_things_are_404(shared_server: Server) -> None:
     )
 
 
+@pytest.mark.slow
 def test_conflicts_are_409(server: Server) -> None:
     body = {"customerSession": {"profileId": "P", "state": "open"}}
     assert server.request("PUT", "/v2/customer_sessions/O1", body).status == 200
@@ -314,6 +319,7 @@ def test_ids_with_control_characters_are_400(shared_server: Server) -> None:
     assert counts() == before
 
 
+@pytest.mark.slow
 def test_an_encoded_slash_in_an_id_never_reaches_another_endpoint(server: Server) -> None:
     code = server.request("PUT", "/v2/customer_profiles/ADV?runRuleEngine=true", {}).body[
         "createdReferrals"
@@ -402,6 +408,7 @@ def _slow_client(server: Server) -> None:
 # --- the endpoints that have no command twin in the seed story ----------------------------------
 
 
+@pytest.mark.slow
 def test_referrals_over_the_api(server: Server) -> None:
     reply = server.request(
         "POST",
@@ -451,6 +458,7 @@ def test_transactions_page_through_the_ledger(server: Server) -> None:
     assert all(t["programId"] == 1 for t in first.body["data"])
 
 
+@pytest.mark.slow
 def test_reservations(server: Server) -> None:
     code, out, err = refcamp("campaign", "activate", "spring-coupons")
     assert code == 0, err
@@ -470,6 +478,7 @@ def test_reservations(server: Server) -> None:
     assert reserved.body == {"totalResultSize": 0, "data": []}
 
 
+@pytest.mark.slow
 def test_inventory_and_customer_data_deletion(server: Server) -> None:
     server.request(
         "PUT",
@@ -502,6 +511,7 @@ def test_inventory_and_customer_data_deletion(server: Server) -> None:
     assert session.body["customerSession"]["attributes"] == {}
 
 
+@pytest.mark.slow
 def test_audiences_by_integer_id(server: Server) -> None:
     created = server.request("POST", "/v2/audiences", {"name": "vip"})
     assert created.status == 201, created
@@ -522,6 +532,7 @@ def test_audiences_by_integer_id(server: Server) -> None:
     assert_error(server.request("PUT", "/v2/customer_profiles/AUD", unknown), 404, "audience")
 
 
+@pytest.mark.slow
 def test_many_profiles_at_once(server: Server) -> None:
     body = {
         "customerProfiles": [{"integrationId": f"M{i}", "attributes": {"i": i}} for i in range(3)]
@@ -547,6 +558,7 @@ def test_a_return_sent_to_the_session_path_is_refused(shared_server: Server) -> 
     assert error["errors"][0]["source"] == {"pointer": "/return"}
 
 
+@pytest.mark.slow
 def test_reopen_and_returns(server: Server) -> None:
     code = server.request("PUT", "/v2/customer_profiles/ADV?runRuleEngine=true", {}).body[
         "createdReferrals"

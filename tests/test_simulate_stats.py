@@ -85,6 +85,7 @@ def state_now(where: str) -> Any:
 
 
 @pytest.mark.stateless
+@pytest.mark.slow
 def test_same_seed_gives_the_same_report_and_another_seed_another(run: Run) -> None:
     first = simulate(run, "--campaign", CAMPAIGN)
     again = simulate(run, "--campaign", CAMPAIGN)
