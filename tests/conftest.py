@@ -33,10 +33,12 @@ ENV = ("REFCAMP_DB", "REFCAMP_CAMPAIGNS", "REFCAMP_NOW", "REFCAMP_SEED", "REFCAM
 ENGINES = ("sqlite", "postgresql")
 
 # The default run (`python -m pytest`) is the one people wait for: every test runs, on SQLite, and
-# the tests marked `both_engines` (the store, concurrency, migrations, `db copy`, what PostgreSQL
-# does differently, one story per door) also on PostgreSQL; the property tests draw a quarter of
-# their examples. `python -m pytest --full` (CI runs it after the default run) is the full matrix:
-# every state-touching test on both engines, every property test at its full example count.
+# the tests marked `both_engines` (concurrency, an older schema migrated, what PostgreSQL does
+# differently, one story per door) also on PostgreSQL, beside tests/test_postgres*.py, which pick
+# their own places; the property tests draw a quarter of their examples (`examples`) and the
+# sustained loads last 10 s. `python -m pytest --full` (CI runs it after the default run) is the
+# full matrix: every state-touching test on both engines, every property test at its full example
+# count, the loads for 30 s (`full_run`).
 FULL = False
 # The share of each property test's examples the default run draws (see `examples`).
 QUICK_SHARE = 0.25
@@ -109,7 +111,7 @@ def state_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     report = os.environ.get(FIND_STATELESS)
     before = cluster.connections() if report else 0
     yield url
-    if report:  # `REFCAMP_FIND_STATELESS=FILE python -m pytest -k postgresql`: see pg_cluster
+    if report:  # `REFCAMP_FIND_STATELESS=FILE python -m pytest --full -k postgresql`
         with open(report, "a") as out:
             out.write(f"{cluster.connections() - before}\t{request.node.nodeid}\n")
 
