@@ -90,6 +90,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("engine", ENGINES if both else ENGINES[:1])
 
 
+@pytest.hookimpl(trylast=True)  # after tests/console/conftest.py has marked its tests slow
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow first, each group in its files' order: xdist's workers start the
+    long tests while there is other work to share out, instead of the run's end waiting for one."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Cluster]:
     """This test process's own PostgreSQL server (each xdist worker starts one)."""
