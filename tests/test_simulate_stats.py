@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import check_db, ok, state_exists, state_rows
+from conftest import check_db, full_run, ok, state_exists, state_rows
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -452,6 +452,10 @@ def test_campaign_stats_rejects_a_negative_point_value(run: Run) -> None:
 
 @pytest.mark.slow
 @pytest.mark.stateless  # the benchmarks make states of their own
+@pytest.mark.skipif(
+    not full_run(),
+    reason="the benchmarks' smoke run (20-60 s on a 2-core machine): `python -m pytest --full`",
+)
 def test_bench_quick_runs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REFCAMP_")}
     proc = subprocess.run(
