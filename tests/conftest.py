@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 import typer.testing
+from hypothesis import settings
 from pg_cluster import FIND_STATELESS, Cluster
 from typer.testing import CliRunner
 
+from refcamp import codes
 from refcamp.cli import app
 from refcamp.paths import SAMPLES, location
 from refcamp.store.copy import tables
@@ -32,16 +34,69 @@ ENV = ("REFCAMP_DB", "REFCAMP_CAMPAIGNS", "REFCAMP_NOW", "REFCAMP_SEED", "REFCAM
 
 ENGINES = ("sqlite", "postgresql")
 
+# The default run (`python -m pytest`) is the one people wait for: every test runs, on SQLite, and
+# the tests marked `both_engines` (concurrency, an older schema migrated, what PostgreSQL does
+# differently, one story per door) also on PostgreSQL, beside tests/test_postgres*.py, which pick
+# their own places; the property tests draw a quarter of their examples (`examples`) and the
+# sustained loads last 10 s. `python -m pytest --full` (CI runs it after the default run) is the
+# full matrix: every state-touching test on both engines, every property test at its full example
+# count, the loads for 30 s (`full_run`).
+FULL = False
+# The share of each property test's examples the default run draws (see `examples`).
+QUICK_SHARE = 0.25
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        help="refcamp's full matrix: every state-touching test on SQLite and on PostgreSQL, and "
+        "the hypothesis tests at their full example count (CI runs it after the default run)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global FULL
+    FULL = bool(config.getoption("full", default=False))
+    # The profiles give the tests with no count of their own theirs (hypothesis' default, 100, in
+    # the full run); `examples(n)` scales the counts the tests set themselves by the same switch.
+    settings.register_profile("refcamp-full", max_examples=100)
+    settings.register_profile("refcamp-default", max_examples=round(100 * QUICK_SHARE))
+    settings.load_profile("refcamp-full" if FULL else "refcamp-default")
+
+
+def full_run() -> bool:
+    """Whether this is the full matrix (`--full`), read when a test module is imported."""
+    return FULL
+
+
+def examples(full: int) -> int:
+    """How many examples a property test that draws `full` in the full run draws in this run: all
+    of them with --full, a share (QUICK_SHARE, at least 5) in the default run."""
+    if FULL:
+        return full
+    return min(full, max(5, round(full * QUICK_SHARE)))
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Every test runs once per engine the state can live in (a SQLite file, a PostgreSQL
-    database), except those about the SQLite file itself and those that touch no state."""
+    """A test that touches state runs once per engine the state can live in (a SQLite file, a
+    PostgreSQL database) where the engine matters: in the default run the tests marked
+    `both_engines`, with --full every one. Those about the SQLite file itself and those that touch
+    no state run once, on SQLite, in either run. The ids stay `[sqlite]` and `[postgresql]`."""
     if "engine" not in metafunc.fixturenames:
         return
-    one = metafunc.definition.get_closest_marker("sqlite_only") or (
-        metafunc.definition.get_closest_marker("stateless")
-    )
-    metafunc.parametrize("engine", ENGINES[:1] if one else ENGINES)
+    marked = metafunc.definition.get_closest_marker
+    one = marked("sqlite_only") or marked("stateless")
+    both = not one and (FULL or marked("both_engines"))
+    metafunc.parametrize("engine", ENGINES if both else ENGINES[:1])
+
+
+@pytest.hookimpl(trylast=True)  # after tests/console/conftest.py has marked its tests slow
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow first, each group in its files' order: xdist's workers start the
+    long tests while there is other work to share out, instead of the run's end waiting for one."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +120,7 @@ def state_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     report = os.environ.get(FIND_STATELESS)
     before = cluster.connections() if report else 0
     yield url
-    if report:  # `REFCAMP_FIND_STATELESS=FILE python -m pytest -k postgresql`: see pg_cluster
+    if report:  # `REFCAMP_FIND_STATELESS=FILE python -m pytest --full -k postgresql`
         with open(report, "a") as out:
             out.write(f"{cluster.connections() - before}\t{request.node.nodeid}\n")
 
@@ -100,6 +155,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state_url: str) ->
     work.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.setenv("REFCAMP_DB", state_url)
+    # Codes drawn in this process start from the secure source, whatever a test before this one
+    # seeded in it (an in-process simulate leaves its seeded generator until the next command).
+    codes.reset_seed()
     return tmp_path
 
 

@@ -578,6 +578,7 @@ def test_no_traceback_without_refcamp_debug(run: Run, command: list[str]) -> Non
 
 
 @pytest.mark.sqlite_only  # a file in the state file's place (tests/test_postgres.py: a database's)
+@pytest.mark.slow
 def test_no_traceback_in_a_real_process(isolated: Path) -> None:
     """The installed entry point, in its own process: one line on stderr, exit 2."""
     db = isolated / "state.db"
@@ -651,6 +652,7 @@ def test_a_group_without_a_command_shows_its_help(isolated: Any) -> None:
     assert "close" in result.stdout and "cancel" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_real_command_builds_only_the_command_invoked_and_still_helps(isolated: Any) -> None:
     import subprocess
     import sys

@@ -20,6 +20,9 @@ from conftest import program_of, stored_entry, talon_id
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
+# The CLI door's story, on both engines in the default run too (the others in `--full`).
+pytestmark = pytest.mark.both_engines
+
 CAMPAIGN = "medium-referral"
 CODE_SHAPE = re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$")
 CODE_CHARACTERS = set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")

@@ -24,7 +24,9 @@ from conftest import check_db, open_state, program_of, state_exists
 
 from refcamp.store.migrations import MIGRATIONS
 
-pytestmark = pytest.mark.slow  # every test races real refcamp processes
+# Every test races real refcamp processes; what they race for is the engine's lock, so both
+# engines in the default run too.
+pytestmark = [pytest.mark.slow, pytest.mark.both_engines]
 
 Run = Any  # conftest's `run` fixture
 

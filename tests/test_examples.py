@@ -30,6 +30,14 @@ def test_ci_runs_the_readme_quick_start() -> None:
     assert setup in ci and tests in ci
 
 
+def test_ci_runs_the_full_matrix_after_the_readme_tests_and_the_readme_says_so() -> None:
+    _, tests = quick_start()
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    full = f"{tests} --full"
+    assert full in ci and ci.index(full) > ci.index(tests)
+    assert f"`{full}`" in (ROOT / "README.md").read_text()
+
+
 def shell(script: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,

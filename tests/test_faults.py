@@ -237,6 +237,8 @@ def test_each_kind_of_damage_is_found(
     assert run("db", "check").exit_code == 0
 
 
+@pytest.mark.both_engines
+@pytest.mark.slow
 def test_several_kinds_of_damage_are_all_listed(
     run: Run, story: str, new_state: Callable[[], str]
 ) -> None:
@@ -478,6 +480,8 @@ then = [{ effect = "create_referral_code" }]
 """
 
 
+@pytest.mark.both_engines
+@pytest.mark.slow
 def test_failing_commands_change_nothing(run: Run, story: Path, tmp_path: Path) -> None:
     assert run("coupon", "create", "--campaign", "spring-coupons", "--code", "GIFT",
                "--recipient", "F1").exit_code == 0  # fmt: skip

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import pytest
 import tomli_w
-from conftest import check_db, program_of, state_rows, strict_loads, talon_id
+from conftest import check_db, examples, program_of, state_rows, strict_loads, talon_id
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
@@ -36,8 +36,9 @@ from refcamp.store.migrations import MIGRATIONS
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
+# The counts are the full run's; the default run draws a share of each (conftest.examples).
 FAST = settings(
-    max_examples=70,
+    max_examples=examples(70),
     deadline=None,
     # Shrinking a CLI run is slow (minutes); a failure still prints every draw.
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
@@ -48,7 +49,8 @@ FAST = settings(
         HealthCheck.function_scoped_fixture,
     ],
 )
-FEW = settings(FAST, max_examples=25)  # each example is ten commands on a fresh state file
+# Each example of FEW is ten commands on a fresh state file.
+FEW = settings(FAST, max_examples=examples(25))
 UNICODE_ID = "Zoë 東京 🙂"
 # JSON numbers refcamp refuses: beyond 1e15 (infinite as floats, or no float at all).
 TOO_LARGE = ["1e400", "-1e999", "1e16", "10000000000000001", "1" + "0" * 400, "-" + "9" * 5000]
@@ -567,6 +569,7 @@ def profile_ids_in(value: Any, n: int) -> list[str]:
     return found
 
 
+@pytest.mark.both_engines
 @pytest.mark.slow
 def test_session_bodies_succeed_or_name_the_field(run: Run, tmp_path: Path) -> None:
     with watching(run) as commits:
@@ -759,7 +762,7 @@ def test_replay_lines_apply_or_fail_alone(run: Run, tmp_path: Path) -> None:
     anonymous = "ANON-SESSION"
     assert run("session", "update", anonymous, "--anonymous").exit_code == 0
 
-    @settings(FAST, max_examples=50)
+    @settings(FAST, max_examples=examples(50))
     @given(data=st.data(), count=st.integers(1, 4))
     def check(data: Any, count: int) -> None:
         n = next(_numbers)

@@ -184,6 +184,8 @@ def assert_inert(text: str) -> None:
         assert char not in text, repr(text)
 
 
+@pytest.mark.both_engines
+@pytest.mark.slow
 def test_hostile_text_in_tables_and_lines_is_shown_not_obeyed(run: Run, engine: str) -> None:
     hostile = HOSTILE if engine == "sqlite" else HOSTILE.replace("\x00", "")  # see below
     ok(
@@ -212,6 +214,7 @@ def test_hostile_text_in_tables_and_lines_is_shown_not_obeyed(run: Run, engine: 
     assert entry["name"] == hostile
 
 
+@pytest.mark.both_engines
 def test_text_with_nul_is_refused_by_postgresql_and_nothing_is_written(
     run: Run, engine: str
 ) -> None:
@@ -406,6 +409,7 @@ def test_a_symlink_loop_among_campaign_files_is_a_clear_error(tmp_path: Path) ->
 
 @pytest.mark.parametrize("kind", ["fifo", "device"])
 @pytest.mark.stateless
+@pytest.mark.slow
 def test_a_campaign_file_that_is_not_a_regular_file_is_refused_promptly(
     tmp_path: Path, kind: str
 ) -> None:
@@ -428,6 +432,7 @@ def test_a_campaign_file_that_is_not_a_regular_file_is_refused_promptly(
 # --- item 9: payloads have a size limit ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_payload_on_stdin_is_read_up_to_1_mib(run: Run) -> None:
     """`yes | refcamp session update X --payload -` read without end."""
     endless = b"y\n" * (4 << 20)  # 8 MiB, as `yes` would give (only 1 MiB and a byte are read)
@@ -498,6 +503,7 @@ def test_visible_ids_in_any_script_still_work(run: Run) -> None:
 
 
 @pytest.mark.stateless
+@pytest.mark.slow
 def test_the_format_characters_refused_are_unicodes_cf_but_the_joiners() -> None:
     import unicodedata
 

@@ -34,7 +34,7 @@ from unittest import mock
 import pytest
 import typer.main
 import typer.testing
-from conftest import program_of, talon_id
+from conftest import examples, program_of, talon_id
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -428,8 +428,9 @@ def test_random_request_sequences_keep_the_invariants(
         run_state_machine_as_test(
             ReferralMachine,
             settings=settings(
-                # PostgreSQL's leg takes fewer sequences: each statement is a round trip.
-                max_examples=25 if engine == "sqlite" else 12,
+                # PostgreSQL's leg takes fewer sequences: each statement is a round trip. The
+                # counts are the full run's; the default run draws a share (conftest.examples).
+                max_examples=examples(25 if engine == "sqlite" else 12),
                 stateful_step_count=30,
                 deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

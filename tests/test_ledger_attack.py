@@ -121,6 +121,7 @@ def test_a_deduction_cannot_spend_points_a_later_rollback_takes_back(
     assert problems(active) == []
 
 
+@pytest.mark.both_engines
 @pytest.mark.slow
 def test_twenty_processes_deducting_at_once_never_go_below_zero(
     run: Run, isolated: Path, tmp_path: Path
@@ -212,6 +213,7 @@ DISABLE = {
 }
 
 
+@pytest.mark.both_engines
 def test_db_check_finds_a_deduction_that_overspent(run: Run, isolated: Path) -> None:
     add(run, "P", 100)
     assert deduct(run, "P", 30, T0).exit_code == 0
@@ -348,6 +350,7 @@ def test_a_damaged_session_is_a_clear_error_not_a_traceback(active: Run, isolate
     assert "Traceback" not in shown.stderr
 
 
+@pytest.mark.both_engines
 def test_an_older_state_file_gets_its_ledger_chained(
     active: Run, isolated: Path, engine: str
 ) -> None:

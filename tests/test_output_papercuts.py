@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, ok
+from conftest import Run, examples, ok
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +25,7 @@ TIMEOUT = 120
 _numbers = itertools.count(1)
 
 SOME = settings(
-    max_examples=15,
+    max_examples=examples(15),  # the full run's count; the default run draws a share
     deadline=None,
     # Shrinking CLI runs is slow; a failure still prints the draw.
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
@@ -74,6 +74,7 @@ def _toml(text: str) -> str:
 @given(profile=TEXT, value=TEXT, name=TEXT, rule=TEXT, title=TEXT)
 @example("[/red]X", "[gift] wrap", "[draft] Dresden promo", "[b]it's[/b]", "a \\[/x] 'q'")
 @pytest.mark.stateless
+@pytest.mark.slow
 def test_user_and_campaign_text_is_printed_literally_everywhere(
     run: Run, isolated: Path, profile: str, value: str, name: str, rule: str, title: str
 ) -> None:

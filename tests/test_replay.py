@@ -150,6 +150,8 @@ def replays_table(where: str) -> list[tuple[str, str, int]]:
 # --- the same responses as the commands ----------------------------------------------------------
 
 
+@pytest.mark.both_engines
+@pytest.mark.slow
 def test_replayed_file_gives_the_same_responses_as_the_commands(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_state: Callable[[str], str]
 ) -> None:
@@ -390,6 +392,7 @@ def test_stop_on_error_applies_nothing_after_the_bad_line(active: Run, tmp_path:
     check_db(active)
 
 
+@pytest.mark.both_engines
 def test_a_line_that_fails_halfway_changes_nothing(active: Run, tmp_path: Path) -> None:
     code = register(active, "ADVOCATE")
     huge = [{"sku": "x", "quantity": 1000, "price": 1e308}]  # the total overflows to infinity
@@ -489,6 +492,8 @@ def test_human_summary_shows_a_table_and_the_failures(active: Run, tmp_path: Pat
 # --- replaying twice, stdin, progress ------------------------------------------------------------
 
 
+@pytest.mark.both_engines
+@pytest.mark.slow
 def test_replaying_the_same_file_twice_changes_nothing_the_second_time(
     run: Run, campaigns_dir: Path, tmp_path: Path
 ) -> None:
@@ -533,6 +538,7 @@ def test_replaying_the_same_file_twice_changes_nothing_the_second_time(
     check_db(run)
 
 
+@pytest.mark.both_engines
 def test_resuming_skips_the_applied_lines_and_retries_the_failed_one(
     run: Run, campaigns_dir: Path, tmp_path: Path, state_url: str
 ) -> None:
@@ -813,6 +819,7 @@ def test_a_long_file_read_by_a_worker_gives_what_a_stream_gives(
 
 
 @pytest.mark.stateless
+@pytest.mark.slow
 def test_the_worker_reads_exactly_what_this_process_reads(tmp_path: Path) -> None:
     from refcamp.payloads import UNSET
     from refcamp.replay import CHUNK_LINES, IDLE, in_worker, numbered, requests
@@ -900,6 +907,7 @@ def test_without_a_process_to_spare_the_file_is_read_here(
         assert list(in_worker(source, 5)) == list(requests(numbered(handle), 5))
 
 
+@pytest.mark.slow
 def test_a_long_replay_with_stdout_closed_still_applies_every_line(
     active: Run, tmp_path: Path, isolated: Path
 ) -> None:

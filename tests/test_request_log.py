@@ -77,6 +77,7 @@ def test_dry_runs_are_not_logged(active) -> None:
     assert [entry.profile_id for entry in logged()] == ["REAL"]
 
 
+@pytest.mark.slow
 def test_failures_over_http_are_logged_with_status_and_message(active) -> None:
     with serving() as server:
         missing = server.request("PUT", "/v2/customer_sessions/NONE/reopen")
@@ -98,6 +99,7 @@ def test_failures_over_http_are_logged_with_status_and_message(active) -> None:
     assert good.profile_id == "OK" and [e.effect_type for e in good.effects] == ["referralCreated"]
 
 
+@pytest.mark.slow
 def test_reads_and_dry_runs_over_http_are_not_logged(active) -> None:
     """A read would push real requests out of the log; a dry run, in any spelling of true, or
     with a malformed flag, must leave the state file as it was."""
@@ -114,6 +116,8 @@ def test_reads_and_dry_runs_over_http_are_not_logged(active) -> None:
     assert logged() == before
 
 
+@pytest.mark.both_engines
+@pytest.mark.slow
 def test_a_failure_is_answered_at_once_while_another_process_holds_the_write_lock(
     active,
 ) -> None:

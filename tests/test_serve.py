@@ -4,9 +4,10 @@ input, and the same JSON through the three doors (HTTP, CLI, replay)."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 from conftest import Run, open_state
 from serving import KEY, STARTED, Server, refcamp, start, state_file
+
+from refcamp.paths import SAMPLES
 
 NOW = "2026-05-01T10:00:00Z"
 SEED = {"REFCAMP_SEED": "7"}
@@ -29,6 +32,53 @@ def server(run: Run, campaigns_dir: Path) -> Iterator[Server]:
     running = start()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_servers(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], tuple[Server, dict[str, str]]]]:
+    """One server per engine, on the seed campaigns (activated), for the tests whose requests are
+    all refused: they write nothing, so they can share a state, and not wait for a server of
+    their own to start and stop (about a second each on a busy 2-core machine)."""
+    running: dict[str, tuple[Server, dict[str, str]]] = {}
+
+    def get(engine: str) -> tuple[Server, dict[str, str]]:
+        if engine not in running:
+            root = tmp_path_factory.mktemp(f"shared-{engine}")
+            campaigns = root / "campaigns"
+            shutil.copytree(SAMPLES, campaigns)
+            postgres = request.getfixturevalue("postgres") if engine == "postgresql" else None
+            env = {
+                "REFCAMP_DB": postgres.url() if postgres else str(root / "state.db"),
+                "REFCAMP_CAMPAIGNS": str(campaigns),
+                "HOME": str(root),
+                "XDG_DATA_HOME": str(root / "data"),
+            }
+            code, _, err = refcamp("campaign", "activate", "medium-referral", env=env)
+            assert code == 0, err
+            running[engine] = (start(env=env), env)
+        return running[engine]
+
+    try:
+        yield get
+    finally:
+        for server, _ in running.values():
+            server.stop()
+
+
+@pytest.fixture
+def shared_server(
+    shared_servers: Callable[[str], tuple[Server, dict[str, str]]],
+    engine: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Server:
+    """This module's server of the test's engine (see shared_servers), its state and campaigns
+    the test's own (REFCAMP_DB, REFCAMP_CAMPAIGNS: what counts() and the commands read)."""
+    server, env = shared_servers(engine)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return server
 
 
 def counts() -> dict[str, int]:
@@ -53,6 +103,8 @@ def assert_error(reply: Any, status: int, *words: str) -> dict[str, Any]:
 # --- the seed story over HTTP ------------------------------------------------------------------
 
 
+@pytest.mark.both_engines
+@pytest.mark.slow
 def test_seed_story_over_http(server: Server) -> None:
     registered = server.request(
         "PUT", "/v2/customer_profiles/NEWCUSTOMER?runRuleEngine=true", {"attributes": {}}
@@ -94,6 +146,8 @@ def test_seed_story_over_http(server: Server) -> None:
     assert refcamp("db", "check")[0] == 0
 
 
+@pytest.mark.both_engines
+@pytest.mark.slow
 def test_dry_run_changes_nothing(server: Server) -> None:
     before = counts()
     reply = server.request(
@@ -109,10 +163,10 @@ def test_dry_run_changes_nothing(server: Server) -> None:
 # --- authentication ----------------------------------------------------------------------------
 
 
-def test_without_the_right_key_nothing_runs(server: Server) -> None:
+def test_without_the_right_key_nothing_runs(shared_server: Server) -> None:
     before = counts()
     for header in (None, "ApiKey-v1 wrong", f"Bearer {KEY}", f"ApiKey-v2 {KEY}", KEY):
-        reply = server.request(
+        reply = shared_server.request(
             "PUT",
             "/v2/customer_profiles/INTRUDER?runRuleEngine=true",
             {"attributes": {}},
@@ -122,6 +176,7 @@ def test_without_the_right_key_nothing_runs(server: Server) -> None:
     assert counts() == before
 
 
+@pytest.mark.slow
 def test_a_key_can_come_from_the_environment(campaigns_dir: Path) -> None:
     import subprocess
     import sys
@@ -144,6 +199,7 @@ def test_a_key_can_come_from_the_environment(campaigns_dir: Path) -> None:
         server.stop()
 
 
+@pytest.mark.slow
 def test_without_a_key_one_is_made_and_printed(campaigns_dir: Path) -> None:
     import os
     import subprocess
@@ -170,28 +226,33 @@ def test_without_a_key_one_is_made_and_printed(campaigns_dir: Path) -> None:
 # --- paths and methods -------------------------------------------------------------------------
 
 
-def test_unknown_path_wrong_method_and_endpoints_not_emulated(server: Server) -> None:
-    assert_error(server.request("GET", "/v2/nothing"), 404, "/v2/nothing")
-    assert_error(server.request("DELETE", "/v2/events"), 405, "DELETE")
-    body = assert_error(server.request("PUT", "/v1/catalogs/4/sync", {}), 501, "does not emulate")
+def test_unknown_path_wrong_method_and_endpoints_not_emulated(shared_server: Server) -> None:
+    assert_error(shared_server.request("GET", "/v2/nothing"), 404, "/v2/nothing")
+    assert_error(shared_server.request("DELETE", "/v2/events"), 405, "DELETE")
+    body = assert_error(
+        shared_server.request("PUT", "/v1/catalogs/4/sync", {}), 501, "does not emulate"
+    )
     assert "/v1/catalogs/{catalogId}/sync" in body["message"]
     assert_error(
-        server.request("GET", "/v1/loyalty_programs/1/cards/C1/transactions"), 501, "cards"
+        shared_server.request("GET", "/v1/loyalty_programs/1/cards/C1/transactions"), 501, "cards"
     )
 
 
-def test_unknown_things_are_404(server: Server) -> None:
-    assert_error(server.request("GET", "/v2/customer_sessions/NOPE"), 404, "NOPE")
-    assert_error(server.request("GET", "/v1/loyalty_programs/99/profile/X/balances"), 404, "99")
-    assert_error(server.request("GET", "/v1/customer_profiles/NOPE/inventory"), 404, "NOPE")
-    assert_error(server.request("DELETE", "/v1/customer_data/NOPE"), 404, "NOPE")
+def test_unknown_things_are_404(shared_server: Server) -> None:
+    assert_error(shared_server.request("GET", "/v2/customer_sessions/NOPE"), 404, "NOPE")
     assert_error(
-        server.request("POST", "/v1/coupon_reservations/NOPE", {"integrationIDs": ["A"]}),
+        shared_server.request("GET", "/v1/loyalty_programs/99/profile/X/balances"), 404, "99"
+    )
+    assert_error(shared_server.request("GET", "/v1/customer_profiles/NOPE/inventory"), 404, "NOPE")
+    assert_error(shared_server.request("DELETE", "/v1/customer_data/NOPE"), 404, "NOPE")
+    assert_error(
+        shared_server.request("POST", "/v1/coupon_reservations/NOPE", {"integrationIDs": ["A"]}),
         404,
         "NOPE",
     )
 
 
+@pytest.mark.slow
 def test_conflicts_are_409(server: Server) -> None:
     body = {"customerSession": {"profileId": "P", "state": "open"}}
     assert server.request("PUT", "/v2/customer_sessions/O1", body).status == 200
@@ -232,32 +293,33 @@ WRONG = [
 ]
 
 
-def test_wrong_types_are_400_with_a_pointer(server: Server) -> None:
+def test_wrong_types_are_400_with_a_pointer(shared_server: Server) -> None:
     before = counts()
     for body, where in WRONG:
-        reply = server.request("PUT", "/v2/customer_sessions/BAD", body)
+        reply = shared_server.request("PUT", "/v2/customer_sessions/BAD", body)
         error = assert_error(reply, 400)
         assert error["errors"][0]["source"] == {"pointer": where}, (body, error)
     assert counts() == before
 
 
-def test_invalid_json_is_400(server: Server) -> None:
+def test_invalid_json_is_400(shared_server: Server) -> None:
     before = counts()
     for raw in (b"{", b"[1,", b'{"customerSession": NaN}', b"\xff\xfe", b'{"a": 1}}'):
-        reply = server.request("PUT", "/v2/customer_sessions/BAD", raw=raw)
+        reply = shared_server.request("PUT", "/v2/customer_sessions/BAD", raw=raw)
         assert_error(reply, 400, "body")
     assert counts() == before
 
 
-def test_ids_with_control_characters_are_400(server: Server) -> None:
+def test_ids_with_control_characters_are_400(shared_server: Server) -> None:
     before = counts()
     for bad in ("A%00B", "A%0AB", "%7F", "A%1bB"):
-        reply = server.request("PUT", f"/v2/customer_profiles/{bad}?runRuleEngine=true", {})
+        reply = shared_server.request("PUT", f"/v2/customer_profiles/{bad}?runRuleEngine=true", {})
         error = assert_error(reply, 400, "control")
         assert error["errors"][0]["source"] == {"parameter": "integrationId"}
     assert counts() == before
 
 
+@pytest.mark.slow
 def test_an_encoded_slash_in_an_id_never_reaches_another_endpoint(server: Server) -> None:
     code = server.request("PUT", "/v2/customer_profiles/ADV?runRuleEngine=true", {}).body[
         "createdReferrals"
@@ -273,23 +335,23 @@ def test_an_encoded_slash_in_an_id_never_reaches_another_endpoint(server: Server
     assert balance.body["balance"]["activePoints"] == 100
 
 
-def test_bad_query_values_are_400_naming_the_parameter(server: Server) -> None:
-    reply = server.request("PUT", "/v2/customer_profiles/A?runRuleEngine=maybe", {})
+def test_bad_query_values_are_400_naming_the_parameter(shared_server: Server) -> None:
+    reply = shared_server.request("PUT", "/v2/customer_profiles/A?runRuleEngine=maybe", {})
     assert assert_error(reply, 400)["errors"][0]["source"] == {"parameter": "runRuleEngine"}
-    reply = server.request("PUT", "/v2/customer_sessions/S?now=yesterday", {})
+    reply = shared_server.request("PUT", "/v2/customer_sessions/S?now=yesterday", {})
     assert assert_error(reply, 400)["errors"][0]["source"] == {"parameter": "now"}
-    reply = server.request("GET", "/v1/loyalty_programs/1/profile/A/transactions?pageSize=0")
+    reply = shared_server.request("GET", "/v1/loyalty_programs/1/profile/A/transactions?pageSize=0")
     assert assert_error(reply, 400)["errors"][0]["source"] == {"parameter": "pageSize"}
 
 
-def test_a_body_over_one_mebibyte_is_413(server: Server) -> None:
+def test_a_body_over_one_mebibyte_is_413(shared_server: Server) -> None:
     before = counts()
     big = json.dumps({"attributes": {"x": "y" * (1 << 20)}}).encode()
-    assert_error(server.request("PUT", "/v2/customer_profiles/BIG", raw=big), 413, "larger")
+    assert_error(shared_server.request("PUT", "/v2/customer_profiles/BIG", raw=big), 413, "larger")
     # Without a Content-Length (chunked), the limit holds too.
     import http.client
 
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", shared_server.port, timeout=30)
     conn.putrequest("PUT", "/v2/customer_profiles/BIG")
     conn.putheader("Authorization", f"ApiKey-v1 {KEY}")
     conn.putheader("Transfer-Encoding", "chunked")
@@ -307,7 +369,7 @@ def test_a_body_over_one_mebibyte_is_413(server: Server) -> None:
     assert response.status == 413
     conn.close()
     assert counts() == before
-    assert server.request("GET", "/v2/customer_sessions/NONE").status == 404  # still serving
+    assert shared_server.request("GET", "/v2/customer_sessions/NONE").status == 404  # still serving
 
 
 @pytest.mark.slow
@@ -346,6 +408,7 @@ def _slow_client(server: Server) -> None:
 # --- the endpoints that have no command twin in the seed story ----------------------------------
 
 
+@pytest.mark.slow
 def test_referrals_over_the_api(server: Server) -> None:
     reply = server.request(
         "POST",
@@ -403,6 +466,7 @@ def test_transactions_page_through_the_ledger(server: Server) -> None:
     assert all(t["programId"] == 1 for t in first.body["data"])
 
 
+@pytest.mark.slow
 def test_reservations(server: Server) -> None:
     code, out, err = refcamp("campaign", "activate", "spring-coupons")
     assert code == 0, err
@@ -422,6 +486,7 @@ def test_reservations(server: Server) -> None:
     assert reserved.body == {"totalResultSize": 0, "data": []}
 
 
+@pytest.mark.slow
 def test_inventory_and_customer_data_deletion(server: Server) -> None:
     server.request(
         "PUT",
@@ -454,6 +519,7 @@ def test_inventory_and_customer_data_deletion(server: Server) -> None:
     assert session.body["customerSession"]["attributes"] == {}
 
 
+@pytest.mark.slow
 def test_audiences_by_integer_id(server: Server) -> None:
     created = server.request("POST", "/v2/audiences", {"name": "vip"})
     assert created.status == 201, created
@@ -474,6 +540,7 @@ def test_audiences_by_integer_id(server: Server) -> None:
     assert_error(server.request("PUT", "/v2/customer_profiles/AUD", unknown), 404, "audience")
 
 
+@pytest.mark.slow
 def test_many_profiles_at_once(server: Server) -> None:
     body = {
         "customerProfiles": [{"integrationId": f"M{i}", "attributes": {"i": i}} for i in range(3)]
@@ -491,12 +558,15 @@ def test_many_profiles_at_once(server: Server) -> None:
     assert error["errors"][0]["source"] == {"pointer": "/customerProfiles/1/integrationId"}
 
 
-def test_a_return_sent_to_the_session_path_is_refused(server: Server) -> None:
+def test_a_return_sent_to_the_session_path_is_refused(shared_server: Server) -> None:
     body = {"return": {"returnedCartItems": [{"position": 0}]}}
-    error = assert_error(server.request("PUT", "/v2/customer_sessions/R1", body), 400, "/returns")
+    error = assert_error(
+        shared_server.request("PUT", "/v2/customer_sessions/R1", body), 400, "/returns"
+    )
     assert error["errors"][0]["source"] == {"pointer": "/return"}
 
 
+@pytest.mark.slow
 def test_reopen_and_returns(server: Server) -> None:
     code = server.request("PUT", "/v2/customer_profiles/ADV?runRuleEngine=true", {}).body[
         "createdReferrals"
@@ -572,8 +642,8 @@ def test_sigterm_says_it_stopped(campaigns_dir: Path) -> None:
     assert "stopped" in err and "closed" in err
 
 
-def test_a_port_in_use_is_a_clear_error(server: Server) -> None:
-    code, _, err = refcamp("serve", "--port", str(server.port))
+def test_a_port_in_use_is_a_clear_error(shared_server: Server) -> None:
+    code, _, err = refcamp("serve", "--port", str(shared_server.port))
     assert code == 2
     assert err.startswith("refcamp: error: --host 127.0.0.1 --port") and "Traceback" not in err
 
@@ -708,9 +778,9 @@ def test_what_changes_while_serving_is_seen_at_the_next_request(campaigns_dir: P
     assert "validate again" in err and "Traceback" not in err, err
 
 
-def test_an_unknown_audience_id_is_404_and_changes_nothing(server: Server) -> None:
+def test_an_unknown_audience_id_is_404_and_changes_nothing(shared_server: Server) -> None:
     before = counts()
-    reply = server.request(
+    reply = shared_server.request(
         "PUT", "/v2/customer_profiles/NEW?runRuleEngine=true", {"audiencesChanges": {"adds": [3]}}
     )
     assert_error(reply, 404, "no audience with id 3")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import check_db, ok, state_exists, state_rows
+from conftest import check_db, full_run, ok, state_exists, state_rows
 
 Run = Callable[..., Any]  # conftest's `run` fixture
 
@@ -85,6 +85,7 @@ def state_now(where: str) -> Any:
 
 
 @pytest.mark.stateless
+@pytest.mark.slow
 def test_same_seed_gives_the_same_report_and_another_seed_another(run: Run) -> None:
     first = simulate(run, "--campaign", CAMPAIGN)
     again = simulate(run, "--campaign", CAMPAIGN)
@@ -203,6 +204,7 @@ def test_without_campaign_and_none_enabled_exits_1_with_a_hint(
     assert not state_exists(state_url)
 
 
+@pytest.mark.both_engines
 def test_simulate_picks_up_the_campaign_enabled_in_the_state_file(run: Run, state_url: str) -> None:
     ok(run("campaign", "activate", CAMPAIGN))
     before = state_now(state_url)
@@ -245,6 +247,7 @@ def test_simulate_never_creates_the_state_file(run: Run, state_url: str) -> None
     assert not state_exists(state_url)
 
 
+@pytest.mark.both_engines
 def test_simulate_leaves_the_users_state_file_alone(run: Run, state_url: str) -> None:
     ok(run("campaign", "activate", CAMPAIGN))
     code = ok(run("profile", "update", "REAL", "-q")).stdout.strip()
@@ -339,6 +342,7 @@ def story(active: Run) -> Run:
     return active
 
 
+@pytest.mark.both_engines
 def test_campaign_stats_reports_exact_figures(story: Run) -> None:
     result = story("campaign", "stats", CAMPAIGN, "--point-value", "0.5", "--json")
     assert result.exit_code == 0, result
@@ -448,6 +452,10 @@ def test_campaign_stats_rejects_a_negative_point_value(run: Run) -> None:
 
 @pytest.mark.slow
 @pytest.mark.stateless  # the benchmarks make states of their own
+@pytest.mark.skipif(
+    not full_run(),
+    reason="the benchmarks' smoke run (20-60 s on a 2-core machine): `python -m pytest --full`",
+)
 def test_bench_quick_runs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REFCAMP_")}
     proc = subprocess.run(

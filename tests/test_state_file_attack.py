@@ -256,6 +256,7 @@ def test_a_simulation_estimated_to_run_long_asks_for_yes(
     "population",
     [{}, {"friends_per_advocate": 5.0, "referral_rate": 1.0}, {"cancel_rate": 1.0}],
 )
+@pytest.mark.slow
 def test_the_estimate_errs_high(run: Run, population: dict[str, float]) -> None:
     """The estimate the refusal quotes is never below what a run makes (one referral code per
     advocate in the seed campaign), nor far above it."""
@@ -367,6 +368,7 @@ def test_a_state_file_that_is_not_a_regular_file_is_refused_promptly(
 # --- item 12: an empty state file refcamp initialises is made private ---------------------------
 
 
+@pytest.mark.slow
 def test_an_empty_state_file_is_made_private_with_what_lies_beside_it(isolated: Path) -> None:
     db = isolated / "state.db"
     db.touch()
@@ -384,6 +386,7 @@ def test_an_empty_state_file_is_made_private_with_what_lies_beside_it(isolated: 
     check_clean()
 
 
+@pytest.mark.slow
 def test_a_state_file_in_use_keeps_the_mode_its_owner_gave_it(isolated: Path) -> None:
     """Only an empty file is refcamp's to make private: a database someone chose to share stays
     as it is."""

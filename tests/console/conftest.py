@@ -27,7 +27,16 @@ FLAGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.slow
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that opens a browser is `slow` (a conftest's pytestmark marks nothing): the
+    quick loop, `-m "not slow"`, leaves them out."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if item.path.is_relative_to(HERE) and ("page" in fixtures or "browser" in fixtures):
+            item.add_marker(pytest.mark.slow)
 
 
 def chromium() -> str:
