@@ -17,7 +17,6 @@ from hypothesis import settings
 from pg_cluster import FIND_STATELESS, Cluster
 from typer.testing import CliRunner
 
-from refcamp import codes
 from refcamp.cli import app
 from refcamp.paths import SAMPLES, location
 from refcamp.store.copy import tables
@@ -155,9 +154,6 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state_url: str) ->
     work.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.setenv("REFCAMP_DB", state_url)
-    # Codes drawn in this process start from the secure source, whatever a test before this one
-    # seeded in it (an in-process simulate leaves its seeded generator until the next command).
-    codes.reset_seed()
     return tmp_path
 
 

@@ -17,7 +17,8 @@ from pg_cluster import Cluster
 from serving import Reply, Server, refcamp, start, start_many, state_file
 from test_replay_attack import fill, small_disk  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.slow
+# Both engines in the default run: the clock race and the outage are about the state's engine.
+pytestmark = [pytest.mark.slow, pytest.mark.both_engines]
 
 EXPIRED = "OLD-2025"  # a coupon that expired on 2025-06-01
 PAST = "2024-06-01T00:00:00Z"  # when it was valid
