@@ -443,7 +443,13 @@ def test_inventory_and_customer_data_deletion(server: Server) -> None:
     assert inventory.body["profile"]["attributes"] == {"email": "a@example.com"}
     assert len(inventory.body["referrals"]) == 1
     assert "coupons" not in inventory.body  # not asked for
-    event = {"type": "clicked", "sessionId": "INV-S", "attributes": {"email": "a@example.com"}}
+    # trackEventV2: "`profileId` is required" (it was left out here: an anonymous event).
+    event = {
+        "profileId": "INV",
+        "type": "clicked",
+        "sessionId": "INV-S",
+        "attributes": {"email": "a@example.com"},
+    }
     assert server.request("POST", "/v2/events", event).status == 204  # silent=yes: the default
     assert server.request("DELETE", "/v1/customer_data/INV").status == 204
     with closing(open_state(state_file())) as conn:
