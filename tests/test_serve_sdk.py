@@ -748,7 +748,7 @@ def test_events_referrals_transactions_inventory_profiles_audiences_erasure(
     story.call(
         "friend-closes", 200, "updateCustomerSessionV2", "friend-session", closing("friend", code)
     )
-    # Custom events: one that earns points, the same as a dry run, an anonymous one.
+    # Custom events: one that earns points, the same as a dry run, one without a profileId.
     review = {"profileId": "advocate", "type": "review_posted", "attributes": {"stars": 5}}
     # silent=no: Talon.One's default (yes) answers 204 without a body ("silent-event" below).
     story.call(
@@ -771,10 +771,11 @@ def test_events_referrals_transactions_inventory_profiles_audiences_erasure(
     story.call("after-events", 200, "getLoyaltyBalances", program, "advocate")
     story.call(
         "anonymous-event",
-        200,
+        400,
         "trackEventV2",
         {"type": "page_viewed", "attributes": {"path": "/home"}, "responseContent": ["event"]},
         {"silent": "no"},
+        why='trackEventV2: "`profileId` is required"',
     )
     # Referral codes made through the API.
     story.call(
@@ -880,9 +881,9 @@ def test_events_referrals_transactions_inventory_profiles_audiences_erasure(
     r.rewarded("dry-event", program, {"advocate": 5}, "what the event would earn")
     r.equal("dry-event", "/dryRun", True)
     r.balance("after-events", 105, "100 + 5; the dry run kept nothing")
-    r.equal("anonymous-event", "/effects", [])
-    r.equal("anonymous-event", "/event/type", "page_viewed")
-    r.equal("anonymous-event", "/event/profileId", MISSING, "no customer")
+    # An event without a profileId is refused by name (it was tracked as anonymous).
+    r.equal("anonymous-event", "/StatusCode", 400)
+    r.equal("anonymous-event", "/errors/0/source/pointer", "/profileId")
 
     r.equal("referral", "/campaignId", medium)
     r.equal("referral", "/advocateProfileIntegrationId", "advocate")
