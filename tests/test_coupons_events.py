@@ -331,17 +331,31 @@ def test_show_an_unknown_code_is_exit_1(run: Run, camps: Path) -> None:
 
 
 def test_reserve_is_new_then_not_and_creates_the_profile(run: Run, camps: Path) -> None:
+    """A soft reservation (createCouponReservation): the coupon keeps no recipient, and shows
+    in the customer's inventory (`profile show --json` coupons)."""
     code = new_code(run, SPRING)
     assert run("profile", "show", "ANN").exit_code == 1
     first = ok(run("coupon", "reserve", code, "--profile", "ANN", "--json")).json
     assert first["isNewReservation"] is True
     assert first["value"] == code
-    assert first["recipientIntegrationId"] == "ANN"
+    assert "recipientIntegrationId" not in first
     second = ok(run("coupon", "reserve", code, "--profile", "ANN", "--json")).json
     assert second["isNewReservation"] is False
-    assert second["recipientIntegrationId"] == "ANN"
-    assert coupon(run, code)["recipientIntegrationId"] == "ANN"
-    ok(run("profile", "show", "ANN"))
+    assert "recipientIntegrationId" not in coupon(run, code)
+    shown = ok(run("profile", "show", "ANN", "--json")).json
+    assert [c["value"] for c in shown["coupons"]] == [code]
+    check_db(run)
+
+
+def test_reserve_for_several_customers_then_unreserve_one(run: Run, camps: Path) -> None:
+    code = new_code(run, SPRING)
+    said = ok(run("coupon", "reserve", code, "--profile", "ANN", "--profile", "BOB")).stdout
+    assert f"{code} is now reserved for ANN." in said and f"{code} is now reserved for BOB." in said
+    ok(run("coupon", "unreserve", code, "--profile", "ANN"))
+    assert ok(run("profile", "show", "ANN", "--json")).json["coupons"] == []
+    assert [c["value"] for c in ok(run("profile", "show", "BOB", "--json")).json["coupons"]] == [
+        code
+    ]
     check_db(run)
 
 
@@ -540,16 +554,20 @@ def test_used_up_coupon_is_coupon_limit_reached(basic: Run) -> None:
     check_db(run)
 
 
-def test_coupon_reserved_for_another_customer_does_not_match(basic: Run) -> None:
+def test_coupon_made_for_another_customer_does_not_match(basic: Run) -> None:
+    """A hard reservation (a coupon made for a recipient) is theirs alone; a soft one
+    (`coupon reserve`) never blocks anybody."""
     run = basic
-    code = new_code(run, BASIC)
-    ok(run("coupon", "reserve", code, "--profile", "ANN"))
+    code = new_code(run, BASIC, "--recipient", "ANN")
     props = rejected(close(run, "--profile", "BOB", "--coupon", code, *CART_30))
     assert props["rejectionReason"] == "CouponRecipientDoesNotMatch"
     assert counter(run, code) == 0
     assert points(run, "BOB", f"{BASIC}-wallet") == 0
-    # ANN, for whom it is reserved, can redeem it.
+    # ANN, for whom it was made, can redeem it.
     assert types(close(run, "--profile", "ANN", "--coupon", code))[0] == "acceptCoupon"
+    soft = new_code(run, BASIC)
+    ok(run("coupon", "reserve", soft, "--profile", "ANN"))
+    assert types(close(run, "--profile", "BOB", "--coupon", soft, *CART_30))[0] == "acceptCoupon"
     check_db(run)
 
 

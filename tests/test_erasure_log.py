@@ -40,6 +40,7 @@ KEYS = {
     ("referrals", "advocate_id"),
     ("referrals", "friend_id"),
     ("coupons", "recipient_id"),
+    ("coupon_reservations", "profile_id"),
     ("audience_members", "profile_id"),
 }
 

@@ -1188,10 +1188,14 @@ def test_reserve_coupon_for_the_current_customer(write: Callable[..., Refcamp]) 
         "profileIntegrationId": "P",
         "isNewReservation": True,
     }
-    assert rc.json("coupon", "show", "VIP-GIFT")["recipientIntegrationId"] == "P"
+    # A soft reservation, as createCouponReservation's: the coupon keeps no recipient, it shows
+    # in the customer's inventory, and another customer may reserve it too.
+    assert "recipientIntegrationId" not in rc.json("coupon", "show", "VIP-GIFT")
     second = rc.track("vip_joined", "--profile", "P")
     assert one(second, "reserveCoupon")["isNewReservation"] is False
-    assert [c["value"] for c in rc.json("coupon", "list", "--recipient", "P")] == ["VIP-GIFT"]
+    assert [c["value"] for c in rc.json("profile", "show", "P")["coupons"]] == ["VIP-GIFT"]
+    other = rc.track("vip_joined", "--profile", "Q")
+    assert one(other, "reserveCoupon")["isNewReservation"] is True
     # Another event: no reservation.
     assert rc.track("vip_left", "--profile", "P")["effects"] == []
     rc.check()

@@ -527,14 +527,15 @@ def test_coupons_cancel_reopen_returns_sessions_and_dry_runs(campaigns_dir: Path
         story.call(label, 200, "getLoyaltyBalances", program, profile)
 
     story = Story()
-    # A coupon made by the CLI: reserved, unreserved, redeemed once, refused the second time.
+    # A coupon made by the CLI: reserved (softly, for two customers), unreserved for one,
+    # redeemed once, refused the second time.
     story.cli("coupon", "coupon", "create", "--campaign", "spring-coupons", "--json")
     story.call(
         "reserve",
         201,
         "createCouponReservation",
         coupon,
-        {"integrationIDs": ["shopper"]},
+        {"integrationIDs": ["shopper", "window-shopper"]},
         why="OpenAPI: 201 Created, a Coupon",
     )
     story.call("reserved", 200, "getReservedCustomers", coupon)
@@ -661,11 +662,14 @@ def test_coupons_cancel_reopen_returns_sessions_and_dry_runs(campaigns_dir: Path
 
     value = r.body("coupon", "/0/value")
     r.equal("reserve", "/value", value)
-    r.equal("reserve", "/recipientIntegrationId", "shopper")
-    r.equal("reserved", "/totalResultSize", 1)
+    # A soft reservation leaves the coupon without a recipient (createCouponReservation: "Any
+    # customer can use a reserved coupon code"); getReservedCustomers lists every customer.
+    r.equal("reserve", "/recipientIntegrationId", MISSING)
+    r.equal("reserved", "/totalResultSize", 2)
     r.equal("reserved", "/data/0/integrationId", "shopper")
-    r.equal("reserved-after", "/totalResultSize", 0)
-    r.equal("reserved-after", "/data", [])
+    r.equal("reserved", "/data/1/integrationId", "window-shopper")
+    r.equal("reserved-after", "/totalResultSize", 1)
+    r.equal("reserved-after", "/data/0/integrationId", "window-shopper")
     r.accepted("redeem", "acceptCoupon", value)
     r.equal("redeem", "/effects/1/effectType", "setDiscount")
     r.equal("redeem", "/effects/1/props/value", 7, "10% of 70")
@@ -752,7 +756,7 @@ def test_events_referrals_transactions_inventory_profiles_audiences_erasure(
     story.call(
         "friend-closes", 200, "updateCustomerSessionV2", "friend-session", closing("friend", code)
     )
-    # Custom events: one that earns points, the same as a dry run, an anonymous one.
+    # Custom events: one that earns points, the same as a dry run, one without a profileId.
     review = {"profileId": "advocate", "type": "review_posted", "attributes": {"stars": 5}}
     # silent=no: Talon.One's default (yes) answers 204 without a body ("silent-event" below).
     story.call(
@@ -775,10 +779,11 @@ def test_events_referrals_transactions_inventory_profiles_audiences_erasure(
     story.call("after-events", 200, "getLoyaltyBalances", program, "advocate")
     story.call(
         "anonymous-event",
-        200,
+        400,
         "trackEventV2",
         {"type": "page_viewed", "attributes": {"path": "/home"}, "responseContent": ["event"]},
         {"silent": "no"},
+        why='trackEventV2: "`profileId` is required"',
     )
     # Referral codes made through the API.
     story.call(
@@ -884,9 +889,9 @@ def test_events_referrals_transactions_inventory_profiles_audiences_erasure(
     r.rewarded("dry-event", program, {"advocate": 5}, "what the event would earn")
     r.equal("dry-event", "/dryRun", True)
     r.balance("after-events", 105, "100 + 5; the dry run kept nothing")
-    r.equal("anonymous-event", "/effects", [])
-    r.equal("anonymous-event", "/event/type", "page_viewed")
-    r.equal("anonymous-event", "/event/profileId", MISSING, "no customer")
+    # An event without a profileId is refused by name (it was tracked as anonymous).
+    r.equal("anonymous-event", "/StatusCode", 400)
+    r.equal("anonymous-event", "/errors/0/source/pointer", "/profileId")
 
     r.equal("referral", "/campaignId", medium)
     r.equal("referral", "/advocateProfileIntegrationId", "advocate")

@@ -29,6 +29,7 @@ TABLES = {
     "redemptions",
     "ledger",
     "coupons",
+    "coupon_reservations",
     "audience_members",
     "events",
     "discounts",

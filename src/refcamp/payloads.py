@@ -22,6 +22,9 @@ from refcamp.json_text import LARGEST_NUMBER, MAX_DEPTH, SURROGATE
 from refcamp.models import SESSION_STATES, CartItem
 
 MAX_ID = 1000
+EVALUABLE = (
+    "refcamp evaluates every running campaign; choosing campaigns for a dry run is not emulated"
+)
 MAX_TEXT = 1000
 MAX_ITEMS = 1000
 
@@ -172,6 +175,18 @@ class Fields:
                 )
         return tuple(values)
 
+    def unsupported(self, name: str, reason: str) -> None:
+        """A field of the request's model that refcamp does not emulate: refused by name when it
+        asks for something (an empty value asks for nothing), never silently dropped."""
+        value = self.raw(name)
+        if value not in (UNSET, None, [], {}, ""):
+            raise InputError.about(self.where(name), f"{reason}; leave it out")
+
+    def ignored(self, name: str, reason: str) -> None:
+        """A field of the request's model that changes nothing refcamp does: accepted, noted."""
+        if self.raw(name) not in (UNSET, None):
+            self.notes.append(f"ignored {self.where(name)}: {reason}")
+
     def finish(self) -> None:
         for lower, (key, _) in self.by_lower.items():
             if lower not in self.used:
@@ -217,6 +232,14 @@ def read_cart_item(obj: Any, path: str, position: int, notes: list[str]) -> Cart
         attributes=fields.obj("attributes", {}),
     )
     fields.raw("position")  # set by refcamp, as by Talon.One
+    for name in ("returnedQuantity", "remainingQuantity"):
+        fields.ignored(name, "Talon.One counts it from the session's returns, as refcamp does")
+    for name in ("height", "width", "length"):
+        fields.unsupported(name, "refcamp's rules read no item dimensions besides weight")
+    fields.unsupported("catalogItemID", "refcamp has no cart item catalogs")
+    fields.unsupported(
+        "additionalCosts", "refcamp keeps additional costs per session, not per item"
+    )
     fields.finish()
     return item
 
@@ -287,7 +310,8 @@ def read_session_body(body: Any) -> SessionInput:
         identifiers=session.strings("identifiers"),
         response_content=response_content,
     )
-    session.raw("loyaltyCards")  # accepted; refcamp has no loyalty cards
+    session.unsupported("loyaltyCards", "refcamp has no loyalty cards")
+    session.unsupported("evaluableCampaignIds", EVALUABLE)
     session.finish()
     return replace(result, notes=tuple(notes))
 
@@ -352,6 +376,7 @@ def read_profile_body(body: Any, path: str = "") -> ProfileInput:
     deletes = _audiences(changes, "deletes")
     changes.finish()
     response_content = read_response_content(top)
+    top.unsupported("evaluableCampaignIds", EVALUABLE)
     if not path:
         top.finish()
     return ProfileInput(attributes, adds, deletes, response_content, tuple(notes))
@@ -403,6 +428,8 @@ class ReferralInput(NamedTuple):  # named tuples: a dataclass costs every start 
     starts: datetime | None
     expires: datetime | None
     attributes: Mapping[str, Any]
+    pattern: str | None = None  # referralPattern; None: the campaign's
+    characters: str | None = None  # validCharacters; None: the campaign's
 
 
 def read_referral_body(body: Any, many: bool = False) -> ReferralInput:
@@ -442,8 +469,12 @@ def read_referral_body(body: Any, many: bool = False) -> ReferralInput:
         text = top.string(name, None)
         times[name] = parse_time(text, name) if text is not None else None
     attributes = top.obj("attributes", {})
-    for ignored in ("validCharacters", "referralPattern"):
-        top.raw(ignored)  # the campaign's code settings decide the codes
+    pattern, characters = _code_settings(top) if many else (None, None)
+    if not many:
+        for name in ("referralPattern", "validCharacters"):
+            top.unsupported(
+                name, "a field of createReferralsForMultipleAdvocates, not of NewReferral"
+            )
     top.finish()
     return ReferralInput(
         str(campaign),
@@ -453,7 +484,30 @@ def read_referral_body(body: Any, many: bool = False) -> ReferralInput:
         times["startDate"],
         times["expiryDate"],
         attributes,
+        pattern,
+        characters,
     )
+
+
+def _code_settings(top: Fields) -> tuple[str | None, str | None]:
+    """NewReferralsForMultipleAdvocates' `referralPattern` ("The character `#` is a placeholder")
+    and `validCharacters`; either left out: the campaign's."""
+    pattern = top.string("referralPattern", None, limit=100)
+    if pattern is not None and "#" not in pattern:
+        raise InputError.about("referralPattern", f"{pattern!r} has no #, a place for a character")
+    if pattern is not None:
+        check_id(pattern.replace("#", "A"), "referralPattern")
+    listed = top.strings("validCharacters", None)
+    if listed is None:
+        return pattern, None
+    if not listed:
+        raise InputError.about("validCharacters", "at least one character")
+    for index, value in enumerate(listed):
+        if len(value) != 1 or value == "#" or not value.isprintable() or value.isspace():
+            raise InputError.about(
+                f"validCharacters[{index}]", f"expected one character other than #, got {value!r}"
+            )
+    return pattern, "".join(dict.fromkeys(listed))
 
 
 class ReturnInput(NamedTuple):
@@ -524,6 +578,13 @@ def read_audience_body(body: Any) -> str:
     name = top.string("name", None)
     if name is None:
         raise InputError("name: required")
+    for field_name in ("integration", "integrationId"):
+        top.unsupported(field_name, "refcamp has no audiences synced from a third party")
+    if top.raw("sandbox") is True:
+        raise InputError.about("sandbox", "refcamp has one live Application; leave it out")
+    # description, createdIn, lastUpdate: kept by Talon.One for people; nothing reads them
+    for field_name in ("description", "createdIn", "lastUpdate"):
+        top.raw(field_name)
     return check_id(name, "name")
 
 
@@ -560,9 +621,11 @@ class EventInput:
     notes: tuple[str, ...] = ()
 
 
-def read_event_body(body: Any, need_type: bool = True) -> EventInput:
-    """POST /v2/events: {profileId, sessionId?, type, attributes, responseContent?}. The type is
-    required (`need_type`), except where the command line gives it beside the payload."""
+def read_event_body(body: Any, need_type: bool = True, need_profile: bool = True) -> EventInput:
+    """POST /v2/events: {profileId, sessionId?, type, attributes, responseContent?}. The type and
+    the profileId are required (trackEventV2: "`profileId` is required. An event is associated
+    with a customer profile"), except where the command line gives them beside the payload (its
+    `event track` without a customer tracks an anonymous event, a convenience of its own)."""
     notes: list[str] = []
     top = Fields(body, "", notes)
     event_type = top.string("type", None, limit=255)
@@ -574,9 +637,16 @@ def read_event_body(body: Any, need_type: bool = True) -> EventInput:
         check_id(session_id, "sessionId")
     attributes = top.obj("attributes", {})
     response_content = read_response_content(top)
+    top.unsupported("evaluableCampaignIds", EVALUABLE)
     top.finish()
     if need_type and not event_type:
         raise InputError("type: required", "type")
+    if need_profile and not profile_id:
+        raise InputError.about(
+            "profileId",
+            'required: trackEventV2 says "`profileId` is required. An event is associated with '
+            "a customer profile\" (a guest's id will do)",
+        )
     return EventInput(
         event_type, profile_id, session_id, attributes, response_content, tuple(notes)
     )

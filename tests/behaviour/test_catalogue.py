@@ -38,5 +38,7 @@ def test_every_behaviour_row_names_a_test() -> None:
             table = "behaviour"
         elif line.startswith("| what |"):
             table = "differences"
+        elif line.startswith("| model |"):
+            table = "fields"  # Request fields: what refcamp does with each, shown by the tests
         elif line.startswith("| ") and not line.startswith("|---") and table == "behaviour":
             assert NAMED.search(line), f"no test named: {line}"

@@ -13,7 +13,9 @@ from refcamp.cli.options import Json, optional_time
 from refcamp.models import Coupon
 from refcamp.render import short_time, table
 
-app = typer.Typer(help="Coupon codes: create, list, show, reserve.", no_args_is_help=True)
+app = typer.Typer(
+    help="Coupon codes: create, list, show, reserve, unreserve.", no_args_is_help=True
+)
 
 COLUMNS = ["Code", "Campaign", "Recipient", "Used", "Starts", "Expires", "Created"]
 
@@ -137,23 +139,47 @@ def show(
         _table(f"Coupon code {coupon.code}", [coupon])
 
 
+Customers = Annotated[
+    list[str],
+    typer.Option("--profile", help="A customer (repeat it for several).", show_default=False),
+]
+
+
 @app.command("reserve")
 @guarded
 def reserve(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(metavar="CODE", help="The coupon code.")],
-    profile: Annotated[str, typer.Option("--profile", help="The customer to reserve it for.")],
+    profile: Customers,
     as_json: Json = False,
 ) -> None:
-    """Reserve a coupon for a customer: only they can redeem it (reserved for another: exit 1)."""
+    """Reserve a coupon for customers (createCouponReservation): a soft reservation, shown in
+    their inventory; anyone may still redeem the coupon. A coupon made with --recipient is that
+    customer's alone: reserving it for another is exit 1."""
     ws = workspace(ctx)
 
-    coupon, new = service.reserve_coupon(ws, code, profile)
+    coupon, new = service.reserve_coupon(ws, code, tuple(profile))
     if as_json:
         data = talon.coupon(coupon, ws.talon_ids())
-        data["isNewReservation"] = new
+        data["isNewReservation"] = any(new.values())
         render.print_json(data)
-    elif new:
-        render.line(f"{coupon.code} is now reserved for {profile}.")
-    else:
-        render.line(f"{coupon.code} was already reserved for {profile}.")
+        return
+    for customer, fresh in new.items():
+        said = "is now reserved" if fresh else "was already reserved"
+        render.line(f"{coupon.code} {said} for {customer}.")
+
+
+@app.command("unreserve")
+@guarded
+def unreserve(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(metavar="CODE", help="The coupon code.")],
+    profile: Customers,
+) -> None:
+    """Remove the customers' reservations of a coupon (deleteCouponReservation); a coupon made
+    with --recipient stays theirs."""
+    ws = workspace(ctx)
+
+    service.unreserve_coupon(ws, code, tuple(profile))
+    for customer in dict.fromkeys(profile):
+        render.line(f"{code} is not reserved for {customer}.")

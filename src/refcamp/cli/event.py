@@ -33,7 +33,7 @@ def track(
         typer.Option(
             "--profile",
             help="The customer (or the payload's profileId); without one the event is anonymous, "
-            "as Talon.One allows.",
+            "a convenience of the command line (Talon.One's API requires a profileId).",
             show_default=False,
         ),
     ] = None,
@@ -53,7 +53,11 @@ def track(
 ) -> None:
     """Track a custom event for a customer, or an anonymous one; rules with { event = "TYPE" }
     react to it."""
-    body = read_event_body(read_json(payload), need_type=False) if payload else EventInput()
+    body = (
+        read_event_body(read_json(payload), need_type=False, need_profile=False)
+        if payload
+        else EventInput()
+    )
     event_type = event_type or body.type
     profile = profile or body.profile_id
     if not event_type:

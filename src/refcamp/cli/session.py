@@ -107,7 +107,7 @@ def _update(
     quiet: bool,
 ) -> None:
     ws = workspace(ctx)
-    resp = service.update_session(ws, session_id, request, dry_run=dry_run)
+    resp = service.update_session(ws, session_id, request, dry_run=dry_run, invent_profile=True)
     made = resp.session.id if resp.session else session_id or ""
     path = routes.SESSION.format(made)
     respond(ctx, resp, as_json, quiet, explain, [made] if resp.session else [], ("PUT", path))

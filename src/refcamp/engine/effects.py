@@ -418,7 +418,8 @@ class CreateCoupon(CreateCode):
 
 @register
 class ReserveCoupon(EffectSpec):
-    """Reserve an existing coupon code for the current customer."""
+    """Reserve an existing coupon code for the current customer (softly: anyone may still redeem
+    it; it shows in the customer's inventory)."""
 
     name = "reserve_coupon"
     effect_type = "reserveCoupon"
@@ -449,12 +450,16 @@ class ReserveCoupon(EffectSpec):
         if coupon is None:
             port.note(f"reserve_coupon: no coupon {code!r}; nothing reserved")
             return None
-        if coupon.recipient_id not in (None, profile_id):
-            owner = coupon.recipient_id
-            port.note(f"reserve_coupon: {code} is reserved for {owner}; not for {profile_id}")
-            return None
-        port.reserve_coupon(code, profile_id)
-        return with_props(effect, isNewReservation=coupon.recipient_id is None)
+        # A soft reservation, as createCouponReservation's ("Any customer can use a reserved
+        # coupon"); a coupon made for a recipient is theirs alone and not reservable ("coupons
+        # created for a specific user are not reservable", docs.talon.one, using coupon wallets).
+        if coupon.recipient_id is not None:
+            if coupon.recipient_id != profile_id:
+                owner = coupon.recipient_id
+                port.note(f"reserve_coupon: {code} is reserved for {owner}; not for {profile_id}")
+                return None
+            return with_props(effect, isNewReservation=False)
+        return with_props(effect, isNewReservation=port.reserve_coupon(code, profile_id))
 
     @classmethod
     def said(cls, props: Mapping[str, Any]) -> str:

@@ -51,8 +51,8 @@ class BookingPort(Protocol):
     def coupon(self, code: str) -> Coupon | None:
         """The stored coupon, or None."""
 
-    def reserve_coupon(self, code: str, profile_id: str) -> None:
-        """Reserve the coupon for the customer."""
+    def reserve_coupon(self, code: str, profile_id: str) -> bool:
+        """Reserve the coupon for the customer (a soft reservation); whether it is new."""
 
     def add_discount(self, effect: Effect) -> None:
         """Book the discount for the session."""

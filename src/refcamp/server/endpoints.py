@@ -257,7 +257,7 @@ async def reserve_coupon(request: Request, door: Door) -> Response:
         if unreserve:
             service.unreserve_coupon(ws, code, customers)
             return None, None
-        coupon = service.reserve_coupon_for(ws, code, customers)
+        coupon, _ = service.reserve_coupon(ws, code, customers)
         return talon.coupon(coupon, ws.talon_ids()), None
 
     result = await run(door, request, call)

@@ -34,7 +34,6 @@ from refcamp.service.coupon_codes import (
     coupons,
     create_coupons,
     reserve_coupon,
-    reserve_coupon_for,
     reserved_customers,
     unreserve_coupon,
 )
@@ -104,7 +103,6 @@ __all__ = [
     "referrals",
     "reopen_session",
     "reserve_coupon",
-    "reserve_coupon_for",
     "reserved_customers",
     "return_items",
     "session_view",

@@ -165,8 +165,8 @@ class Booking:
     def coupon(self, code: str) -> Coupon | None:
         return queries.get_coupon(self.ws.conn, code)
 
-    def reserve_coupon(self, code: str, profile_id: str) -> None:
-        queries.reserve_coupon(self.ws.conn, code, profile_id)
+    def reserve_coupon(self, code: str, profile_id: str) -> bool:
+        return queries.reserve_coupon(self.ws.conn, code, profile_id, self.ws.now)
 
     def add_discount(self, effect: Effect) -> None:
         ws = self.ws

@@ -99,42 +99,56 @@ def coupons(
     return page_of(page, limit, offset, count)
 
 
-def reserve_coupon(ws: Workspace, code: str, profile_id: str) -> tuple[Coupon, bool]:
-    """Reserve a coupon for a customer ("You can reserve coupons for a specific customer");
-    returns the coupon and whether the reservation is new."""
-    check_id(profile_id, "profile")
+def reserve_coupon(
+    ws: Workspace, code: str, customers: tuple[str, ...]
+) -> tuple[Coupon, dict[str, bool]]:
+    """createCouponReservation (POST /v1/coupon_reservations/{code}), `coupon reserve`: a soft
+    reservation of the coupon for each customer ("This endpoint creates a **soft** reservation.
+    _Any_ customer can use a reserved coupon code"); it shows in their inventory. A coupon made
+    for a recipient (a hard reservation) is theirs alone: reserving it for anyone else is a
+    conflict ("coupons created for a specific user are not reservable"). Returns the coupon and,
+    per customer, whether their reservation is new."""
+    if not customers:
+        raise InputError.about("profile", "give at least one customer")
+    for customer in customers:
+        check_id(customer, "profile")
     with transaction(ws.conn):
         coupon = get_coupon(ws, code)
-        if coupon.recipient_id not in (None, profile_id):
-            raise ConflictError(f"coupon {code} is already reserved for {coupon.recipient_id}")
-        ensure_profile(ws, profile_id)
-        queries.reserve_coupon(ws.conn, code, profile_id)
-    return replace(coupon, recipient_id=profile_id), coupon.recipient_id is None
-
-
-def reserve_coupon_for(ws: Workspace, code: str, customers: tuple[str, ...]) -> Coupon:
-    """POST /v1/coupon_reservations/{code}: reserve a coupon for customers. refcamp keeps one
-    recipient per coupon, so a coupon can be reserved for one customer (409 otherwise)."""
-    if len(set(customers)) > 1:
-        raise ConflictError(
-            f"coupon {code}: refcamp reserves a coupon for one customer, got {len(set(customers))}"
-        )
-    return reserve_coupon(ws, code, customers[0])[0]
+        owner = coupon.recipient_id
+        others = [c for c in customers if owner is not None and c != owner]
+        if others:
+            raise ConflictError(
+                f"coupon {code} was made for {owner} (a hard reservation) and cannot be reserved "
+                f"for {others[0]}"
+            )
+        new: dict[str, bool] = {}
+        for customer in dict.fromkeys(customers):
+            ensure_profile(ws, customer)
+            new[customer] = owner is None and queries.reserve_coupon(
+                ws.conn, code, customer, ws.now
+            )
+    return coupon, new
 
 
 def unreserve_coupon(ws: Workspace, code: str, customers: tuple[str, ...]) -> None:
-    """DELETE /v1/coupon_reservations/{code}: remove the reservation for these customers."""
+    """deleteCouponReservation (DELETE /v1/coupon_reservations/{code}), `coupon unreserve`:
+    "Remove all the coupon reservations from the provided customer profile integration IDs".
+    A hard reservation is the coupon itself (made for its recipient) and stays."""
+    if not customers:
+        raise InputError.about("profile", "give at least one customer")
+    for customer in customers:
+        check_id(customer, "profile")
     with transaction(ws.conn):
-        coupon = get_coupon(ws, code)
-        if coupon.recipient_id is not None and coupon.recipient_id in customers:
-            queries.reserve_coupon(ws.conn, code, None)
+        get_coupon(ws, code)
+        for customer in customers:
+            queries.unreserve_coupon(ws.conn, code, customer)
 
 
 def reserved_customers(ws: Workspace, code: str) -> list[tuple[Profile, Views]]:
-    """GET /v1/coupon_reservations/customerprofiles/{code}: who the coupon is reserved for."""
+    """GET /v1/coupon_reservations/customerprofiles/{code}: "all customers that have this coupon
+    marked as reserved": its recipient (a hard reservation), then those who reserved it."""
     with snapshot(ws.stored):
         coupon = get_coupon(ws, code)
-        if coupon.recipient_id is None:
-            return []
-        profile = get_profile(ws, coupon.recipient_id)
-        return [(profile, customer_views(ws.conn, profile.id))]
+        found = [] if coupon.recipient_id is None else [coupon.recipient_id]
+        found += queries.reserved_for(ws.conn, code)
+        return [(get_profile(ws, p), customer_views(ws.conn, p)) for p in dict.fromkeys(found)]

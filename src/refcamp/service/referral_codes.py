@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from refcamp import clock
+from refcamp import clock, codes
 from refcamp.errors import ConflictError, InputError
 from refcamp.models import Referral
 from refcamp.payloads import ReferralInput, check_id
@@ -46,6 +46,8 @@ def create_referral(
     starts: datetime | None = None,
     expires: datetime | None = None,
     attributes: Mapping[str, Any] | None = None,
+    pattern: str | None = None,
+    characters: str | None = None,
 ) -> Referral:
     """Create (or import, with `code`) a referral code for an advocate, like Talon.One's
     "create referral code for an advocate"; the advocate's profile is created if needed."""
@@ -68,8 +70,8 @@ def create_referral(
         queries.see_campaigns(conn, ws.catalog, ws.now)
         if code is None:
             code = ws.codes.generate(
-                settings.pattern,
-                settings.characters,
+                pattern or settings.pattern,
+                characters or settings.characters,
                 lambda c: queries.exists(conn, "referrals", "code", c),
             )
         elif queries.exists(conn, "referrals", "code", code):
@@ -92,7 +94,19 @@ def create_referral(
 
 
 def create_referrals(ws: Workspace, request: ReferralInput) -> list[Referral]:
-    """POST /v1/referrals_for_multiple_advocates: one code per advocate, all or none."""
+    """POST /v1/referrals_for_multiple_advocates: one code per advocate, all or none, drawn
+    from the request's `referralPattern` and `validCharacters` where given, else the
+    campaign's."""
+    settings = find_campaign(ws.catalog, request.campaign_id, ws.talon_ids()).referrals
+    pattern = request.pattern or settings.pattern
+    characters = request.characters or settings.characters
+    if codes.space(pattern, characters) < len(set(request.advocates)):
+        field = "referralPattern" if request.pattern else "validCharacters"
+        raise InputError.about(
+            field,
+            f"pattern {pattern!r} with {len(set(characters))} characters makes only "
+            f"{codes.space(pattern, characters):,} codes, fewer than the advocates",
+        )
     with transaction(ws.conn):
         return [
             create_referral(
@@ -103,6 +117,8 @@ def create_referrals(ws: Workspace, request: ReferralInput) -> list[Referral]:
                 starts=request.starts,
                 expires=request.expires,
                 attributes=request.attributes,
+                pattern=pattern,
+                characters=characters,
             )
             for advocate in request.advocates
         ]

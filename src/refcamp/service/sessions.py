@@ -40,9 +40,16 @@ def _transition(before: str | None, after: str) -> tuple[str, ...]:
 
 
 def update_session(
-    ws: Workspace, session_id: str | None, request: SessionInput, dry_run: bool = False
+    ws: Workspace,
+    session_id: str | None,
+    request: SessionInput,
+    dry_run: bool = False,
+    invent_profile: bool = False,
 ) -> Response:
-    """PUT /v2/customer_sessions/{id}."""
+    """PUT /v2/customer_sessions/{id}. A new session without a `profileId` is anonymous, as one
+    with `profileId: ""` (NewCustomerSessionV2.profileId is optional; updateCustomerSessionV2:
+    "you can create an anonymous session"); `invent_profile` (the command line's convenience)
+    makes a customer up for it instead."""
     _ = ws.catalog  # campaigns are validated before the state file is touched
     response = Response(
         notes=list(request.notes), response_content=request.response_content, dry_run=dry_run
@@ -68,8 +75,10 @@ def update_session(
         profile_id = request.profile_id
         if profile_id is UNSET and stored is not None:
             profile_id = stored.profile_id
-        elif profile_id is UNSET:  # a new session without a customer named: one is made up
+        elif profile_id is UNSET and invent_profile:  # the command line makes a customer up
             profile_id = response.generated["profile"] = _new_id(ws, "profiles")
+        elif profile_id is UNSET:  # Talon.One's API: no customer named, an anonymous session
+            profile_id = None
         profile = ensure_profile(ws, profile_id) if profile_id is not None else None
         session = _updated(ws, session_id, stored, request, profile_id, after)
         queries.save_session(ws.conn, session)

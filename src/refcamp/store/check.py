@@ -38,6 +38,7 @@ def check(conn: Connection, programs: Iterable[str], now: datetime) -> Problems:
         ("append-only ledger", lambda: _append_only(conn)),
         ("row shapes", lambda: _shapes(conn)),
         ("code counters", lambda: _codes(conn)),
+        ("coupon reservations", lambda: _reservations(conn)),
         ("sessions", lambda: _sessions(conn)),
         ("ledger links", lambda: _ledger_links(conn, known_programs)),
         ("ledger chain", lambda: _chain(conn)),
@@ -209,6 +210,35 @@ def _codes(conn: Connection) -> Problems:
             f"WHERE d.kind = '{kind}' AND c.code IS NULL"
         ):
             problems.append(f"redemption {row['id']} is of an unknown {words} {row['code']}")
+    return problems
+
+
+def _reservations(conn: Connection) -> Problems:
+    """A coupon made for a recipient (a hard reservation) is redeemed by nobody else and softly
+    reserved by nobody else ("coupons created for a specific user are not reservable"); a soft
+    reservation (createCouponReservation: "Any customer can use a reserved coupon code") never
+    blocks a redemption, so a redemption by a customer who did not reserve it is sound."""
+    problems = []
+    for row in conn.execute(
+        "SELECT d.id, d.code, d.profile_id, c.recipient_id FROM redemptions AS d "
+        "JOIN coupons AS c ON c.code = d.code WHERE d.kind = 'coupon' AND d.rolled_back IS NULL "
+        "AND c.recipient_id IS NOT NULL AND d.profile_id IS DISTINCT FROM c.recipient_id "
+        "ORDER BY d.id"
+    ):
+        problems.append(
+            f"redemption {row['id']} of coupon {row['code']} is by "
+            f"{row['profile_id'] or 'an anonymous session'}, but it was made for "
+            f"{row['recipient_id']}"
+        )
+    for row in conn.execute(
+        "SELECT r.code, r.profile_id, c.recipient_id FROM coupon_reservations AS r "
+        "JOIN coupons AS c ON c.code = r.code WHERE c.recipient_id IS NOT NULL "
+        "AND r.profile_id != c.recipient_id ORDER BY r.code, r.profile_id"
+    ):
+        problems.append(
+            f"coupon {row['code']} was made for {row['recipient_id']} but is reserved for "
+            f"{row['profile_id']}"
+        )
     return problems
 
 

@@ -21,6 +21,7 @@ TABLES = (
     "sessions",
     "referrals",
     "coupons",
+    "coupon_reservations",
     "audience_members",
     "events",
     "redemptions",

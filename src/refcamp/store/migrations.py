@@ -323,6 +323,25 @@ def m010_per_item_effects(conn: Connection) -> None:
     )
 
 
+def m011_soft_reservations(conn: Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- Soft reservations (createCouponReservation, the reserve_coupon effect): a coupon may be
+        -- reserved for many customers and any customer may still redeem it. A hard reservation
+        -- stays the coupon's recipient_id. Reservations made before this migration set
+        -- recipient_id and stay hard: nothing told them apart from a coupon made for a recipient.
+        CREATE TABLE coupon_reservations (
+            code TEXT NOT NULL REFERENCES coupons (code),
+            profile_id TEXT NOT NULL REFERENCES profiles (id),
+            created TEXT NOT NULL,
+            PRIMARY KEY (code, profile_id)
+        );
+        CREATE INDEX coupon_reservations_profile ON coupon_reservations (profile_id);
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     m001_initial,
     m002_rule_language,
@@ -334,4 +353,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m008_request_log,
     m009_reversals_index,
     m010_per_item_effects,
+    m011_soft_reservations,
 ]

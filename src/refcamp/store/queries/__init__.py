@@ -21,6 +21,9 @@ from refcamp.store.queries.coupons import (
     insert_coupon,
     list_coupons,
     reserve_coupon,
+    reserved,
+    reserved_for,
+    unreserve_coupon,
 )
 from refcamp.store.queries.discounts import (
     insert_discount,
@@ -155,6 +158,8 @@ __all__ = [
     "replay_progress",
     "request_texts",
     "reserve_coupon",
+    "reserved",
+    "reserved_for",
     "returned",
     "roll_back_discount",
     "roll_back_redemption",
@@ -173,5 +178,6 @@ __all__ = [
     "set_attribute",
     "set_campaign_state",
     "talon_ids",
+    "unreserve_coupon",
     "usage",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from refcamp.clock import iso
@@ -56,8 +57,38 @@ def insert_coupon(conn: Connection, coupon: Coupon, session_id: str | None) -> i
     return cursor.lastrowid or 0
 
 
-def reserve_coupon(conn: Connection, code: str, profile_id: str | None) -> None:
-    conn.execute("UPDATE coupons SET recipient_id = ? WHERE code = ?", (profile_id, code))
+def reserve_coupon(conn: Connection, code: str, profile_id: str, now: datetime) -> bool:
+    """A soft reservation of the coupon for the customer; whether it is new."""
+    if reserved(conn, code, profile_id):
+        return False
+    conn.execute(
+        "INSERT INTO coupon_reservations (code, profile_id, created) VALUES (?, ?, ?)",
+        (code, profile_id, iso(now)),
+    )
+    return True
+
+
+def reserved(conn: Connection, code: str, profile_id: str) -> bool:
+    """Whether the customer holds a soft reservation of the coupon."""
+    row = conn.execute(
+        "SELECT 1 FROM coupon_reservations WHERE code = ? AND profile_id = ?", (code, profile_id)
+    ).fetchone()
+    return row is not None
+
+
+def unreserve_coupon(conn: Connection, code: str, profile_id: str) -> None:
+    conn.execute(
+        "DELETE FROM coupon_reservations WHERE code = ? AND profile_id = ?", (code, profile_id)
+    )
+
+
+def reserved_for(conn: Connection, code: str) -> list[str]:
+    """The customers a coupon is softly reserved for, in the order they reserved it."""
+    rows = conn.execute(
+        "SELECT profile_id FROM coupon_reservations WHERE code = ? ORDER BY created, rowid",
+        (code,),
+    )
+    return [row[0] for row in rows]
 
 
 def codes_by_campaign(conn: Connection) -> dict[str, int]:
@@ -97,10 +128,11 @@ def count_coupons(
 
 
 def customer_coupons(conn: Connection, profile_id: str) -> list[Coupon]:
-    """The coupons reserved for a customer or redeemed by them."""
+    """The coupons reserved for a customer (hard or soft) or redeemed by them."""
     rows = conn.execute(
         "SELECT rowid, * FROM coupons WHERE recipient_id = ?1 OR code IN "
-        "(SELECT code FROM redemptions WHERE kind = 'coupon' AND profile_id = ?1) "
+        "(SELECT code FROM redemptions WHERE kind = 'coupon' AND profile_id = ?1) OR code IN "
+        "(SELECT code FROM coupon_reservations WHERE profile_id = ?1) "
         "ORDER BY created, code",
         (profile_id,),
     )
