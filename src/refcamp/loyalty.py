@@ -25,6 +25,18 @@ class Balance:
     pending: int = 0
     expired: int = 0
     spent: int = 0
+    # What an open session's effects would add (+) or deduct (-) once it closes: Talon.One's
+    # tentativeCurrentBalance and tentativePendingBalance are the balances with them.
+    tentative_current: int = 0
+    tentative_pending: int = 0
+
+    @property
+    def tentative_current_balance(self) -> int:
+        return self.current + self.tentative_current
+
+    @property
+    def tentative_pending_balance(self) -> int:
+        return self.pending + self.tentative_pending
 
 
 def _active(entry: LedgerEntry, at: datetime) -> bool:

@@ -193,13 +193,17 @@ def transactions(
 
 
 def ledger_info(b: Any) -> dict[str, int]:
-    """Talon.One's LedgerInfo: one program's balances (refcamp books no tentative points)."""
+    """Talon.One's LedgerInfo: one program's balances. `expiredBalance` and `spentBalance` are
+    "**DEPRECATED** Value is shown as 0" in Talon.One's model: 0 here too (the live values are
+    LoyaltyBalance's `expiredPoints` and `spentPoints`, `balance`). The tentative balances
+    include what the request's open session would add or deduct once it closes."""
     return {
         "currentBalance": b.current,
         "pendingBalance": b.pending,
-        "expiredBalance": b.expired,
-        "spentBalance": b.spent,
-        "tentativeCurrentBalance": b.current,
+        "expiredBalance": 0,
+        "spentBalance": 0,
+        "tentativeCurrentBalance": b.tentative_current_balance,
+        "tentativePendingBalance": b.tentative_pending_balance,
     }
 
 
