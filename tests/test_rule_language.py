@@ -836,20 +836,22 @@ def test_deduct_loyalty_points_when_the_session_closes(write: Callable[..., Refc
     rc.check()
 
 
-def test_deduct_loyalty_points_with_too_few_points_is_left_out_with_a_note(
+def test_deduct_loyalty_points_with_too_few_points_leaves_the_whole_rule_out(
     write: Callable[..., Refcamp],
 ) -> None:
+    """Never half a rule: without the points, neither the deduction nor the rule's other
+    effects apply, and the output says why (EffectCouldNotBeApplied)."""
     rc = write(campaign(rule(REDEEM, f"{DEDUCT}, {HIT}"), wallet=True))
     ok(rc("loyalty", "add", "P", "--program", "wallet", "--points", "10", "--reason", "start"))
     result = ok(rc("session", "close", "S1", "--profile", "P", "--attr", "redeem=true", "--json"))
-    assert types(result.json) == ["showNotification"]
-    assert "deduct_loyalty_points: P has 10 points in wallet, not 30; nothing deducted" in (
-        result.stderr
-    )
+    assert types(result.json) == []
+    [reason] = result.json["ruleFailureReasons"]
+    assert reason["effectIndex"] == 0 and "P has 10 points in wallet, not 30" in reason["details"]
     assert rc.current("P") == 10
-    nobody = ok(rc("session", "close", "S2", "--profile", "Q", "--attr", "redeem=true", "--json"))
-    assert types(nobody.json) == ["showNotification"]
-    assert "Q has 0 points in wallet" in nobody.stderr
+    nobody = ok(rc("session", "close", "S2", "--profile", "Q", "--attr", "redeem=true"))
+    assert "No effects." in nobody.stdout
+    assert "effect 1 (deductLoyaltyPoints) could not be applied" in nobody.stderr
+    assert "Q has 0 points in wallet, not 30" in nobody.stderr
     rc.check()
 
 

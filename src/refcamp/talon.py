@@ -337,7 +337,12 @@ def rule_failure_reasons(response: Any, catalog: Catalog, ids: TalonIds) -> list
                 blocked.rule_index,
                 blocked.rule_name,
                 effectIndex=blocked.effect_index,
-                details=f"{blocked.effect_type} blocked: {blocked.reason} ({blocked.details})",
+                details=(
+                    f"{blocked.effect_type} could not be applied ({blocked.reason}): "
+                    f"{blocked.details}; none of the rule's effects apply"
+                    if blocked.reason == "EffectCouldNotBeApplied"
+                    else f"{blocked.effect_type} blocked: {blocked.reason} ({blocked.details})"
+                ),
             )
         )
     return reasons

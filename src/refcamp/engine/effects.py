@@ -27,7 +27,7 @@ from refcamp.engine.kinds import (
     register_kind,
     with_props,
 )
-from refcamp.engine.types import Context
+from refcamp.engine.types import Context, CouldNotApply
 from refcamp.models import Campaign, Catalog, CodeSettings, Effect
 from refcamp.tables import LARGEST, Problem, TableReader, did_you_mean, unknown_hint
 
@@ -38,12 +38,14 @@ class EffectSpec(EffectKind):
     """A kind a campaign file names; an instance is one effect as written in a rule."""
 
     name: ClassVar[str]  # the value of `effect` in TOML
+    # Whether `plan` may answer CouldNotApply (then its whole rule is left out).
+    fallible: ClassVar[bool] = False
 
     @classmethod
     def read(cls, reader: TableReader) -> EffectSpec | None:
         raise NotImplementedError
 
-    def plan(self, context: Context) -> Planned | None:
+    def plan(self, context: Context) -> Planned | CouldNotApply | None:
         raise NotImplementedError
 
     def words(self) -> str:
@@ -163,11 +165,12 @@ class CreateReferralCode(CreateCode):
         return "create a referral code" + (f" ({', '.join(extra)})" if extra else "")
 
 
-def program_problems(program: str, catalog: Catalog) -> list[tuple[str, str]]:
+def program_problems(program: str, catalog: Catalog, key: str = "program") -> list[tuple[str, str]]:
+    """An effect's `program` (or a condition's `loyalty_balance`) that names no program."""
     if program in catalog.programs:
         return []
     hint = unknown_hint(program, catalog.programs)
-    return [("program", f"unknown loyalty program {program!r}{hint}")]
+    return [(key, f"unknown loyalty program {program!r}{hint}")]
 
 
 @register
@@ -309,14 +312,16 @@ class AddLoyaltyPoints(EffectSpec):
 
 @register
 class DeductLoyaltyPoints(EffectSpec):
-    """Deduct points from the current customer, never below zero: the effect is then left out.
+    """Deduct points from the current customer, never below zero.
 
-    Whether the points are there is decided when the effect is booked, inside the request's write
-    transaction, against every committed entry of the customer's program (not on a balance read
-    earlier, which a concurrent request may have spent)."""
+    The engine plans it only when the customer has the points (`Facts.points`, read inside the
+    request's write transaction, less what this request deducted before): else it cannot be
+    applied and none of its rule's effects apply (CouldNotApply). Booking checks again against
+    every committed entry of the customer's program, as a last guard."""
 
     name = "deduct_loyalty_points"
     effect_type = "deductLoyaltyPoints"
+    fallible = True
 
     def __init__(self, program: str, points: int, reason: str) -> None:
         self.program = program
@@ -335,10 +340,15 @@ class DeductLoyaltyPoints(EffectSpec):
     def problems(self, catalog: Catalog) -> list[tuple[str, str]]:
         return program_problems(self.program, catalog)
 
-    def plan(self, context: Context) -> Planned | None:
+    def plan(self, context: Context) -> Planned | CouldNotApply | None:
         profile = context.facts.profile
         if profile is None:
             return None
+        available = context.points(self.program)
+        if self.points > available:
+            return CouldNotApply(
+                f"{profile.id} has {max(available, 0)} points in {self.program}, not {self.points}"
+            )
         props = {
             "ruleTitle": "",
             "programId": self.program,
@@ -349,6 +359,9 @@ class DeductLoyaltyPoints(EffectSpec):
             "name": self.reason,
         }
         return props, {}
+
+    def planned(self, context: Context, props: Mapping[str, Any]) -> None:
+        context.deducted[self.program] = context.deducted.get(self.program, 0) + props["value"]
 
     @classmethod
     def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
