@@ -1037,7 +1037,10 @@ def test_a_discount_blocked_by_a_limit_leaves_the_total_to_later_discounts(
             priority=1,
         ),
     )
-    response = rc.close("S1", "--profile", "P", "--item", "sku=a,price=100")
+    first = rc.close("S1", "--profile", "P", "--item", "sku=a,price=100")
+    # The limit had 10 left of the 50 asked: the discount is capped, the rest left to pay
+    assert discounts(first) == [("fifty", 10, "sessionTotal"), ("all", 90, "sessionTotal")]
+    response = rc.close("S2", "--profile", "P", "--item", "sku=a,price=100")
     assert "setDiscount blocked" in response["ruleFailureReasons"][0]["details"]
     assert discounts(response) == [("all", 100, "sessionTotal")]
 
@@ -1053,8 +1056,10 @@ def test_a_set_discount_limit_per_profile_applies(write: Callable[..., Refcamp])
         ("fifty", 50, "sessionTotal")
     ]
     second = rc.close("S2", "--profile", "P", "--item", "sku=a,price=100")
-    assert discounts(second) == []
-    assert "ProfileLimitReached" in second["ruleFailureReasons"][0]["details"]
+    assert discounts(second) == [("fifty", 10, "sessionTotal")]  # capped: 10 of 60 was left
+    third = rc.close("S3", "--profile", "P", "--item", "sku=a,price=100")
+    assert discounts(third) == []
+    assert "ProfileLimitReached" in third["ruleFailureReasons"][0]["details"]
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ written; a session's referral code gets exactly one verdict per evaluation (acce
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -200,6 +201,25 @@ def _accept_codes(context: Context, rule: Rule, out: _Outcome) -> None:
         out.effects.append(_effect(campaign, rule, "acceptReferral", {"value": referral.code}))
 
 
+# Actions whose limit counts an amount (money, points): an effect asking more than is left gets
+# what is left, its `value` capped and `desiredValue` the value asked (SetDiscountEffectProps and
+# AddLoyaltyPointsEffectProps: "desiredValue: The original value of the discount", "The original
+# amount of loyalty points to be awarded"). Limits that count occurrences block instead.
+CAPPED = {"setDiscount": lambda room: round(room, 2), "addLoyaltyPoints": math.floor}
+
+
+def _capped(props: Mapping[str, Any], action: str, room: float | None) -> dict[str, Any] | None:
+    """The props capped to what the limits leave, when something is left to give."""
+    cap = CAPPED.get(action)
+    if cap is None or room is None:
+        return None
+    value = cap(room)
+    if value <= 0 or value >= props["value"]:
+        return None
+    shaped = float(value) if action == "setDiscount" else int(value)
+    return {**props, "value": shaped, "desiredValue": props["value"]}
+
+
 def _plan_effects(context: Context, rule: Rule, out: _Outcome) -> tuple[int, str, str] | None:
     """Plan a fired rule's effects in the order written; one that a campaign limit stops is
     recorded as blocked instead. Stops at an effect that cannot be applied and returns it
@@ -216,6 +236,9 @@ def _plan_effects(context: Context, rule: Rule, out: _Outcome) -> tuple[int, str
         if usage is not None:
             action, amount, subject = usage
             stop = budget.blocking(campaign, action, amount, subject)
+            capped = _capped(props, action, budget.room(campaign, action, subject))
+            if stop is not None and capped is not None:
+                props, amount, stop = capped, capped["value"], None
             if stop is not None:
                 limit, used = stop
                 out.blocked.append(

@@ -178,6 +178,18 @@ class Budget:
                 return limit, self.used.get(key, 0)
         return None
 
+    def room(
+        self, campaign: Campaign, action: str, profile_id: str | None, code: str | None = None
+    ) -> float | None:
+        """What the limits of `action` still allow (the least any of them has left), or None
+        when none applies."""
+        left = [
+            limit.limit - self.used.get(key, 0)
+            for limit in campaign.limits_for(action)
+            if (key := self._keys(campaign, limit, profile_id, code)) is not None
+        ]
+        return max(min(left), 0) if left else None
+
     def spend(
         self,
         campaign: Campaign,
