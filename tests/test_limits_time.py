@@ -841,7 +841,11 @@ def test_worked_example_of_the_lifecycle_docs(campaign: Callable[[str], Refcamp]
     assert [(e["effectType"], e["props"]["value"]) for e in cancelled["effects"]] == [
         ("rollbackAddedLoyaltyPoints", 100)
     ]
-    assert wallet("2026-04-10T10:00:00Z") == (-50, 0, 0, 150)
+    # 50 of O3's points were spent: owed as negative points, the current balance 0
+    assert wallet("2026-04-10T10:00:00Z") == (0, 0, 0, 150)
+    at = "2026-04-10T10:00:00Z"
+    owed = cli.json("loyalty", "balance", "ZOE", "--program", "spring-wallet", now=at)
+    assert owed["balance"]["negativePoints"] == 50
 
     o5 = cli.close("O5", "--profile", "ZOE", now="2026-04-10T10:00:00Z")
     assert points(o5) == [("ZOE", 100)]

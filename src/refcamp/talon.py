@@ -208,16 +208,19 @@ def ledger_info(b: Any) -> dict[str, int]:
 
 
 def balance(b: Any) -> dict[str, Any]:
-    """getLoyaltyBalances' body (LoyaltyBalances) for one program."""
-    return {
-        "balance": {
-            "activePoints": b.current,
-            "pendingPoints": b.pending,
-            "spentPoints": b.spent,
-            "expiredPoints": b.expired,
-        },
-        "subledgerBalances": {},
+    """getLoyaltyBalances' body (LoyaltyBalances) for one program. `negativePoints` (points owed
+    after a rollback of points already spent; "This implies that `activePoints` is `0`") is in
+    Talon.One's current LoyaltyBalance, not in the SDK release refcamp is checked against
+    (5.0.1-rc): shown only when there is a debt."""
+    shown = {
+        "activePoints": b.current,
+        "pendingPoints": b.pending,
+        "spentPoints": b.spent,
+        "expiredPoints": b.expired,
     }
+    if b.negative:
+        shown["negativePoints"] = b.negative
+    return {"balance": shown, "subledgerBalances": {}}
 
 
 def loyalty(by_program: Mapping[str, Any], names: Mapping[str, str], ids: TalonIds) -> dict:

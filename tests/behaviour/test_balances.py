@@ -84,3 +84,27 @@ def test_expired_and_spent_balance_are_shown_as_0(wallet: Path, served: Server) 
     balances = served.request("GET", f"/v1/loyalty_programs/{WALLET}/profile/P/balances")
     assert balances.body["balance"]["spentPoints"] == 100
     assert balances.body["balance"]["activePoints"] == 210
+
+
+def test_a_rollback_of_spent_points_owes_them_as_negative_points(
+    wallet: Path, served: Server
+) -> None:
+    """LoyaltyBalance.negativePoints (talon_one.js docs/LoyaltyBalance.md): "Total amount of
+    negative points. This implies that `activePoints` is `0`". Later points settle the debt."""
+    session(served, "S1", "closed")  # +10 points a visit
+    code, _, err = refcamp(
+        "loyalty", "deduct", "P", "--program", "wallet", "--points", "10", "--reason", "spent"
+    )
+    assert code == 0, err
+    session(served, "S1", "cancelled")  # takes back the 10 points already spent
+    path = f"/v1/loyalty_programs/{WALLET}/profile/P/balances"
+    owed = served.request("GET", path).body["balance"]
+    assert (owed["activePoints"], owed["negativePoints"]) == (0, 10)
+    add("P", 4)
+    owed = served.request("GET", path).body["balance"]
+    assert (owed["activePoints"], owed["negativePoints"]) == (0, 6)
+    add("P", 10)
+    settled = served.request("GET", path).body["balance"]
+    assert settled["activePoints"] == 4 and "negativePoints" not in settled
+    code, out, err = refcamp("db", "check")
+    assert code == 0, (out, err)
