@@ -236,9 +236,10 @@ def _plan_effects(context: Context, rule: Rule, out: _Outcome) -> tuple[int, str
         if usage is not None:
             action, amount, subject = usage
             stop = budget.blocking(campaign, action, amount, subject)
-            capped = _capped(props, action, budget.room(campaign, action, subject))
-            if stop is not None and capped is not None:
-                props, amount, stop = capped, capped["value"], None
+            if stop is not None:  # what is left may still give part of it
+                capped = _capped(props, action, budget.room(campaign, action, subject))
+                if capped is not None:
+                    props, amount, stop = capped, capped["value"], None
             if stop is not None:
                 limit, used = stop
                 out.blocked.append(
