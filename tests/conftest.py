@@ -287,12 +287,28 @@ class Refcamp:
         return self.json(*args, "--payload", "-", now=now, input=json.dumps(body))
 
     def balance(self, profile: str, program: str = "wallet", now: str = T0) -> dict[str, int]:
-        """current, pending, expired and spent balance of one program (its LedgerInfo; refcamp
-        books no tentative points, so its tentativeCurrentBalance is the current one)."""
+        """current, pending, expired and spent points of one program, under LedgerInfo's names:
+        getLoyaltyBalances' balance (`loyalty balance --program --json`). The customer's Loyalty
+        (`loyalty balance --json`) agrees and, as Talon.One's LedgerInfo, shows expiredBalance
+        and spentBalance as 0 and tentative balances equal to the balances (no open session)."""
         loyalty = self.json("loyalty", "balance", profile, now=now)
         ledger = dict(program_of(loyalty, program)["ledger"])
-        assert ledger.pop("tentativeCurrentBalance") == ledger["currentBalance"], ledger
-        return ledger
+        points = self.json("loyalty", "balance", profile, "--program", program, now=now)
+        live = points["balance"]
+        assert ledger == {
+            "currentBalance": live["activePoints"],
+            "pendingBalance": live["pendingPoints"],
+            "expiredBalance": 0,
+            "spentBalance": 0,
+            "tentativeCurrentBalance": live["activePoints"],
+            "tentativePendingBalance": live["pendingPoints"],
+        }, (ledger, live)
+        return {
+            "currentBalance": live["activePoints"],
+            "pendingBalance": live["pendingPoints"],
+            "expiredBalance": live["expiredPoints"],
+            "spentBalance": live["spentPoints"],
+        }
 
     def current(self, profile: str, program: str = "wallet", now: str = T0) -> int:
         return self.balance(profile, program, now)["currentBalance"]

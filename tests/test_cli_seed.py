@@ -89,6 +89,7 @@ def wallet(run: Run, balance: int) -> dict[str, Any]:
                     "expiredBalance": 0,
                     "spentBalance": 0,
                     "tentativeCurrentBalance": balance,
+                    "tentativePendingBalance": 0,
                 },
             }
         }

@@ -173,6 +173,7 @@ def test_cancel_closed_session_zeroes_balances_and_the_usage_counter(
             "expiredBalance": 0,
             "spentBalance": 0,
             "tentativeCurrentBalance": 0,
+            "tentativePendingBalance": 0,
         },
     }
     assert current(active, "FRIEND1") == 0
@@ -442,6 +443,7 @@ then = [{ effect = "deduct_loyalty_points", program = "wallet", points = 30, rea
             "expiredBalance": 0,
             "spentBalance": 0,
             "tentativeCurrentBalance": 100,
+            "tentativePendingBalance": 0,
         },
     }
     reversal = ledger(run, "P")[-1]

@@ -224,7 +224,7 @@ then = [{ effect = "create_referral_code" }]
 def test_add_loyalty_points_limit_per_campaign_counts_points(
     campaign: Callable[[str], Refcamp],
 ) -> None:
-    cli = campaign(points_campaign(("addLoyaltyPoints", 250, "campaign")))
+    cli = campaign(points_campaign(("addLoyaltyPoints", 200, "campaign")))
     assert points(cli.close("S1", "--profile", "P1")) == [("P1", 100)]
     assert points(cli.close("S2", "--profile", "P2")) == [("P2", 100)]
     third = cli.close("S3", "--profile", "P3")
@@ -241,7 +241,7 @@ def test_add_loyalty_points_limit_per_campaign_counts_points(
 
 
 def test_add_loyalty_points_limit_per_profile(campaign: Callable[[str], Refcamp]) -> None:
-    cli = campaign(points_campaign(("addLoyaltyPoints", 150, "profile")))
+    cli = campaign(points_campaign(("addLoyaltyPoints", 100, "profile")))
     assert points(cli.close("S1", "--profile", "P")) == [("P", 100)]
     second = cli.close("S2", "--profile", "P")
     assert points(second) == []
@@ -254,7 +254,7 @@ def test_add_loyalty_points_limit_per_profile(campaign: Callable[[str], Refcamp]
 
 
 def test_add_loyalty_points_limit_counts_the_advocate(campaign: Callable[[str], Refcamp]) -> None:
-    cli = campaign(referral_campaign(("addLoyaltyPoints", 150, "profile")))
+    cli = campaign(referral_campaign(("addLoyaltyPoints", 100, "profile")))
     code = cli.code("ref", "ADV", "CODE")
     first = cli.close("--profile", "F1", "--referral", code)
     assert points(first) == [("ADV", 100), ("F1", 50)]
@@ -271,7 +271,7 @@ def test_add_loyalty_points_limit_counts_the_advocate(campaign: Callable[[str], 
 def test_rollback_gives_an_add_loyalty_points_limit_back(
     campaign: Callable[[str], Refcamp],
 ) -> None:
-    cli = campaign(points_campaign(("addLoyaltyPoints", 250, "campaign")))
+    cli = campaign(points_campaign(("addLoyaltyPoints", 200, "campaign")))
     cli.close("S1", "--profile", "P1")
     cli.close("S2", "--profile", "P2")
     assert points(cli.close("S3", "--profile", "P3")) == []
@@ -776,7 +776,7 @@ end = 2026-06-01T00:00:00Z
 
 [[campaign.limits]]
 action = "addLoyaltyPoints"
-limit = 250
+limit = 200
 per = "profile"
 
 [[loyalty_program]]
@@ -817,7 +817,7 @@ def test_worked_example_of_the_lifecycle_docs(campaign: Callable[[str], Refcamp]
     o4 = ok(cli("session", "close", "O4", "--profile", "ZOE", now="2026-03-12T10:00:00Z"))
     assert "No effects." in o4.stdout
     assert "ProfileLimitReached" in o4.stderr
-    assert "250 points per profile" in o4.stderr
+    assert "200 points per profile" in o4.stderr
     assert wallet("2026-03-12T10:00:00Z") == (100, 100, 0, 0)
 
     ok(
@@ -841,7 +841,11 @@ def test_worked_example_of_the_lifecycle_docs(campaign: Callable[[str], Refcamp]
     assert [(e["effectType"], e["props"]["value"]) for e in cancelled["effects"]] == [
         ("rollbackAddedLoyaltyPoints", 100)
     ]
-    assert wallet("2026-04-10T10:00:00Z") == (-50, 0, 0, 150)
+    # 50 of O3's points were spent: owed as negative points, the current balance 0
+    assert wallet("2026-04-10T10:00:00Z") == (0, 0, 0, 150)
+    at = "2026-04-10T10:00:00Z"
+    owed = cli.json("loyalty", "balance", "ZOE", "--program", "spring-wallet", now=at)
+    assert owed["balance"]["negativePoints"] == 50
 
     o5 = cli.close("O5", "--profile", "ZOE", now="2026-04-10T10:00:00Z")
     assert points(o5) == [("ZOE", 100)]

@@ -836,20 +836,22 @@ def test_deduct_loyalty_points_when_the_session_closes(write: Callable[..., Refc
     rc.check()
 
 
-def test_deduct_loyalty_points_with_too_few_points_is_left_out_with_a_note(
+def test_deduct_loyalty_points_with_too_few_points_leaves_the_whole_rule_out(
     write: Callable[..., Refcamp],
 ) -> None:
+    """Never half a rule: without the points, neither the deduction nor the rule's other
+    effects apply, and the output says why (EffectCouldNotBeApplied)."""
     rc = write(campaign(rule(REDEEM, f"{DEDUCT}, {HIT}"), wallet=True))
     ok(rc("loyalty", "add", "P", "--program", "wallet", "--points", "10", "--reason", "start"))
     result = ok(rc("session", "close", "S1", "--profile", "P", "--attr", "redeem=true", "--json"))
-    assert types(result.json) == ["showNotification"]
-    assert "deduct_loyalty_points: P has 10 points in wallet, not 30; nothing deducted" in (
-        result.stderr
-    )
+    assert types(result.json) == []
+    [reason] = result.json["ruleFailureReasons"]
+    assert reason["effectIndex"] == 0 and "P has 10 points in wallet, not 30" in reason["details"]
     assert rc.current("P") == 10
-    nobody = ok(rc("session", "close", "S2", "--profile", "Q", "--attr", "redeem=true", "--json"))
-    assert types(nobody.json) == ["showNotification"]
-    assert "Q has 0 points in wallet" in nobody.stderr
+    nobody = ok(rc("session", "close", "S2", "--profile", "Q", "--attr", "redeem=true"))
+    assert "No effects." in nobody.stdout
+    assert "effect 1 (deductLoyaltyPoints) could not be applied" in nobody.stderr
+    assert "Q has 0 points in wallet, not 30" in nobody.stderr
     rc.check()
 
 
@@ -1035,7 +1037,10 @@ def test_a_discount_blocked_by_a_limit_leaves_the_total_to_later_discounts(
             priority=1,
         ),
     )
-    response = rc.close("S1", "--profile", "P", "--item", "sku=a,price=100")
+    first = rc.close("S1", "--profile", "P", "--item", "sku=a,price=100")
+    # The limit had 10 left of the 50 asked: the discount is capped, the rest left to pay
+    assert discounts(first) == [("fifty", 10, "sessionTotal"), ("all", 90, "sessionTotal")]
+    response = rc.close("S2", "--profile", "P", "--item", "sku=a,price=100")
     assert "setDiscount blocked" in response["ruleFailureReasons"][0]["details"]
     assert discounts(response) == [("all", 100, "sessionTotal")]
 
@@ -1051,8 +1056,10 @@ def test_a_set_discount_limit_per_profile_applies(write: Callable[..., Refcamp])
         ("fifty", 50, "sessionTotal")
     ]
     second = rc.close("S2", "--profile", "P", "--item", "sku=a,price=100")
-    assert discounts(second) == []
-    assert "ProfileLimitReached" in second["ruleFailureReasons"][0]["details"]
+    assert discounts(second) == [("fifty", 10, "sessionTotal")]  # capped: 10 of 60 was left
+    third = rc.close("S3", "--profile", "P", "--item", "sku=a,price=100")
+    assert discounts(third) == []
+    assert "ProfileLimitReached" in third["ruleFailureReasons"][0]["details"]
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from refcamp.codes import space
-from refcamp.engine.conditions import read_condition
+from refcamp.engine.conditions import LoyaltyBalanceCondition, read_condition
 from refcamp.engine.effects import program_problems, read_duration, read_effect
 from refcamp.errors import CampaignFileError, InputError
 from refcamp.models import (
@@ -200,6 +200,11 @@ def read_limits(raw: list[Any], where: str, problems: list[Problem]) -> tuple[Li
     return tuple(limits)
 
 
+def _program_check(program: str) -> Callable[[Catalog], list[tuple[str, str]]]:
+    """A balance condition's program, checked once the whole catalog is read."""
+    return lambda catalog: program_problems(program, catalog, "loyalty_balance")
+
+
 def read_rules(raw: Any, where: str, problems: list[Problem], placed: Placed) -> tuple[Rule, ...]:
     """The rules of a file; each effect's catalog check is also added to `placed` with its place."""
 
@@ -227,6 +232,17 @@ def read_rules(raw: Any, where: str, problems: list[Problem], placed: Placed) ->
             read_condition(c, f"{place}: condition {i + 1}", problems)
             for i, c in enumerate(when or [])
         ]
+        for i, top in enumerate(conditions):
+            for condition in top.walk() if top is not None else ():
+                if isinstance(condition, LoyaltyBalanceCondition):
+                    placed.append(
+                        (
+                            lambda c, p=condition.program: program_problems(
+                                p, c, "loyalty_balance"
+                            ),
+                            f"{place}: condition {i + 1}",
+                        )
+                    )
         effects = []
         for i, table in enumerate(then or []):
             spec = read_effect(table, f"{place}: effect {i + 1}", problems)

@@ -7,7 +7,9 @@ Rules of the derivation:
 - a reversing entry (from a rollback) cancels the entry it reverses: neither counts;
 - a subtraction spends the points that were active when it was made, those expiring soonest first,
   so expiry never takes points that were already spent; what no active points cover (a rollback of
-  points already spent) takes the current balance below zero rather than vanish.
+  points already spent) is a debt, not lost: Talon.One's negativePoints ("Total amount of negative
+  points. This implies that `activePoints` is `0`", LoyaltyBalance). The current balance is then
+  0, and later active points settle the debt before they count as current.
 """
 
 from __future__ import annotations
@@ -25,6 +27,19 @@ class Balance:
     pending: int = 0
     expired: int = 0
     spent: int = 0
+    # What an open session's effects would add (+) or deduct (-) once it closes: Talon.One's
+    # tentativeCurrentBalance and tentativePendingBalance are the balances with them.
+    tentative_current: int = 0
+    tentative_pending: int = 0
+    negative: int = 0  # points owed (a rollback of points already spent); then current is 0
+
+    @property
+    def tentative_current_balance(self) -> int:
+        return self.current + self.tentative_current
+
+    @property
+    def tentative_pending_balance(self) -> int:
+        return self.pending + self.tentative_pending
 
 
 def _active(entry: LedgerEntry, at: datetime) -> bool:
@@ -92,7 +107,10 @@ def balance(entries: Iterable[LedgerEntry], now: datetime) -> Balance:
             result.expired += left
         else:
             result.current += left
-    result.current -= uncovered
+    # A debt takes the active points first; what they do not cover stays owed.
+    settled = min(uncovered, result.current)
+    result.current -= settled
+    result.negative = uncovered - settled
     return result
 
 

@@ -425,10 +425,14 @@ def response(resp: Any, explain: bool = False) -> None:
     evaluation = resp.evaluation
     for blocked in evaluation.blocked if evaluation else ():
         where = f"Rule '{blocked.rule_name}' ({blocked.campaign_id})"
-        note(
-            f"{where}: effect {blocked.effect_index + 1} ({blocked.effect_type}) blocked: "
-            f"{blocked.reason} — {blocked.details}"
-        )
+        effect = f"effect {blocked.effect_index + 1} ({blocked.effect_type})"
+        if blocked.reason == "EffectCouldNotBeApplied":
+            note(
+                f"{where}: {effect} could not be applied, so none of the rule's effects apply "
+                f"({blocked.reason}) — {blocked.details}"
+            )
+        else:
+            note(f"{where}: {effect} blocked: {blocked.reason} — {blocked.details}")
     if evaluation is not None and not any(r.fired for r in evaluation.rules):
         if evaluation.not_running:
             reasons = "; ".join(
@@ -465,6 +469,8 @@ def explanation(evaluation: Any) -> None:
     for rule in evaluation.rules:
         rows = by_campaign.setdefault(rule.campaign_id, [])
         outcome = "fired" if rule.fired else "did not fire"
+        if rule.failed_effect is not None:
+            outcome = f"did not apply: effect {rule.failed_effect[0] + 1} could not be applied"
         if not rule.conditions:
             rows.append((rule.rule_name, outcome, "(no conditions)", "", "", ""))
         for n, c in enumerate(rule.conditions):

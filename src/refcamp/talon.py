@@ -193,27 +193,34 @@ def transactions(
 
 
 def ledger_info(b: Any) -> dict[str, int]:
-    """Talon.One's LedgerInfo: one program's balances (refcamp books no tentative points)."""
+    """Talon.One's LedgerInfo: one program's balances. `expiredBalance` and `spentBalance` are
+    "**DEPRECATED** Value is shown as 0" in Talon.One's model: 0 here too (the live values are
+    LoyaltyBalance's `expiredPoints` and `spentPoints`, `balance`). The tentative balances
+    include what the request's open session would add or deduct once it closes."""
     return {
         "currentBalance": b.current,
         "pendingBalance": b.pending,
-        "expiredBalance": b.expired,
-        "spentBalance": b.spent,
-        "tentativeCurrentBalance": b.current,
+        "expiredBalance": 0,
+        "spentBalance": 0,
+        "tentativeCurrentBalance": b.tentative_current_balance,
+        "tentativePendingBalance": b.tentative_pending_balance,
     }
 
 
 def balance(b: Any) -> dict[str, Any]:
-    """getLoyaltyBalances' body (LoyaltyBalances) for one program."""
-    return {
-        "balance": {
-            "activePoints": b.current,
-            "pendingPoints": b.pending,
-            "spentPoints": b.spent,
-            "expiredPoints": b.expired,
-        },
-        "subledgerBalances": {},
+    """getLoyaltyBalances' body (LoyaltyBalances) for one program. `negativePoints` (points owed
+    after a rollback of points already spent; "This implies that `activePoints` is `0`") is in
+    Talon.One's current LoyaltyBalance, not in the SDK release refcamp is checked against
+    (5.0.1-rc): shown only when there is a debt."""
+    shown = {
+        "activePoints": b.current,
+        "pendingPoints": b.pending,
+        "spentPoints": b.spent,
+        "expiredPoints": b.expired,
     }
+    if b.negative:
+        shown["negativePoints"] = b.negative
+    return {"balance": shown, "subledgerBalances": {}}
 
 
 def loyalty(by_program: Mapping[str, Any], names: Mapping[str, str], ids: TalonIds) -> dict:
@@ -333,7 +340,12 @@ def rule_failure_reasons(response: Any, catalog: Catalog, ids: TalonIds) -> list
                 blocked.rule_index,
                 blocked.rule_name,
                 effectIndex=blocked.effect_index,
-                details=f"{blocked.effect_type} blocked: {blocked.reason} ({blocked.details})",
+                details=(
+                    f"{blocked.effect_type} could not be applied ({blocked.reason}): "
+                    f"{blocked.details}; none of the rule's effects apply"
+                    if blocked.reason == "EffectCouldNotBeApplied"
+                    else f"{blocked.effect_type} blocked: {blocked.reason} ({blocked.details})"
+                ),
             )
         )
     return reasons

@@ -29,22 +29,34 @@ def limited(*limits: tuple[str, int, str], then: str = POINTS, rules: int = 1) -
 def test_a_points_limit_per_campaign_counts_points() -> None:
     rules = catalog(limited(("addLoyaltyPoints", 250, "campaign")))
     assert types(evaluate(rules, facts(events=CLOSED))) == ["addLoyaltyPoints"]
-    used = {("pts", "addLoyaltyPoints", "campaign", ""): 200}
+    used = {("pts", "addLoyaltyPoints", "campaign", ""): 250}  # nothing left (some left caps)
     evaluation = evaluate(rules, facts(events=CLOSED, usage=used))
     assert evaluation.effects == ()
     assert evaluation.rules[0].fired  # the rule fired; its effect was stopped
     (blocked,) = evaluation.blocked
     assert (blocked.campaign_id, blocked.rule_name, blocked.effect_index) == ("pts", "r1", 0)
     assert (blocked.effect_type, blocked.reason) == ("addLoyaltyPoints", "CampaignLimitReached")
-    assert blocked.details == "limit 250 points per campaign: 200 used, this needs 100 more"
+    assert blocked.details == "limit 250 points per campaign: 250 used, this needs 100 more"
+
+
+def test_a_points_limit_with_less_left_than_asked_caps_the_points() -> None:
+    """AddLoyaltyPointsEffectProps.desiredValue: "The original amount of loyalty points to be
+    awarded": `value` is what the limit had left."""
+    rules = catalog(limited(("addLoyaltyPoints", 250, "campaign")))
+    used = {("pts", "addLoyaltyPoints", "campaign", ""): 200}
+    evaluation = evaluate(rules, facts(events=CLOSED, usage=used))
+    [effect] = evaluation.effects
+    assert (effect.props["value"], effect.props["desiredValue"]) == (50, 100)
+    assert evaluation.blocked == ()
 
 
 def test_what_a_request_planned_counts_against_its_own_later_effects() -> None:
-    rules = catalog(limited(("addLoyaltyPoints", 250, "campaign"), rules=3))
+    rules = catalog(limited(("addLoyaltyPoints", 250, "campaign"), rules=4))
     evaluation = evaluate(rules, facts(events=CLOSED))
-    assert [e.rule_name for e in evaluation.effects] == ["r1", "r2"]
-    assert [b.rule_name for b in evaluation.blocked] == ["r3"]
-    assert evaluation.blocked[0].details.endswith("200 used, this needs 100 more")
+    assert [e.rule_name for e in evaluation.effects] == ["r1", "r2", "r3"]
+    assert [e.props["value"] for e in evaluation.effects] == [100, 100, 50]  # r3 capped
+    assert [b.rule_name for b in evaluation.blocked] == ["r4"]
+    assert evaluation.blocked[0].details.endswith("250 used, this needs 100 more")
 
 
 def test_a_points_limit_per_profile_counts_each_customer_apart() -> None:

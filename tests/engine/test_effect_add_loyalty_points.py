@@ -155,12 +155,16 @@ def test_no_advocate_points_without_a_valid_code_for_this_campaign() -> None:
 def test_a_points_limit_per_profile_counts_the_recipients_points() -> None:
     text = points_text(ADVOCATE, when=REFERRED, extra=limits(("addLoyaltyPoints", 150, "profile")))
     rules, code = catalog(text), referral()
-    used = {("pts", "addLoyaltyPoints", "profile", "ADV"): 60}
+    used = {("pts", "addLoyaltyPoints", "profile", "ADV"): 150}
     evaluation = points(rules=rules, referral_code="CODE-1", referral=code, usage=used)
     assert types(evaluation) == ["acceptReferral"]
     (blocked,) = evaluation.blocked
     assert (blocked.effect_type, blocked.reason) == ("addLoyaltyPoints", "ProfileLimitReached")
-    assert blocked.details == "limit 150 points per profile: 60 used, this needs 100 more"
+    assert blocked.details == "limit 150 points per profile: 150 used, this needs 100 more"
+    some_left = {("pts", "addLoyaltyPoints", "profile", "ADV"): 60}
+    capped = points(rules=rules, referral_code="CODE-1", referral=code, usage=some_left)
+    added = capped.effects[1].props
+    assert (added["value"], added["desiredValue"]) == (90, 100)
     friend_used = {("pts", "addLoyaltyPoints", "profile", "P"): 150}  # the friend's count
     spared = points(rules=rules, referral_code="CODE-1", referral=code, usage=friend_used)
     assert types(spared) == ["acceptReferral", "addLoyaltyPoints"]
@@ -170,8 +174,8 @@ def test_a_points_limit_per_campaign_counts_computed_points() -> None:
     keys = 'program = "wallet", points_per = 1, of = "session.total"'
     text = points_text(keys, extra=limits(("addLoyaltyPoints", 100, "campaign")), rules=2)
     evaluation = points(rules=catalog(text), items=[item(price=60)])
-    assert [e.rule_name for e in evaluation.effects] == ["r1"]
-    assert evaluation.blocked[0].details.endswith("60 used, this needs 60 more")
+    assert [(e.rule_name, e.props["value"]) for e in evaluation.effects] == [("r1", 60), ("r2", 40)]
+    assert evaluation.effects[1].props["desiredValue"] == 60
 
 
 def test_points_and_points_per_together_are_a_problem() -> None:

@@ -1,6 +1,7 @@
 """{ effect = "deduct_loyalty_points" }: plans a deductLoyaltyPoints effect in Talon.One's shape
-for the current customer. The engine plans it whatever the balance: whether the points are there
-is decided when the service books it (test_effect_kinds.py drives that through a fake port).
+for the current customer, only when the customer has the points (Facts.points, less what the
+request deducted before): else none of its rule's effects apply (EffectCouldNotBeApplied). The
+service checks again when it books (test_effect_kinds.py drives that through a fake port).
 No campaign limit counts deductions."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def deduct_text(keys: str = DEDUCT, extra: str = "", when: str = WHEN, rules: in
 
 def deduct(keys: str = DEDUCT, text: str | None = None, **fields: Any) -> Evaluation:
     fields.setdefault("events", CLOSED)
+    fields.setdefault("points", {"wallet": 1000})
     return evaluate(catalog(text or deduct_text(keys)), facts(**fields))
 
 
@@ -52,10 +54,30 @@ def test_the_reason_names_the_entry() -> None:
     assert props["name"] == "Redeem"
 
 
-def test_it_is_planned_whatever_the_balance_the_booking_decides() -> None:
-    # Facts carry no balance: a rule deducting more than anyone has is still planned.
-    props = one(deduct('program = "wallet", points = 999999'), "deductLoyaltyPoints").props
-    assert props["value"] == 999999
+def test_without_the_points_none_of_the_rules_effects_apply() -> None:
+    """DeductLoyaltyPointsEffectProps: "triggered whenever a validated rule contained a condition
+    to only trigger when the given number of loyalty points could be deduced"."""
+    then = (
+        '{ effect = "show_notification", type = "info", title = "paid", body = "b" }, '
+        '{ effect = "deduct_loyalty_points", program = "wallet", points = 50 }'
+    )
+    text = campaign(rule(WHEN, then, name="r1"), cid="pts", wallet=True)
+    short = deduct(text=text, points={"wallet": 49})
+    assert short.effects == ()
+    [result] = short.rules
+    assert not result.fired and result.failed_effect == (1, "P has 49 points in wallet, not 50")
+    [blocked] = short.blocked
+    assert (blocked.effect_index, blocked.reason) == (1, "EffectCouldNotBeApplied")
+    assert types(deduct(text=text, points={"wallet": 50})) == [
+        "showNotification",
+        "deductLoyaltyPoints",
+    ]
+
+
+def test_a_later_deduction_sees_what_earlier_ones_took() -> None:
+    evaluation = deduct(text=deduct_text(rules=3), points={"wallet": 120})
+    assert [e.rule_name for e in evaluation.effects] == ["r1", "r2"]
+    assert [r.fired for r in evaluation.rules] == [True, True, False]
 
 
 def test_a_request_without_a_session_can_deduct() -> None:

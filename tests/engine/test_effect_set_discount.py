@@ -116,19 +116,32 @@ def test_an_anonymous_session_gets_a_discount_with_no_profile() -> None:
 def test_a_discount_limit_counts_the_value_and_a_blocked_one_leaves_the_total() -> None:
     limited = discounts_text("amount = 10", cid="a", extra=limits(("setDiscount", 20, "campaign")))
     later = discounts_text("percent = 100", cid="b", priority=1)
-    used = {("a", "setDiscount", "campaign", ""): 15}
+    used = {("a", "setDiscount", "campaign", ""): 20}
     evaluation = update(catalog(limited, later), usage=used)
     (blocked,) = evaluation.blocked
     assert (blocked.campaign_id, blocked.effect_type) == ("a", "setDiscount")
     assert blocked.reason == "CampaignLimitReached"
-    assert blocked.details == "limit 20 of discount per campaign: 15 used, this needs 10 more"
+    assert blocked.details == "limit 20 of discount per campaign: 20 used, this needs 10 more"
     assert values(evaluation) == [50.0]  # campaign b still had the whole total
+
+
+def test_a_discount_limit_with_less_left_than_asked_caps_the_discount() -> None:
+    """SetDiscountEffectProps.desiredValue: "The original value of the discount"."""
+    limited = discounts_text("amount = 10", cid="a", extra=limits(("setDiscount", 20, "campaign")))
+    later = discounts_text("percent = 100", cid="b", priority=1)
+    used = {("a", "setDiscount", "campaign", ""): 15}
+    evaluation = update(catalog(limited, later), usage=used)
+    assert evaluation.blocked == ()
+    capped = evaluation.effects[0].props
+    assert (capped["value"], capped["desiredValue"]) == (5.0, 10)
+    assert values(evaluation) == [5.0, 45.0]  # campaign b has what is left to pay
 
 
 def test_a_per_profile_limit_does_not_apply_to_an_anonymous_session() -> None:
     text = discounts_text("amount = 10", extra=limits(("setDiscount", 5, "profile")))
     rules = catalog(text)
-    assert update(rules).blocked[0].reason == "ProfileLimitReached"
+    used = {("dsc", "setDiscount", "profile", "P"): 5}
+    assert update(rules, usage=used).blocked[0].reason == "ProfileLimitReached"
     assert types(update(rules, anonymous=True)) == ["setDiscount"]
 
 

@@ -67,9 +67,9 @@ def balance(
         return
     render.table(
         f"Balances of {profile_id}",
-        ["Program", "Name", "Current", "Pending", "Expired", "Spent"],
+        ["Program", "Name", "Current", "Pending", "Expired", "Spent", "Negative"],
         [
-            (p, names.get(p, p), b.current, b.pending, b.expired, b.spent)
+            (p, names.get(p, p), b.current, b.pending, b.expired, b.spent, b.negative)
             for p, b in balances.items()
         ],
     )

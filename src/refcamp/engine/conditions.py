@@ -541,3 +541,42 @@ class NotCondition(Condition):
     def walk(self) -> Iterator[Condition]:
         yield self
         yield from self.condition.walk()
+
+
+# --- loyalty -------------------------------------------------------------------------------------
+
+BALANCE_OPS = ("==", "!=", *ORDERING)
+
+
+@register
+class LoyaltyBalanceCondition(Condition):
+    """`{ loyalty_balance = "PROGRAM", op = ">=", value = N }`: the current customer's active
+    points in a program (what they may spend now, less what this request's earlier rules
+    deducted), as Talon.One's rule builder tests a customer's loyalty balance."""
+
+    key = "loyalty_balance"
+
+    def __init__(self, program: str, op: str, value: int | float) -> None:
+        self.program = program
+        self.op = op
+        self.value = value
+
+    @classmethod
+    def read(cls, reader: TableReader, scope: str) -> Condition | None:
+        program = reader.text("loyalty_balance")
+        op = reader.choice("op", BALANCE_OPS, ">=")
+        value = reader.get("value", (int, float))  # a problem when missing or not a number
+        if not isinstance(program, str) or op is None or not is_number(value):
+            return None
+        return cls(program, op, value)
+
+    def check(self, context: Context, item: CartItem | None = None) -> Check:
+        needed = f"{self.op} {show(self.value)}"
+        if context.facts.profile is None:
+            return Check(False, f"{self.program} balance: no customer", needed)
+        seen = context.points(self.program)
+        passed = compare(self.op, seen, self.value)
+        return Check(passed, f"{self.program} balance = {seen}", needed)
+
+    def words(self) -> str:
+        return f"the customer's {self.program} balance {self.op} {show(self.value)}"

@@ -11,6 +11,7 @@ written; a session's referral code gets exactly one verdict per evaluation (acce
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from refcamp.engine.types import (
     Budget,
     ConditionResult,
     Context,
+    CouldNotApply,
     Evaluation,
     Facts,
     RuleResult,
@@ -94,11 +96,14 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
     referral = referrals.verdict(catalog, facts, not_running, budget)
     verdicts = coupons.verdicts(catalog, facts, not_running, budget)
     discounted: list[float] = []
+    deducted: dict[str, int] = {}
     out = _Outcome()
     for campaign in catalog.in_order:
         if campaign.id in not_running:
             continue
-        context = Context(facts, catalog, campaign, referral, budget, verdicts, discounted)
+        context = Context(
+            facts, catalog, campaign, referral, budget, verdicts, discounted, deducted
+        )
         for rule in campaign.rules:
             results = tuple(
                 ConditionResult(i, condition, condition.check(context))
@@ -107,8 +112,7 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
             fired = all(r.check.passed for r in results)
             out.rules.append(RuleResult(campaign.id, rule.index, rule.name, fired, results))
             if fired:
-                _accept_codes(context, rule, out)
-                _plan_effects(context, rule, out)
+                _fire(context, rule, out)
 
     if referral.code is not None and not out.referral_accepted:
         out.effects.append(referrals.rejection(referral, catalog, out.rules))
@@ -118,6 +122,53 @@ def evaluate(catalog: Catalog, facts: Facts) -> Evaluation:
             rejection = coupons.rejection(verdict, catalog, out.rules, set(out.coupons_accepted))
             out.effects.append(rejection)
     return Evaluation(tuple(out.effects), tuple(out.rules), not_running, tuple(out.blocked))
+
+
+def _fire(context: Context, rule: Rule, out: _Outcome) -> None:
+    """A rule whose conditions hold: its codes accepted and its effects planned, all or none.
+
+    An effect that cannot be applied (a deduction of points the customer does not have) leaves
+    the whole rule out, as Talon.One does ("a condition to only trigger when the given number of
+    loyalty points could be deduced", DeductLoyaltyPointsEffectProps): what the rule had planned
+    and counted is taken back, its codes are rejected with EffectCouldNotBeApplied, and the
+    rule is reported with the effect's index (ruleFailureReasons)."""
+    if not any(spec.fallible for spec in rule.then):
+        _accept_codes(context, rule, out)
+        _plan_effects(context, rule, out)
+        return
+    budget = context.budget
+    kept = (
+        len(out.effects),
+        len(out.blocked),
+        dict(out.coupons_accepted),
+        out.referral_accepted,
+        dict(budget.used),
+        len(context.discounted),
+        dict(context.deducted),
+    )
+    _accept_codes(context, rule, out)
+    failure = _plan_effects(context, rule, out)
+    if failure is None:
+        return
+    effects, blocked, coupons_accepted, referral_accepted, used, discounted, deducted = kept
+    del out.effects[effects:], out.blocked[blocked:], context.discounted[discounted:]
+    out.coupons_accepted, out.referral_accepted = coupons_accepted, referral_accepted
+    budget.used = used
+    context.deducted.clear()
+    context.deducted.update(deducted)
+    index, effect_type, details = failure
+    out.rules[-1] = out.rules[-1]._replace(fired=False, failed_effect=(index, details))
+    out.blocked.append(
+        Blocked(
+            context.campaign.id,
+            rule.index,
+            rule.name,
+            index,
+            effect_type,
+            "EffectCouldNotBeApplied",
+            details,
+        )
+    )
 
 
 def _accept_codes(context: Context, rule: Rule, out: _Outcome) -> None:
@@ -153,12 +204,36 @@ def _accept_codes(context: Context, rule: Rule, out: _Outcome) -> None:
         out.effects.append(_effect(campaign, rule, "acceptReferral", {"value": referral.code}))
 
 
-def _plan_effects(context: Context, rule: Rule, out: _Outcome) -> None:
+# Actions whose limit counts an amount (money, points): an effect asking more than is left gets
+# what is left, its `value` capped and `desiredValue` the value asked (SetDiscountEffectProps and
+# AddLoyaltyPointsEffectProps: "desiredValue: The original value of the discount", "The original
+# amount of loyalty points to be awarded"). Limits that count occurrences block instead.
+CAPPED = {"setDiscount": lambda room: round(room, 2), "addLoyaltyPoints": math.floor}
+
+
+def _capped(props: Mapping[str, Any], action: str, room: float | None) -> dict[str, Any] | None:
+    """The props capped to what the limits leave, when something is left to give."""
+    cap = CAPPED.get(action)
+    if cap is None or room is None:
+        return None
+    value = cap(room)
+    if value <= 0 or value >= props["value"]:
+        return None
+    shaped = float(value) if action == "setDiscount" else int(value)
+    return {**props, "value": shaped, "desiredValue": props["value"]}
+
+
+def _plan_effects(context: Context, rule: Rule, out: _Outcome) -> tuple[int, str, str] | None:
     """Plan a fired rule's effects in the order written; one that a campaign limit stops is
-    recorded as blocked instead."""
+    recorded as blocked instead. Stops at an effect that cannot be applied and returns it
+    (index, effectType, details)."""
     for index, spec in enumerate(rule.then):
-        for props, params in spec.plan_all(context):
+        for planned in spec.plan_all(context):
+            if isinstance(planned, CouldNotApply):
+                return index, spec.effect_type, planned.details
+            props, params = planned
             _plan_one(context, rule, out, index, spec, props, params)
+    return None
 
 
 def _plan_one(
@@ -170,11 +245,17 @@ def _plan_one(
     props: Mapping[str, Any],
     params: Mapping[str, Any],
 ) -> None:
+    """One planned effect past the campaign limits: kept (capped to what an amount's limit has
+    left), or recorded as blocked."""
     campaign, budget = context.campaign, context.budget
     usage = spec.usage(props, params)
     if usage is not None:
         action, amount, subject = usage
         stop = budget.blocking(campaign, action, amount, subject)
+        if stop is not None:  # what is left may still give part of it
+            capped = _capped(props, action, budget.room(campaign, action, subject))
+            if capped is not None:
+                props, amount, stop = capped, capped["value"], None
         if stop is not None:
             limit, used = stop
             out.blocked.append(

@@ -158,7 +158,12 @@ class SetDiscount(EffectSpec):
     @classmethod
     def said(cls, props: Mapping[str, Any]) -> str:
         where = "on matching items" if props.get("scope") == "cartItems" else "off the total"
-        return f"discount '{props.get('name')}': {money(props.get('value'))} {where}"
+        words = f"discount '{props.get('name')}': {money(props.get('value'))} {where}"
+        if props.get("desiredValue") is not None:
+            words += (
+                f", capped from {money(props['desiredValue'])}: all the campaign's limit had left"
+            )
+        return words
 
     def words(self) -> str:
         size = f"{self.amount:g} off" if self.amount is not None else f"{self.percent:g}% off"

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from refcamp.clock import parse_duration
 from refcamp.engine.conditions import read_conditions
 from refcamp.engine.kinds import EffectKind, register_kind
-from refcamp.engine.types import Context
+from refcamp.engine.types import Context, CouldNotApply
 from refcamp.models import CartItem, Catalog
 from refcamp.tables import TableReader, unknown_hint
 
@@ -20,15 +20,17 @@ class EffectSpec(EffectKind):
     """A kind a campaign file names; an instance is one effect as written in a rule."""
 
     name: ClassVar[str]  # the value of `effect` in TOML
+    # Whether `plan` may answer CouldNotApply (then its whole rule is left out).
+    fallible: ClassVar[bool] = False
 
     @classmethod
     def read(cls, reader: TableReader) -> EffectSpec | None:
         raise NotImplementedError
 
-    def plan(self, context: Context) -> Planned | None:
+    def plan(self, context: Context) -> Planned | CouldNotApply | None:
         raise NotImplementedError
 
-    def plan_all(self, context: Context) -> list[Planned]:
+    def plan_all(self, context: Context) -> list[Planned | CouldNotApply]:
         """Every effect this one plans: one, or none (`plan`), or one per cart item unit (the
         per-item effects, Talon.One's with cart item flattening: a unit is a sub-position)."""
         planned = self.plan(context)
@@ -104,8 +106,9 @@ def items_words(items: list[Any]) -> str:
     return " matching " + " and ".join(c.words() for c in items) if items else ""
 
 
-def program_problems(program: str, catalog: Catalog) -> list[tuple[str, str]]:
+def program_problems(program: str, catalog: Catalog, key: str = "program") -> list[tuple[str, str]]:
+    """An effect's `program` (or a condition's `loyalty_balance`) that names no program."""
     if program in catalog.programs:
         return []
     hint = unknown_hint(program, catalog.programs)
-    return [("program", f"unknown loyalty program {program!r}{hint}")]
+    return [(key, f"unknown loyalty program {program!r}{hint}")]

@@ -37,7 +37,7 @@ from refcamp.engine.kinds import (
     points_said,
     with_props,
 )
-from refcamp.engine.types import Context
+from refcamp.engine.types import Context, CouldNotApply
 from refcamp.models import Campaign, Catalog, CodeSettings, Effect
 from refcamp.tables import LARGEST, Problem, TableReader, did_you_mean
 
@@ -329,14 +329,16 @@ class AddLoyaltyPoints(EffectSpec):
 
 @register
 class DeductLoyaltyPoints(EffectSpec):
-    """Deduct points from the current customer, never below zero: the effect is then left out.
+    """Deduct points from the current customer, never below zero.
 
-    Whether the points are there is decided when the effect is booked, inside the request's write
-    transaction, against every committed entry of the customer's program (not on a balance read
-    earlier, which a concurrent request may have spent)."""
+    The engine plans it only when the customer has the points (`Facts.points`, read inside the
+    request's write transaction, less what this request deducted before): else it cannot be
+    applied and none of its rule's effects apply (CouldNotApply). Booking checks again against
+    every committed entry of the customer's program, as a last guard."""
 
     name = "deduct_loyalty_points"
     effect_type = "deductLoyaltyPoints"
+    fallible = True
 
     def __init__(self, program: str, points: int, reason: str) -> None:
         self.program = program
@@ -355,10 +357,15 @@ class DeductLoyaltyPoints(EffectSpec):
     def problems(self, catalog: Catalog) -> list[tuple[str, str]]:
         return program_problems(self.program, catalog)
 
-    def plan(self, context: Context) -> Planned | None:
+    def plan(self, context: Context) -> Planned | CouldNotApply | None:
         profile = context.facts.profile
         if profile is None:
             return None
+        available = context.points(self.program)
+        if self.points > available:
+            return CouldNotApply(
+                f"{profile.id} has {max(available, 0)} points in {self.program}, not {self.points}"
+            )
         props = {
             "ruleTitle": "",
             "programId": self.program,
@@ -369,6 +376,9 @@ class DeductLoyaltyPoints(EffectSpec):
             "name": self.reason,
         }
         return props, {}
+
+    def planned(self, context: Context, props: Mapping[str, Any]) -> None:
+        context.deducted[self.program] = context.deducted.get(self.program, 0) + props["value"]
 
     @classmethod
     def book(cls, port: BookingPort, effect: Effect) -> Effect | None:

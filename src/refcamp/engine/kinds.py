@@ -122,6 +122,8 @@ def points_said(props: Mapping[str, Any], sign: str) -> str:
     words = f"{sign}{props.get('value')} points for {who} in {program}"
     if props.get("name"):
         words += f" ({props['name']})"
+    if props.get("desiredValue") is not None:
+        words += f", capped from {props['desiredValue']}: all the campaign's limit had left"
     return words
 
 

@@ -46,6 +46,11 @@ def rejection(
             reason = by_condition
             props["conditionIndex"] = condition.index
             details = f"rule '{failed.rule_name}': {condition.words} (saw {condition.check.seen})"
+        elif failed is not None and failed.failed_effect is not None:
+            # Every condition held, but an effect of the rule could not be applied.
+            reason = "EffectCouldNotBeApplied"
+            props["effectIndex"], why = failed.failed_effect
+            details = f"rule '{failed.rule_name}': {why}"
         else:
             reason, details = untriggered
     props["rejectionReason"] = reason

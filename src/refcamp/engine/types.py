@@ -32,6 +32,9 @@ class Facts:
     audiences: frozenset[str] = frozenset()  # the current customer's audiences
     event_attributes: Mapping[str, Any] | None = None  # a custom event's attributes
     coupons: Mapping[str, Coupon | None] = field(default_factory=dict)  # session codes -> record
+    # Program id -> the points the current customer may spend now (their active balance, read
+    # inside the request's transaction): what balance conditions see and deductions may take.
+    points: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def referral_code(self) -> str | None:
@@ -66,21 +69,32 @@ class RuleResult(NamedTuple):
     rule_name: str
     fired: bool
     conditions: tuple[ConditionResult, ...]
+    # A rule whose conditions held but one of whose effects could not be applied (a deduction
+    # of points the customer does not have): none of its effects apply. (effect index, details)
+    failed_effect: tuple[int, str] | None = None
 
     @property
     def failed_condition(self) -> ConditionResult | None:
         return next((c for c in self.conditions if not c.check.passed), None)
 
 
+class CouldNotApply(NamedTuple):
+    """What an effect's plan returns when it cannot be applied (points the customer does not
+    have): then none of its rule's effects apply (Talon.One's EffectCouldNotBeApplied)."""
+
+    details: str
+
+
 class Blocked(NamedTuple):
-    """An effect of a fired rule that a campaign limit stopped."""
+    """An effect of a fired rule that a campaign limit stopped, or that could not be applied
+    (reason EffectCouldNotBeApplied: then its whole rule was left out)."""
 
     campaign_id: str
     rule_index: int
     rule_name: str
     effect_index: int
     effect_type: str
-    reason: str  # CampaignLimitReached, ProfileLimitReached
+    reason: str  # CampaignLimitReached, ProfileLimitReached, EffectCouldNotBeApplied
     details: str
 
 
@@ -104,6 +118,13 @@ class Context:
     coupons: Mapping[str, CouponVerdict] = field(default_factory=dict)
     # Discounts planned so far in this request, so that the next one cannot exceed what is left.
     discounted: list[float] = field(default_factory=list)
+    # Points deducted so far in this request, per program, so that the next deduction (and a
+    # balance condition) sees what is left.
+    deducted: dict[str, int] = field(default_factory=dict)
+
+    def points(self, program: str) -> int:
+        """The points the current customer may still spend in `program` in this request."""
+        return self.facts.points.get(program, 0) - self.deducted.get(program, 0)
 
 
 class Verdict(NamedTuple):  # made for every request: a named tuple is cheap
@@ -156,6 +177,18 @@ class Budget:
             if key is not None and self.used.get(key, 0) + amount > limit.limit:
                 return limit, self.used.get(key, 0)
         return None
+
+    def room(
+        self, campaign: Campaign, action: str, profile_id: str | None, code: str | None = None
+    ) -> float | None:
+        """What the limits of `action` still allow (the least any of them has left), or None
+        when none applies."""
+        left = [
+            limit.limit - self.used.get(key, 0)
+            for limit in campaign.limits_for(action)
+            if (key := self._keys(campaign, limit, profile_id, code)) is not None
+        ]
+        return max(min(left), 0) if left else None
 
     def spend(
         self,

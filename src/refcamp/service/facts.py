@@ -8,7 +8,8 @@ from typing import Any
 
 from refcamp.engine import Facts, evaluate
 from refcamp.engine.core import stopped
-from refcamp.models import LIMIT_ACTIONS, Profile, Session
+from refcamp.loyalty import spendable
+from refcamp.models import LIMIT_ACTIONS, LedgerEntry, Profile, Session
 from refcamp.service.booking import Booking
 from refcamp.service.workspace import Workspace
 from refcamp.store import queries
@@ -58,7 +59,17 @@ def load_facts(
         else frozenset(),
         event_attributes=event_attributes,
         coupons={c: queries.get_coupon(conn, c) for c in coupon_codes},
+        points=spendable_points(ws, profile_id) if profile_id and ws.reads_points() else {},
     )
+
+
+def spendable_points(ws: Workspace, profile_id: str) -> dict[str, int]:
+    """Program id -> what the customer may spend now (every committed entry counts: see
+    loyalty.spendable), read inside the request's transaction."""
+    by_program: dict[str, list[LedgerEntry]] = {}
+    for entry in queries.ledger(ws.conn, profile_id, None):
+        by_program.setdefault(entry.program_id, []).append(entry)
+    return {program: spendable(entries, ws.now) for program, entries in by_program.items()}
 
 
 def apply_rules(ws: Workspace, facts: Facts, booking: Booking) -> None:

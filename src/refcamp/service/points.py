@@ -3,6 +3,7 @@ deductions. The ledger is append-only: a correction is a new entry."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields as fields_of
 from dataclasses import replace
 from datetime import datetime
@@ -12,7 +13,7 @@ from refcamp import clock, codes
 from refcamp.errors import ConflictError, InputError
 from refcamp.loyalty import Balance, balance, spendable
 from refcamp.loyalty import balances as derive
-from refcamp.models import LedgerEntry, LoyaltyProgram
+from refcamp.models import Effect, LedgerEntry, LoyaltyProgram
 from refcamp.payloads import check_id
 from refcamp.service.lookup import ensure_profile, find_program, get_profile
 from refcamp.service.workspace import Workspace
@@ -57,6 +58,29 @@ def balances(ws: Workspace, profile_id: str, program: str | None = None) -> dict
     names = [program] if program else list(catalog.programs)
     names += [p for p in derived if p not in names]
     return {p: derived.get(p, Balance()) for p in names}
+
+
+def with_open_session(
+    by_program: dict[str, Balance], effects: Iterable[Effect], profile_id: str, now: datetime
+) -> dict[str, Balance]:
+    """The balances with what an open session's effects would book once it closes (Talon.One's
+    tentative balances: "including additions and deductions inside the currently open
+    session"): its additions and deductions for `profile_id` not booked yet. Points that start
+    later count as pending."""
+    for effect in effects:
+        props = effect.props
+        if props.get("transactionUUID") or props.get("recipientIntegrationId") != profile_id:
+            continue
+        held = by_program.setdefault(props["programId"], Balance())
+        if effect.effect_type == "deductLoyaltyPoints":
+            held.tentative_current -= props["value"]
+        elif effect.effect_type == "addLoyaltyPoints":
+            start = effect.params.get("start_date")
+            if start is not None and start > now:
+                held.tentative_pending += props["value"]
+            else:
+                held.tentative_current += props["value"]
+    return by_program
 
 
 def adjust_points(

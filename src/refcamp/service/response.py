@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from refcamp.engine import Evaluation
 from refcamp.models import Coupon, Effect, Profile, Referral, Session
-from refcamp.service.points import balances
+from refcamp.service.points import balances, with_open_session
 from refcamp.service.workspace import Workspace
 from refcamp.store import queries
 
@@ -128,7 +128,9 @@ def attach_views(ws: Workspace, response: Response) -> None:
 
     response.view_loader = views
     if "loyalty" in wanted and profile_id is not None:
-        response.loyalty = balances(ws, profile_id)
+        response.loyalty = with_open_session(
+            balances(ws, profile_id), response.effects, profile_id, ws.now
+        )
     if response.dry_run:
         # Read now: after the rollback they would show the state before (the ids included: an
         # audience first joined by this request has its id only until then).

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from refcamp import catalog_cache, clock, codes, paths
-from refcamp.engine.conditions import AudienceCondition
+from refcamp.engine.conditions import AudienceCondition, LoyaltyBalanceCondition
 from refcamp.engine.effects import CustomEffect
 from refcamp.errors import CampaignFileError, InputError, NotFoundError
 from refcamp.models import Catalog, TalonIds
@@ -55,6 +55,7 @@ class Workspace:
     _conn: Connection | None = field(default=None, init=False, repr=False)
     _catalog: Catalog | None = field(default=None, init=False, repr=False)
     _audiences: bool | None = field(default=None, init=False, repr=False)
+    _points: bool | None = field(default=None, init=False, repr=False)
     _states: dict[str, str] | None = field(default=None, init=False, repr=False)
     _talon_ids: TalonIds | None = field(default=None, init=False, repr=False)
     _seen: bool = field(default=False, init=False, repr=False)  # campaigns recorded in the file
@@ -190,6 +191,24 @@ class Workspace:
             )
         return self._audiences
 
+    def reads_points(self) -> bool:
+        """Whether any campaign tests a loyalty balance or deducts points: requests load the
+        customer's spendable points only then."""
+        if self._points is None:
+            self._points = any(
+                isinstance(condition, LoyaltyBalanceCondition)
+                for campaign in self.catalog.campaigns
+                for rule in campaign.rules
+                for top in rule.when
+                for condition in top.walk()
+            ) or any(
+                spec.fallible
+                for campaign in self.catalog.campaigns
+                for rule in campaign.rules
+                for spec in rule.then
+            )
+        return self._points
+
     def talon_ids(self) -> TalonIds:
         """The integer ids Talon.One's models use, given once per campaign, ruleset, program and
         custom effect of the catalog (and per audience when it is first joined)."""
@@ -313,7 +332,7 @@ class Workspace:
 
     def forget_campaigns(self) -> None:
         """The campaign files changed: read them again at the next request."""
-        self._catalog = self._audiences = None
+        self._catalog = self._audiences = self._points = None
         self.forget_state()
 
     def forget_state(self) -> None:

@@ -383,7 +383,8 @@ def _owner(row: sqlite3.Row) -> tuple[str, str]:
 
 def _balances(conn: Connection, now: datetime) -> Problems:
     """Every balance adds up from its ledger, and no deduction spent points that were not
-    there (a balance below zero only where a rollback took back points already spent)."""
+    there (negative points, owed with a current balance of 0, only where a rollback took back
+    points already spent)."""
     problems = []
     for (profile_id,) in conn.execute("SELECT DISTINCT profile_id FROM ledger").fetchall():
         try:
@@ -395,10 +396,11 @@ def _balances(conn: Connection, now: datetime) -> Problems:
             live = standing(mine, now)
             added = sum(e.amount for e in live if e.type == "addition")
             spent = sum(e.amount for e in live if e.type == "subtraction")
-            if b.current + b.pending + b.expired != added - spent or b.spent != spent:
+            held = b.current - b.negative + b.pending + b.expired
+            if held != added - spent or b.spent != spent or (b.negative and b.current):
                 problems.append(
                     f"balance of {profile_id} in {program} does not add up: "
-                    f"{b.current}+{b.pending}+{b.expired} != {added}-{spent}"
+                    f"{b.current}-{b.negative}+{b.pending}+{b.expired} != {added}-{spent}"
                 )
             over = overspent(mine)
             if over:
