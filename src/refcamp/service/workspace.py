@@ -182,32 +182,30 @@ class Workspace:
         """Whether any campaign has an audience condition: requests load a customer's audiences
         only then."""
         if self._audiences is None:
-            self._audiences = any(
-                isinstance(condition, AudienceCondition)
-                for campaign in self.catalog.campaigns
-                for rule in campaign.rules
-                for top in rule.when
-                for condition in top.walk()
-            )
+            self._audiences = self._has_condition(AudienceCondition)
         return self._audiences
 
     def reads_points(self) -> bool:
         """Whether any campaign tests a loyalty balance or deducts points: requests load the
         customer's spendable points only then."""
         if self._points is None:
-            self._points = any(
-                isinstance(condition, LoyaltyBalanceCondition)
-                for campaign in self.catalog.campaigns
-                for rule in campaign.rules
-                for top in rule.when
-                for condition in top.walk()
-            ) or any(
+            self._points = self._has_condition(LoyaltyBalanceCondition) or any(
                 spec.fallible
                 for campaign in self.catalog.campaigns
                 for rule in campaign.rules
                 for spec in rule.then
             )
         return self._points
+
+    def _has_condition(self, kind: type) -> bool:
+        """Whether any rule of the catalog has a condition of this kind, at any depth."""
+        return any(
+            isinstance(condition, kind)
+            for campaign in self.catalog.campaigns
+            for rule in campaign.rules
+            for top in rule.when
+            for condition in top.walk()
+        )
 
     def talon_ids(self) -> TalonIds:
         """The integer ids Talon.One's models use, given once per campaign, ruleset, program and
