@@ -151,19 +151,14 @@ class SetDiscount(EffectSpec):
 
     @classmethod
     def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
-        if port.final and port.session_id is not None:
-            port.add_discount(effect)
-        return effect
+        return book_discount(port, effect)
 
     @classmethod
     def said(cls, props: Mapping[str, Any]) -> str:
         where = "on matching items" if props.get("scope") == "cartItems" else "off the total"
-        words = f"discount '{props.get('name')}': {money(props.get('value'))} {where}"
-        if props.get("desiredValue") is not None:
-            words += (
-                f", capped from {money(props['desiredValue'])}: all the campaign's limit had left"
-            )
-        return words
+        return f"discount '{props.get('name')}': {money(props.get('value'))} {where}" + capped_said(
+            props
+        )
 
     def words(self) -> str:
         size = f"{self.amount:g} off" if self.amount is not None else f"{self.percent:g}% off"
@@ -182,11 +177,23 @@ class SetDiscountPerItem(EffectKind):
 
     @classmethod
     def book(cls, port: BookingPort, effect: Effect) -> Effect | None:
-        if port.final and port.session_id is not None:
-            port.add_discount(effect)
-        return effect
+        return book_discount(port, effect)
 
     @classmethod
     def said(cls, props: Mapping[str, Any]) -> str:
         words = f"discount '{props.get('name')}': {money(props.get('value'))}"
-        return words + item_said(props, "position")
+        return words + item_said(props, "position") + capped_said(props)
+
+
+def book_discount(port: BookingPort, effect: Effect) -> Effect:
+    """A discount is kept (for returns and rollbacks) when a session closes with it."""
+    if port.final and port.session_id is not None:
+        port.add_discount(effect)
+    return effect
+
+
+def capped_said(props: Mapping[str, Any]) -> str:
+    """What a discount capped below the value asked (desiredValue) says of it."""
+    if props.get("desiredValue") is None:
+        return ""
+    return f", capped from {money(props['desiredValue'])}: all that was left"
