@@ -63,13 +63,11 @@ class Settings:
         now_name = "--now"
         if now is None and environ.get("REFCAMP_NOW") is not None:
             now, now_name = environ["REFCAMP_NOW"], "REFCAMP_NOW"
+        if campaigns is None and environ.get("REFCAMP_CAMPAIGNS"):
+            campaigns = Path(environ["REFCAMP_CAMPAIGNS"])
         return cls(
             db=db if db is not None else environ.get("REFCAMP_DB") or None,
-            campaigns=campaigns
-            if campaigns is not None
-            else Path(environ["REFCAMP_CAMPAIGNS"])
-            if environ.get("REFCAMP_CAMPAIGNS")
-            else None,
+            campaigns=campaigns,
             now=now,
             now_name=now_name,
             seed=environ.get("REFCAMP_SEED") or None,
